@@ -1,0 +1,147 @@
+"""Compile concrete experiments to tensors: a static ``Structure`` plus a dict of [B, ...] tensors.
+
+This is the one place where degrees become radians and description-file objects become tensors;
+physics kernels see only what this returns.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from deepgisas.errors import UserError
+from deepgisas.physics.formfactors import SHAPES
+from deepgisas.physics.simulate import Structure
+from deepgisas.sample import Experiment, Orientation, Rectangular, Spherical
+from deepgisas.units import DEG
+
+
+def _n2(delta: float, beta: float) -> complex:
+    n = complex(1.0 - delta, beta)
+    return n * n
+
+
+def structure_of(e: Experiment) -> Structure:
+    """The static structure of a concrete experiment (raises UserError for a template)."""
+    if e.is_template:
+        raise UserError("this is a template with free parameters; give concrete numbers "
+                        f"(free: {', '.join(e.free_parameters)})")
+    det = e.detector
+    s = e.sample
+    kw: dict = {}
+    if s.particles is not None and s.interference is not None:
+        pt = s.particles
+        n_domains = 1
+        if isinstance(s.interference.orientation, Orientation):
+            n_domains = len(s.interference.orientation.xi_deg)
+        sd = pt.size_distribution
+        n_sizes = sd.samples if (sd is not None and float(sd.sigma) > 0) else 1  # type: ignore[arg-type]
+        kw = dict(particle_layer=pt.layer, placement=pt.placement, shape_kind=pt.shape.kind,
+                  n_sizes=n_sizes, size_width=sd.width if sd is not None else 2.0,
+                  interference=s.interference.kind, n_domains=n_domains)
+    return Structure(
+        detector="spherical" if isinstance(det.geometry, Spherical) else "rectangular",
+        shape=det.shape, n_layers=len(s.layers), roi=det.roi_px, masks=det.mask_px,
+        use_average_materials=e.use_average_materials,
+        rough=any(layer.roughness is not None for layer in s.layers), **kw)
+
+
+def _check_fit(e: Experiment, where: str) -> None:
+    """Particles must lie inside their layer (BornAgain would cut them; we do not)."""
+    pt = e.sample.particles
+    if pt is None:
+        return
+    spec = SHAPES[pt.shape.kind]
+    vals = {n: torch.tensor(float(v), dtype=torch.float64) for n, v in pt.shape.values}
+    height = float(spec.height(vals))
+    sd = pt.size_distribution
+    if sd is not None and float(sd.sigma) > 0:  # type: ignore[arg-type]
+        height *= math.exp(sd.width * float(sd.sigma))  # type: ignore[arg-type]
+    z = float(pt.z_nm)  # type: ignore[arg-type]
+    layers = e.sample.layers
+    j = pt.layer
+    thick = float(layers[j].thickness_nm) if layers[j].thickness_nm is not None else math.inf  # type: ignore[arg-type]
+    if pt.placement == "deposit":
+        ok = z >= 0 and (j == 0 or z + height <= thick + 1e-9)
+    else:
+        ok = z <= 0 and (j == len(layers) - 1 or height - z <= thick + 1e-9)
+    if not ok:
+        raise UserError(f"particles (height {height:g} nm, z_nm {z:g}) do not fit inside layer "
+                        f"{j}", where)
+
+
+def compile_batch(experiments: Sequence[Experiment], dtype: torch.dtype = torch.float64,
+                  device: torch.device | str = "cpu") -> tuple[Structure, dict[str, Tensor]]:
+    """Tensors for experiments that all share one Structure."""
+    if not experiments:
+        raise ValueError("no experiments")
+    st = structure_of(experiments[0])
+    cdt = torch.complex128 if dtype == torch.float64 else torch.complex64
+    cols: dict[str, list] = defaultdict(list)
+    for i, e in enumerate(experiments):
+        if structure_of(e) != st:
+            raise ValueError(f"experiment {i} has a different structure; use simulate_batch")
+        _check_fit(e, "sample.particles")
+        b = e.beam
+        cols["wavelength"].append(float(b.wavelength_nm))  # type: ignore[arg-type]
+        cols["alpha_i"].append(float(b.alpha_i_deg) * DEG)  # type: ignore[arg-type]
+        cols["intensity"].append(float(b.intensity))  # type: ignore[arg-type]
+        g = e.detector.geometry
+        if isinstance(g, Spherical):
+            cols["phi_edges"].append([g.phi_deg[0] * DEG, g.phi_deg[1] * DEG])
+            cols["alpha_edges"].append([g.alpha_deg[0] * DEG, g.alpha_deg[1] * DEG])
+        elif isinstance(g, Rectangular):
+            cols["pixel_mm"].append(g.pixel_size_mm)
+            cols["distance_mm"].append(g.distance_mm)
+            cols["center_px"].append(list(g.beam_center_px))
+        layers = e.sample.layers
+        cols["n2"].append([_n2(float(la.material.delta), float(la.material.beta))  # type: ignore[arg-type]
+                           for la in layers])
+        cols["thickness"].append([float(la.thickness_nm or 0.0) for la in layers])  # type: ignore[arg-type]
+        for name, attr in (("sigma", "sigma_nm"), ("hurst", "hurst"),
+                           ("corr_length", "correlation_length_nm")):
+            cols[name].append([float(getattr(la.roughness, attr)) if la.roughness else
+                               (0.0 if name == "sigma" else 1.0) for la in layers])
+        pt, itf = e.sample.particles, e.sample.interference
+        if pt is None or itf is None:
+            continue
+        cols["n2_particle"].append(_n2(float(pt.material.delta), float(pt.material.beta)))  # type: ignore[arg-type]
+        cols["particle_z"].append(float(pt.z_nm))  # type: ignore[arg-type]
+        for name, v in pt.shape.values:
+            cols[f"shape.{name}"].append(float(v))  # type: ignore[arg-type]
+        if st.n_sizes > 1 or (pt.size_distribution is not None and st.n_sizes == 1
+                              and float(pt.size_distribution.sigma) > 0):  # type: ignore[arg-type]
+            cols["size_sigma"].append(float(pt.size_distribution.sigma))  # type: ignore[union-attr,arg-type]
+        ip = dict(itf.params.values)
+        if itf.kind == "dilute":
+            cols["density"].append(float(ip["area_density_per_nm2"]))  # type: ignore[arg-type]
+        elif itf.kind == "hexagonal_lattice":
+            cols["lattice_a"].append(float(ip["a_nm"]))  # type: ignore[arg-type]
+            cols["lattice_decay"].append(float(ip["decay_nm"]))  # type: ignore[arg-type]
+            cols["lattice_var"].append(float(ip["position_variance_nm2"]))  # type: ignore[arg-type]
+            o = itf.orientation
+            assert isinstance(o, Orientation)
+            cols["xi"].append([x * DEG for x in o.xi_deg])
+            cols["coverage"].append(list(o.weights))
+        else:
+            cols["para_distance"].append(float(ip["distance_nm"]))  # type: ignore[arg-type]
+            cols["para_damping"].append(float(ip["damping_length_nm"]))  # type: ignore[arg-type]
+            cols["para_omega"].append(float(ip["omega_nm"]))  # type: ignore[arg-type]
+            cols["para_kappa"].append(float(ip["kappa"]))  # type: ignore[arg-type]
+    out = {}
+    for name, vals in cols.items():
+        is_complex = name in ("n2", "n2_particle")
+        out[name] = torch.tensor(vals, dtype=cdt if is_complex else dtype, device=device)
+    return st, out
+
+
+def group_by_structure(experiments: Sequence[Experiment]) -> dict[Structure, list[int]]:
+    """Indices of the experiments, grouped by their static structure."""
+    groups: dict[Structure, list[int]] = defaultdict(list)
+    for i, e in enumerate(experiments):
+        groups[structure_of(e)].append(i)
+    return dict(groups)

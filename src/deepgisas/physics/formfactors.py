@@ -1,0 +1,159 @@
+"""Form factors of particles, with BornAgain 25's origin convention (the particle's bottom).
+
+Each shape declares its parameter table; the first parameter is the *size* that a size
+distribution acts on, and the other lengths scale with it. Kernels take wave-vector transfer
+components ``qx, qy`` (real, 1/nm) and ``qz`` (complex, 1/nm, complex inside absorbing layers)
+and size tensors (nm) that broadcast against them; they return the complex amplitude in nm^3.
+
+Formulas (BornAgain, ``Sample/HardParticle``):
+
+- sphere:      V * 3 (sin x - x cos x)/x^3 * exp(i qz R),        x = |q| R
+- spheroid:    V * 3 (sin u - u cos u)/u^3 * exp(i qz c),        u = sqrt(qp^2 R^2 + qz^2 c^2),
+               c = height/2 (= ba.Spheroid(R, height/2))
+- cylinder:    pi R^2 H * 2 J1(qp R)/(qp R) * sinc(qz H/2) * exp(i qz H/2)
+- hemisphere:  int_0^R pi r(z)^2 * 2 J1(qp r)/(qp r) * exp(i qz z) dz,  r^2 = R^2 - z^2
+               (= ba.SphericalSegment(R, 0, R)); Gauss-Legendre quadrature
+- box:         L W H sinc(qx L/2) sinc(qy W/2) sinc(qz H/2) exp(i qz H/2)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from deepgisas.physics.params import INF, ParamSpec
+from deepgisas.physics.special import airy_amplitude, sinc, sphere_amplitude
+
+Kernel = Callable[[Tensor, Tensor, Tensor, dict[str, Tensor]], Tensor]
+VolumeFn = Callable[[dict[str, Tensor]], Tensor]
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A particle shape: its parameter table, its kernel, its volume and its height."""
+
+    name: str
+    params: tuple[ParamSpec, ...]
+    kernel: Kernel
+    volume: VolumeFn
+    height: VolumeFn
+    description: str
+
+    @property
+    def size_param(self) -> str:
+        """The parameter a size distribution acts on (the first one)."""
+        return self.params[0].name
+
+
+def _length(name: str, default: float, description: str) -> ParamSpec:
+    return ParamSpec(name, "nm", default, (0.0, INF), description)
+
+
+def _sphere(qx: Tensor, qy: Tensor, qz: Tensor, p: dict[str, Tensor]) -> Tensor:
+    r = p["radius_nm"]
+    q = torch.sqrt(qx * qx + qy * qy + qz * qz)
+    vol = 4.0 / 3.0 * math.pi * r**3
+    return vol * sphere_amplitude(q * r) * torch.exp(1j * qz * r)
+
+
+def _spheroid(qx: Tensor, qy: Tensor, qz: Tensor, p: dict[str, Tensor]) -> Tensor:
+    r, c = p["radius_nm"], 0.5 * p["height_nm"]
+    u = torch.sqrt((qx * qx + qy * qy) * r * r + qz * qz * c * c)
+    vol = 4.0 / 3.0 * math.pi * r * r * c
+    return vol * sphere_amplitude(u) * torch.exp(1j * qz * c)
+
+
+def _cylinder(qx: Tensor, qy: Tensor, qz: Tensor, p: dict[str, Tensor]) -> Tensor:
+    r, h = p["radius_nm"], p["height_nm"]
+    qp = torch.sqrt(qx * qx + qy * qy)
+    half = 0.5 * qz * h
+    return math.pi * r * r * h * airy_amplitude(qp * r) * sinc(half) * torch.exp(1j * half)
+
+
+def _box(qx: Tensor, qy: Tensor, qz: Tensor, p: dict[str, Tensor]) -> Tensor:
+    length, width, h = p["length_nm"], p["width_nm"], p["height_nm"]
+    half = 0.5 * qz * h
+    lateral = sinc(0.5 * qx * length) * sinc(0.5 * qy * width)
+    return length * width * h * lateral * sinc(half) * torch.exp(1j * half)
+
+
+HEMISPHERE_NODES = 64
+
+
+@lru_cache(maxsize=8)
+def _gauss_legendre(n: int) -> tuple[np.ndarray, np.ndarray]:
+    x, w = np.polynomial.legendre.leggauss(n)
+    return (x + 1.0) / 2.0, w / 2.0  # nodes and weights on [0, 1]
+
+
+def _hemisphere(qx: Tensor, qy: Tensor, qz: Tensor, p: dict[str, Tensor]) -> Tensor:
+    r = p["radius_nm"]
+    qp = torch.sqrt(qx * qx + qy * qy)
+    t_np, w_np = _gauss_legendre(HEMISPHERE_NODES)
+    t = torch.as_tensor(t_np, dtype=qp.dtype, device=qp.device)
+    w = torch.as_tensor(w_np, dtype=qp.dtype, device=qp.device)
+    # quadrature axis last: z = R t, slice radius rho = R sqrt(1 - t^2)
+    rr, qpp, qzz = r.unsqueeze(-1), qp.unsqueeze(-1), qz.unsqueeze(-1)
+    rho = rr * torch.sqrt(1.0 - t * t)
+    integrand = math.pi * rho * rho * airy_amplitude(qpp * rho) * torch.exp(1j * qzz * rr * t)
+    return rr.squeeze(-1) * (integrand * w).sum(-1)
+
+
+SHAPES: dict[str, Shape] = {
+    "sphere": Shape(
+        "sphere",
+        (_length("radius_nm", 10.0, "sphere radius"),),
+        _sphere,
+        lambda p: 4.0 / 3.0 * math.pi * p["radius_nm"] ** 3,
+        lambda p: 2.0 * p["radius_nm"],
+        "full sphere (ba.Sphere(R))",
+    ),
+    "spheroid": Shape(
+        "spheroid",
+        (
+            _length("radius_nm", 5.0, "equatorial radius"),
+            _length("height_nm", 5.0, "full height along z (twice the polar radius)"),
+        ),
+        _spheroid,
+        lambda p: 2.0 / 3.0 * math.pi * p["radius_nm"] ** 2 * p["height_nm"],
+        lambda p: p["height_nm"],
+        "spheroid (ba.Spheroid(R, height/2))",
+    ),
+    "cylinder": Shape(
+        "cylinder",
+        (
+            _length("radius_nm", 5.0, "base radius"),
+            _length("height_nm", 5.0, "height"),
+        ),
+        _cylinder,
+        lambda p: math.pi * p["radius_nm"] ** 2 * p["height_nm"],
+        lambda p: p["height_nm"],
+        "vertical circular cylinder (ba.Cylinder(R, H))",
+    ),
+    "hemisphere": Shape(
+        "hemisphere",
+        (_length("radius_nm", 5.0, "radius of the flat base and height"),),
+        _hemisphere,
+        lambda p: 2.0 / 3.0 * math.pi * p["radius_nm"] ** 3,
+        lambda p: p["radius_nm"],
+        "hemisphere on its flat base (ba.SphericalSegment(R, 0, R))",
+    ),
+    "box": Shape(
+        "box",
+        (
+            _length("length_nm", 10.0, "edge along x (the beam)"),
+            _length("width_nm", 10.0, "edge along y"),
+            _length("height_nm", 5.0, "edge along z"),
+        ),
+        _box,
+        lambda p: p["length_nm"] * p["width_nm"] * p["height_nm"],
+        lambda p: p["height_nm"],
+        "rectangular box (ba.Box(L, W, H))",
+    ),
+}

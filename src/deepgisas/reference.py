@@ -1,0 +1,179 @@
+"""The BornAgain 25 equivalent of a description file, for tests and benchmarks.
+
+BornAgain is optional (``pip install deepgisas[test]``); it is imported only when called. A flat
+(rectangular) detector has no BornAgain 25 counterpart: ``bornagain_pixels`` simulates chosen
+directions one spherical pixel at a time instead.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from deepgisas.physics.formfactors import SHAPES
+from deepgisas.physics.simulate import size_samples
+from deepgisas.sample import Experiment, Material, Orientation, Spherical
+from deepgisas.units import DEG
+
+GREY = (0.5, 0.5, 0.5)
+
+
+def _ba() -> Any:
+    import bornagain
+
+    return bornagain
+
+
+def _material(ba: Any, m: Material, name: str) -> Any:
+    if m.delta == 0.0 and m.beta == 0.0:
+        return ba.Vacuum()
+    return ba.RefractiveMaterial(name, GREY, float(m.delta), float(m.beta))  # type: ignore[arg-type]
+
+
+def _formfactor(ba: Any, kind: str, v: dict[str, float]) -> Any:
+    if kind == "sphere":
+        return ba.Sphere(v["radius_nm"])
+    if kind == "spheroid":
+        return ba.Spheroid(v["radius_nm"], v["height_nm"] / 2.0)
+    if kind == "cylinder":
+        return ba.Cylinder(v["radius_nm"], v["height_nm"])
+    if kind == "hemisphere":
+        return ba.SphericalSegment(v["radius_nm"], 0.0, v["radius_nm"])
+    return ba.Box(v["length_nm"], v["width_nm"], v["height_nm"])
+
+
+def _particle(ba: Any, e: Experiment) -> Any:
+    import torch
+
+    pt = e.sample.particles
+    assert pt is not None
+    mat = _material(ba, pt.material, "particle")
+    values = {n: float(x) for n, x in pt.shape.values}  # type: ignore[arg-type]
+    sd = pt.size_distribution
+    z = float(pt.z_nm)  # type: ignore[arg-type]
+
+    def make(vals: dict[str, float]) -> Any:
+        p = ba.Particle(mat, _formfactor(ba, pt.shape.kind, vals))
+        if z != 0.0:
+            p.translate(0.0, 0.0, z)
+        return p
+
+    if sd is None or float(sd.sigma) == 0.0:  # type: ignore[arg-type]
+        return make(values)
+    first = SHAPES[pt.shape.kind].size_param
+    dist = ba.DistributionLogNormal(values[first], float(sd.sigma), sd.samples, sd.width)  # type: ignore[arg-type]
+    mix = ba.Mixture()
+    for s in dist.distributionSamples():
+        ratio = s.value / values[first]
+        mix.addParticle(make({n: x * ratio for n, x in values.items()}), s.weight)
+    # cross-check our sampler against BornAgain's own
+    xs, ws = size_samples(torch.tensor([values[first]], dtype=torch.float64),
+                          torch.tensor([float(sd.sigma)], dtype=torch.float64),  # type: ignore[arg-type]
+                          sd.samples, sd.width)
+    ref = [(s.value, s.weight) for s in dist.distributionSamples()]
+    assert np.allclose(np.array(ref), np.stack([xs[0].numpy(), ws[0].numpy()], -1), rtol=1e-9)
+    return mix
+
+
+def _structures(ba: Any, e: Experiment) -> list[tuple[float | None, Any]]:
+    itf = e.sample.interference
+    assert itf is not None
+    p = dict(itf.params.values)
+    if itf.kind == "dilute":
+        return [(None, ba.Dilute2D(float(p["area_density_per_nm2"]), _particle(ba, e)))]  # type: ignore[arg-type]
+    if itf.kind == "radial_paracrystal":
+        s = ba.RadialParacrystal(_particle(ba, e), float(p["distance_nm"]),  # type: ignore[arg-type]
+                                 float(p["damping_length_nm"]))  # type: ignore[arg-type]
+        s.setProbabilityDistribution(ba.Profile1DGauss(float(p["omega_nm"])))  # type: ignore[arg-type]
+        s.setKappa(float(p["kappa"]))  # type: ignore[arg-type]
+        if float(p["domain_size_nm"]) > 0:  # type: ignore[arg-type]
+            s.setDomainSize(float(p["domain_size_nm"]))  # type: ignore[arg-type]
+        return [(None, s)]
+    o = itf.orientation
+    assert isinstance(o, Orientation)
+    out = []
+    for xi, w in zip(o.xi_deg, o.weights, strict=True):
+        c = ba.Crystal2D(_particle(ba, e), ba.HexagonalLattice2D(float(p["a_nm"]), xi * DEG))  # type: ignore[arg-type]
+        c.setDecayFunction(ba.Profile2DCauchy(float(p["decay_nm"]), float(p["decay_nm"]), 0.0))  # type: ignore[arg-type]
+        c.setLateralPositionVariance(float(p["position_variance_nm2"]))  # type: ignore[arg-type]
+        out.append((w, c))
+    return out
+
+
+def bornagain_sample(e: Experiment) -> Any:
+    """The ``ba.Sample`` of a concrete experiment."""
+    ba = _ba()
+    sample = ba.Sample()
+    pt = e.sample.particles
+    for i, layer in enumerate(e.sample.layers):
+        mat = _material(ba, layer.material, f"layer{i}")
+        args: list[Any] = [mat]
+        if layer.thickness_nm is not None:
+            args.append(float(layer.thickness_nm))  # type: ignore[arg-type]
+        if layer.roughness is not None:
+            r = layer.roughness
+            args.append(ba.Roughness(ba.SelfAffineFractalModel(
+                float(r.sigma_nm), float(r.hurst), float(r.correlation_length_nm)),  # type: ignore[arg-type]
+                ba.ErfTransient()))
+        la = ba.Layer(*args)
+        if pt is not None and pt.layer == i:
+            for w, s in _structures(ba, e):
+                if pt.placement == "deposit":
+                    la.addDeposit2D(w, s) if w is not None else la.deposit2D(s)
+                else:
+                    la.addSuspend2D(w, s) if w is not None else la.suspend2D(s)
+        sample.addLayer(la)
+    return sample
+
+
+def _simulation(e: Experiment, detector: Any, threads: int | None) -> Any:
+    ba = _ba()
+    b = e.beam
+    beam = ba.Beam(float(b.intensity), float(b.wavelength_nm), float(b.alpha_i_deg) * DEG)  # type: ignore[arg-type]
+    sim = ba.ScatteringSimulation(beam, bornagain_sample(e), detector)
+    sim.options().setUseAvgMaterials(e.use_average_materials)
+    if threads is not None:
+        sim.options().setNumberOfThreads(threads)
+    return sim
+
+
+def bornagain_simulate(e: Experiment, threads: int | None = None) -> np.ndarray:
+    """BornAgain 25's intensities for a spherical-detector experiment, [n_alpha, n_phi]."""
+    ba = _ba()
+    g = e.detector.geometry
+    if not isinstance(g, Spherical):
+        raise ValueError("BornAgain 25 has no flat detector; use bornagain_pixels")
+    rows, cols = g.shape
+    det = ba.SphericalDetector(cols, g.phi_deg[0] * DEG, g.phi_deg[1] * DEG,
+                               rows, g.alpha_deg[0] * DEG, g.alpha_deg[1] * DEG)
+    if e.detector.roi_px is not None or e.detector.mask_px:
+        keep = np.zeros((rows, cols), dtype=bool)
+        if e.detector.roi_px is not None:
+            c0, r0, c1, r1 = e.detector.roi_px
+            keep[r0:r1, c0:c1] = True
+        else:
+            keep[:] = True
+        for c0, r0, c1, r1 in e.detector.mask_px:
+            keep[r0:r1, c0:c1] = False
+        det.setMask(~keep)
+    out = np.array(_simulation(e, det, threads).simulate().intensities(), dtype=np.float64)
+    return out
+
+
+def bornagain_pixels(e: Experiment, phi_c: np.ndarray, alpha_c: np.ndarray,
+                     omega: np.ndarray) -> np.ndarray:
+    """BornAgain's value of single spherical pixels centred on BornAgain coordinates
+    (phi_c, alpha_c) (rad) with solid angles ``omega`` (sr): one tiny simulation each, rescaled
+    from its own solid angle to ``omega``."""
+    ba = _ba()
+    out = np.empty(phi_c.shape)
+    half = 1e-6
+    for idx in np.ndindex(phi_c.shape):
+        p, a = float(phi_c[idx]), float(alpha_c[idx])
+        det = ba.SphericalDetector(1, p - half, p + half, 1, a - half, a + half)
+        val = np.array(_simulation(e, det, 1).simulate().intensities())[0, 0]
+        own = 2 * half * abs(math.sin(a + half) - math.sin(a - half))
+        out[idx] = val / own * omega[idx]
+    return out
