@@ -43,6 +43,8 @@ def structure_of(e: Experiment) -> Structure:
         kw = dict(particle_layer=pt.layer, placement=pt.placement, shape_kind=pt.shape.kind,
                   n_sizes=n_sizes, size_width=sd.width if sd is not None else 2.0,
                   interference=s.interference.kind, n_domains=n_domains)
+        above, below = _slack(e)
+        kw.update(slice_above=above > 1e-9, slice_below=below > 1e-9)
     return Structure(
         detector="spherical" if isinstance(det.geometry, Spherical) else "rectangular",
         shape=det.shape, n_layers=len(s.layers), roi=det.roi_px, masks=det.mask_px,
@@ -50,11 +52,10 @@ def structure_of(e: Experiment) -> Structure:
         rough=any(layer.roughness is not None for layer in s.layers), **kw)
 
 
-def _check_fit(e: Experiment, where: str) -> None:
-    """Particles must lie inside their layer (BornAgain would cut them; we do not)."""
+def _slack(e: Experiment) -> tuple[float, float]:
+    """Thickness of the particles' layer above and below their slice (nm, may be < 0)."""
     pt = e.sample.particles
-    if pt is None:
-        return
+    assert pt is not None
     spec = SHAPES[pt.shape.kind]
     vals = {n: torch.tensor(float(v), dtype=torch.float64) for n, v in pt.shape.values}
     height = float(spec.height(vals))
@@ -66,10 +67,20 @@ def _check_fit(e: Experiment, where: str) -> None:
     j = pt.layer
     thick = float(layers[j].thickness_nm) if layers[j].thickness_nm is not None else math.inf  # type: ignore[arg-type]
     if pt.placement == "deposit":
-        ok = z >= 0 and (j == 0 or z + height <= thick + 1e-9)
-    else:
-        ok = z <= 0 and (j == len(layers) - 1 or height - z <= thick + 1e-9)
-    if not ok:
+        return thick - z - height, z
+    return -z, thick + z - height
+
+
+def _check_fit(e: Experiment, where: str) -> None:
+    """Particles must lie inside their layer (BornAgain would cut them; we do not)."""
+    pt = e.sample.particles
+    if pt is None:
+        return
+    above, below = _slack(e)
+    if min(above, below) < -1e-9:
+        spec = SHAPES[pt.shape.kind]
+        height = float(spec.height({n: torch.tensor(float(v)) for n, v in pt.shape.values}))  # type: ignore[arg-type]
+        z, j = float(pt.z_nm), pt.layer  # type: ignore[arg-type]
         raise UserError(f"particles (height {height:g} nm, z_nm {z:g}) do not fit inside layer "
                         f"{j}", where)
 

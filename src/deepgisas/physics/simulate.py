@@ -44,6 +44,8 @@ class Structure:
     n_domains: int = 1
     use_average_materials: bool = True
     rough: bool = False
+    slice_above: bool = False  # a layer part above the particles' slice (thickness > 0)
+    slice_below: bool = False  # a layer part below it
 
 
 def pixel_grid(st: Structure, p: dict[str, Tensor]) -> PixelGrid:
@@ -97,15 +99,20 @@ def structure_density(st: Structure, p: dict[str, Tensor]) -> Tensor:
 
 
 def _sliced_stack(st: Structure, p: dict[str, Tensor], height: Tensor, fraction: Tensor,
-                  n2p: Tensor) -> tuple[Tensor, Tensor, Tensor, int]:
-    """Insert the particles' slices into the layer stack. Returns n2, thickness, sigma [B, S]
-    and the index of the particles' slice."""
-    n2, d, sig = p["n2"], p["thickness"], p["sigma"]
+                  n2p: Tensor) -> tuple[dict[str, Tensor], int]:
+    """Insert the particles' slices (above, particles, below) into the layer stack.
+
+    Returns the sliced stack (n2, thickness, sigma, hurst, corr: [B, S]) and the index of the
+    particles' slice (its n2 averaged when the option is on; the diffuse roughness term sees the
+    averaged stack too, as BornAgain 25 does). The layer's top roughness
+    goes to its first slice, as in BornAgain.
+    """
     j = st.particle_layer
     assert j is not None
     z = p["particle_z"]
-    zero = torch.zeros_like(z)
-    n2j = n2[:, j]
+    zero, one = torch.zeros_like(z), torch.ones_like(z)
+    d = p["thickness"]
+    n2j = p["n2"][:, j]
     n2_slice = n2j + fraction * (n2p - n2j) if st.use_average_materials else n2j
     if st.placement == "deposit":
         above = zero if j == 0 else d[:, j] - z - height
@@ -113,19 +120,48 @@ def _sliced_stack(st: Structure, p: dict[str, Tensor], height: Tensor, fraction:
     else:
         above = -z
         below = zero if j == st.n_layers - 1 else d[:, j] + z - height
-    new_n2 = [n2j, n2_slice, n2j]
-    new_d = [above, height, below]
-    new_s = [sig[:, j], zero, zero]
-    n2s = torch.cat([n2[:, :j], torch.stack(new_n2, -1), n2[:, j + 1:]], -1)
-    ds = torch.cat([d[:, :j], torch.stack(new_d, -1), d[:, j + 1:]], -1)
-    ss = torch.cat([sig[:, :j], torch.stack(new_s, -1), sig[:, j + 1:]], -1)
-    return n2s, ds, ss, j + 1
+    keep_above = j == 0 or st.slice_above
+    keep_below = j == st.n_layers - 1 or st.slice_below
+    parts = ([(n2j, above)] if keep_above else []) + [(n2_slice, height)] + (
+        [(n2j, below)] if keep_below else [])
+    roughness = [(p["sigma"][:, j], p["hurst"][:, j], p["corr_length"][:, j])] + [
+        (zero, one, one)] * (len(parts) - 1)
+    inserted = {"n2": [q[0] for q in parts], "thickness": [q[1] for q in parts], "sigma": [r[0] for r in roughness],
+                "hurst": [r[1] for r in roughness], "corr_length": [r[2] for r in roughness]}
+    stack = {name: torch.cat([p[name][:, :j], torch.stack(vals, -1), p[name][:, j + 1:]], -1)
+             for name, vals in inserted.items()}
+    return stack, j + (1 if keep_above else 0)
+
+
+@dataclass(frozen=True)
+class Waves:
+    """kz, T, R in every slice for the incoming [B, 1, 1, S] and outgoing [B, H, W, S] waves."""
+
+    kz_in: Tensor
+    t_in: Tensor
+    r_in: Tensor
+    kz_out: Tensor
+    t_out: Tensor
+    r_out: Tensor
+
+
+def _waves(stack: dict[str, Tensor], k: Tensor, ai: Tensor, grid: PixelGrid,
+           like: Tensor) -> Waves:
+    from deepgisas.physics.roughness import sigma_rms
+
+    srms = sigma_rms(stack["sigma"], stack["hurst"], stack["corr_length"])
+    kz_in = layer_kz(stack["n2"], k, (torch.cos(ai) ** 2)[:, None, None])
+    t_in, r_in = amplitudes(kz_in, stack["thickness"], srms)
+    kz_out = layer_kz(stack["n2"], k, (grid.ux**2 + grid.uy**2).expand_as(like))
+    t_out, r_out = amplitudes(kz_out, stack["thickness"], srms)
+    return Waves(kz_in, t_in, r_in, kz_out, t_out, r_out)
 
 
 def simulate_tensors(st: Structure, p: dict[str, Tensor]) -> Tensor:
     """Simulate a batch of experiments of structure ``st``; returns [B, rows, cols] intensity.
 
-    ``params`` (all [B, ...], lengths nm, angles rad) are made by ``deepgisas.compile``.
+    ``p`` (all [B, ...], lengths nm, angles rad) is made by ``deepgisas.compile``. Masked
+    pixels and pixels outside the region of interest are 0.
     """
     k = 2.0 * math.pi / p["wavelength"]
     ai = p["alpha_i"]
@@ -134,36 +170,40 @@ def simulate_tensors(st: Structure, p: dict[str, Tensor]) -> Tensor:
     qx = kk * (torch.cos(ai)[:, None, None] - grid.ux)
     qy = -kk * grid.uy
     norm = (p["intensity"] / torch.sin(ai))[:, None, None] * grid.weight
+    stack = {name: p[name] for name in ("n2", "thickness", "sigma", "hurst", "corr_length")}
     total = torch.zeros_like(qx)
     if st.particle_layer is not None:
-        total = total + _particle_scattering(st, p, k, ai, grid, qx, qy)
+        spec = SHAPES[st.shape_kind]
+        sizes, wts = _members(st, p)  # [B, M]
+        h_slice = spec.height(sizes).max(-1).values
+        rho = structure_density(st, p)
+        coverage = p["coverage"].sum(-1) if st.interference == "hexagonal_lattice" else 1.0
+        fraction = coverage * rho * (wts * spec.volume(sizes)).sum(-1) / h_slice
+        stack, js = _sliced_stack(st, p, h_slice, fraction, p["n2_particle"])
+        waves = _waves(stack, k, ai, grid, qx)
+        total = total + _particle_scattering(st, p, k, waves, js, sizes, wts, h_slice, rho,
+                                             coverage, qx, qy)
+    else:
+        waves = _waves(stack, k, ai, grid, qx)
     if st.rough:
         from deepgisas.physics.roughness import diffuse_roughness
 
-        total = total + diffuse_roughness(p, k, ai, grid, qx, qy)
+        total = total + diffuse_roughness(
+            stack["n2"], stack["thickness"], stack["sigma"], stack["hurst"],
+            stack["corr_length"], k, waves.kz_in, waves.t_in, waves.r_in, waves.kz_out,
+            waves.t_out, waves.r_out, qx, qy)
     return apply_masks(norm * total, st.roi, st.masks)
 
 
-def _particle_scattering(st: Structure, p: dict[str, Tensor], k: Tensor, ai: Tensor,
-                         grid: PixelGrid, qx: Tensor, qy: Tensor) -> Tensor:
+def _particle_scattering(st: Structure, p: dict[str, Tensor], k: Tensor, wv: Waves, js: int,
+                         sizes: dict[str, Tensor], wts: Tensor, h_slice: Tensor, rho: Tensor,
+                         coverage: Tensor | float, qx: Tensor, qy: Tensor) -> Tensor:
+    """rho x the interference strategy over the particles' DWBA amplitudes, [B, H, W]."""
     spec = SHAPES[st.shape_kind]
-    sizes, wts = _members(st, p)  # [B, M]
     heights = spec.height(sizes)
-    volumes = spec.volume(sizes)
-    h_slice = heights.max(-1).values
-    rho = structure_density(st, p)
-    coverage = p["coverage"].sum(-1) if st.interference == "hexagonal_lattice" else 1.0
-    fraction = coverage * rho * (wts * volumes).sum(-1) / h_slice
+    kzi, ti, ri = wv.kz_in[..., js], wv.t_in[..., js], wv.r_in[..., js]
+    kzo, to, ro = wv.kz_out[..., js], wv.t_out[..., js], wv.r_out[..., js]
     n2p = p["n2_particle"]
-    n2s, ds, ss, js = _sliced_stack(st, p, h_slice, fraction, n2p)
-    # incoming: [B, 1, 1, S]; outgoing: [B, H, W, S]
-    kz_in = layer_kz(n2s, k, (torch.cos(ai) ** 2)[:, None, None])
-    t_in, r_in = amplitudes(kz_in, ds, ss)
-    cos2_f = (grid.ux**2 + grid.uy**2).expand_as(qx)
-    kz_out = layer_kz(n2s, k, cos2_f)
-    t_out, r_out = amplitudes(kz_out, ds, ss)
-    kzi, ti, ri = kz_in[..., js], t_in[..., js], r_in[..., js]
-    kzo, to, ro = kz_out[..., js], t_out[..., js], r_out[..., js]
     contrast = (k * k / (4.0 * math.pi))[:, None, None] * (n2p - p["n2"][:, st.particle_layer])[
         :, None, None]
     # member axis: [B, M, H, W]
