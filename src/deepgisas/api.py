@@ -44,13 +44,19 @@ def save(experiment: Experiment, path: str | Path) -> None:
 
 
 def simulate(experiment: Experiment, device: str | torch.device = "cpu") -> np.ndarray:
-    """Simulated intensity, float64 [rows, cols], rows = alpha_f from low to high."""
+    """Simulated intensity, float64 [rows, cols], rows = alpha_f from low to high.
+
+    Pixels masked or outside the region of interest are NaN, as in BornAgain 25.
+    """
     return simulate_batch([experiment], device=device)[0]
 
 
 def simulate_batch(experiments: Sequence[Experiment], device: str | torch.device = "cpu",
                    dtype: torch.dtype = torch.float64) -> np.ndarray:
-    """Simulate many experiments: one tensor pass per group of equal structure (chunked)."""
+    """Simulate many experiments: one tensor pass per group of equal structure (chunked).
+
+    Returns float64 [n, rows, cols]; masked pixels are NaN.
+    """
     if not experiments:
         raise UserError("no experiments to simulate")
     shapes = {e.detector.shape for e in experiments}
@@ -65,4 +71,19 @@ def simulate_batch(experiments: Sequence[Experiment], device: str | torch.device
                 part = idx[start:start + per]
                 st_, params = compile_batch([experiments[i] for i in part], dtype, device)
                 out[part] = simulate_tensors(st_, params).cpu().double().numpy()
+    for i, e in enumerate(experiments):
+        out[i][~detector_mask(e)] = np.nan
     return out
+
+
+def detector_mask(e: Experiment) -> np.ndarray:
+    """[rows, cols] bool, True where a pixel is measured (inside the ROI, outside every mask)."""
+    rows, cols = e.detector.shape
+    keep = np.ones((rows, cols), dtype=bool)
+    if e.detector.roi_px is not None:
+        c0, r0, c1, r1 = e.detector.roi_px
+        keep[:] = False
+        keep[r0:r1, c0:c1] = True
+    for c0, r0, c1, r1 in e.detector.mask_px:
+        keep[r0:r1, c0:c1] = False
+    return keep

@@ -6,7 +6,6 @@ physics kernels see only what this returns.
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Sequence
 
@@ -14,9 +13,8 @@ import torch
 from torch import Tensor
 
 from deepgisas.errors import UserError
-from deepgisas.physics.formfactors import SHAPES
 from deepgisas.physics.simulate import Structure
-from deepgisas.sample import Experiment, Orientation, Rectangular, Spherical
+from deepgisas.sample import Experiment, Orientation, Rectangular, Spherical, particle_slack
 from deepgisas.units import DEG
 
 
@@ -43,46 +41,13 @@ def structure_of(e: Experiment) -> Structure:
         kw = dict(particle_layer=pt.layer, placement=pt.placement, shape_kind=pt.shape.kind,
                   n_sizes=n_sizes, size_width=sd.width if sd is not None else 2.0,
                   interference=s.interference.kind, n_domains=n_domains)
-        above, below = _slack(e)
+        above, below = particle_slack(e)
         kw.update(slice_above=above > 1e-9, slice_below=below > 1e-9)
     return Structure(
         detector="spherical" if isinstance(det.geometry, Spherical) else "rectangular",
         shape=det.shape, n_layers=len(s.layers), roi=det.roi_px, masks=det.mask_px,
         use_average_materials=e.use_average_materials,
         rough=any(layer.roughness is not None for layer in s.layers), **kw)
-
-
-def _slack(e: Experiment) -> tuple[float, float]:
-    """Thickness of the particles' layer above and below their slice (nm, may be < 0)."""
-    pt = e.sample.particles
-    assert pt is not None
-    spec = SHAPES[pt.shape.kind]
-    vals = {n: torch.tensor(float(v), dtype=torch.float64) for n, v in pt.shape.values}
-    height = float(spec.height(vals))
-    sd = pt.size_distribution
-    if sd is not None and float(sd.sigma) > 0:  # type: ignore[arg-type]
-        height *= math.exp(sd.width * float(sd.sigma))  # type: ignore[arg-type]
-    z = float(pt.z_nm)  # type: ignore[arg-type]
-    layers = e.sample.layers
-    j = pt.layer
-    thick = float(layers[j].thickness_nm) if layers[j].thickness_nm is not None else math.inf  # type: ignore[arg-type]
-    if pt.placement == "deposit":
-        return thick - z - height, z
-    return -z, thick + z - height
-
-
-def _check_fit(e: Experiment, where: str) -> None:
-    """Particles must lie inside their layer (BornAgain would cut them; we do not)."""
-    pt = e.sample.particles
-    if pt is None:
-        return
-    above, below = _slack(e)
-    if min(above, below) < -1e-9:
-        spec = SHAPES[pt.shape.kind]
-        height = float(spec.height({n: torch.tensor(float(v)) for n, v in pt.shape.values}))  # type: ignore[arg-type]
-        z, j = float(pt.z_nm), pt.layer  # type: ignore[arg-type]
-        raise UserError(f"particles (height {height:g} nm, z_nm {z:g}) do not fit inside layer "
-                        f"{j}", where)
 
 
 def compile_batch(experiments: Sequence[Experiment], dtype: torch.dtype = torch.float64,
@@ -96,7 +61,6 @@ def compile_batch(experiments: Sequence[Experiment], dtype: torch.dtype = torch.
     for i, e in enumerate(experiments):
         if structure_of(e) != st:
             raise ValueError(f"experiment {i} has a different structure; use simulate_batch")
-        _check_fit(e, "sample.particles")
         b = e.beam
         cols["wavelength"].append(float(b.wavelength_nm))  # type: ignore[arg-type]
         cols["alpha_i"].append(float(b.alpha_i_deg) * DEG)  # type: ignore[arg-type]

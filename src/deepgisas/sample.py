@@ -272,8 +272,8 @@ class Interference:
             ["orientation"] if st.has_orientation else [])))
         orient = None
         if st.has_orientation:
-            orient = _parse_orientation(body.pop("orientation", {"xi_deg": [0.0], "weights": [1.0]}),
-                                        f"{w}.orientation")
+            default = {"xi_deg": [0.0], "weights": [1.0]}
+            orient = _parse_orientation(body.pop("orientation", default), f"{w}.orientation")
         required = [p.name for p in st.params[:1]]
         return cls(Params.parse(kind, body, w, st.params, required), orient)
 
@@ -442,7 +442,8 @@ def _parse_particles(d: Any, where: str, n_layers: int) -> Particles:
         raise UserError("the ambient has no top interface to suspend below", where)
     kind, body = _one_of(d["shape"], f"{where}.shape", tuple(SHAPES))
     sh = SHAPES[kind]
-    shape = Params.parse(kind, body, f"{where}.shape.{kind}", sh.params, [p.name for p in sh.params])
+    shape = Params.parse(kind, body, f"{where}.shape.{kind}", sh.params,
+                         [p.name for p in sh.params])
     size = (SizeDistribution.parse(d["size_distribution"], f"{where}.size_distribution")
             if "size_distribution" in d else None)
     z = parse_number(d.get("z_nm", 0.0), f"{where}.z_nm")
@@ -515,7 +516,35 @@ def parse_experiment(d: Any, where: str = "description") -> Experiment:
     avg = opts.get("use_average_materials", True)
     if not isinstance(avg, bool):
         raise UserError("expected true or false", "options.use_average_materials")
-    return Experiment(beam, detector, Sample(layers, particles, interference), avg)
+    exp = Experiment(beam, detector, Sample(layers, particles, interference), avg)
+    if particles is not None:
+        try:
+            above, below = particle_slack(exp)
+        except TypeError:  # a size or position is a prior: checked when sampled
+            return exp
+        if min(above, below) < -1e-9:
+            raise UserError(f"the particles do not fit inside layer {particles.layer} "
+                            f"({-min(above, below):.4g} nm too high)", "sample.particles")
+    return exp
+
+
+def particle_slack(e: Experiment) -> tuple[float, float]:
+    """Thickness (nm) of the particles' layer above and below the particles' slice; negative
+    when they stick out (BornAgain would cut them into pieces; we refuse). Raises TypeError
+    while a relevant number is a prior."""
+    pt = e.sample.particles
+    assert pt is not None
+    vals = {n: float(v) for n, v in pt.shape.values}  # type: ignore[arg-type]
+    height = float(SHAPES[pt.shape.kind].height(vals))  # type: ignore[arg-type]
+    sd = pt.size_distribution
+    if sd is not None and float(sd.sigma) > 0:  # type: ignore[arg-type]
+        height *= math.exp(sd.width * float(sd.sigma))  # type: ignore[arg-type]
+    z = float(pt.z_nm)  # type: ignore[arg-type]
+    layer = e.sample.layers[pt.layer]
+    thick = float(layer.thickness_nm) if layer.thickness_nm is not None else math.inf  # type: ignore[arg-type]
+    if pt.placement == "deposit":
+        return thick - z - height, z
+    return -z, thick + z - height
 
 
 def read_description(path: str | Path) -> Experiment:

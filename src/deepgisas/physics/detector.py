@@ -81,9 +81,9 @@ def rectangular_grid(
     dist = distance_mm[:, None, None]
     ca, sa = torch.cos(alpha_i)[:, None, None], torch.sin(alpha_i)[:, None, None]
     # detector frame: x along the direct beam; rotate by alpha_i about y into the sample frame
-    vx = dist * ca + z * sa
-    vz = -dist * sa + z * ca
-    vy = y.expand_as(vx)
+    vx = (dist * ca + z * sa).expand(-1, n_rows, n_cols)
+    vz = (-dist * sa + z * ca).expand(-1, n_rows, n_cols)
+    vy = y.expand(-1, n_rows, n_cols)
     r = torch.sqrt(vx * vx + vy * vy + vz * vz)
     ux, uy, uz = vx / r, vy / r, vz / r
     omega = p * p * dist / r**3  # flat pixel solid angle, centre approximation

@@ -72,6 +72,12 @@ def diffuse_roughness(n2: Tensor, thickness: Tensor, sig: Tensor, hurst: Tensor,
     Returns:
         [B, H, W].
     """
+    def hp(z: Tensor) -> Tensor:
+        return 0.5 * faddeeva(z / math.sqrt(2.0))
+
+    def hm(z: Tensor) -> Tensor:
+        return 0.5 * faddeeva(-z / math.sqrt(2.0))
+
     f = torch.sqrt(qx * qx + qy * qy) / (2 * math.pi)
     s_rms = sigma_rms(sig, hurst, corr)
     total = torch.zeros_like(qx)
@@ -86,9 +92,6 @@ def diffuse_roughness(n2: Tensor, thickness: Tensor, sig: Tensor, hurst: Tensor,
         ti, ri = t_in[..., i] * ph_in, r_in[..., i] / ph_in
         to, ro = t_out[..., i] * ph_out, r_out[..., i] / ph_out
         q1, q2 = -kz_in[..., i] - kz_out[..., i], -kz_in[..., i] + kz_out[..., i]
-        rt2 = math.sqrt(2.0)
-        hp = lambda z: 0.5 * faddeeva(z / rt2)  # noqa: E731
-        hm = lambda z: 0.5 * faddeeva(-z / rt2)  # noqa: E731
         amp = (ti * to * hp(q1 * s) + ti * ro * hp(q2 * s) + ri * to * hp(-q2 * s)
                + ri * ro * hp(-q1 * s))
         j = i + 1

@@ -79,7 +79,8 @@ def _members(st: Structure, p: dict[str, Tensor]) -> tuple[dict[str, Tensor], Te
     names = [q.name for q in spec.params]
     base = {n: p[f"shape.{n}"] for n in names}
     if st.n_sizes == 1 and "size_sigma" not in p:
-        return {n: v.unsqueeze(-1) for n, v in base.items()}, torch.ones_like(base[names[0]])[:, None]
+        ones = torch.ones_like(base[names[0]])[:, None]
+        return {n: v.unsqueeze(-1) for n, v in base.items()}, ones
     x, wts = size_samples(base[names[0]], p["size_sigma"], st.n_sizes, st.size_width)
     ratio = x / base[names[0]].unsqueeze(-1)
     return {n: v.unsqueeze(-1) * ratio for n, v in base.items()}, wts
@@ -126,8 +127,9 @@ def _sliced_stack(st: Structure, p: dict[str, Tensor], height: Tensor, fraction:
         [(n2j, below)] if keep_below else [])
     roughness = [(p["sigma"][:, j], p["hurst"][:, j], p["corr_length"][:, j])] + [
         (zero, one, one)] * (len(parts) - 1)
-    inserted = {"n2": [q[0] for q in parts], "thickness": [q[1] for q in parts], "sigma": [r[0] for r in roughness],
-                "hurst": [r[1] for r in roughness], "corr_length": [r[2] for r in roughness]}
+    inserted = {"n2": [q[0] for q in parts], "thickness": [q[1] for q in parts],
+                "sigma": [r[0] for r in roughness], "hurst": [r[1] for r in roughness],
+                "corr_length": [r[2] for r in roughness]}
     stack = {name: torch.cat([p[name][:, :j], torch.stack(vals, -1), p[name][:, j + 1:]], -1)
              for name, vals in inserted.items()}
     return stack, j + (1 if keep_above else 0)

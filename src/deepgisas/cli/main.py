@@ -1,0 +1,48 @@
+"""The ``deepgisas`` command: parse arguments, call the API, print the result.
+
+Every user error is one line on stderr and exit status 2, with no output file written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from deepgisas.errors import UserError
+
+
+def _parser() -> argparse.ArgumentParser:
+    from deepgisas.cli import simulate
+
+    parser = argparse.ArgumentParser(
+        prog="deepgisas",
+        description="GISAXS/GISANS: simulate like BornAgain, fast; read detector images.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    simulate.register(sub)
+    return parser
+
+
+class _ArgumentError(Exception):
+    pass
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse already printed its one-line usage error
+        return int(exc.code or 0) if exc.code not in (None, 0) else 0
+    try:
+        args.func(args)
+    except UserError as exc:
+        print(f"deepgisas {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("deepgisas: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
