@@ -16,16 +16,35 @@ def _pattern(xi: float) -> np.ndarray:
 def test_period_60_degrees() -> None:
     for xi in (7.0, 23.5):
         a, b = _pattern(xi), _pattern(xi + 60.0)
-        assert np.linalg.norm(a - b) / np.linalg.norm(a) < 1e-5
+        assert np.linalg.norm(a - b) / np.linalg.norm(a) < 1e-4  # the tabulated far sum interpolates at ~1e-5
 
 
 def test_negative_xi_is_mirror_in_phi() -> None:
     for xi in (10.0, 17.5):
         a, b = _pattern(xi), _pattern(-xi)[:, ::-1]
-        assert np.linalg.norm(a - b) / np.linalg.norm(a) < 1e-5
+        assert np.linalg.norm(a - b) / np.linalg.norm(a) < 1e-4  # the tabulated far sum interpolates at ~1e-5
 
 
 def test_single_domain_is_not_exactly_mirror_symmetric() -> None:
     a = _pattern(10.0)
     asym = np.abs(a - a[:, ::-1]).max() / a.max()
     assert 1e-5 < asym < 0.05  # the weak asymmetry that shared/MISSION.md describes
+
+
+def test_exact_lattice_sum_symmetries() -> None:
+    """The exact window sum has both symmetries to rounding; the fast path is tested above."""
+    import torch
+
+    from deepgisas.physics.interference import hexagonal_lattice_exact
+
+    qy = torch.linspace(-0.8, 0.8, 101, dtype=torch.float64)[None, None, :].expand(1, 7, 101)
+    qx = torch.linspace(-0.01, 0.0, 7, dtype=torch.float64)[None, :, None].expand(1, 7, 101)
+    one = torch.ones(1, dtype=torch.float64)
+    xi = torch.tensor([[0.2]], dtype=torch.float64)
+
+    def s(q_x: torch.Tensor, q_y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return hexagonal_lattice_exact(q_x, q_y, 34.0 * one, 150.0 * one, 2.0 * one, x)
+
+    base = s(qx, qy, xi)
+    assert torch.allclose(base, s(qx, qy, xi + torch.pi / 3), rtol=1e-9)
+    assert torch.allclose(base, s(qx, -qy, -xi), rtol=1e-9)

@@ -8,9 +8,9 @@ around it, na = max(round(a 20/w / 2pi + 0.5), 4) and likewise nb; divide by the
 the lateral position variance s: S = DW S_raw + 1 - DW, DW = exp(-q_par^2 s^2).
 
 Speed: the window sum depends on q only through the fractional lattice coordinates (fu, fv) in
-[-1/2, 1/2]^2. The 3 x 3 nearest points are summed exactly per pixel; the rest of the window, a
+[-1/2, 1/2]^2. The nearest point is summed exactly per pixel; the rest of the window, a
 smooth function of (fu, fv), is tabulated once per experiment on a grid and interpolated
-bilinearly (``far_table``). ``hexagonal_lattice_exact`` sums every point and is the reference.
+bicubically (``far_table``). ``hexagonal_lattice_exact`` sums every point and is the reference.
 
 Radial paracrystal (ba.RadialParacrystal): f = exp(i q D) exp(-q^2 omega^2/2) exp(-D/lambda),
 S = Re[(1 + f)/(1 - f)], density 2/(sqrt(3) D^2).
@@ -27,7 +27,8 @@ from torch import Tensor
 TWO_PI = 2.0 * math.pi
 SQRT3 = math.sqrt(3.0)
 COS120, SIN120 = -0.5, SQRT3 / 2.0
-FAR_GRID = 49
+FAR_GRID = 65
+FAR_HALF = 0.6  # the table spans [-0.6, 0.6]^2 so that bicubic interpolation never hits its edge
 
 
 def hex_cell_area(a: Tensor) -> Tensor:
@@ -53,25 +54,12 @@ def _frac_coords(qx: Tensor, qy: Tensor, a: Tensor, xi: Tensor) -> tuple[Tensor,
     return u - torch.round(u), v - torch.round(v)
 
 
-def _peak_sum(fu: Tensor, fv: Tensor, a: Tensor, w: Tensor, offsets: Tensor) -> Tensor:
-    """Sum of Cauchy peaks at (fu + i) a* + (fv + j) b* over ``offsets`` [N, 2] (last axis)."""
-    g = TWO_PI / a  # a* = g (1, 1/sqrt3), b* = g (0, 2/sqrt3)
-    uu = fu.unsqueeze(-1) + offsets[:, 0]
-    vv = fv.unsqueeze(-1) + offsets[:, 1]
-    gx = uu * g.unsqueeze(-1)
-    gy = (uu + 2.0 * vv) * (g / SQRT3).unsqueeze(-1)
-    ww = (w * w).unsqueeze(-1)
-    base = 1.0 + (gx * gx + gy * gy) * ww
-    peaks = torch.rsqrt(base) / base
-    return (peaks * (TWO_PI * ww)).sum(-1)
-
-
 def _offsets(n: int, skip_near: bool, dtype: torch.dtype, device: torch.device) -> Tensor:
     r = torch.arange(-n - 1, n + 2, dtype=dtype, device=device)
     ii, jj = torch.meshgrid(r, r, indexing="ij")
     off = torch.stack([ii.reshape(-1), jj.reshape(-1)], -1)
     if skip_near:
-        off = off[(off.abs() > 1).any(-1)]
+        off = off[(off.abs() > 0).any(-1)]
     return off
 
 
@@ -82,11 +70,11 @@ def _window_mask(offsets: Tensor, n: Tensor) -> Tensor:
 
 
 def far_table(a: Tensor, w: Tensor, grid: int = FAR_GRID) -> Tensor:
-    """[B, 1, grid, grid] table of the window sum without the 3 x 3 nearest points, over
-    (fu, fv) in [-1/2, 1/2]^2 (fu along the last axis)."""
+    """[B, 1, grid, grid] table of the window sum without the nearest point, over
+    (fu, fv) in [-FAR_HALF, FAR_HALF]^2 (fu along the last axis)."""
     n = hex_window(a, w)
     offsets = _offsets(int(n.max().item()), True, a.dtype, a.device)
-    t = torch.linspace(-0.5, 0.5, grid, dtype=a.dtype, device=a.device)
+    t = torch.linspace(-FAR_HALF, FAR_HALF, grid, dtype=a.dtype, device=a.device)
     fv, fu = torch.meshgrid(t, t, indexing="ij")
     aa, ww = a[:, None, None], w[:, None, None]
     g = TWO_PI / aa
@@ -117,10 +105,13 @@ def hexagonal_lattice(qx: Tensor, qy: Tensor, a: Tensor, w: Tensor, s: Tensor, x
     bsz, k = xi.shape
     aa, ww = a[:, None, None, None], w[:, None, None, None]
     fu, fv = _frac_coords(qx[:, None], qy[:, None], aa, xi[:, :, None, None])
-    near = _offsets(0, False, a.dtype, a.device)
-    total = _peak_sum(fu, fv, aa, ww, near)
-    pts = torch.stack([2.0 * fu, 2.0 * fv], -1).reshape(bsz, k * fu.shape[2], fu.shape[3], 2)
-    far = tnf.grid_sample(table, pts, mode="bilinear", align_corners=True)
+    g = TWO_PI / aa
+    gx, gy = fu * g, (fu + 2.0 * fv) * (g / SQRT3)
+    base = 1.0 + (gx * gx + gy * gy) * (ww * ww)
+    total = torch.rsqrt(base) / base * (TWO_PI * ww * ww)
+    pts = torch.stack([fu / FAR_HALF, fv / FAR_HALF], -1)
+    pts = pts.reshape(bsz, k * fu.shape[2], fu.shape[3], 2)
+    far = tnf.grid_sample(table, pts, mode="bicubic", align_corners=True)
     total = total + far.reshape(fu.shape)
     raw = total / hex_cell_area(aa)
     dw = torch.exp(-(qx * qx + qy * qy)[:, None] * (s * s)[:, None, None, None])
