@@ -32,9 +32,9 @@ def test_single_domain_is_not_exactly_mirror_symmetric() -> None:
 
 
 def test_exact_lattice_sum_symmetries() -> None:
-    """The exact window sum: mirror symmetry to rounding; the 60 deg period only up to the
-    truncated window, a parallelogram that a 60 deg rotation does not map onto itself (as in
-    BornAgain)."""
+    """The exact window sum has the 60 deg period and the mirror symmetry only up to its
+    truncation: BornAgain's window is a parallelogram in lattice coordinates, which neither a
+    60 deg rotation nor the mirror maps onto itself (measured: 1e-4 of the local value)."""
     import torch
 
     from deepgisas.physics.interference import hexagonal_lattice_exact
@@ -50,4 +50,5 @@ def test_exact_lattice_sum_symmetries() -> None:
     base = s(qx, qy, xi)
     rotated = s(qx, qy, xi + torch.pi / 3)
     assert float(((rotated - base).abs() / base).max()) < 1e-3
-    assert torch.allclose(base, s(qx, -qy, -xi), rtol=1e-9)
+    mirrored = s(qx, -qy, -xi)
+    assert float(((mirrored - base).abs() / base).max()) < 1e-3
