@@ -16,13 +16,13 @@ def _pattern(xi: float) -> np.ndarray:
 def test_period_60_degrees() -> None:
     for xi in (7.0, 23.5):
         a, b = _pattern(xi), _pattern(xi + 60.0)
-        assert np.linalg.norm(a - b) / np.linalg.norm(a) < 1e-4  # the tabulated far sum interpolates at ~1e-5
+        assert np.linalg.norm(a - b) / np.linalg.norm(a) < 1e-4  # interpolation: ~1e-5
 
 
 def test_negative_xi_is_mirror_in_phi() -> None:
     for xi in (10.0, 17.5):
         a, b = _pattern(xi), _pattern(-xi)[:, ::-1]
-        assert np.linalg.norm(a - b) / np.linalg.norm(a) < 1e-4  # the tabulated far sum interpolates at ~1e-5
+        assert np.linalg.norm(a - b) / np.linalg.norm(a) < 1e-4  # interpolation: ~1e-5
 
 
 def test_single_domain_is_not_exactly_mirror_symmetric() -> None:

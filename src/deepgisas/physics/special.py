@@ -60,7 +60,3 @@ def sphere_amplitude(x: Tensor) -> Tensor:
     series = 1.0 - x2 / 10.0 + x2 * x2 / 280.0
     return torch.where(small, series, full)
 
-
-def complex_sqrt(z: Tensor) -> Tensor:
-    """Principal square root of a complex tensor (branch cut on the negative real axis)."""
-    return torch.sqrt(z)
