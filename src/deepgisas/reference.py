@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 
 from deepgisas.physics.formfactors import SHAPES
-from deepgisas.physics.simulate import size_samples
 from deepgisas.sample import Experiment, Material, Orientation, Spherical
 from deepgisas.units import DEG
 
@@ -45,8 +44,6 @@ def _formfactor(ba: Any, kind: str, v: dict[str, float]) -> Any:
 
 
 def _particle(ba: Any, e: Experiment) -> Any:
-    import torch
-
     pt = e.sample.particles
     assert pt is not None
     mat = _material(ba, pt.material, "particle")
@@ -68,12 +65,6 @@ def _particle(ba: Any, e: Experiment) -> Any:
     for s in dist.distributionSamples():
         ratio = s.value / values[first]
         mix.addParticle(make({n: x * ratio for n, x in values.items()}), s.weight)
-    # cross-check our sampler against BornAgain's own
-    xs, ws = size_samples(torch.tensor([values[first]], dtype=torch.float64),
-                          torch.tensor([float(sd.sigma)], dtype=torch.float64),  # type: ignore[arg-type]
-                          sd.samples, sd.width)
-    ref = [(s.value, s.weight) for s in dist.distributionSamples()]
-    assert np.allclose(np.array(ref), np.stack([xs[0].numpy(), ws[0].numpy()], -1), rtol=1e-9)
     return mix
 
 

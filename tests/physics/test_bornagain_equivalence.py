@@ -54,3 +54,18 @@ def test_masked_pixels_are_nan_like_bornagain() -> None:
     e = parse_experiment(CASES["roi-and-mask"])
     ours = simulate(e)
     assert np.isnan(ours[0, 0]) and np.isnan(ours[5, 30]) and np.isfinite(ours[20, 20])
+
+
+@pytest.mark.parametrize("median,sigma,n,width", [(10.0, 0.4, 25, 2.0), (5.0, 0.1, 7, 3.0),
+                                                  (10.0, 0.4, 1, 2.0)])
+def test_lognormal_samples_are_bornagains(median: float, sigma: float, n: int,
+                                          width: float) -> None:
+    import torch
+
+    from deepgisas.physics.simulate import size_samples
+
+    ref = np.array([(s.value, s.weight) for s in
+                    ba.DistributionLogNormal(median, sigma, n, width).distributionSamples()])
+    xs, ws = size_samples(torch.tensor([median], dtype=torch.float64),
+                          torch.tensor([sigma], dtype=torch.float64), n, width)
+    assert np.allclose(np.stack([xs[0].numpy(), ws[0].numpy()], -1), ref, rtol=1e-9)
