@@ -1,0 +1,1 @@
+"""Training data: labels from templates, augmentation, on-the-fly and sharded datasets."""
