@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -369,18 +369,23 @@ class Experiment:
     detector: Detector
     sample: Sample
     use_average_materials: bool = True
+    labels: tuple[str, ...] | None = None  # free-parameter paths a network predicts (templates)
 
     def to_dict(self) -> dict:
-        out = {"beam": self.beam.to_dict(), "detector": self.detector.to_dict(),
-               "sample": self.sample.to_dict()}
+        out: dict[str, Any] = {"beam": self.beam.to_dict(), "detector": self.detector.to_dict(),
+                               "sample": self.sample.to_dict()}
         if not self.use_average_materials:
             out["options"] = {"use_average_materials": False}
+        if self.labels is not None:
+            out["labels"] = list(self.labels)
         return out
 
     @property
     def free_parameters(self) -> dict[str, Prior | RandomBins]:
         """Path -> prior, for every number given as a prior (and a random_bins orientation)."""
-        return _free(self.to_dict(), "")
+        d = self.to_dict()
+        d.pop("labels", None)
+        return _free(d, "")
 
     @property
     def is_template(self) -> bool:
@@ -492,7 +497,8 @@ def _parse_detector(d: Any, where: str) -> Detector:
 
 def parse_experiment(d: Any, where: str = "description") -> Experiment:
     """Validate a description dict (as read from a file) into an :class:`Experiment`."""
-    d = _keys(d, where, ("beam", "detector", "sample", "options"), ("beam", "detector", "sample"))
+    d = _keys(d, where, ("beam", "detector", "sample", "options", "labels"),
+              ("beam", "detector", "sample"))
     b = _keys(d["beam"], "beam", ("wavelength_nm", "alpha_i_deg", "intensity"),
               ("wavelength_nm", "alpha_i_deg"))
     beam = Beam(
@@ -517,6 +523,8 @@ def parse_experiment(d: Any, where: str = "description") -> Experiment:
     if not isinstance(avg, bool):
         raise UserError("expected true or false", "options.use_average_materials")
     exp = Experiment(beam, detector, Sample(layers, particles, interference), avg)
+    if "labels" in d:
+        exp = replace(exp, labels=_parse_labels(d["labels"], exp))
     if particles is not None:
         try:
             above, below = particle_slack(exp)
@@ -526,6 +534,29 @@ def parse_experiment(d: Any, where: str = "description") -> Experiment:
             raise UserError(f"the particles do not fit inside layer {particles.layer} "
                             f"({-min(above, below):.4g} nm too high)", "sample.particles")
     return exp
+
+
+def free_name_map(free: Sequence[str]) -> dict[str, str]:
+    """Name -> full path for free parameters: every path, plus its last component when unique."""
+    last = [p.rsplit(".", 1)[-1] for p in free]
+    out = {name: p for name, p in zip(last, free, strict=True) if last.count(name) == 1}
+    out.update({p: p for p in free})
+    return out
+
+
+def _parse_labels(d: Any, exp: Experiment) -> tuple[str, ...]:
+    """``labels: [name, ...]``: free parameters (paths or unique short names) to predict."""
+    if not isinstance(d, list) or not d or not all(isinstance(v, str) for v in d):
+        raise UserError("expected a non-empty list of free-parameter names", "labels")
+    names = free_name_map(list(exp.free_parameters))
+    out = []
+    for v in d:
+        if v not in names:
+            raise UserError(f"{v!r} is not a free parameter of this template", "labels")
+        out.append(names[v])
+    if len(set(out)) != len(out):
+        raise UserError("a free parameter is named twice", "labels")
+    return tuple(out)
 
 
 def particle_slack(e: Experiment) -> tuple[float, float]:

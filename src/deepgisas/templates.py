@@ -9,7 +9,7 @@ import numpy as np
 
 from deepgisas.errors import UserError
 from deepgisas.priors import LogUniform, Uniform
-from deepgisas.sample import Experiment, RandomBins, parse_experiment
+from deepgisas.sample import Experiment, RandomBins, free_name_map, parse_experiment
 
 
 def set_path(tree: dict, path: str, value: Any) -> None:
@@ -40,32 +40,45 @@ def draw_orientation(prior: RandomBins, rng: np.random.Generator) -> dict:
 
 def alias_map(template: Experiment) -> dict[str, str]:
     """Short name -> full path, for free parameters whose last path component is unique."""
-    paths = list(template.free_parameters)
-    last = [p.rsplit(".", 1)[-1] for p in paths]
-    return {name: p for name, p in zip(last, paths, strict=True) if last.count(name) == 1}
+    return {k: v for k, v in free_name_map(list(template.free_parameters)).items() if k != v}
 
 
-def sample_experiments(template: Experiment, n: int, seed: int = 0) -> list[Experiment]:
-    """Draw ``n`` concrete experiments from a template's priors, reproducibly from ``seed``.
-
-    Each experiment is validated again (e.g. particles must still fit in their layer).
-    """
+def draw_parameters(template: Experiment, n: int, seed: int | np.random.SeedSequence = 0
+                    ) -> dict[str, list]:
+    """Draw ``n`` values of every free parameter: path -> list (floats, or orientation dicts
+    ``{"xi_deg": [...], "weights": [...]}``), reproducibly from ``seed``."""
     if n < 0:
         raise UserError(f"n must be >= 0, got {n}")
     rng = np.random.default_rng(seed)
-    free = template.free_parameters
-    base = template.to_dict()
-    draws: dict[str, Any] = {}
-    for path, prior in free.items():
+    draws: dict[str, list] = {}
+    for path, prior in template.free_parameters.items():
         if isinstance(prior, Uniform | LogUniform):
-            draws[path] = prior.sample(rng, n)
+            draws[path] = [float(v) for v in prior.sample(rng, n)]
         else:
             draws[path] = [draw_orientation(prior, rng) for _ in range(n)]
+    return draws
+
+
+def instantiate(template: Experiment, draws: dict[str, list]) -> list[Experiment]:
+    """Concrete experiments from a template and drawn values (as from :func:`draw_parameters`).
+
+    Each experiment is validated again (e.g. particles must still fit in their layer).
+    """
+    base = template.to_dict()
+    base.pop("labels", None)
+    n = len(next(iter(draws.values()))) if draws else 1
     out = []
     for i in range(n):
         tree = copy.deepcopy(base)
         for path, values in draws.items():
-            v = values[i]
-            set_path(tree, path, float(v) if isinstance(v, np.floating | float) else v)
+            set_path(tree, path, values[i])
         out.append(parse_experiment(tree, "sampled experiment"))
     return out
+
+
+def sample_experiments(template: Experiment, n: int, seed: int = 0) -> list[Experiment]:
+    """Draw ``n`` concrete experiments from a template's priors, reproducibly from ``seed``."""
+    draws = draw_parameters(template, n, seed)
+    if not draws:
+        return [instantiate(template, {})[0] for _ in range(n)]
+    return instantiate(template, draws) if n else []

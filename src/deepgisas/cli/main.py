@@ -13,13 +13,14 @@ from deepgisas.errors import UserError
 
 
 def _parser() -> argparse.ArgumentParser:
-    from deepgisas.cli import simulate
+    from deepgisas.cli import generate, simulate
 
     parser = argparse.ArgumentParser(
         prog="deepgisas",
         description="GISAXS/GISANS: simulate like BornAgain, fast; read detector images.")
     sub = parser.add_subparsers(dest="command", required=True)
     simulate.register(sub)
+    generate.register(sub)
     return parser
 
 

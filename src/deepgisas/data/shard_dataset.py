@@ -1,0 +1,73 @@
+"""Training batches read from a generation folder (see :mod:`deepgisas.data.shards`), with the
+augmentation applied on the fly: the same batch format as :class:`SimulatedStream`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from itertools import count
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import IterableDataset
+
+from deepgisas.data.labels import LabelSpace
+from deepgisas.data.shards import check_shard, read_manifest
+from deepgisas.data.stream import Augment, generator, stream_id, to_batch
+from deepgisas.sample import parse_experiment
+
+
+class ShardDataset(IterableDataset):
+    """Batches of ``batch_size`` patterns from the shards of ``folder``.
+
+    Every shard is checked when the dataset is made (missing or corrupt shards are a
+    UserError naming the file). Each epoch visits the shards in a seeded random order, and the
+    patterns of a shard in a seeded random order; shards are dealt round-robin to DataLoader
+    workers and distributed ranks. ``epochs=None`` repeats forever.
+    """
+
+    def __init__(self, folder: str | Path, batch_size: int = 16, augment: Augment | None = None,
+                 shuffle: bool = True, seed: int = 0, epochs: int | None = 1,
+                 device: str | torch.device = "cpu") -> None:
+        super().__init__()
+        self.folder = Path(folder)
+        self.manifest = read_manifest(self.folder)
+        for entry in self.manifest["shards"]:
+            check_shard(self.folder, entry, self.manifest["shape"])
+        self.template = parse_experiment(self.manifest["template"], str(self.folder))
+        self.labels = LabelSpace.of(self.template)
+        self.batch_size, self.augment, self.shuffle = batch_size, augment, shuffle
+        self.seed, self.epochs, self.device = seed, epochs, device
+
+    def __len__(self) -> int:
+        """Batches per epoch (over all workers)."""
+        return sum(-(-e["n"] // self.batch_size) for e in self.manifest["shards"])
+
+    def _read(self, k: int, rows: np.ndarray) -> tuple[np.ndarray, dict, dict]:
+        import h5py
+
+        idx = np.sort(rows)
+        with h5py.File(self.folder / self.manifest["shards"][k]["file"], "r") as f:
+            inten = f["intensity"][idx]
+            labels = {name: f["labels"][name][idx] for name in f.get("labels", {})}
+            params = {name: f["params"][name][idx] for name in f["params"]}
+        return inten, labels, params
+
+    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
+        sid, n_streams = stream_id()
+        shards = self.manifest["shards"]
+        for epoch in count() if self.epochs is None else range(self.epochs):
+            rng = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(3, epoch)))
+            order = rng.permutation(len(shards)) if self.shuffle else np.arange(len(shards))
+            for j, k in enumerate(order):
+                if j % n_streams != sid:
+                    continue
+                n = shards[k]["n"]
+                shard_rng = np.random.default_rng(
+                    np.random.SeedSequence(self.seed, spawn_key=(3, epoch, int(k))))
+                rows = shard_rng.permutation(n) if self.shuffle else np.arange(n)
+                for b, start in enumerate(range(0, n, self.batch_size)):
+                    inten, labels, params = self._read(int(k), rows[start:start + self.batch_size])
+                    ss = np.random.SeedSequence(self.seed, spawn_key=(4, epoch, int(k), b))
+                    yield to_batch(inten, labels, params, self.augment,
+                                   generator(ss, self.device), self.device)

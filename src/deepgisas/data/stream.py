@@ -1,0 +1,134 @@
+"""On-the-fly training data: batches simulated from a template's priors while training runs.
+
+Seeding: batch ``i`` of stream ``s`` (one stream per DataLoader worker and distributed rank)
+draws from ``SeedSequence(seed, spawn_key=(0, s, i))``, so every worker and rank sees its own
+data and a run is reproducible. The validation set draws from ``SeedSequence(H, (1, i))``,
+where ``H`` is a hash of the template: the same template gives the same validation set in
+every run, and it never coincides with training data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from itertools import count
+
+import numpy as np
+import torch
+from torch.utils.data import IterableDataset, get_worker_info
+
+from deepgisas.api import simulate_batch
+from deepgisas.data.labels import LabelSpace, record
+from deepgisas.sample import Experiment
+from deepgisas.templates import draw_parameters, instantiate
+
+Augment = Callable[..., tuple[torch.Tensor, torch.Tensor]]
+
+
+def template_hash(template: Experiment) -> int:
+    """A stable 63-bit integer from the template's canonical JSON (for validation seeds)."""
+    text = json.dumps(template.to_dict(), sort_keys=True)
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little") >> 1
+
+
+@dataclass(frozen=True)
+class Clean:
+    """Simulated, un-augmented patterns with their draws and labels."""
+
+    intensity: np.ndarray  # float32 [n, H, W], NaN where the detector is masked
+    draws: dict[str, list]  # path -> drawn values (templates.draw_parameters)
+    labels: dict[str, np.ndarray]  # LabelSpace.encode: "dist" [n, bins] and/or "theta" [n, P]
+
+
+def simulate_draws(template: Experiment, n: int, seed: np.random.SeedSequence | int,
+                   labels: LabelSpace | None = None, dtype: torch.dtype = torch.float64,
+                   device: str | torch.device = "cpu") -> Clean:
+    """Draw ``n`` experiments from ``template`` with ``seed``, simulate them and label them."""
+    labels = labels or LabelSpace.of(template)
+    draws = draw_parameters(template, n, seed)
+    exps = instantiate(template, draws) if draws else [template] * n
+    inten = simulate_batch(exps, device=device, dtype=dtype).astype(np.float32)
+    return Clean(inten, draws, labels.encode(draws))
+
+
+def to_batch(intensity: np.ndarray, labels: dict[str, np.ndarray],
+             params: dict[str, np.ndarray], augment: Augment | None, gen: torch.Generator,
+             device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+    """A training batch from clean intensities [n, H, W] (NaN = masked pixel).
+
+    Returns ``x`` float32 [n, C, H', W'] (the augmented image, C = 2 when the augmentation adds
+    a mask channel), the labels (``dist``, ``theta``) and every drawn number as ``p:PATH``.
+    """
+    x = torch.from_numpy(np.ascontiguousarray(intensity, dtype=np.float32)).to(device)
+    mask = torch.isfinite(x)
+    x = torch.nan_to_num(x, nan=0.0)
+    if augment is not None:
+        x, mask = augment(x, mask, gen)
+    batch = {"x": x if x.dim() == 4 else x[:, None]}
+    batch.update({k: torch.from_numpy(v).to(device) for k, v in labels.items()})
+    batch.update({f"p:{k}": torch.from_numpy(v).to(device) for k, v in params.items()})
+    return batch
+
+
+def stream_id() -> tuple[int, int]:
+    """(this stream's index, number of streams) over distributed ranks x DataLoader workers."""
+    info = get_worker_info()
+    wid, nw = (info.id, info.num_workers) if info is not None else (0, 1)
+    rank, world = 0, 1
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        rank, world = torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return rank * nw + wid, world * nw
+
+
+def generator(ss: np.random.SeedSequence, device: str | torch.device) -> torch.Generator:
+    gen = torch.Generator(device=device)
+    gen.manual_seed(int(ss.generate_state(1, np.uint64)[0]))
+    return gen
+
+
+class SimulatedStream(IterableDataset):
+    """An endless (or ``n_batches`` long) stream of simulated, augmented, labelled batches.
+
+    Use it with ``DataLoader(stream, batch_size=None, num_workers=K)``: it yields whole
+    batches, each worker and each distributed rank its own stream.
+    """
+
+    def __init__(self, template: Experiment, batch_size: int = 16, seed: int = 0,
+                 augment: Augment | None = None, n_batches: int | None = None,
+                 dtype: torch.dtype = torch.float64, device: str | torch.device = "cpu") -> None:
+        super().__init__()
+        self.template, self.batch_size, self.seed = template, batch_size, seed
+        self.augment, self.n_batches, self.dtype, self.device = augment, n_batches, dtype, device
+        self.labels = LabelSpace.of(template)
+
+    def batch(self, ss: np.random.SeedSequence) -> dict[str, torch.Tensor]:
+        clean = simulate_draws(self.template, self.batch_size, ss, self.labels, self.dtype,
+                               self.device)
+        return to_batch(clean.intensity, clean.labels, record(clean.draws), self.augment,
+                        generator(ss.spawn(1)[0], self.device), self.device)
+
+    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
+        sid, n_streams = stream_id()
+        # n_batches is the total over all streams: stream s takes batches s, s + n, ...
+        indices = count() if self.n_batches is None else range(
+            (self.n_batches - sid + n_streams - 1) // n_streams)
+        for i in indices:
+            yield self.batch(np.random.SeedSequence(self.seed, spawn_key=(0, sid, i)))
+
+
+def validation_batches(template: Experiment, n: int, batch_size: int = 64,
+                       augment: Augment | None = None, dtype: torch.dtype = torch.float64,
+                       device: str | torch.device = "cpu") -> list[dict[str, torch.Tensor]]:
+    """The fixed validation set of a template: ``n`` patterns in batches, identical in every
+    run of the same template (seeded by its hash), augmentation included."""
+    labels = LabelSpace.of(template)
+    h = template_hash(template)
+    out = []
+    for i, start in enumerate(range(0, n, batch_size)):
+        ss = np.random.SeedSequence(h, spawn_key=(1, i))
+        clean = simulate_draws(template, min(batch_size, n - start), ss, labels, dtype, device)
+        out.append(to_batch(clean.intensity, clean.labels, record(clean.draws), augment,
+                            generator(ss.spawn(1)[0], device), device))
+    return out

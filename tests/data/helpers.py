@@ -1,0 +1,27 @@
+"""Small templates for fast data tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+import deepgisas as dg
+from deepgisas.sample import Experiment, parse_experiment
+
+
+def small_hex(n: int = 32) -> dict:
+    """The bundled hex-orientation template on an n x n detector (as a dict)."""
+    d = dg.load("hex-orientation").to_dict()
+    d["detector"]["spherical"]["shape"] = [n, n]
+    return d
+
+
+def small_template(n: int = 32) -> Experiment:
+    return parse_experiment(small_hex(n))
+
+
+def write_template(tmp: Path, n: int = 32, name: str = "t.yaml") -> Path:
+    p = tmp / name
+    p.write_text(yaml.safe_dump(small_hex(n)))
+    return p
