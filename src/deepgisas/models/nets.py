@@ -1,0 +1,102 @@
+"""Networks: torchvision backbones and a compact CPU network behind one interface.
+
+Every :class:`Net` has ``forward_features(x) -> [B, F, h, w]`` (the last feature map, used by
+attention maps), ``forward_head(features) -> [B, num_outputs]``, ``first_conv`` (the conv0
+filters) and ``reset_head(num_outputs)`` (transfer learning).
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+
+class Net(nn.Module):
+    """A backbone (image -> feature map), global average pooling and a linear head."""
+
+    def __init__(self, backbone: nn.Module, num_features: int, num_outputs: int,
+                 first_conv: nn.Conv2d, input_size: tuple[int, int], drop: float = 0.0) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.num_features = num_features
+        self.input_size = input_size  # the image size the architecture is designed for
+        self.drop = nn.Dropout(drop)
+        self.head = nn.Linear(num_features, num_outputs)
+        self._first_conv = [first_conv]  # a list: not registered twice as a submodule
+
+    @property
+    def first_conv(self) -> nn.Conv2d:
+        return self._first_conv[0]
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        """[B, C, H, W] -> feature map [B, F, h, w]."""
+        return self.backbone(x)
+
+    def forward_head(self, features: Tensor) -> Tensor:
+        """Feature map [B, F, h, w] -> outputs [B, num_outputs] (logits or raw values)."""
+        return self.head(self.drop(features.mean(dim=(2, 3))))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.forward_head(self.forward_features(x))
+
+    def reset_head(self, num_outputs: int) -> None:
+        """A new, freshly initialised head with ``num_outputs`` outputs."""
+        self.head = nn.Linear(self.num_features, num_outputs).to(self.head.weight.device)
+
+
+def _conv_bn(cin: int, cout: int, k: tuple[int, int], stride: tuple[int, int] = (1, 1)
+             ) -> nn.Sequential:
+    pad = (k[0] // 2, k[1] // 2)
+    return nn.Sequential(nn.Conv2d(cin, cout, k, stride, pad, bias=False), nn.BatchNorm2d(cout),
+                         nn.ReLU(inplace=True))
+
+
+class CompactBackbone(nn.Sequential):
+    """A small CNN for GISAS on CPU.
+
+    Bragg rods are vertical streaks: narrow in phi_f (columns), long in alpha_f (rows). The
+    stem keeps full horizontal resolution with a tall (7 x 3) kernel and pools rows first
+    (2 x 1), so rods one pixel wide survive into the features; later blocks are 3 x 3 with
+    2 x 2 pooling.
+    """
+
+    def __init__(self, in_chans: int, widths: tuple[int, ...] = (32, 64, 128, 256)) -> None:
+        layers: list[nn.Module] = [_conv_bn(in_chans, widths[0], (7, 3), (2, 1))]
+        cin = widths[0]
+        for i, w in enumerate(widths):
+            layers += [_conv_bn(cin, w, (3, 3)), _conv_bn(w, w, (3, 3))]
+            if i < len(widths) - 1:
+                layers.append(nn.MaxPool2d(2))
+            cin = w
+        super().__init__(*layers)
+
+
+def compact_net(in_chans: int, num_outputs: int, widths: tuple[int, ...] = (32, 64, 128, 256),
+                input_size: tuple[int, int] = (128, 128)) -> Net:
+    bb = CompactBackbone(in_chans, widths)
+    return Net(bb, widths[-1], num_outputs, bb[0][0], input_size, drop=0.1)
+
+
+def _adapt_conv(conv: nn.Conv2d, in_chans: int) -> nn.Conv2d:
+    """The same convolution for ``in_chans`` input channels (fresh weights)."""
+    return nn.Conv2d(in_chans, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
+                     bias=conv.bias is not None)
+
+
+def densenet(depth: int, in_chans: int, num_outputs: int) -> Net:
+    import torchvision
+
+    tv = getattr(torchvision.models, f"densenet{depth}")(weights=None)
+    feats = tv.features
+    feats.conv0 = _adapt_conv(feats.conv0, in_chans)
+    backbone = nn.Sequential(feats, nn.ReLU(inplace=False))
+    return Net(backbone, tv.classifier.in_features, num_outputs, feats.conv0, (224, 224))
+
+
+def resnet(depth: int, in_chans: int, num_outputs: int) -> Net:
+    import torchvision
+
+    tv = getattr(torchvision.models, f"resnet{depth}")(weights=None)
+    tv.conv1 = _adapt_conv(tv.conv1, in_chans)
+    backbone = nn.Sequential(tv.conv1, tv.bn1, tv.relu, tv.maxpool, tv.layer1, tv.layer2,
+                             tv.layer3, tv.layer4)
+    return Net(backbone, tv.fc.in_features, num_outputs, tv.conv1, (224, 224))
