@@ -13,13 +13,14 @@ from deepgisas.errors import UserError
 
 
 def _parser() -> argparse.ArgumentParser:
-    from deepgisas.cli import simulate
+    from deepgisas.cli import augment_gallery, simulate
 
     parser = argparse.ArgumentParser(
         prog="deepgisas",
         description="GISAXS/GISANS: simulate like BornAgain, fast; read detector images.")
     sub = parser.add_subparsers(dest="command", required=True)
     simulate.register(sub)
+    augment_gallery.register(sub)
     return parser
 
 
