@@ -13,7 +13,7 @@ from deepgisas.errors import UserError
 
 
 def _parser() -> argparse.ArgumentParser:
-    from deepgisas.cli import generate, simulate
+    from deepgisas.cli import augment_gallery, generate, simulate
 
     parser = argparse.ArgumentParser(
         prog="deepgisas",
@@ -21,6 +21,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     simulate.register(sub)
     generate.register(sub)
+    augment_gallery.register(sub)
     return parser
 
 

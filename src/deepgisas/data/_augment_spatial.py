@@ -1,0 +1,146 @@
+"""Augmentation steps that move or spread pixels (Blur, CenterShift, RandomCrop), and the helpers
+that every step uses to validate its settings and to draw per-image random numbers.
+
+The conventions (shapes, mask, generator) are those of :mod:`deepgisas.data.augment`, which
+re-exports these steps.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from deepgisas.errors import UserError
+
+Size = int | tuple[int, int]
+
+
+def as_range(obj: object, name: str, integer: bool = False, minimum: float | None = None,
+             ordered: bool = True) -> None:
+    """Check that ``obj.name`` is a pair of finite numbers (``lo <= hi`` if ``ordered``, each
+    ``>= minimum``) and store it as a tuple; a bad value raises :class:`UserError`."""
+    where = type(obj).__name__
+    value = getattr(obj, name)
+    try:
+        lo, hi = value
+    except (TypeError, ValueError):
+        raise UserError(f"{name} must be a pair of numbers, got {value!r}", where) from None
+    for v in (lo, hi):
+        kinds = (int,) if integer else (int, float)
+        if isinstance(v, bool) or not isinstance(v, kinds) or not math.isfinite(v):
+            kind = "integers" if integer else "finite numbers"
+            raise UserError(f"{name} must be {kind}, got {value!r}", where)
+        if minimum is not None and v < minimum:
+            raise UserError(f"{name} must be >= {minimum}, got {value!r}", where)
+    if ordered and lo > hi:
+        raise UserError(f"{name} must be (low, high) with low <= high, got {value!r}", where)
+    object.__setattr__(obj, name, (lo, hi))
+
+
+def rand(gen: torch.Generator, n: int, device: torch.device,
+         dtype: torch.dtype = torch.float32) -> Tensor:
+    """``[n]`` draws from U(0, 1), made on ``gen``'s device and moved to ``device``."""
+    return torch.rand(n, generator=gen, device=gen.device).to(device, dtype)
+
+
+def randint(gen: torch.Generator, n: int, lo: int | Tensor, hi: int | Tensor,
+            device: torch.device) -> Tensor:
+    """``[n]`` integers (long), uniform in ``[lo, hi]`` inclusive; ``lo``/``hi`` may be ``[n]``
+    tensors, so each image has its own range."""
+    u = rand(gen, n, device, torch.float64 if device.type != "mps" else torch.float32)
+    lo_t = torch.as_tensor(lo, device=device)
+    hi_t = torch.as_tensor(hi, device=device)
+    return torch.minimum(lo_t + (u * (hi_t - lo_t + 1)).floor().long(), hi_t)
+
+
+def _gather(x: Tensor, rows: Tensor, cols: Tensor) -> Tensor:
+    """``out[b, i, j] = x[b, rows[b, i], cols[b, j]]`` for ``rows [B, h]``, ``cols [B, w]``."""
+    b = torch.arange(x.shape[0], device=x.device)[:, None, None]
+    return x[b, rows[:, :, None], cols[:, None, :]]
+
+
+def _gauss_matrix(sigma: Tensor, n: int) -> Tensor:
+    """``[B, n, n]``: ``M[b, i, k]`` is a normalised Gaussian of ``i - k`` with ``sigma[b]`` px;
+    rows near an edge sum to less than 1 (what falls off the image is lost)."""
+    d = torch.arange(-(n - 1), n, device=sigma.device, dtype=sigma.dtype)
+    g = torch.exp(-0.5 * (d / sigma.clamp_min(1e-3)[:, None]) ** 2)  # [B, 2n - 1]
+    g = g / g.sum(1, keepdim=True)
+    i = torch.arange(n, device=sigma.device)
+    return g[:, (i[:, None] - i[None, :]) + n - 1]
+
+
+@dataclass(frozen=True)
+class Blur:
+    """Gaussian resolution blur (beam divergence, pixel size), separable, one ``sigma`` per image
+    drawn from ``U(sigma_px)`` in pixels, sampled at whole-pixel offsets. Outside the image
+    counts as 0, so away from the edges the total intensity is kept. Masked pixels neither give
+    nor receive intensity. Cost: two batched matrix products, ``B * H * W * (H + W)``."""
+
+    sigma_px: tuple[float, float] = (0.0, 1.5)
+
+    def __post_init__(self) -> None:
+        as_range(self, "sigma_px", minimum=0.0)
+
+    def __call__(self, x: Tensor, mask: Tensor, gen: torch.Generator) -> tuple[Tensor, Tensor]:
+        b, h, w = x.shape
+        lo, hi = self.sigma_px
+        sigma = rand(gen, b, x.device, x.dtype) * (hi - lo) + lo
+        y = torch.where(mask, x, torch.zeros_like(x))
+        y = _gauss_matrix(sigma, h) @ y @ _gauss_matrix(sigma, w).transpose(1, 2)
+        return torch.where(mask, y, x), mask
+
+
+@dataclass(frozen=True)
+class CenterShift:
+    """Beam-centre uncertainty: shift each pattern by whole pixels ``(dy, dx)``, each uniform in
+    ``[-max_px, max_px]``; positive ``dy`` moves it up (to higher alpha_f), positive ``dx`` to
+    higher phi_f. Pixels shifted in from outside read 0 and are masked."""
+
+    max_px: int = 2
+
+    def __post_init__(self) -> None:
+        if isinstance(self.max_px, bool) or not isinstance(self.max_px, int) or self.max_px < 0:
+            raise UserError(f"max_px must be an integer >= 0, got {self.max_px!r}", "CenterShift")
+
+    def __call__(self, x: Tensor, mask: Tensor, gen: torch.Generator) -> tuple[Tensor, Tensor]:
+        b, h, w = x.shape
+        dy = randint(gen, b, -self.max_px, self.max_px, x.device)
+        dx = randint(gen, b, -self.max_px, self.max_px, x.device)
+        rows = torch.arange(h, device=x.device) - dy[:, None]  # source row of each output row
+        cols = torch.arange(w, device=x.device) - dx[:, None]
+        inside = (((rows >= 0) & (rows < h))[:, :, None] & ((cols >= 0) & (cols < w))[:, None, :])
+        rows, cols = rows.clamp(0, h - 1), cols.clamp(0, w - 1)
+        x = torch.where(inside, _gather(x, rows, cols), torch.zeros_like(x))
+        return x, inside & _gather(mask, rows, cols)
+
+
+@dataclass(frozen=True)
+class RandomCrop:
+    """A ``size`` window (an int for a square, or ``(rows, cols)``) at a random position per image,
+    the same for ``x`` and ``mask``; ``center`` takes the centre window instead (validation)."""
+
+    size: Size = 224
+    center: bool = False
+
+    def __post_init__(self) -> None:
+        size = (self.size, self.size) if isinstance(self.size, int) else self.size
+        object.__setattr__(self, "size", size)
+        as_range(self, "size", integer=True, minimum=1, ordered=False)
+
+    def __call__(self, x: Tensor, mask: Tensor, gen: torch.Generator) -> tuple[Tensor, Tensor]:
+        b, h, w = x.shape
+        ch, cw = self.size  # type: ignore[misc]
+        if ch > h or cw > w:
+            raise UserError(f"crop {ch} x {cw} is larger than the image {h} x {w}", "RandomCrop")
+        if self.center:
+            top = torch.full((b,), (h - ch) // 2, device=x.device)
+            left = torch.full((b,), (w - cw) // 2, device=x.device)
+        else:
+            top = randint(gen, b, 0, h - ch, x.device)
+            left = randint(gen, b, 0, w - cw, x.device)
+        rows = top[:, None] + torch.arange(ch, device=x.device)
+        cols = left[:, None] + torch.arange(cw, device=x.device)
+        return _gather(x, rows, cols), _gather(mask, rows, cols)
