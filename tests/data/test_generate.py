@@ -121,6 +121,7 @@ def test_shard_dataset_applies_augmentation(tmp_path: Path) -> None:
         return torch.stack([2 * x, mask.float()], 1), mask
 
     plain = next(iter(ShardDataset(tmp_path / "g", batch_size=4, shuffle=False)))
+    assert plain["x"].shape == (4, 2, 16, 16)
     aug = next(iter(ShardDataset(tmp_path / "g", batch_size=4, shuffle=False, augment=double)))
     assert aug["x"].shape == (4, 2, 16, 16) and torch.equal(aug["x"][:, 0], 2 * plain["x"][:, 0])
 

@@ -21,7 +21,8 @@ def _key(batch: dict) -> tuple:
 def test_batches_are_labelled_simulations() -> None:
     t = small_template(32)
     b = next(iter(SimulatedStream(t, batch_size=3, seed=1)))
-    assert b["x"].shape == (3, 1, 32, 32) and b["x"].dtype == torch.float32
+    assert b["x"].shape == (3, 2, 32, 32) and b["x"].dtype == torch.float32
+    assert torch.equal(b["x"][:, 1], torch.ones(3, 32, 32))  # mask channel: all measured
     assert b["dist"].shape == (3, 120) and torch.allclose(b["dist"].sum(1), torch.ones(3))
     # the image is the simulation of the drawn parameters
     d = small_hex(32)
@@ -93,3 +94,15 @@ def test_augmentation_is_applied_with_a_seeded_generator() -> None:
     clean = next(iter(SimulatedStream(t, batch_size=2, seed=1)))
     assert torch.equal(a["x"], b["x"]) and not torch.equal(a["x"], clean["x"])
     assert torch.equal(a["x"], a["x"].round())  # counts
+
+
+def test_detector_masks_reach_the_mask_channel() -> None:
+    d = small_hex(16)
+    d["detector"]["mask_px"] = [[6, 0, 10, 4]]  # a beam stop: columns 6-9, rows 0-3
+    b = next(iter(SimulatedStream(parse_experiment(d), batch_size=2, seed=0)))
+    expect = torch.ones(16, 16)
+    expect[0:4, 6:10] = 0
+    assert torch.equal(b["x"][0, 1], expect) and torch.equal(b["x"][1, 1], expect)
+    assert (b["x"][:, 0][:, 0:4, 6:10] == 0).all()
+    plain = next(iter(SimulatedStream(parse_experiment(d), batch_size=2, mask_channel=False)))
+    assert plain["x"].shape == (2, 1, 16, 16)

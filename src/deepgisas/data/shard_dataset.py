@@ -28,8 +28,9 @@ class ShardDataset(IterableDataset):
 
     def __init__(self, folder: str | Path, batch_size: int = 16, augment: Augment | None = None,
                  shuffle: bool = True, seed: int = 0, epochs: int | None = 1,
-                 device: str | torch.device = "cpu") -> None:
+                 device: str | torch.device = "cpu", mask_channel: bool = True) -> None:
         super().__init__()
+        self.mask_channel = mask_channel
         self.folder = Path(folder)
         self.manifest = read_manifest(self.folder)
         for entry in self.manifest["shards"]:
@@ -70,4 +71,4 @@ class ShardDataset(IterableDataset):
                     inten, labels, params = self._read(int(k), rows[start:start + self.batch_size])
                     ss = np.random.SeedSequence(self.seed, spawn_key=(4, epoch, int(k), b))
                     yield to_batch(inten, labels, params, self.augment,
-                                   generator(ss, self.device), self.device)
+                                   generator(ss, self.device), self.device, self.mask_channel)

@@ -20,6 +20,7 @@ import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
 from deepgisas.api import simulate_batch
+from deepgisas.data.augment import to_network_input
 from deepgisas.data.labels import LabelSpace, record
 from deepgisas.sample import Experiment
 from deepgisas.templates import draw_parameters, instantiate
@@ -55,18 +56,22 @@ def simulate_draws(template: Experiment, n: int, seed: np.random.SeedSequence | 
 
 def to_batch(intensity: np.ndarray, labels: dict[str, np.ndarray],
              params: dict[str, np.ndarray], augment: Augment | None, gen: torch.Generator,
-             device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+             device: str | torch.device = "cpu", mask_channel: bool = True
+             ) -> dict[str, torch.Tensor]:
     """A training batch from clean intensities [n, H, W] (NaN = masked pixel).
 
-    Returns ``x`` float32 [n, C, H', W'] (the augmented image, C = 2 when the augmentation adds
-    a mask channel), the labels (``dist``, ``theta``) and every drawn number as ``p:PATH``.
+    Returns ``x`` float32 [n, C, H', W']: the augmented image, and with ``mask_channel`` the
+    mask (1 = measured) as a second channel (an augmentation may also return [n, C, H', W']
+    itself); the labels (``dist``, ``theta``); and every drawn number as ``p:PATH``.
     """
     x = torch.from_numpy(np.ascontiguousarray(intensity, dtype=np.float32)).to(device)
     mask = torch.isfinite(x)
     x = torch.nan_to_num(x, nan=0.0)
     if augment is not None:
         x, mask = augment(x, mask, gen)
-    batch = {"x": x if x.dim() == 4 else x[:, None]}
+    if x.dim() == 3:
+        x = to_network_input(x, mask, mask_channel)
+    batch = {"x": x.float()}
     batch.update({k: torch.from_numpy(v).to(device) for k, v in labels.items()})
     batch.update({f"p:{k}": torch.from_numpy(v).to(device) for k, v in params.items()})
     return batch
@@ -97,8 +102,10 @@ class SimulatedStream(IterableDataset):
 
     def __init__(self, template: Experiment, batch_size: int = 16, seed: int = 0,
                  augment: Augment | None = None, n_batches: int | None = None,
-                 dtype: torch.dtype = torch.float64, device: str | torch.device = "cpu") -> None:
+                 dtype: torch.dtype = torch.float64, device: str | torch.device = "cpu",
+                 mask_channel: bool = True) -> None:
         super().__init__()
+        self.mask_channel = mask_channel
         self.template, self.batch_size, self.seed = template, batch_size, seed
         self.augment, self.n_batches, self.dtype, self.device = augment, n_batches, dtype, device
         self.labels = LabelSpace.of(template)
@@ -107,7 +114,8 @@ class SimulatedStream(IterableDataset):
         clean = simulate_draws(self.template, self.batch_size, ss, self.labels, self.dtype,
                                self.device)
         return to_batch(clean.intensity, clean.labels, record(clean.draws), self.augment,
-                        generator(ss.spawn(1)[0], self.device), self.device)
+                        generator(ss.spawn(1)[0], self.device), self.device,
+                        self.mask_channel)
 
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
         sid, n_streams = stream_id()
@@ -120,7 +128,8 @@ class SimulatedStream(IterableDataset):
 
 def validation_batches(template: Experiment, n: int, batch_size: int = 64,
                        augment: Augment | None = None, dtype: torch.dtype = torch.float64,
-                       device: str | torch.device = "cpu") -> list[dict[str, torch.Tensor]]:
+                       device: str | torch.device = "cpu", mask_channel: bool = True
+                       ) -> list[dict[str, torch.Tensor]]:
     """The fixed validation set of a template: ``n`` patterns in batches, identical in every
     run of the same template (seeded by its hash), augmentation included."""
     labels = LabelSpace.of(template)
@@ -130,5 +139,5 @@ def validation_batches(template: Experiment, n: int, batch_size: int = 64,
         ss = np.random.SeedSequence(h, spawn_key=(1, i))
         clean = simulate_draws(template, min(batch_size, n - start), ss, labels, dtype, device)
         out.append(to_batch(clean.intensity, clean.labels, record(clean.draws), augment,
-                            generator(ss.spawn(1)[0], device), device))
+                            generator(ss.spawn(1)[0], device), device, mask_channel))
     return out
