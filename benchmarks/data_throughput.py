@@ -1,0 +1,114 @@
+"""Training-data throughput for the talk's sample, side by side in one run.
+
+Patterns per second, 256 x 256, 1 to 5 domains (hex-orientation.yaml):
+  (a) on-the-fly deepgisas simulation with the talk's augmentation and a mask channel;
+  (b) the sharded reader (ShardDataset) with the same augmentation, from shards made here;
+  (c) BornAgain 25 simulating the same experiments as (a).
+Then a training loop of the compact network fed by a DataLoader worker from (a) and from (b):
+the fraction of wall time the loop waits for data. Usage:
+
+    python benchmarks/data_throughput.py [--n 64] [--batch 16] [--threads 2] [--steps 12]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from collections.abc import Iterable
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+import deepgisas as dg
+from deepgisas.data.augment import talk_pipeline
+from deepgisas.data.generate import generate
+from deepgisas.data.shard_dataset import ShardDataset
+from deepgisas.data.stream import SimulatedStream
+from deepgisas.models import create_model
+from deepgisas.reference import bornagain_simulate
+from deepgisas.templates import draw_parameters, instantiate
+
+
+def rate(batches: Iterable[dict], n_batches: int) -> float:
+    """Patterns per second over ``n_batches`` batches (after one warm-up batch)."""
+    it = iter(batches)
+    next(it)
+    t0, n = time.perf_counter(), 0
+    for _ in range(n_batches):
+        n += next(it)["x"].shape[0]
+    return n / (time.perf_counter() - t0)
+
+
+def train_wait(loader: DataLoader, steps: int, in_chans: int) -> tuple[float, float]:
+    """(fraction of time waiting for data, training images per second) for the compact net."""
+    torch.manual_seed(0)
+    net = create_model("compact", in_chans=in_chans, num_outputs=120)
+    opt = torch.optim.AdamW(net.parameters(), 1e-3)
+    it = iter(loader)
+    next(it)  # workers started, first batch ready
+    wait = busy = 0.0
+    n = 0
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        b = next(it)
+        t1 = time.perf_counter()
+        loss = torch.nn.functional.kl_div(torch.log_softmax(net(b["x"]), 1), b["dist"],
+                                          reduction="batchmean")
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        t2 = time.perf_counter()
+        wait, busy, n = wait + (t1 - t0), busy + (t2 - t1), n + b["x"].shape[0]
+    return wait / (wait + busy), n / (wait + busy)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=64, help="patterns per measurement")
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--steps", type=int, default=12, help="training steps per loop")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    template = dg.load("hex-orientation")
+    nb = args.n // args.batch
+    aug = talk_pipeline(crop=224)
+    print(f"hex-orientation, 256 x 256, 1 to 5 domains; batch {args.batch}, "
+          f"{args.threads} threads; talk augmentation + mask channel")
+
+    stream = SimulatedStream(template, batch_size=args.batch, seed=1, augment=aug)
+    r_a = rate(stream, nb)
+    print(f"(a) on the fly (simulate + augment):  {r_a:8.1f} patterns/s")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        generate(template, args.n + args.batch, tmp, shard_size=args.batch * 4, seed=2,
+                 progress=False)
+        shards = ShardDataset(tmp, batch_size=args.batch, augment=aug, epochs=None)
+        r_b = rate(shards, nb)
+        print(f"(b) sharded reader (read + augment):  {r_b:8.1f} patterns/s")
+
+        draws = draw_parameters(template, args.n, np.random.SeedSequence(3))
+        exps = instantiate(template, draws)
+        t0 = time.perf_counter()
+        for e in exps:
+            bornagain_simulate(e, threads=args.threads)
+        r_c = args.n / (time.perf_counter() - t0)
+        print(f"(c) BornAgain 25 (simulate only):     {r_c:8.1f} patterns/s")
+        print(f"ratios: (a)/(c) {r_a / r_c:.1f}x, (b)/(c) {r_b / r_c:.1f}x")
+
+        torch.set_num_threads(max(1, args.threads - 1))  # one core for the data worker
+        for name, ds in (("on the fly", SimulatedStream(template, batch_size=args.batch,
+                                                         seed=4, augment=aug)),
+                         ("shards", ShardDataset(tmp, batch_size=args.batch, augment=aug,
+                                                 epochs=None))):
+            loader = DataLoader(ds, batch_size=None, num_workers=1, prefetch_factor=4,
+                                persistent_workers=False)
+            w, ips = train_wait(loader, args.steps, in_chans=2)
+            print(f"compact net training from {name:10s}: {ips:6.1f} images/s, "
+                  f"waiting for data {100 * w:4.1f} % of the time")
+
+
+if __name__ == "__main__":
+    main()
