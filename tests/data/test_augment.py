@@ -289,3 +289,19 @@ def test_runs_on_the_gpu_with_a_gpu_generator() -> None:
 def test_bad_settings_are_user_errors(make) -> None:
     with pytest.raises(UserError):
         make()
+
+
+def test_downsample_averages_measured_pixels_of_each_block() -> None:
+    from deepgisas.data.augment import Downsample
+
+    x = torch.arange(16.0).reshape(1, 4, 4)
+    mask = torch.ones(1, 4, 4, dtype=torch.bool)
+    mask[0, 0, 0] = False  # value 0 is not measured
+    mask[0, 2:, 2:] = False  # a whole block missing
+    y, m = Downsample((2, 2))(x, mask, torch.Generator())
+    assert torch.allclose(y, torch.tensor([[[(1 + 4 + 5) / 3, 4.5], [10.5, 0.0]]]))
+    assert m.tolist() == [[[True, True], [True, False]]]
+    y2, _ = Downsample((1, 2))(x, torch.ones_like(mask), torch.Generator())
+    assert y2.shape == (1, 4, 2) and y2[0, 0, 0] == 0.5
+    with pytest.raises(UserError):
+        Downsample((3, 3))(x, mask, torch.Generator())

@@ -106,3 +106,11 @@ def test_detector_masks_reach_the_mask_channel() -> None:
     assert (b["x"][:, 0][:, 0:4, 6:10] == 0).all()
     plain = next(iter(SimulatedStream(parse_experiment(d), batch_size=2, mask_channel=False)))
     assert plain["x"].shape == (2, 1, 16, 16)
+
+
+def test_stream_resumes_at_a_batch_index_in_order() -> None:
+    t = small_template(16)
+    full = [_key(b) for b in SimulatedStream(t, batch_size=2, seed=3, n_batches=5)]
+    tail = [_key(b) for b in DataLoader(SimulatedStream(t, batch_size=2, seed=3, n_batches=5,
+                                                        start=2), batch_size=None, num_workers=2)]
+    assert tail == full[2:]

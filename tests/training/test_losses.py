@@ -25,7 +25,8 @@ def onehot(k: int, n: int = 120) -> torch.Tensor:
 
 def test_kl_is_zero_for_equal_and_known_for_uniform() -> None:
     p = torch.softmax(torch.randn(4, 120, dtype=torch.float64), -1)
-    assert torch.allclose(kl_divergence(p, p.log()), torch.zeros(4, dtype=torch.float64), atol=1e-12)
+    zero = torch.zeros(4, dtype=torch.float64)
+    assert torch.allclose(kl_divergence(p, p.log()), zero, atol=1e-12)
     u = torch.full((1, 120), 1 / 120, dtype=torch.float64)
     assert kl_divergence(onehot(7), u.log()).item() == pytest.approx(math.log(120))
     assert kl_divergence(u, u.log()).item() == pytest.approx(0.0, abs=1e-12)
@@ -43,7 +44,7 @@ def test_circular_emd_of_spread_mass() -> None:
     q = (onehot(30) + onehot(90)) / 2
     assert circular_emd(p, q).item() == pytest.approx(15.0)  # each half moves 15 deg
     u = torch.full((1, 120), 1 / 120, dtype=torch.float64)
-    assert circular_emd(onehot(0), u).item() == pytest.approx(15.0, rel=1e-2)  # mean |x|, 60 deg circle
+    assert circular_emd(onehot(0), u).item() == pytest.approx(15.0, rel=1e-2)  # mean distance
 
 
 def test_fold_adds_mirror_bins() -> None:

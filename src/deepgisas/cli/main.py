@@ -13,7 +13,7 @@ from deepgisas.errors import UserError
 
 
 def _parser() -> argparse.ArgumentParser:
-    from deepgisas.cli import augment_gallery, generate, simulate
+    from deepgisas.cli import augment_gallery, generate, simulate, train
 
     parser = argparse.ArgumentParser(
         prog="deepgisas",
@@ -22,6 +22,7 @@ def _parser() -> argparse.ArgumentParser:
     simulate.register(sub)
     generate.register(sub)
     augment_gallery.register(sub)
+    train.register(sub)
     return parser
 
 

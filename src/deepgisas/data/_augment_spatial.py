@@ -144,3 +144,29 @@ class RandomCrop:
         rows = top[:, None] + torch.arange(ch, device=x.device)
         cols = left[:, None] + torch.arange(cw, device=x.device)
         return _gather(x, rows, cols), _gather(mask, rows, cols)
+
+
+@dataclass(frozen=True)
+class Downsample:
+    """Average ``factor`` = (rows, cols) blocks of pixels into one (the network's input size).
+
+    A block's value is the mean of its measured pixels; it is measured if any of its pixels is.
+    The image size must be a multiple of the factor.
+    """
+
+    factor: tuple[int, int] = (2, 2)
+
+    def __post_init__(self) -> None:
+        f = (self.factor, self.factor) if isinstance(self.factor, int) else tuple(self.factor)
+        object.__setattr__(self, "factor", f)
+        as_range(self, "factor", integer=True, minimum=1, ordered=False)
+
+    def __call__(self, x: Tensor, mask: Tensor, gen: torch.Generator) -> tuple[Tensor, Tensor]:
+        fr, fc = self.factor
+        b, h, w = x.shape
+        if h % fr or w % fc:
+            raise UserError(f"image {h} x {w} is not a multiple of {fr} x {fc}", "Downsample")
+        m = mask.to(x.dtype)
+        s = (x * m).reshape(b, h // fr, fr, w // fc, fc).sum(dim=(2, 4))
+        n = m.reshape(b, h // fr, fr, w // fc, fc).sum(dim=(2, 4))
+        return s / n.clamp_min(1), n > 0

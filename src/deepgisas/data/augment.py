@@ -36,6 +36,7 @@ from torch import Tensor
 from deepgisas.data._augment_spatial import (
     Blur,
     CenterShift,
+    Downsample,
     RandomCrop,
     Size,
     as_range,
@@ -45,8 +46,8 @@ from deepgisas.data._augment_spatial import (
 from deepgisas.errors import UserError
 
 __all__ = [
-    "BeamStop", "Blur", "CenterShift", "Compose", "DeadStrip", "FlatBackground", "Log",
-    "ModuleGaps", "Poisson", "RandomCrop", "Scale", "SmoothBackground", "Standardize", "Step",
+    "BeamStop", "Blur", "CenterShift", "Compose", "DeadStrip", "Downsample", "FlatBackground",
+    "Log", "ModuleGaps", "Poisson", "RandomCrop", "Scale", "SmoothBackground", "Standardize", "Step",
     "detector_pipeline", "talk_pipeline", "to_network_input",
 ]
 

@@ -1,10 +1,11 @@
 """On-the-fly training data: batches simulated from a template's priors while training runs.
 
-Seeding: batch ``i`` of stream ``s`` (one stream per DataLoader worker and distributed rank)
-draws from ``SeedSequence(seed, spawn_key=(0, s, i))``, so every worker and rank sees its own
-data and a run is reproducible. The validation set draws from ``SeedSequence(H, (1, i))``,
-where ``H`` is a hash of the template: the same template gives the same validation set in
-every run, and it never coincides with training data.
+Seeding: global batch ``g`` draws from ``SeedSequence(seed, spawn_key=(0, g))``. With ``S``
+streams (DataLoader workers x distributed ranks), stream ``s`` makes batches ``start + s``,
+``start + s + S``, ..., so every worker and rank sees its own data, a DataLoader yields the
+batches in order, and a run resumed at batch ``start`` continues exactly. The validation set
+draws from ``SeedSequence(H, (1, i))``, where ``H`` is a hash of the template: the same
+template gives the same validation set in every run, and it never coincides with training data.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import hashlib
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from itertools import count
 
 import numpy as np
 import torch
@@ -103,9 +103,9 @@ class SimulatedStream(IterableDataset):
     def __init__(self, template: Experiment, batch_size: int = 16, seed: int = 0,
                  augment: Augment | None = None, n_batches: int | None = None,
                  dtype: torch.dtype = torch.float64, device: str | torch.device = "cpu",
-                 mask_channel: bool = True) -> None:
+                 mask_channel: bool = True, start: int = 0) -> None:
         super().__init__()
-        self.mask_channel = mask_channel
+        self.mask_channel, self.start = mask_channel, start
         self.template, self.batch_size, self.seed = template, batch_size, seed
         self.augment, self.n_batches, self.dtype, self.device = augment, n_batches, dtype, device
         self.labels = LabelSpace.of(template)
@@ -119,11 +119,10 @@ class SimulatedStream(IterableDataset):
 
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
         sid, n_streams = stream_id()
-        # n_batches is the total over all streams: stream s takes batches s, s + n, ...
-        indices = count() if self.n_batches is None else range(
-            (self.n_batches - sid + n_streams - 1) // n_streams)
-        for i in indices:
-            yield self.batch(np.random.SeedSequence(self.seed, spawn_key=(0, sid, i)))
+        g = self.start + sid  # n_batches counts from batch 0, over all streams
+        while self.n_batches is None or g < self.n_batches:
+            yield self.batch(np.random.SeedSequence(self.seed, spawn_key=(0, g)))
+            g += n_streams
 
 
 def validation_batches(template: Experiment, n: int, batch_size: int = 64,

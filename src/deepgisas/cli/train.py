@@ -1,0 +1,71 @@
+"""``deepgisas train TEMPLATE -o MODEL_DIR [--arch NAME] [--minutes M] [--data DIR] ...``."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train", help="train a network on simulations drawn from a template's priors",
+        description="Train a network on simulations made on the fly from TEMPLATE (or read "
+                    "from shards with --data) for M minutes of wall time. MODEL_DIR then holds "
+                    "model.safetensors, card.json, learning_curve.csv/.png and a checkpoint "
+                    "that --resume continues from.")
+    p.add_argument("template", help="template file (YAML/JSON) or bundled name")
+    p.add_argument("-o", "--output", required=True, help="model directory to write")
+    p.add_argument("--arch", default="compact", help="architecture (compact, resnet18, "
+                                                     "densenet121, densenet169)")
+    p.add_argument("--minutes", type=float, default=10.0, help="wall-time budget (10)")
+    p.add_argument("--data", help="a folder made by `deepgisas generate` for TEMPLATE")
+    p.add_argument("--resume", action="store_true", help="continue from MODEL_DIR's checkpoint")
+    p.add_argument("--max-steps", type=int, help="stop after this many steps")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--loss", choices=("kl", "emd"), default="kl",
+                   help="loss of a distribution head")
+    p.add_argument("--augment", choices=("talk", "detector"), default="talk")
+    p.add_argument("--crop", type=int, nargs=2, metavar=("ROWS", "COLS"))
+    p.add_argument("--downsample", type=int, nargs=2, metavar=("ROWS", "COLS"),
+                   default=(1, 1))
+    p.add_argument("--no-mask-channel", action="store_true")
+    p.add_argument("--workers", type=int, default=1, help="data worker processes (1)")
+    p.add_argument("--steps-per-epoch", type=int, default=25)
+    p.add_argument("--val-size", type=int, default=128)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from deepgisas.api import load
+    from deepgisas.data.preprocess import InputSpec
+    from deepgisas.errors import UserError
+    from deepgisas.models import list_models
+    from deepgisas.training.loop import TrainConfig, train
+
+    if args.arch not in list_models():
+        raise UserError(f"unknown architecture {args.arch!r} ({', '.join(list_models())})")
+    out = Path(args.output)
+    if not out.parent.is_dir():
+        raise UserError("the parent folder does not exist", str(out))
+    if not args.resume and out.exists() and any(out.iterdir()):
+        raise UserError("exists and is not empty (use --resume, or another folder)", str(out))
+    template = load(args.template)
+    if not template.free_parameters:
+        raise UserError("the template has no free parameters to learn", args.template)
+    rows, cols = template.detector.shape
+    crop = tuple(args.crop) if args.crop else (rows - rows // 8, cols - cols // 8)
+    spec = InputSpec(args.augment, crop, tuple(args.downsample), not args.no_mask_channel)
+    cfg = TrainConfig(arch=args.arch, minutes=args.minutes, max_steps=args.max_steps,
+                      batch_size=args.batch_size, lr=args.lr, loss=args.loss, seed=args.seed,
+                      workers=args.workers, steps_per_epoch=args.steps_per_epoch,
+                      val_size=args.val_size, data=args.data, input=spec)
+    command = "deepgisas " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    card = train(template, out, cfg, resume=args.resume, command=command)
+    figs = ", ".join(f"{k} {v:.4g}" for k, v in card["validation"].items()
+                     if k not in ("n", "epoch", "step", "images", "seconds", "lr"))
+    print(f"wrote {out}: {card['training']['steps']} steps, validation {figs}")

@@ -1,0 +1,92 @@
+"""Model directories: safetensors weights and a JSON card; loading never unpickles anything.
+
+A model directory holds ``model.safetensors`` (the network's state dict) and ``card.json``
+(architecture, input specification, labels, template, training figures). Bundled models live
+in the package under ``deepgisas/models/bundled/NAME``.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from deepgisas.errors import UserError
+from deepgisas.io_atomic import atomic_write
+from deepgisas.models.nets import Net
+from deepgisas.models.registry import create_model
+
+WEIGHTS, CARD = "model.safetensors", "card.json"
+FORMAT = "deepgisas-model/1"
+
+
+def bundled_models() -> list[str]:
+    folder = resources.files("deepgisas") / "models" / "bundled"
+    return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+
+
+def model_dir(name_or_path: str | Path) -> Path:
+    """The folder of a bundled model name or a model directory path."""
+    s = str(name_or_path)
+    if s in bundled_models() and not Path(s).exists():
+        return Path(str(resources.files("deepgisas") / "models" / "bundled" / s))
+    p = Path(s)
+    if not p.is_dir():
+        known = ", ".join(bundled_models()) or "none"
+        raise UserError(f"no such model directory, and not a bundled model ({known})", s)
+    return p
+
+
+def save_model(folder: str | Path, net: Net, card: dict[str, Any]) -> None:
+    """Write the weights and the card atomically (the card last)."""
+    from safetensors.torch import save
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+    blob = save(state)
+    atomic_write(folder / WEIGHTS, lambda f: f.write(blob))
+    text = json.dumps({"format": FORMAT, **card}, indent=1).encode()
+    atomic_write(folder / CARD, lambda f: f.write(text))
+
+
+def read_card(folder: str | Path) -> dict[str, Any]:
+    p = Path(folder) / CARD
+    try:
+        card = json.loads(p.read_text())
+    except FileNotFoundError:
+        raise UserError("not a model directory (no card.json)", str(folder)) from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(f"unreadable model card ({exc.__class__.__name__})", str(p)) from None
+    if not isinstance(card, dict) or card.get("format") != FORMAT:
+        raise UserError(f"not a {FORMAT} card", str(p))
+    for key in ("arch", "in_chans", "num_outputs", "input", "head", "template"):
+        if key not in card:
+            raise UserError(f"the card has no {key!r}", str(p))
+    return card
+
+
+def load_model(name_or_path: str | Path, device: str | torch.device = "cpu"
+               ) -> tuple[Net, dict[str, Any]]:
+    """A trained network (in eval mode) and its card, from a directory or a bundled name."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load
+
+    folder = model_dir(name_or_path)
+    card = read_card(folder)
+    net = create_model(card["arch"], card["in_chans"], card["num_outputs"])
+    p = folder / WEIGHTS
+    try:
+        state = load(p.read_bytes())
+    except FileNotFoundError:
+        raise UserError("missing weights", str(p)) from None
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise UserError(f"corrupt weights ({exc.__class__.__name__})", str(p)) from None
+    try:
+        net.load_state_dict(state)
+    except RuntimeError:
+        raise UserError(f"the weights do not fit architecture {card['arch']!r}", str(p)) from None
+    return net.to(device).eval(), card

@@ -1,0 +1,201 @@
+"""Training on simulations made on the fly: a time budget, validation every epoch, learning
+curves (CSV + PNG), atomic checkpoints, and a model directory at the end.
+
+The head follows the template's labels: a softmax over the xi bins (loss KL or circular EMD)
+for an orientation label, or a mean and a log-std per numeric label (Gaussian NLL).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader, IterableDataset
+from tqdm import tqdm
+
+from deepgisas.data.labels import LabelSpace
+from deepgisas.data.preprocess import InputSpec
+from deepgisas.data.shard_dataset import ShardDataset
+from deepgisas.data.stream import SimulatedStream, validation_batches
+from deepgisas.errors import UserError
+from deepgisas.models import Net, create_model
+from deepgisas.models.store import save_model
+from deepgisas.sample import Experiment
+from deepgisas.training.checkpoint import load_checkpoint, save_checkpoint
+from deepgisas.training.curves import write_curves
+from deepgisas.training.losses import (
+    circular_emd,
+    coverage,
+    fold,
+    gaussian_nll,
+    kl_divergence,
+    split_gaussian,
+)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    arch: str = "compact"
+    minutes: float = 10.0
+    max_steps: int | None = None  # stop earlier after this many steps
+    batch_size: int = 32
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    warmup_steps: int = 50
+    steps_per_epoch: int = 25
+    val_size: int = 128
+    loss: str = "kl"  # orientation labels: "kl" or "emd"
+    seed: int = 0
+    workers: int = 1
+    checkpoint_minutes: float = 5.0
+    data: str | None = None  # a generation folder (shards) instead of simulation on the fly
+    input: InputSpec = field(default_factory=InputSpec)
+
+    def __post_init__(self) -> None:
+        if self.loss not in ("kl", "emd"):
+            raise UserError(f"loss must be kl or emd, got {self.loss!r}")
+        if self.minutes <= 0 or self.batch_size < 1 or self.steps_per_epoch < 1:
+            raise UserError("minutes, batch size and steps per epoch must be positive")
+
+
+def head_kind(labels: LabelSpace) -> tuple[str, int]:
+    """("distribution", bins) or ("gaussian", 2 P)."""
+    if labels.orientation is not None and labels.numeric:
+        raise UserError("labels mix an orientation and numbers; name one kind in `labels:`")
+    if labels.orientation is not None:
+        return "distribution", labels.bins
+    if labels.numeric:
+        return "gaussian", 2 * len(labels.numeric)
+    raise UserError("the template has no labels to learn")
+
+
+def batch_loss(kind: str, loss: str, out: torch.Tensor, batch: dict) -> torch.Tensor:
+    if kind == "distribution":
+        logp = torch.log_softmax(out, -1)
+        if loss == "emd":
+            return circular_emd(logp.exp(), batch["dist"]).mean()
+        return kl_divergence(batch["dist"], logp).mean()
+    return gaussian_nll(out, batch["theta"]).mean()
+
+
+@torch.no_grad()
+def evaluate(net: Net, kind: str, batches: list[dict]) -> dict[str, float]:
+    """Validation figures: KL, circular EMD (deg) and folded KL; or NLL, mean absolute error
+    in the unit box and the coverage of +-1 and +-2 std."""
+    net.eval()
+    outs = torch.cat([net(b["x"]) for b in batches])
+    if kind == "distribution":
+        truth = torch.cat([b["dist"] for b in batches])
+        logp = torch.log_softmax(outs, -1)
+        p = logp.exp()
+        fp = fold(p)
+        return {"kl": kl_divergence(truth, logp).mean().item(),
+                "emd_deg": circular_emd(truth, p).mean().item(),
+                "kl_folded": kl_divergence(fold(truth), fp.clamp_min(1e-12).log()).mean().item()}
+    truth = torch.cat([b["theta"] for b in batches])
+    mean, std = split_gaussian(outs)
+    return {"nll": gaussian_nll(outs, truth).mean().item(),
+            "mae_unit": (mean - truth).abs().mean().item(),
+            "within_1std": coverage(mean, std, truth, 1.0).mean().item(),
+            "within_2std": coverage(mean, std, truth, 2.0).mean().item()}
+
+
+def lr_at(step: int, cfg: TrainConfig, total: int) -> float:
+    """Linear warm-up, then cosine decay to 1 % at ``total`` steps."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    t = min(1.0, (step - cfg.warmup_steps) / max(1, total - cfg.warmup_steps))
+    return cfg.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * t)))
+
+
+def train(template: Experiment, out: str | Path, cfg: TrainConfig, resume: bool = False,
+          command: str = "", progress: bool = True) -> dict[str, Any]:
+    """Train a network for ``template``; returns the card written to ``out``."""
+    out = Path(out)
+    labels = LabelSpace.of(template)
+    kind, n_out = head_kind(labels)
+    torch.manual_seed(cfg.seed)
+    net = create_model(cfg.arch, cfg.input.in_chans, n_out)
+    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    state: dict[str, Any] = {"step": 0, "seconds": 0.0, "total_steps": cfg.max_steps,
+                             "curve": []}
+    if resume:
+        state = load_checkpoint(out / "checkpoint", net, opt, state)
+    out.mkdir(parents=True, exist_ok=True)
+    val = validation_batches(template, cfg.val_size, batch_size=64,
+                             augment=cfg.input.train(center=True),
+                             mask_channel=cfg.input.mask_channel)
+    stream: IterableDataset
+    if cfg.data is not None:  # shards of this template (a resumed run starts a new order)
+        stream = ShardDataset(cfg.data, cfg.batch_size, augment=cfg.input.train(),
+                              seed=cfg.seed + state["step"], epochs=None,
+                              mask_channel=cfg.input.mask_channel)
+        if stream.template != template:
+            raise UserError("the shards were made from another template", cfg.data)
+    else:
+        stream = SimulatedStream(template, cfg.batch_size, cfg.seed, augment=cfg.input.train(),
+                                 mask_channel=cfg.input.mask_channel, start=state["step"])
+    loader = DataLoader(stream, batch_size=None, num_workers=cfg.workers,
+                        prefetch_factor=4 if cfg.workers else None)
+    budget = cfg.minutes * 60.0
+    last_ckpt = time.perf_counter()
+    t_start = time.perf_counter() - state["seconds"]
+    bar = tqdm(total=int(budget), initial=int(state["seconds"]), unit="s", disable=not progress,
+               desc=f"train {cfg.arch}")
+    batches = iter(loader)
+    while True:
+        net.train()
+        losses = []
+        for _ in range(cfg.steps_per_epoch):
+            total = state["total_steps"] or 10**9
+            for g in opt.param_groups:
+                g["lr"] = lr_at(state["step"], cfg, total)
+            batch = next(batches)
+            loss = batch_loss(kind, cfg.loss, net(batch["x"]), batch)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+            state["step"] += 1
+        state["seconds"] = time.perf_counter() - t_start
+        if state["total_steps"] is None:  # first epoch: fit the schedule to the time budget
+            rate = state["step"] / state["seconds"]
+            state["total_steps"] = max(state["step"] + 1, int(rate * budget))
+        figures = evaluate(net, kind, val)
+        row = {"epoch": len(state["curve"]) + 1, "step": state["step"],
+               "images": state["step"] * cfg.batch_size, "seconds": round(state["seconds"], 1),
+               "lr": opt.param_groups[0]["lr"], "train_loss": sum(losses) / len(losses),
+               **figures}
+        state["curve"].append(row)
+        write_curves(out, state["curve"])
+        bar.n = min(int(state["seconds"]), int(budget))
+        bar.set_postfix({k: f"{v:.4g}" for k, v in figures.items()})
+        done = state["seconds"] >= budget or state["step"] >= state["total_steps"]
+        if done or time.perf_counter() - last_ckpt >= cfg.checkpoint_minutes * 60:
+            save_checkpoint(out / "checkpoint", net, opt, state)
+            last_ckpt = time.perf_counter()
+        if done:
+            break
+    bar.close()
+    card = {"arch": cfg.arch, "in_chans": cfg.input.in_chans, "num_outputs": n_out,
+            "head": kind, "input": cfg.input.to_dict(), "template": template.to_dict(),
+            "labels": {"orientation": labels.orientation, "bins": labels.bins,
+                       "numeric": list(labels.numeric), "names": labels.names},
+            "training": {"command": command, "config": _config_dict(cfg),
+                         "date": datetime.now(UTC).isoformat(timespec="seconds"),
+                         "steps": state["step"], "images": state["step"] * cfg.batch_size,
+                         "seconds": round(state["seconds"], 1)},
+            "validation": {"n": cfg.val_size, **state["curve"][-1]}}
+    save_model(out, net, card)
+    return card
+
+
+def _config_dict(cfg: TrainConfig) -> dict[str, Any]:
+    d = asdict(cfg)
+    d["input"] = cfg.input.to_dict()
+    return d
