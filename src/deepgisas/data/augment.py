@@ -47,8 +47,8 @@ from deepgisas.errors import UserError
 
 __all__ = [
     "BeamStop", "Blur", "CenterShift", "Compose", "DeadStrip", "Downsample", "FlatBackground",
-    "Log", "ModuleGaps", "Poisson", "RandomCrop", "Scale", "SmoothBackground", "Standardize", "Step",
-    "detector_pipeline", "talk_pipeline", "to_network_input",
+    "Log", "ModuleGaps", "Poisson", "RandomCrop", "Scale", "SmoothBackground", "Standardize",
+    "Step", "detector_pipeline", "talk_pipeline", "to_network_input",
 ]
 
 Pair = tuple[Tensor, Tensor]
