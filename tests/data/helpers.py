@@ -25,3 +25,13 @@ def write_template(tmp: Path, n: int = 32, name: str = "t.yaml") -> Path:
     p = tmp / name
     p.write_text(yaml.safe_dump(small_hex(n)))
     return p
+
+
+def small_film(n: int = 32) -> Experiment:
+    """The bundled film template on an n x n detector, one size (no distribution), learning
+    the distance and the radius."""
+    d = dg.load("film").to_dict()
+    d["detector"]["spherical"]["shape"] = [n, n]
+    del d["sample"]["particles"]["size_distribution"]
+    d["labels"] = ["distance_nm", "radius_nm"]
+    return parse_experiment(d)

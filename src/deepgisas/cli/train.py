@@ -35,6 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps-per-epoch", type=int, default=25)
     p.add_argument("--val-size", type=int, default=128)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--checkpoint-minutes", type=float, default=5.0,
+                   help="write a checkpoint at most this often (5; 0 = every epoch)")
     p.set_defaults(func=run)
 
 
@@ -63,7 +65,8 @@ def run(args: argparse.Namespace) -> None:
     cfg = TrainConfig(arch=args.arch, minutes=args.minutes, max_steps=args.max_steps,
                       batch_size=args.batch_size, lr=args.lr, loss=args.loss, seed=args.seed,
                       workers=args.workers, steps_per_epoch=args.steps_per_epoch,
-                      val_size=args.val_size, data=args.data, input=spec)
+                      val_size=args.val_size, data=args.data, input=spec,
+                      checkpoint_minutes=args.checkpoint_minutes)
     command = "deepgisas " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     card = train(template, out, cfg, resume=args.resume, command=command)
     figs = ", ".join(f"{k} {v:.4g}" for k, v in card["validation"].items()

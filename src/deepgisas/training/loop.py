@@ -113,10 +113,43 @@ def lr_at(step: int, cfg: TrainConfig, total: int) -> float:
     return cfg.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * t)))
 
 
+def _distributed() -> tuple[int, int]:
+    """(rank, world size); joins the process group that ``torchrun`` describes, if any."""
+    import os
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1 or not torch.distributed.is_available():
+        return 0, 1
+    if not torch.distributed.is_initialized():
+        torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return torch.distributed.get_rank(), world
+
+
+def _agree(value: float, world: int, op: str = "max") -> float:
+    """The same number on every rank (max over ranks, or rank 0's)."""
+    if world == 1:
+        return value
+    t = torch.tensor([value], dtype=torch.float64)
+    if op == "max":
+        torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
+    else:
+        torch.distributed.broadcast(t, 0)
+    return float(t.item())
+
+
 def train(template: Experiment, out: str | Path, cfg: TrainConfig, resume: bool = False,
-          command: str = "", progress: bool = True) -> dict[str, Any]:
-    """Train a network for ``template``; returns the card written to ``out``."""
+          command: str = "", progress: bool = True, device: str | None = None
+          ) -> dict[str, Any]:
+    """Train a network for ``template``; returns the card written to ``out``.
+
+    Under ``torchrun`` (WORLD_SIZE > 1) every rank trains on its own data stream with
+    DistributedDataParallel, and rank 0 validates and writes files. AMP is used on CUDA.
+    """
     out = Path(out)
+    rank, world = _distributed()
+    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if dev.type == "cuda" and world > 1:
+        dev = torch.device("cuda", rank % torch.cuda.device_count())
     labels = LabelSpace.of(template)
     kind, n_out = head_kind(labels)
     torch.manual_seed(cfg.seed)
@@ -126,10 +159,17 @@ def train(template: Experiment, out: str | Path, cfg: TrainConfig, resume: bool 
                              "curve": []}
     if resume:
         state = load_checkpoint(out / "checkpoint", net, opt, state)
-    out.mkdir(parents=True, exist_ok=True)
-    val = validation_batches(template, cfg.val_size, batch_size=64,
-                             augment=cfg.input.train(center=True),
-                             mask_channel=cfg.input.mask_channel)
+    net.to(dev)
+    model: torch.nn.Module = net
+    if world > 1:
+        model = torch.nn.parallel.DistributedDataParallel(net)
+    scaler = torch.amp.GradScaler("cuda", enabled=dev.type == "cuda")
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+        val = validation_batches(template, cfg.val_size, batch_size=64,
+                                 augment=cfg.input.train(center=True),
+                                 mask_channel=cfg.input.mask_channel)
+        val = [{k: v.to(dev) for k, v in b.items()} for b in val]
     stream: IterableDataset
     if cfg.data is not None:  # shards of this template (a resumed run starts a new order)
         stream = ShardDataset(cfg.data, cfg.batch_size, augment=cfg.input.train(),
@@ -139,46 +179,53 @@ def train(template: Experiment, out: str | Path, cfg: TrainConfig, resume: bool 
             raise UserError("the shards were made from another template", cfg.data)
     else:
         stream = SimulatedStream(template, cfg.batch_size, cfg.seed, augment=cfg.input.train(),
-                                 mask_channel=cfg.input.mask_channel, start=state["step"])
+                                 mask_channel=cfg.input.mask_channel,
+                                 start=state["step"] * world)
+    # a generator of its own keeps the loader from drawing on the global RNG (dropout), so a
+    # resumed run continues exactly
     loader = DataLoader(stream, batch_size=None, num_workers=cfg.workers,
-                        prefetch_factor=4 if cfg.workers else None)
+                        prefetch_factor=4 if cfg.workers else None,
+                        generator=torch.Generator().manual_seed(cfg.seed))
     budget = cfg.minutes * 60.0
     last_ckpt = time.perf_counter()
     t_start = time.perf_counter() - state["seconds"]
-    bar = tqdm(total=int(budget), initial=int(state["seconds"]), unit="s", disable=not progress,
-               desc=f"train {cfg.arch}")
+    bar = tqdm(total=int(budget), initial=int(state["seconds"]), unit="s",
+               disable=not progress or rank != 0, desc=f"train {cfg.arch}")
     batches = iter(loader)
     while True:
-        net.train()
+        model.train()
         losses = []
         for _ in range(cfg.steps_per_epoch):
             total = state["total_steps"] or 10**9
             for g in opt.param_groups:
                 g["lr"] = lr_at(state["step"], cfg, total)
-            batch = next(batches)
-            loss = batch_loss(kind, cfg.loss, net(batch["x"]), batch)
+            batch = {k: v.to(dev, non_blocking=True) for k, v in next(batches).items()}
+            with torch.autocast(dev.type, enabled=dev.type == "cuda"):
+                loss = batch_loss(kind, cfg.loss, model(batch["x"]).float(), batch)
             opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
             losses.append(loss.item())
             state["step"] += 1
-        state["seconds"] = time.perf_counter() - t_start
+        state["seconds"] = _agree(time.perf_counter() - t_start, world)
         if state["total_steps"] is None:  # first epoch: fit the schedule to the time budget
             rate = state["step"] / state["seconds"]
             state["total_steps"] = max(state["step"] + 1, int(rate * budget))
-        figures = evaluate(net, kind, val)
-        row = {"epoch": len(state["curve"]) + 1, "step": state["step"],
-               "images": state["step"] * cfg.batch_size, "seconds": round(state["seconds"], 1),
-               "lr": opt.param_groups[0]["lr"], "train_loss": sum(losses) / len(losses),
-               **figures}
-        state["curve"].append(row)
-        write_curves(out, state["curve"])
-        bar.n = min(int(state["seconds"]), int(budget))
-        bar.set_postfix({k: f"{v:.4g}" for k, v in figures.items()})
         done = state["seconds"] >= budget or state["step"] >= state["total_steps"]
-        if done or time.perf_counter() - last_ckpt >= cfg.checkpoint_minutes * 60:
-            save_checkpoint(out / "checkpoint", net, opt, state)
-            last_ckpt = time.perf_counter()
+        if rank == 0:
+            figures = evaluate(net, kind, val)
+            row = {"epoch": len(state["curve"]) + 1, "step": state["step"],
+                   "images": state["step"] * cfg.batch_size * world,
+                   "seconds": round(state["seconds"], 1), "lr": opt.param_groups[0]["lr"],
+                   "train_loss": sum(losses) / len(losses), **figures}
+            state["curve"].append(row)
+            write_curves(out, state["curve"])
+            bar.n = min(int(state["seconds"]), int(budget))
+            bar.set_postfix({k: f"{v:.4g}" for k, v in figures.items()})
+            if done or time.perf_counter() - last_ckpt >= cfg.checkpoint_minutes * 60:
+                save_checkpoint(out / "checkpoint", net, opt, state)
+                last_ckpt = time.perf_counter()
         if done:
             break
     bar.close()
@@ -186,12 +233,16 @@ def train(template: Experiment, out: str | Path, cfg: TrainConfig, resume: bool 
             "head": kind, "input": cfg.input.to_dict(), "template": template.to_dict(),
             "labels": {"orientation": labels.orientation, "bins": labels.bins,
                        "numeric": list(labels.numeric), "names": labels.names},
-            "training": {"command": command, "config": _config_dict(cfg),
+            "training": {"command": command, "config": _config_dict(cfg), "world_size": world,
                          "date": datetime.now(UTC).isoformat(timespec="seconds"),
-                         "steps": state["step"], "images": state["step"] * cfg.batch_size,
+                         "steps": state["step"],
+                         "images": state["step"] * cfg.batch_size * world,
                          "seconds": round(state["seconds"], 1)},
-            "validation": {"n": cfg.val_size, **state["curve"][-1]}}
-    save_model(out, net, card)
+            "validation": {"n": cfg.val_size, **(state["curve"][-1] if rank == 0 else {})}}
+    if rank == 0:
+        save_model(out, net, card)
+    if world > 1:
+        torch.distributed.barrier()
     return card
 
 

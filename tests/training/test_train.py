@@ -1,0 +1,133 @@
+"""Training: a short run learns, a killed run resumes bit for bit, DDP on 2 gloo processes,
+and model directories round-trip or fail clearly."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from deepgisas.cli.main import main
+from deepgisas.data.preprocess import InputSpec
+from deepgisas.errors import UserError
+from deepgisas.models.store import load_model
+from deepgisas.training.loop import TrainConfig, train
+from tests.data.helpers import small_film, small_template, write_template
+
+SMALL = ["--crop", "28", "28", "--batch-size", "8", "--steps-per-epoch", "3",
+         "--val-size", "16", "--workers", "0", "--seed", "1"]
+
+
+def _cfg(**kw: object) -> TrainConfig:
+    base = dict(minutes=5.0, batch_size=8, steps_per_epoch=4, val_size=32, warmup_steps=2,
+                workers=0, input=InputSpec(crop=(28, 28)))
+    base.update(kw)
+    return TrainConfig(**base)  # type: ignore[arg-type]
+
+
+def test_a_short_run_lowers_the_validation_loss(tmp_path: Path) -> None:
+    card = train(small_film(32), tmp_path / "m", _cfg(max_steps=60, lr=3e-3, batch_size=16,
+                                                      steps_per_epoch=10),
+                 progress=False)
+    rows = (tmp_path / "m" / "learning_curve.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    nll = [float(r.split(",")[header.index("nll")]) for r in rows[1:]]
+    assert len(nll) == 6 and nll[-1] < nll[0] - 0.5, nll
+    assert card["head"] == "gaussian" and card["validation"]["nll"] == pytest.approx(nll[-1])
+    assert (tmp_path / "m" / "learning_curve.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_model_directory_round_trips(tmp_path: Path) -> None:
+    train(small_template(32), tmp_path / "m", _cfg(max_steps=4), progress=False)
+    net, card = load_model(tmp_path / "m")
+    assert card["arch"] == "compact" and card["head"] == "distribution"
+    assert card["labels"]["bins"] == 120 and card["input"]["crop"] == [28, 28]
+    state = load_file(tmp_path / "m" / "model.safetensors")
+    assert all(torch.equal(v, state[k]) for k, v in net.state_dict().items())
+    x = torch.randn(2, 2, 28, 28)
+    net2, _ = load_model(tmp_path / "m")
+    with torch.no_grad():
+        assert torch.equal(net(x), net2(x))
+
+
+def test_corrupt_model_directories_are_clear_errors(tmp_path: Path) -> None:
+    train(small_template(32), tmp_path / "m", _cfg(max_steps=4), progress=False)
+    bad = tmp_path / "bad"
+    shutil.copytree(tmp_path / "m", bad)
+    (bad / "model.safetensors").write_bytes(b"\x00" * 100)
+    with pytest.raises(UserError, match="model.safetensors: corrupt weights"):
+        load_model(bad)
+    (bad / "card.json").write_text("{not json")
+    with pytest.raises(UserError, match="card.json: unreadable model card"):
+        load_model(bad)
+    card = json.loads((tmp_path / "m" / "card.json").read_text())
+    card["arch"] = "resnet18"
+    (bad / "card.json").write_text(json.dumps(card))
+    shutil.copy(tmp_path / "m" / "model.safetensors", bad / "model.safetensors")
+    with pytest.raises(UserError, match="do not fit"):
+        load_model(bad)
+    with pytest.raises(UserError, match="not a bundled model"):
+        load_model(tmp_path / "nothing")
+
+
+def test_killed_run_resumes_bit_for_bit(tmp_path: Path) -> None:
+    src = write_template(tmp_path, 32)
+    args = ["train", str(src), "--max-steps", "30", "--checkpoint-minutes", "0", *SMALL]
+    assert main([*args, "-o", str(tmp_path / "whole")]) == 0
+    killed = tmp_path / "killed"
+    env = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())}
+    proc = subprocess.Popen([sys.executable, "-m", "deepgisas.cli.main", *args, "-o",
+                             str(killed)], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    ckpt = killed / "checkpoint" / "checkpoint.safetensors"
+    t0 = time.time()
+    while not ckpt.exists() and time.time() - t0 < 120:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert ckpt.exists() and not (killed / "model.safetensors").exists(), "killed too late"
+    assert main([*args, "-o", str(killed), "--resume"]) == 0
+    a = load_file(tmp_path / "whole" / "model.safetensors")
+    b = load_file(killed / "model.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    curve_a = (tmp_path / "whole" / "learning_curve.csv").read_text().splitlines()
+    curve_b = (killed / "learning_curve.csv").read_text().splitlines()
+    strip = [lambda r: [c for i, c in enumerate(r.split(",")) if i != 3]][0]  # drop seconds
+    assert [strip(r) for r in curve_a] == [strip(r) for r in curve_b]
+
+
+def test_ddp_on_two_gloo_processes(tmp_path: Path) -> None:
+    src = write_template(tmp_path, 32)
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+           "--master_port", "29517", "-m", "deepgisas.cli.main", "train", str(src),
+           "-o", str(out), "--max-steps", "6", *SMALL]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert r.returncode == 0, r.stderr[-2000:]
+    card = json.loads((out / "card.json").read_text())
+    assert card["training"]["world_size"] == 2 and card["training"]["images"] == 6 * 8 * 2
+    net, _ = load_model(out)
+    assert net(torch.zeros(1, 2, 28, 28)).shape == (1, 120)
+
+
+def test_train_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    src = write_template(tmp_path, 32)
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("")
+    for args in (["train", str(src), "-o", str(tmp_path / "full")],
+                 ["train", str(src), "-o", str(tmp_path / "m"), "--arch", "vgg"],
+                 ["train", str(src), "-o", str(tmp_path / "m"), "--resume"],
+                 ["train", str(tmp_path / "none.yaml"), "-o", str(tmp_path / "m")]):
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("deepgisas train:"), err
