@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deepgisas.io_atomic import atomic_write
+from deepgisas.io.atomic import atomic_write
 from deepgisas.sample import Experiment, Spherical
 
 

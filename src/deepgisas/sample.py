@@ -495,13 +495,10 @@ def _parse_detector(d: Any, where: str) -> Detector:
     return Detector(geom, roi, tuple(rect(m, f"{where}.mask_px.{i}") for i, m in enumerate(masks)))
 
 
-def parse_experiment(d: Any, where: str = "description") -> Experiment:
-    """Validate a description dict (as read from a file) into an :class:`Experiment`."""
-    d = _keys(d, where, ("beam", "detector", "sample", "options", "labels"),
-              ("beam", "detector", "sample"))
-    b = _keys(d["beam"], "beam", ("wavelength_nm", "alpha_i_deg", "intensity"),
+def _parse_beam(d: Any) -> Beam:
+    b = _keys(d, "beam", ("wavelength_nm", "alpha_i_deg", "intensity"),
               ("wavelength_nm", "alpha_i_deg"))
-    beam = Beam(
+    return Beam(
         _spec_number(b["wavelength_nm"], "beam.wavelength_nm",
                      ParamSpec("wavelength_nm", "nm", 0.1, (0.0, 100.0), "wavelength")),
         _spec_number(b["alpha_i_deg"], "beam.alpha_i_deg",
@@ -509,6 +506,24 @@ def parse_experiment(d: Any, where: str = "description") -> Experiment:
         _spec_number(b.get("intensity", 1.0), "beam.intensity",
                      ParamSpec("intensity", "1", 1.0, (0.0, math.inf), "beam intensity")),
     )
+
+
+def read_instrument(path: str | Path) -> tuple[Beam, Detector]:
+    """The beam and detector of a description file (its sample, if any, is ignored)."""
+    data = _load_text(Path(path))
+    try:
+        d = _keys(data, "instrument", ("beam", "detector", "sample", "options", "labels"),
+                  ("beam", "detector"))
+        return _parse_beam(d["beam"]), _parse_detector(d["detector"], "detector")
+    except UserError as exc:
+        raise exc.located(str(path)) from None
+
+
+def parse_experiment(d: Any, where: str = "description") -> Experiment:
+    """Validate a description dict (as read from a file) into an :class:`Experiment`."""
+    d = _keys(d, where, ("beam", "detector", "sample", "options", "labels"),
+              ("beam", "detector", "sample"))
+    beam = _parse_beam(d["beam"])
     detector = _parse_detector(d["detector"], "detector")
     s = _keys(d["sample"], "sample", ("layers", "particles", "interference"), ("layers",))
     layers = _parse_layers(s["layers"], "sample.layers")
@@ -578,9 +593,7 @@ def particle_slack(e: Experiment) -> tuple[float, float]:
     return -z, thick + z - height
 
 
-def read_description(path: str | Path) -> Experiment:
-    """Read a YAML or JSON description file; every problem is a one-line UserError."""
-    p = Path(path)
+def _load_text(p: Path) -> Any:
     try:
         text = p.read_text()
     except FileNotFoundError:
@@ -588,15 +601,20 @@ def read_description(path: str | Path) -> Experiment:
     except (OSError, UnicodeDecodeError) as exc:
         raise UserError(f"cannot read: {exc.__class__.__name__}", str(p)) from None
     try:
-        data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
+        return json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "syntax error"
         raise UserError(f"not valid {'JSON' if p.suffix.lower() == '.json' else 'YAML'}: {first}",
                         str(p)) from None
+
+
+def read_description(path: str | Path) -> Experiment:
+    """Read a YAML or JSON description file; every problem is a one-line UserError."""
+    data = _load_text(Path(path))
     try:
         return parse_experiment(data)
     except UserError as exc:
-        raise exc.located(str(p)) from None
+        raise exc.located(str(path)) from None
 
 
 def write_description(experiment: Experiment, path: str | Path) -> None:

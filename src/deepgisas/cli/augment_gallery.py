@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from deepgisas.errors import UserError
-from deepgisas.io_atomic import atomic_write
+from deepgisas.io.atomic import atomic_write
 
 if TYPE_CHECKING:
     from torch import Tensor

@@ -13,7 +13,7 @@ from deepgisas.errors import UserError
 
 
 def _parser() -> argparse.ArgumentParser:
-    from deepgisas.cli import augment_gallery, generate, simulate, train
+    from deepgisas.cli import augment_gallery, generate, predict, simulate, train
 
     parser = argparse.ArgumentParser(
         prog="deepgisas",
@@ -23,6 +23,7 @@ def _parser() -> argparse.ArgumentParser:
     generate.register(sub)
     augment_gallery.register(sub)
     train.register(sub)
+    predict.register(sub)
     return parser
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from deepgisas.errors import UserError
-from deepgisas.io_atomic import atomic_write
+from deepgisas.io.atomic import atomic_write
 
 
 def register(sub: argparse._SubParsersAction) -> None:

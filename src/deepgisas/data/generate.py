@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from deepgisas.data.shards import MANIFEST, check_shard, plan, read_manifest, write_shard
 from deepgisas.errors import UserError
-from deepgisas.io_atomic import atomic_write
+from deepgisas.io.atomic import atomic_write
 from deepgisas.sample import Experiment
 
 PLAN_KEYS = ("template", "n", "shard_size", "seed")

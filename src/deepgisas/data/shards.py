@@ -30,7 +30,7 @@ import yaml
 from deepgisas.data.labels import LabelSpace, record
 from deepgisas.data.stream import simulate_draws
 from deepgisas.errors import UserError
-from deepgisas.io_atomic import default_mode
+from deepgisas.io.atomic import default_mode
 from deepgisas.sample import Experiment, Spherical, parse_experiment
 
 FORMAT = "deepgisas-shards/1"

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from deepgisas.errors import UserError
-from deepgisas.io_atomic import atomic_write
+from deepgisas.io.atomic import atomic_write
 from deepgisas.models.nets import Net
 from deepgisas.models.registry import create_model
 

@@ -6,7 +6,7 @@ import csv
 import io
 from pathlib import Path
 
-from deepgisas.io_atomic import atomic_write
+from deepgisas.io.atomic import atomic_write
 
 
 def write_curves(folder: Path, rows: list[dict[str, float]]) -> None:

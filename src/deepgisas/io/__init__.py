@@ -1,0 +1,1 @@
+"""Files at the edges: detector images, atomic writes."""

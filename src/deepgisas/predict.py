@@ -1,0 +1,85 @@
+"""Predictions of a trained model for detector images: xi distributions, or parameters with
+their standard deviations. Preprocessing comes from the model card's input specification."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from deepgisas.data.augment import to_network_input
+from deepgisas.data.labels import LabelSpace
+from deepgisas.data.preprocess import InputSpec
+from deepgisas.errors import UserError
+from deepgisas.io.images import read_image
+from deepgisas.models.store import load_model
+from deepgisas.sample import Experiment, parse_experiment, read_instrument
+from deepgisas.training.losses import split_gaussian
+
+BATCH = 64
+
+
+def check_instrument(instrument: str | Path, template: Experiment) -> None:
+    """The instrument file's detector must match the model's detector grid."""
+    _, detector = read_instrument(instrument)
+    if detector.geometry != template.detector.geometry:
+        raise UserError("the detector geometry differs from the model's "
+                        f"({template.detector.to_dict()}); resampling is not supported yet",
+                        str(instrument))
+
+
+def network_input(images: np.ndarray, spec: InputSpec) -> torch.Tensor:
+    """[n, rows, cols] float64 with NaN = masked -> the network input [n, C, h, w] float32."""
+    x = torch.from_numpy(images).float()
+    mask = torch.isfinite(x)
+    x, mask = spec.predict()(torch.nan_to_num(x, nan=0.0), mask, seed=0)
+    return to_network_input(x, mask, spec.mask_channel)
+
+
+def predict_arrays(model: str | Path, images: np.ndarray, net_and_card: tuple | None = None
+                   ) -> list[dict[str, Any]]:
+    """Results for images [n, rows, cols] (NaN = masked), one dict per image."""
+    net, card = net_and_card or load_model(model)
+    spec = InputSpec.from_dict(card["input"])
+    template = parse_experiment(card["template"], "model card")
+    labels = LabelSpace.of(template)
+    outs = []
+    with torch.no_grad():
+        for start in range(0, len(images), BATCH):
+            outs.append(net(network_input(images[start:start + BATCH], spec)))
+    out = torch.cat(outs).double()
+    if card["head"] == "distribution":
+        p = torch.softmax(out, -1).numpy()
+        xi = labels.xi_deg().tolist()
+        return [{"xi_deg": xi, "probability": (row / row.sum()).tolist()} for row in p]
+    mean, std = split_gaussian(out)
+    # the std maps through the prior: half the width of the mapped +-1 std interval
+    val, lo = labels.decode(mean.numpy()), labels.decode((mean - std).numpy())
+    hi = labels.decode((mean + std).numpy())
+    return [{"parameters": {k: float(val[k][i]) for k in val},
+             "std": {k: float(abs(hi[k][i] - lo[k][i]) / 2) for k in val}}
+            for i in range(len(images))]
+
+
+def predict_files(model: str | Path, paths: Sequence[str | Path],
+                  instrument: str | Path | None = None) -> dict[str, Any]:
+    """The contract's ``{"model": NAME, "results": [...]}`` for image files."""
+    net, card = load_model(model)
+    template = parse_experiment(card["template"], "model card")
+    if instrument is not None:
+        check_instrument(instrument, template)
+    shape = template.detector.shape
+    images = []
+    for p in paths:
+        img = read_image(p)
+        if img.shape != shape:
+            raise UserError(f"image is {img.shape[0]} x {img.shape[1]}, the model's detector "
+                            f"is {shape[0]} x {shape[1]}", str(p))
+        images.append(img)
+    results = predict_arrays(model, np.stack(images), (net, card))
+    name = card.get("name") or Path(str(model)).name
+    return {"model": name, "results": [{"image": str(p), **r}
+                                       for p, r in zip(paths, results, strict=True)]}
