@@ -103,6 +103,10 @@ def test_killed_run_resumes_bit_for_bit(tmp_path: Path) -> None:
     curve_b = (killed / "learning_curve.csv").read_text().splitlines()
     strip = [lambda r: [c for i, c in enumerate(r.split(",")) if i != 3]][0]  # drop seconds
     assert [strip(r) for r in curve_a] == [strip(r) for r in curve_b]
+    # resuming a finished run trains no further
+    assert main([*args, "-o", str(tmp_path / "whole"), "--resume"]) == 0
+    c = load_file(tmp_path / "whole" / "model.safetensors")
+    assert all(torch.equal(a[k], c[k]) for k in a)
 
 
 def test_ddp_on_two_gloo_processes(tmp_path: Path) -> None:

@@ -192,7 +192,9 @@ def train(template: Experiment, out: str | Path, cfg: TrainConfig, resume: bool 
     bar = tqdm(total=int(budget), initial=int(state["seconds"]), unit="s",
                disable=not progress or rank != 0, desc=f"train {cfg.arch}")
     batches = iter(loader)
-    while True:
+    done = bool(state["curve"]) and (state["seconds"] >= budget
+                               or state["step"] >= (state["total_steps"] or 10**18))
+    while not done:  # (a run resumed after its last checkpoint only writes the model)
         model.train()
         losses = []
         for _ in range(cfg.steps_per_epoch):
@@ -226,8 +228,6 @@ def train(template: Experiment, out: str | Path, cfg: TrainConfig, resume: bool 
             if done or time.perf_counter() - last_ckpt >= cfg.checkpoint_minutes * 60:
                 save_checkpoint(out / "checkpoint", net, opt, state)
                 last_ckpt = time.perf_counter()
-        if done:
-            break
     bar.close()
     card = {"arch": cfg.arch, "in_chans": cfg.input.in_chans, "num_outputs": n_out,
             "head": kind, "input": cfg.input.to_dict(), "template": template.to_dict(),
