@@ -79,6 +79,10 @@ def test_corrupt_model_directories_are_clear_errors(tmp_path: Path) -> None:
         load_model(tmp_path / "nothing")
 
 
+def _no_seconds(row: str) -> list[str]:
+    return [c for i, c in enumerate(row.split(",")) if i != 3]  # column 3: wall time
+
+
 def test_killed_run_resumes_bit_for_bit(tmp_path: Path) -> None:
     src = write_template(tmp_path, 32)
     args = ["train", str(src), "--max-steps", "30", "--checkpoint-minutes", "0", *SMALL]
@@ -101,8 +105,7 @@ def test_killed_run_resumes_bit_for_bit(tmp_path: Path) -> None:
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     curve_a = (tmp_path / "whole" / "learning_curve.csv").read_text().splitlines()
     curve_b = (killed / "learning_curve.csv").read_text().splitlines()
-    strip = [lambda r: [c for i, c in enumerate(r.split(",")) if i != 3]][0]  # drop seconds
-    assert [strip(r) for r in curve_a] == [strip(r) for r in curve_b]
+    assert [_no_seconds(r) for r in curve_a] == [_no_seconds(r) for r in curve_b]
     # resuming a finished run trains no further
     assert main([*args, "-o", str(tmp_path / "whole"), "--resume"]) == 0
     c = load_file(tmp_path / "whole" / "model.safetensors")

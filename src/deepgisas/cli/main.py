@@ -13,7 +13,7 @@ from deepgisas.errors import UserError
 
 
 def _parser() -> argparse.ArgumentParser:
-    from deepgisas.cli import augment_gallery, generate, predict, simulate, train
+    from deepgisas.cli import augment_gallery, export, generate, predict, simulate, train
 
     parser = argparse.ArgumentParser(
         prog="deepgisas",
@@ -24,6 +24,7 @@ def _parser() -> argparse.ArgumentParser:
     augment_gallery.register(sub)
     train.register(sub)
     predict.register(sub)
+    export.register(sub)
     return parser
 
 

@@ -1,0 +1,103 @@
+"""``deepgisas predict`` and ``deepgisas export`` as the contract writes them."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+import deepgisas as dg
+from deepgisas.cli.main import main
+from deepgisas.data.preprocess import InputSpec
+from deepgisas.training.loop import TrainConfig, train
+from tests.data.helpers import small_film, small_hex, small_template
+
+CFG = TrainConfig(minutes=5, max_steps=4, batch_size=8, steps_per_epoch=2, val_size=8,
+                  workers=0, input=InputSpec(crop=(28, 28)))
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("models")
+    train(small_film(32), root / "film", CFG, progress=False)
+    train(small_template(32), root / "hex", CFG, progress=False)
+    images = []
+    for i, e in enumerate(dg.sample_experiments(small_film(32), 2, seed=3)):
+        images.append(root / f"film{i}.npy")
+        np.save(images[-1], dg.simulate(e))
+    return {"film": root / "film", "hex": root / "hex", "img0": images[0], "img1": images[1],
+            "root": root}
+
+
+def test_parameter_model_gives_values_and_stds(models: dict, tmp_path: Path) -> None:
+    out = tmp_path / "p.json"
+    assert main(["predict", str(models["film"]), str(models["img0"]), str(models["img1"]),
+                 "-o", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert res["model"] == "film" and len(res["results"]) == 2
+    r = res["results"][0]
+    assert r["image"] == str(models["img0"]) and set(r["parameters"]) == {"distance_nm",
+                                                                         "radius_nm"}
+    assert all(v > 0 for v in r["std"].values())
+
+
+def test_orientation_model_gives_a_distribution(models: dict, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture) -> None:
+    d = small_hex(32)
+    d.pop("labels")
+    img = tmp_path / "hex.npy"
+    np.save(img, dg.simulate(dg.sample_experiments(dg.sample.parse_experiment(d), 1)[0]))
+    assert main(["predict", str(models["hex"]), str(img)]) == 0
+    res = json.loads(capsys.readouterr().out)
+    r = res["results"][0]
+    assert len(r["xi_deg"]) == len(r["probability"]) == 120 and r["xi_deg"][1] == 0.5
+    assert sum(r["probability"]) == pytest.approx(1.0) and min(r["probability"]) >= 0
+
+
+def test_onnx_export_gives_the_same_predictions(models: dict, tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    folder = tmp_path / "film"
+    shutil.copytree(models["film"], folder)
+    torch_out = tmp_path / "t.json"
+    assert main(["predict", str(folder), str(models["img0"]), "-o", str(torch_out)]) == 0
+    assert main(["export", str(folder), "--onnx"]) == 0
+    assert (folder / "model.onnx").exists()
+    onnx_out = tmp_path / "o.json"
+    assert main(["predict", str(folder), str(models["img0"]), "-o", str(onnx_out)]) == 0
+    a = json.loads(torch_out.read_text())["results"][0]
+    b = json.loads(onnx_out.read_text())["results"][0]
+    for k in a["parameters"]:
+        assert b["parameters"][k] == pytest.approx(a["parameters"][k], rel=1e-5)
+        assert b["std"][k] == pytest.approx(a["std"][k], rel=1e-5)
+    (folder / "model.onnx").write_bytes(b"junk")
+    assert main(["predict", str(folder), str(models["img0"])]) == 2
+
+
+def test_predict_errors(models: dict, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    wrong = tmp_path / "wrong.npy"
+    np.save(wrong, np.ones((10, 12)))
+    text = tmp_path / "img.tif"
+    text.write_bytes(b"II*\x00")
+    inst = tmp_path / "inst.yaml"
+    d = small_hex(64)
+    inst.write_text(yaml.safe_dump({"beam": d["beam"] | {"wavelength_nm": 0.1,
+                                                         "alpha_i_deg": 0.2},
+                                    "detector": d["detector"]}))
+    out = tmp_path / "out.json"
+    cases = [
+        [str(models["film"]), str(wrong)],
+        [str(models["film"]), str(tmp_path / "missing.npy")],
+        [str(models["film"]), str(text)],
+        [str(tmp_path / "no-model"), str(models["img0"])],
+        [str(models["film"]), str(models["img0"]), "--instrument", str(inst)],
+    ]
+    for args in cases:
+        assert main(["predict", *args, "-o", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("deepgisas predict:"), err
+        assert not out.exists()
