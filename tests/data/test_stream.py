@@ -114,3 +114,16 @@ def test_stream_resumes_at_a_batch_index_in_order() -> None:
     tail = [_key(b) for b in DataLoader(SimulatedStream(t, batch_size=2, seed=3, n_batches=5,
                                                         start=2), batch_size=None, num_workers=2)]
     assert tail == full[2:]
+
+
+def test_repeats_augment_each_simulation_several_times() -> None:
+    t = small_template(16)
+
+    def noisy(x: torch.Tensor, mask: torch.Tensor, gen: torch.Generator):
+        return torch.poisson(x, generator=gen), mask
+
+    b = next(iter(SimulatedStream(t, batch_size=6, seed=2, augment=noisy, repeats=3)))
+    wl = b["p:beam.wavelength_nm"]
+    assert b["x"].shape[0] == 6 and len(set(wl.tolist())) == 2
+    assert torch.equal(wl[0:3], wl[0].expand(3)) and torch.equal(b["dist"][1], b["dist"][0])
+    assert not torch.equal(b["x"][0], b["x"][1])  # same simulation, different noise

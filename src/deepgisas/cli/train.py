@@ -29,9 +29,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--augment", choices=("talk", "detector"), default="talk")
     p.add_argument("--crop", type=int, nargs=2, metavar=("ROWS", "COLS"))
     p.add_argument("--downsample", type=int, nargs=2, metavar=("ROWS", "COLS"),
-                   default=(1, 1))
+                   help="block averaging after the crop (default: to the architecture's "
+                        "input size)")
     p.add_argument("--no-mask-channel", action="store_true")
     p.add_argument("--workers", type=int, default=1, help="data worker processes (1)")
+    p.add_argument("--repeats", type=int, default=4,
+                   help="augmented views of each simulation in a batch (4)")
     p.add_argument("--steps-per-epoch", type=int, default=25)
     p.add_argument("--val-size", type=int, default=128)
     p.add_argument("--seed", type=int, default=0)
@@ -44,7 +47,7 @@ def run(args: argparse.Namespace) -> None:
     from pathlib import Path
 
     from deepgisas.api import load
-    from deepgisas.data.preprocess import InputSpec
+    from deepgisas.data.preprocess import default_input
     from deepgisas.errors import UserError
     from deepgisas.models import list_models
     from deepgisas.training.loop import TrainConfig, train
@@ -59,14 +62,13 @@ def run(args: argparse.Namespace) -> None:
     template = load(args.template)
     if not template.free_parameters:
         raise UserError("the template has no free parameters to learn", args.template)
-    rows, cols = template.detector.shape
-    crop = tuple(args.crop) if args.crop else (rows - rows // 8, cols - cols // 8)
-    spec = InputSpec(args.augment, crop, tuple(args.downsample), not args.no_mask_channel)
+    spec = default_input(template.detector.shape, args.arch, args.crop, args.downsample,
+                         args.augment, not args.no_mask_channel)
     cfg = TrainConfig(arch=args.arch, minutes=args.minutes, max_steps=args.max_steps,
                       batch_size=args.batch_size, lr=args.lr, loss=args.loss, seed=args.seed,
                       workers=args.workers, steps_per_epoch=args.steps_per_epoch,
                       val_size=args.val_size, data=args.data, input=spec,
-                      checkpoint_minutes=args.checkpoint_minutes)
+                      checkpoint_minutes=args.checkpoint_minutes, repeats=args.repeats)
     command = "deepgisas " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     card = train(template, out, cfg, resume=args.resume, command=command)
     figs = ", ".join(f"{k} {v:.4g}" for k, v in card["validation"].items()

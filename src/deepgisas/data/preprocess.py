@@ -76,3 +76,24 @@ class InputSpec:
         if not isinstance(d, dict) or set(d) - {"augment", "crop", "downsample", "mask_channel"}:
             raise UserError(f"not an input specification: {d!r}")
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
+
+def default_input(shape: tuple[int, int], arch: str, crop: Any = None, downsample: Any = None,
+                  augment: str = "talk", mask_channel: bool = True) -> InputSpec:
+    """An input specification for a detector ``shape`` and an architecture: a crop of 7/8 of
+    the image (the talk's 256 -> 224), averaged down to about the architecture's designed
+    input size; ``crop`` and ``downsample`` override."""
+    from deepgisas.models import create_model
+
+    rows, cols = shape
+    target = create_model(arch, 1, 1).input_size
+    if crop is None:
+        crop = (rows - rows // 8, cols - cols // 8)
+    crop = (int(crop[0]), int(crop[1]))
+    if crop[0] > rows or crop[1] > cols:
+        raise UserError(f"crop {crop} is larger than the detector {shape}")
+    if downsample is None:
+        downsample = (max(1, round(crop[0] / target[0])), max(1, round(crop[1] / target[1])))
+    downsample = (int(downsample[0]), int(downsample[1]))
+    crop = (crop[0] - crop[0] % downsample[0], crop[1] - crop[1] % downsample[1])
+    return InputSpec(augment, crop, downsample, mask_channel)

@@ -22,6 +22,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 from deepgisas.api import simulate_batch
 from deepgisas.data.augment import to_network_input
 from deepgisas.data.labels import LabelSpace, record
+from deepgisas.errors import UserError
 from deepgisas.sample import Experiment
 from deepgisas.templates import draw_parameters, instantiate
 
@@ -96,6 +97,10 @@ def generator(ss: np.random.SeedSequence, device: str | torch.device) -> torch.G
 class SimulatedStream(IterableDataset):
     """An endless (or ``n_batches`` long) stream of simulated, augmented, labelled batches.
 
+    With ``repeats`` = k, a batch holds batch_size / k simulations, each augmented k times
+    (different noise, crop, beam stop, ...): k times less simulation per image, for training
+    that outruns the simulator.
+
     Use it with ``DataLoader(stream, batch_size=None, num_workers=K)``: it yields whole
     batches, each worker and each distributed rank its own stream.
     """
@@ -103,17 +108,24 @@ class SimulatedStream(IterableDataset):
     def __init__(self, template: Experiment, batch_size: int = 16, seed: int = 0,
                  augment: Augment | None = None, n_batches: int | None = None,
                  dtype: torch.dtype = torch.float64, device: str | torch.device = "cpu",
-                 mask_channel: bool = True, start: int = 0) -> None:
+                 mask_channel: bool = True, start: int = 0, repeats: int = 1) -> None:
         super().__init__()
-        self.mask_channel, self.start = mask_channel, start
+        if repeats < 1:
+            raise UserError(f"repeats must be >= 1, got {repeats}")
+        self.mask_channel, self.start, self.repeats = mask_channel, start, repeats
         self.template, self.batch_size, self.seed = template, batch_size, seed
         self.augment, self.n_batches, self.dtype, self.device = augment, n_batches, dtype, device
         self.labels = LabelSpace.of(template)
 
     def batch(self, ss: np.random.SeedSequence) -> dict[str, torch.Tensor]:
-        clean = simulate_draws(self.template, self.batch_size, ss, self.labels, self.dtype,
-                               self.device)
-        return to_batch(clean.intensity, clean.labels, record(clean.draws), self.augment,
+        n = -(-self.batch_size // self.repeats)
+        clean = simulate_draws(self.template, n, ss, self.labels, self.dtype, self.device)
+
+        def tile(a: np.ndarray) -> np.ndarray:
+            return np.repeat(a, self.repeats, axis=0)[: self.batch_size]
+
+        return to_batch(tile(clean.intensity), {k: tile(v) for k, v in clean.labels.items()},
+                        {k: tile(v) for k, v in record(clean.draws).items()}, self.augment,
                         generator(ss.spawn(1)[0], self.device), self.device,
                         self.mask_channel)
 

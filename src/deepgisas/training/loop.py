@@ -52,6 +52,7 @@ class TrainConfig:
     loss: str = "kl"  # orientation labels: "kl" or "emd"
     seed: int = 0
     workers: int = 1
+    repeats: int = 4  # augmented views per simulation (on-the-fly data)
     checkpoint_minutes: float = 5.0
     data: str | None = None  # a generation folder (shards) instead of simulation on the fly
     input: InputSpec = field(default_factory=InputSpec)
@@ -180,7 +181,7 @@ def train(template: Experiment, out: str | Path, cfg: TrainConfig, resume: bool 
     else:
         stream = SimulatedStream(template, cfg.batch_size, cfg.seed, augment=cfg.input.train(),
                                  mask_channel=cfg.input.mask_channel,
-                                 start=state["step"] * world)
+                                 start=state["step"] * world, repeats=cfg.repeats)
     # a generator of its own keeps the loader from drawing on the global RNG (dropout), so a
     # resumed run continues exactly
     loader = DataLoader(stream, batch_size=None, num_workers=cfg.workers,
