@@ -84,7 +84,7 @@ def _structures(ba: Any, e: Experiment) -> list[tuple[float | None, Any]]:
         return [(None, s)]
     o = itf.orientation
     assert isinstance(o, Orientation)
-    out = []
+    out: list[tuple[float | None, Any]] = []
     for xi, w in zip(o.xi_deg, o.weights, strict=True):
         c = ba.Crystal2D(_particle(ba, e), ba.HexagonalLattice2D(float(p["a_nm"]), xi * DEG))  # type: ignore[arg-type]
         c.setDecayFunction(ba.Profile2DCauchy(float(p["decay_nm"]), float(p["decay_nm"]), 0.0))  # type: ignore[arg-type]

@@ -21,7 +21,7 @@ from deepgisas.errors import UserError
 from deepgisas.physics.formfactors import SHAPES
 from deepgisas.physics.params import ParamSpec
 from deepgisas.physics.structures import STRUCTURES
-from deepgisas.priors import LogUniform, Number, Prior, Uniform, is_prior, parse_number
+from deepgisas.priors import LogUniform, Number, Prior, Uniform, parse_number
 
 N_XI_BINS_DEFAULT = 120
 
@@ -77,7 +77,7 @@ def _pair(value: Any, where: str, kind: type = float) -> tuple:
 
 
 def _num_dict(n: Number) -> Any:
-    return n.to_dict() if is_prior(n) else n
+    return n.to_dict() if isinstance(n, Uniform | LogUniform) else n
 
 
 # ---------------------------------------------------------------- building blocks

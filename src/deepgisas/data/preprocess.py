@@ -75,7 +75,10 @@ class InputSpec:
     def from_dict(cls, d: Any) -> InputSpec:
         if not isinstance(d, dict) or set(d) - {"augment", "crop", "downsample", "mask_channel"}:
             raise UserError(f"not an input specification: {d!r}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+        base = cls()
+        return cls(str(d.get("augment", base.augment)), tuple(d.get("crop", base.crop)),
+                   tuple(d.get("downsample", base.downsample)),
+                   bool(d.get("mask_channel", base.mask_channel)))
 
 
 def default_input(shape: tuple[int, int], arch: str, crop: Any = None, downsample: Any = None,

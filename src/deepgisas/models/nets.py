@@ -71,13 +71,15 @@ class CompactBackbone(nn.Sequential):
 def compact_net(in_chans: int, num_outputs: int, widths: tuple[int, ...] = (16, 32, 64, 128),
                 input_size: tuple[int, int] = (56, 112)) -> Net:
     bb = CompactBackbone(in_chans, widths)
-    return Net(bb, widths[-1], num_outputs, bb[0][0], input_size, drop=0.1)
+    stem = bb[0][0]  # type: ignore[index]
+    assert isinstance(stem, nn.Conv2d)
+    return Net(bb, widths[-1], num_outputs, stem, input_size, drop=0.1)
 
 
 def _adapt_conv(conv: nn.Conv2d, in_chans: int) -> nn.Conv2d:
     """The same convolution for ``in_chans`` input channels (fresh weights)."""
-    return nn.Conv2d(in_chans, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
-                     bias=conv.bias is not None)
+    return nn.Conv2d(in_chans, conv.out_channels, conv.kernel_size,  # type: ignore[arg-type]
+                     conv.stride, conv.padding, bias=conv.bias is not None)  # type: ignore[arg-type]
 
 
 def densenet(depth: int, in_chans: int, num_outputs: int) -> Net:

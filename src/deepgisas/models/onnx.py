@@ -35,7 +35,7 @@ def export_onnx(net: Net, card: dict[str, Any], path: Path) -> None:
                                     output_names=["y"],
                                     dynamic_shapes=({0: torch.export.Dim("batch")},))
     assert program is not None
-    program.save(buf)
+    program.save(buf)  # type: ignore[arg-type]  # a file object works too
     blob = buf.getvalue()
     atomic_write(path, lambda f: f.write(blob))
 
