@@ -56,10 +56,6 @@ Prior = Uniform | LogUniform
 Number = float | Uniform | LogUniform
 
 
-def is_prior(value: object) -> bool:
-    return isinstance(value, Uniform | LogUniform)
-
-
 def _float(value: Any, where: str) -> float:
     if isinstance(value, bool):
         raise UserError(f"expected a number, got {value!r}", where)
