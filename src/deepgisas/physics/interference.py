@@ -88,18 +88,9 @@ def far_table(a: Tensor, w: Tensor, grid: int = FAR_GRID) -> Tensor:
     return total.unsqueeze(1)
 
 
-def hexagonal_lattice(qx: Tensor, qy: Tensor, a: Tensor, w: Tensor, s: Tensor, xi: Tensor,
-                      table: Tensor | None = None) -> Tensor:
-    """Interference function S(q_par) of rotated hexagonal lattice domains.
-
-    Args:
-        qx, qy: [B, H, W] in-plane wave-vector transfer (1/nm).
-        a, w, s: [B] lattice constant, Cauchy decay length, position-variance argument (nm).
-        xi: [B, K] domain rotations (rad).
-        table: ``far_table(a, w)``, computed once per experiment when given.
-    Returns:
-        [B, K, H, W] real S.
-    """
+def _lattice_raw(qx: Tensor, qy: Tensor, a: Tensor, w: Tensor, xi: Tensor,
+                 table: Tensor | None) -> Tensor:
+    """The window sum over the cell area (before Debye-Waller), [B, K, H, W]."""
     if table is None:
         table = far_table(a, w)
     bsz, k = xi.shape
@@ -113,9 +104,39 @@ def hexagonal_lattice(qx: Tensor, qy: Tensor, a: Tensor, w: Tensor, s: Tensor, x
     pts = pts.reshape(bsz, k * fu.shape[2], fu.shape[3], 2)
     far = tnf.grid_sample(table, pts, mode="bicubic", align_corners=True)
     total = total + far.reshape(fu.shape)
-    raw = total / hex_cell_area(aa)
-    dw = torch.exp(-(qx * qx + qy * qy)[:, None] * (s * s)[:, None, None, None])
-    return dw * raw + 1.0 - dw
+    return total / hex_cell_area(aa)
+
+
+def _debye_waller(qx: Tensor, qy: Tensor, s: Tensor) -> Tensor:
+    """exp(-q_par^2 s^2), [B, H, W]."""
+    return torch.exp(-(qx * qx + qy * qy) * (s * s)[:, None, None])
+
+
+def hexagonal_lattice(qx: Tensor, qy: Tensor, a: Tensor, w: Tensor, s: Tensor, xi: Tensor,
+                      table: Tensor | None = None) -> Tensor:
+    """Interference function S(q_par) of rotated hexagonal lattice domains.
+
+    Args:
+        qx, qy: [B, H, W] in-plane wave-vector transfer (1/nm).
+        a, w, s: [B] lattice constant, Cauchy decay length, position-variance argument (nm).
+        xi: [B, K] domain rotations (rad).
+        table: ``far_table(a, w)``, computed once per experiment when given.
+    Returns:
+        [B, K, H, W] real S.
+    """
+    dw = _debye_waller(qx, qy, s)[:, None]
+    return dw * _lattice_raw(qx, qy, a, w, xi, table) + 1.0 - dw
+
+
+def hexagonal_lattice_mix(qx: Tensor, qy: Tensor, a: Tensor, w: Tensor, s: Tensor, xi: Tensor,
+                          coverage: Tensor, table: Tensor | None = None) -> Tensor:
+    """sum_k coverage_k (S_k - 1) over the domains, [B, H, W] (coverage: [B, K]).
+
+    Equal to ``(coverage[..., None, None] * (hexagonal_lattice(...) - 1)).sum(1)``, with the
+    Debye-Waller factor taken out of the domain sum: S_k - 1 = DW (raw_k - 1).
+    """
+    raw = _lattice_raw(qx, qy, a, w, xi, table)
+    return _debye_waller(qx, qy, s) * (coverage[:, :, None, None] * (raw - 1.0)).sum(1)
 
 
 def hexagonal_lattice_exact(qx: Tensor, qy: Tensor, a: Tensor, w: Tensor, s: Tensor,

@@ -21,9 +21,10 @@ import torch
 from torch import Tensor
 
 from deepgisas.physics import interference as itf
+from deepgisas.physics.cmath import abs2, expi, expi_pair
 from deepgisas.physics.detector import PixelGrid, apply_masks, rectangular_grid, spherical_grid
 from deepgisas.physics.formfactors import SHAPES
-from deepgisas.physics.multilayer import amplitudes, layer_kz
+from deepgisas.physics.multilayer import amplitude_lists, kz_list
 
 
 @dataclass(frozen=True)
@@ -137,25 +138,25 @@ def _sliced_stack(st: Structure, p: dict[str, Tensor], height: Tensor, fraction:
 
 @dataclass(frozen=True)
 class Waves:
-    """kz, T, R in every slice for the incoming [B, 1, 1, S] and outgoing [B, H, W, S] waves."""
+    """kz, T, R per slice (lists of S tensors): incoming [B, 1, 1], outgoing [B, H, W]."""
 
-    kz_in: Tensor
-    t_in: Tensor
-    r_in: Tensor
-    kz_out: Tensor
-    t_out: Tensor
-    r_out: Tensor
+    kz_in: list[Tensor]
+    t_in: list[Tensor]
+    r_in: list[Tensor]
+    kz_out: list[Tensor]
+    t_out: list[Tensor]
+    r_out: list[Tensor]
 
 
-def _waves(stack: dict[str, Tensor], k: Tensor, ai: Tensor, grid: PixelGrid,
-           like: Tensor) -> Waves:
+def _waves(stack: dict[str, Tensor], k: Tensor, ai: Tensor, grid: PixelGrid) -> Waves:
+    """The incoming wave at alpha_i and the outgoing one at every pixel's alpha_f (uz)."""
     from deepgisas.physics.roughness import sigma_rms
 
     srms = sigma_rms(stack["sigma"], stack["hurst"], stack["corr_length"])
-    kz_in = layer_kz(stack["n2"], k, (torch.cos(ai) ** 2)[:, None, None])
-    t_in, r_in = amplitudes(kz_in, stack["thickness"], srms)
-    kz_out = layer_kz(stack["n2"], k, (grid.ux**2 + grid.uy**2).expand_as(like))
-    t_out, r_out = amplitudes(kz_out, stack["thickness"], srms)
+    kz_in = kz_list(stack["n2"], k, (torch.sin(ai) ** 2)[:, None, None])
+    t_in, r_in = amplitude_lists(kz_in, stack["thickness"], srms)
+    kz_out = kz_list(stack["n2"], k, grid.uz * grid.uz)
+    t_out, r_out = amplitude_lists(kz_out, stack["thickness"], srms)
     return Waves(kz_in, t_in, r_in, kz_out, t_out, r_out)
 
 
@@ -182,58 +183,81 @@ def simulate_tensors(st: Structure, p: dict[str, Tensor]) -> Tensor:
         coverage = p["coverage"].sum(-1) if st.interference == "hexagonal_lattice" else 1.0
         fraction = coverage * rho * (wts * spec.volume(sizes)).sum(-1) / h_slice
         stack, js = _sliced_stack(st, p, h_slice, fraction, p["n2_particle"])
-        waves = _waves(stack, k, ai, grid, qx)
+        waves = _waves(stack, k, ai, grid)
         total = total + _particle_scattering(st, p, k, waves, js, sizes, wts, h_slice, rho,
                                              coverage, qx, qy)
     else:
-        waves = _waves(stack, k, ai, grid, qx)
+        waves = _waves(stack, k, ai, grid)
     if st.rough:
         from deepgisas.physics.roughness import diffuse_roughness
 
+        shape = qx.shape
+
+        def st_(xs: list[Tensor]) -> Tensor:
+            return torch.stack(torch.broadcast_tensors(*xs), -1)
+
+        def out(xs: list[Tensor]) -> Tensor:
+            return torch.stack([x.expand(shape) for x in xs], -1)
+
         total = total + diffuse_roughness(
             stack["n2"], stack["thickness"], stack["sigma"], stack["hurst"],
-            stack["corr_length"], k, waves.kz_in, waves.t_in, waves.r_in, waves.kz_out,
-            waves.t_out, waves.r_out, qx, qy)
+            stack["corr_length"], k, st_(waves.kz_in), st_(waves.t_in), st_(waves.r_in),
+            out(waves.kz_out), out(waves.t_out), out(waves.r_out), qx, qy)
     return apply_masks(norm * total, st.roi, st.masks)
+
+
+def _dwba(st: Structure, wv: Waves, js: int, sizes: dict[str, Tensor], h_slice: Tensor,
+          qx: Tensor, qy: Tensor) -> Tensor:
+    """The four DWBA terms of every size member in the particles' slice, without the contrast
+    factor: [B, M, H, W] complex (nm^3).
+
+    For shapes with F = E(qz^2) exp(i qz c) the terms pair up: qz = -+(kzi + kzo) share
+    E(Q+^2), qz = +-(kzi - kzo) share E(Q-^2), and every phase factor is a product of
+    exp(+-i kzi h) and exp(+-i kzo h), h = c + z0 (z0 the particle bottom in the slice frame).
+    """
+    spec = SHAPES[st.shape_kind]
+    heights = spec.height(sizes)
+    z0 = -h_slice[:, None].expand_as(heights) if st.placement == "deposit" else -heights
+    szs = {n: v[:, :, None, None] for n, v in sizes.items()}
+    kzi, ti, ri = (x[js][:, None] for x in (wv.kz_in, wv.t_in, wv.r_in))  # [B, 1, 1, 1]
+    kzo, to, ro = (x[js][:, None] for x in (wv.kz_out, wv.t_out, wv.r_out))  # [B, 1, H, W]
+    qx4, qy4 = qx[:, None], qy[:, None]
+    if spec.even is None or spec.center is None:
+        z4 = z0[:, :, None, None]
+        terms = ((ti * to, -kzi - kzo), (ri * to, kzi - kzo), (ti * ro, -kzi + kzo),
+                 (ri * ro, kzi + kzo))
+        amp = torch.zeros((), dtype=kzo.dtype, device=kzo.device)
+        for coef, qz in terms:
+            amp = amp + coef * spec.kernel(qx4, qy4, qz, szs) * expi(qz * z4)
+        return amp
+    h = (spec.center(sizes) + z0)[:, :, None, None]  # [B, M, 1, 1]
+    qp2 = qx4 * qx4 + qy4 * qy4
+    kzo2, cross, kzi2 = kzo * kzo, 2.0 * kzi * kzo, kzi * kzi
+    e_plus = spec.even(qx4, qy4, qp2, kzi2 + kzo2 + cross, szs)
+    e_minus = spec.even(qx4, qy4, qp2, kzi2 + kzo2 - cross, szs)
+    a_p, a_m = expi_pair(kzi * h)
+    p_p, p_m = expi_pair(kzo * h)
+    u1, u2 = ti * a_m, ri * a_p  # [B, M, 1, 1]
+    x, y = to * p_m, ro * p_p  # [B, M, H, W]
+    return e_plus * (u1 * x + u2 * y) + e_minus * (u2 * x + u1 * y)
 
 
 def _particle_scattering(st: Structure, p: dict[str, Tensor], k: Tensor, wv: Waves, js: int,
                          sizes: dict[str, Tensor], wts: Tensor, h_slice: Tensor, rho: Tensor,
                          coverage: Tensor | float, qx: Tensor, qy: Tensor) -> Tensor:
     """rho x the interference strategy over the particles' DWBA amplitudes, [B, H, W]."""
-    spec = SHAPES[st.shape_kind]
-    heights = spec.height(sizes)
-    kzi, ti, ri = wv.kz_in[..., js], wv.t_in[..., js], wv.r_in[..., js]
-    kzo, to, ro = wv.kz_out[..., js], wv.t_out[..., js], wv.r_out[..., js]
-    n2p = p["n2_particle"]
-    contrast = (k * k / (4.0 * math.pi))[:, None, None] * (n2p - p["n2"][:, st.particle_layer])[
-        :, None, None]
-    # member axis: [B, M, H, W]
-    if st.placement == "deposit":
-        z0 = -h_slice[:, None].expand_as(heights)
-    else:
-        z0 = -heights
-    szs = {n: v[:, :, None, None] for n, v in sizes.items()}
-    z0 = z0[:, :, None, None]
-    qx4, qy4 = qx[:, None], qy[:, None]
-    terms = ((ti * to, -kzi - kzo), (ri * to, kzi - kzo), (ti * ro, -kzi + kzo),
-             (ri * ro, kzi + kzo))
-    amp = torch.zeros((), dtype=kzo.dtype, device=kzo.device)
-    for coef, qz in terms:
-        qz4 = qz[:, None]
-        amp = amp + coef[:, None] * spec.kernel(qx4, qy4, qz4, szs) * torch.exp(1j * qz4 * z0)
-    amp = amp * contrast[:, None]  # F_DWBA per member, [B, M, H, W]
+    amp = _dwba(st, wv, js, sizes, h_slice, qx, qy)  # [B, M, H, W], F_DWBA / contrast
+    contrast = (k * k / (4.0 * math.pi)) * (p["n2_particle"] - p["n2"][:, st.particle_layer])
+    scale = (rho * abs2(contrast))[:, None, None]  # rho |contrast|^2, [B, 1, 1]
     w4 = wts[:, :, None, None]
-    mean_abs2 = (w4 * amp.abs() ** 2).sum(1)
+    mean_abs2 = (w4 * abs2(amp)).sum(1)
     if st.interference == "dilute":
-        return rho[:, None, None] * mean_abs2
+        return scale * mean_abs2
     if st.interference == "hexagonal_lattice":
-        s = itf.hexagonal_lattice(qx, qy, p["lattice_a"], p["lattice_decay"], p["lattice_var"],
-                                  p["xi"])
-        cov = p["coverage"][:, :, None, None]
-        coherent = (w4 * amp).sum(1).abs() ** 2
-        weighted = (cov * (s - 1.0)).sum(1)
-        return rho[:, None, None] * (coverage[:, None, None] * mean_abs2 + coherent * weighted)
+        weighted = itf.hexagonal_lattice_mix(qx, qy, p["lattice_a"], p["lattice_decay"],
+                                             p["lattice_var"], p["xi"], p["coverage"])
+        coherent = mean_abs2 if amp.shape[1] == 1 else abs2((w4 * amp).sum(1))
+        return scale * (coverage[:, None, None] * mean_abs2 + coherent * weighted)
     # radial paracrystal, size-spacing coupling approximation (decoupling when kappa = 0)
     qp = torch.sqrt(qx * qx + qy * qy)
     f = itf.radial_paracrystal_phase(qp, p["para_distance"][:, None, None],
@@ -246,4 +270,4 @@ def _particle_scattering(st: Structure, p: dict[str, Tensor], k: Tensor, wv: Wav
     ph2 = torch.exp(2j * kap * qp[:, None] * rdev)
     m = (w4 * ph * amp).sum(1) * (w4 * ph * amp.conj()).sum(1)
     denom = 1.0 - (w4 * ph2).sum(1) * f
-    return rho[:, None, None] * (mean_abs2 + 2.0 * (m * f / denom).real)
+    return scale * (mean_abs2 + 2.0 * (m * f / denom).real)

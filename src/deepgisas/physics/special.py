@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from deepgisas.physics.cmath import abs2, cdiv, csincos, csqrt
+
 _SMALL = 1e-3
 
 
@@ -60,3 +62,33 @@ def sphere_amplitude(x: Tensor) -> Tensor:
     series = 1.0 - x2 / 10.0 + x2 * x2 / 280.0
     return torch.where(small, series, full)
 
+
+
+_SPHERE_SERIES = (1.0, -1.0 / 10.0, 1.0 / 280.0, -1.0 / 15120.0, 1.0 / 1330560.0)
+
+
+def sphere_amplitude_sq(x2: Tensor) -> Tensor:
+    """3 (sin x - x cos x) / x^3 as a function of x^2 (complex ``x2``), in real arithmetic.
+
+    The function is even in x, so the branch of x = sqrt(x^2) does not matter. Below |x| < 0.5
+    a five-term series is used (truncation < 1e-11, and no cancellation in float32).
+    """
+    small = abs2(x2) < 0.0625
+    xs2 = torch.where(small, torch.ones_like(x2), x2)
+    x = csqrt(xs2)
+    s, c = csincos(x)
+    full = 3.0 * cdiv(s - x * c, xs2 * x)
+    series = torch.full_like(x2, _SPHERE_SERIES[-1])
+    for coef in _SPHERE_SERIES[-2::-1]:
+        series = series * x2 + coef
+    return torch.where(small, series, full)
+
+
+def sinc_sq(y2: Tensor) -> Tensor:
+    """sin(y)/y as a function of y^2 (complex ``y2``), in real arithmetic; even in y."""
+    small = abs2(y2) < 1e-4
+    ys2 = torch.where(small, torch.ones_like(y2), y2)
+    y = csqrt(ys2)
+    s, _ = csincos(y)
+    series = 1.0 - y2 / 6.0 + y2 * y2 / 120.0 - y2 * y2 * y2 / 5040.0
+    return torch.where(small, series, cdiv(s, y))
