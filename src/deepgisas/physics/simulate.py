@@ -138,7 +138,7 @@ def _sliced_stack(st: Structure, p: dict[str, Tensor], height: Tensor, fraction:
 
 @dataclass(frozen=True)
 class Waves:
-    """kz, T, R per slice (lists of S tensors): incoming [B, 1, 1], outgoing [B, H, W]."""
+    """kz, T, R per slice (lists of S tensors): incoming [B, 1, 1], outgoing [B, h, W]."""
 
     kz_in: list[Tensor]
     t_in: list[Tensor]
@@ -148,33 +148,32 @@ class Waves:
     r_out: list[Tensor]
 
 
-def _waves(stack: dict[str, Tensor], k: Tensor, ai: Tensor, grid: PixelGrid) -> Waves:
-    """The incoming wave at alpha_i and the outgoing one at every pixel's alpha_f (uz)."""
+@dataclass
+class _Batch:
+    """Everything per experiment (no pixel axis) that the pixel blocks share."""
+
+    k: Tensor  # [B] 1/nm
+    stack: dict[str, Tensor]  # slice stack, [B, S]
+    srms: Tensor  # [B, S] rms roughness used by the Fresnel factors
+    incoming: tuple[list[Tensor], list[Tensor], list[Tensor]]  # kz, T, R: S x [B, 1, 1]
+    js: int = 0  # the particles' slice
+    sizes: dict[str, Tensor] | None = None  # [B, M]
+    wts: Tensor | None = None  # [B, M]
+    h_slice: Tensor | None = None  # [B]
+    rho: Tensor | None = None  # [B]
+    coverage: Tensor | float = 1.0
+    table: Tensor | None = None  # hexagonal lattice far-point table
+
+
+BLOCK_ELEMENTS = 1 << 17  # pixels x members per block of rows: temporaries stay small
+
+
+def _prepare(st: Structure, p: dict[str, Tensor]) -> _Batch:
     from deepgisas.physics.roughness import sigma_rms
 
-    srms = sigma_rms(stack["sigma"], stack["hurst"], stack["corr_length"])
-    kz_in = kz_list(stack["n2"], k, (torch.sin(ai) ** 2)[:, None, None])
-    t_in, r_in = amplitude_lists(kz_in, stack["thickness"], srms)
-    kz_out = kz_list(stack["n2"], k, grid.uz * grid.uz)
-    t_out, r_out = amplitude_lists(kz_out, stack["thickness"], srms)
-    return Waves(kz_in, t_in, r_in, kz_out, t_out, r_out)
-
-
-def simulate_tensors(st: Structure, p: dict[str, Tensor]) -> Tensor:
-    """Simulate a batch of experiments of structure ``st``; returns [B, rows, cols] intensity.
-
-    ``p`` (all [B, ...], lengths nm, angles rad) is made by ``deepgisas.compile``. Masked
-    pixels and pixels outside the region of interest are 0.
-    """
     k = 2.0 * math.pi / p["wavelength"]
-    ai = p["alpha_i"]
-    grid = pixel_grid(st, p)
-    kk = k[:, None, None]
-    qx = kk * (torch.cos(ai)[:, None, None] - grid.ux)
-    qy = -kk * grid.uy
-    norm = (p["intensity"] / torch.sin(ai))[:, None, None] * grid.weight
     stack = {name: p[name] for name in ("n2", "thickness", "sigma", "hurst", "corr_length")}
-    total = torch.zeros_like(qx)
+    extra: dict = {}
     if st.particle_layer is not None:
         spec = SHAPES[st.shape_kind]
         sizes, wts = _members(st, p)  # [B, M]
@@ -183,15 +182,55 @@ def simulate_tensors(st: Structure, p: dict[str, Tensor]) -> Tensor:
         coverage = p["coverage"].sum(-1) if st.interference == "hexagonal_lattice" else 1.0
         fraction = coverage * rho * (wts * spec.volume(sizes)).sum(-1) / h_slice
         stack, js = _sliced_stack(st, p, h_slice, fraction, p["n2_particle"])
-        waves = _waves(stack, k, ai, grid)
-        total = total + _particle_scattering(st, p, k, waves, js, sizes, wts, h_slice, rho,
-                                             coverage, qx, qy)
-    else:
-        waves = _waves(stack, k, ai, grid)
+        table = (itf.far_table(p["lattice_a"], p["lattice_decay"])
+                 if st.interference == "hexagonal_lattice" else None)
+        extra = dict(js=js, sizes=sizes, wts=wts, h_slice=h_slice, rho=rho, coverage=coverage,
+                     table=table)
+    srms = sigma_rms(stack["sigma"], stack["hurst"], stack["corr_length"])
+    kz_in = kz_list(stack["n2"], k, (torch.sin(p["alpha_i"]) ** 2)[:, None, None])
+    t_in, r_in = amplitude_lists(kz_in, stack["thickness"], srms)
+    return _Batch(k, stack, srms, (kz_in, t_in, r_in), **extra)
+
+
+def simulate_tensors(st: Structure, p: dict[str, Tensor]) -> Tensor:
+    """Simulate a batch of experiments of structure ``st``; returns [B, rows, cols] intensity.
+
+    ``p`` (all [B, ...], lengths nm, angles rad) is made by ``deepgisas.compile``. Masked
+    pixels and pixels outside the region of interest are 0. The per-experiment work is done
+    once; the pixels are then processed in blocks of rows of about ``BLOCK_ELEMENTS`` pixels x
+    size members, so that the many elementwise temporaries stay small.
+    """
+    pre = _prepare(st, p)
+    grid = pixel_grid(st, p)
+    rows, cols = st.shape
+    bsz = pre.k.shape[0]
+    members = 1 if pre.wts is None else pre.wts.shape[-1]
+    step = max(1, BLOCK_ELEMENTS // (bsz * cols * members))
+    full = (bsz, rows, cols)
+    ux, uy, uz, weight = (t.expand(full) for t in (grid.ux, grid.uy, grid.uz, grid.weight))
+    blocks = [_block(st, p, pre, ux[:, r:r + step], uy[:, r:r + step], uz[:, r:r + step],
+                     weight[:, r:r + step]) for r in range(0, rows, step)]
+    return apply_masks(torch.cat(blocks, 1), st.roi, st.masks)
+
+
+def _block(st: Structure, p: dict[str, Tensor], pre: _Batch, ux: Tensor, uy: Tensor, uz: Tensor,
+           weight: Tensor) -> Tensor:
+    """Intensity of a block of pixels with directions ux, uy, uz and weights, [B, h, W] each."""
+    k, ai = pre.k, p["alpha_i"]
+    kk = k[:, None, None]
+    qx = kk * (torch.cos(ai)[:, None, None] - ux)
+    qy = -kk * uy
+    norm = (p["intensity"] / torch.sin(ai))[:, None, None] * weight
+    kz_out = kz_list(pre.stack["n2"], k, uz * uz)
+    t_out, r_out = amplitude_lists(kz_out, pre.stack["thickness"], pre.srms)
+    waves = Waves(*pre.incoming, kz_out, t_out, r_out)
+    total = torch.zeros_like(qx)
+    if st.particle_layer is not None:
+        total = total + _particle_scattering(st, p, pre, waves, qx, qy)
     if st.rough:
         from deepgisas.physics.roughness import diffuse_roughness
 
-        shape = qx.shape
+        stack, shape = pre.stack, qx.shape
 
         def st_(xs: list[Tensor]) -> Tensor:
             return torch.stack(torch.broadcast_tensors(*xs), -1)
@@ -203,7 +242,7 @@ def simulate_tensors(st: Structure, p: dict[str, Tensor]) -> Tensor:
             stack["n2"], stack["thickness"], stack["sigma"], stack["hurst"],
             stack["corr_length"], k, st_(waves.kz_in), st_(waves.t_in), st_(waves.r_in),
             out(waves.kz_out), out(waves.t_out), out(waves.r_out), qx, qy)
-    return apply_masks(norm * total, st.roi, st.masks)
+    return norm * total
 
 
 def _dwba(st: Structure, wv: Waves, js: int, sizes: dict[str, Tensor], h_slice: Tensor,
@@ -242,11 +281,12 @@ def _dwba(st: Structure, wv: Waves, js: int, sizes: dict[str, Tensor], h_slice: 
     return e_plus * (u1 * x + u2 * y) + e_minus * (u2 * x + u1 * y)
 
 
-def _particle_scattering(st: Structure, p: dict[str, Tensor], k: Tensor, wv: Waves, js: int,
-                         sizes: dict[str, Tensor], wts: Tensor, h_slice: Tensor, rho: Tensor,
-                         coverage: Tensor | float, qx: Tensor, qy: Tensor) -> Tensor:
-    """rho x the interference strategy over the particles' DWBA amplitudes, [B, H, W]."""
-    amp = _dwba(st, wv, js, sizes, h_slice, qx, qy)  # [B, M, H, W], F_DWBA / contrast
+def _particle_scattering(st: Structure, p: dict[str, Tensor], pre: _Batch, wv: Waves,
+                         qx: Tensor, qy: Tensor) -> Tensor:
+    """rho x the interference strategy over the particles' DWBA amplitudes, [B, h, W]."""
+    sizes, wts, rho, coverage, k = pre.sizes, pre.wts, pre.rho, pre.coverage, pre.k
+    assert sizes is not None and wts is not None and pre.h_slice is not None and rho is not None
+    amp = _dwba(st, wv, pre.js, sizes, pre.h_slice, qx, qy)  # [B, M, h, W], F_DWBA / contrast
     contrast = (k * k / (4.0 * math.pi)) * (p["n2_particle"] - p["n2"][:, st.particle_layer])
     scale = (rho * abs2(contrast))[:, None, None]  # rho |contrast|^2, [B, 1, 1]
     w4 = wts[:, :, None, None]
@@ -255,9 +295,11 @@ def _particle_scattering(st: Structure, p: dict[str, Tensor], k: Tensor, wv: Wav
         return scale * mean_abs2
     if st.interference == "hexagonal_lattice":
         weighted = itf.hexagonal_lattice_mix(qx, qy, p["lattice_a"], p["lattice_decay"],
-                                             p["lattice_var"], p["xi"], p["coverage"])
+                                             p["lattice_var"], p["xi"], p["coverage"],
+                                             pre.table)
         coherent = mean_abs2 if amp.shape[1] == 1 else abs2((w4 * amp).sum(1))
-        return scale * (coverage[:, None, None] * mean_abs2 + coherent * weighted)
+        cov = coverage[:, None, None] if isinstance(coverage, Tensor) else coverage
+        return scale * (cov * mean_abs2 + coherent * weighted)
     # radial paracrystal, size-spacing coupling approximation (decoupling when kappa = 0)
     qp = torch.sqrt(qx * qx + qy * qy)
     f = itf.radial_paracrystal_phase(qp, p["para_distance"][:, None, None],
