@@ -165,7 +165,7 @@ class _Batch:
     table: Tensor | None = None  # hexagonal lattice far-point table
 
 
-BLOCK_ELEMENTS = 1 << 17  # pixels x members per block of rows: temporaries stay small
+BLOCK_BYTES = 1 << 19  # bytes of a real pixel x member tensor per block of rows
 
 
 def _prepare(st: Structure, p: dict[str, Tensor]) -> _Batch:
@@ -197,15 +197,16 @@ def simulate_tensors(st: Structure, p: dict[str, Tensor]) -> Tensor:
 
     ``p`` (all [B, ...], lengths nm, angles rad) is made by ``deepgisas.compile``. Masked
     pixels and pixels outside the region of interest are 0. The per-experiment work is done
-    once; the pixels are then processed in blocks of rows of about ``BLOCK_ELEMENTS`` pixels x
-    size members, so that the many elementwise temporaries stay small.
+    once; the pixels are then processed in blocks of rows such that a real [B, M, rows, cols]
+    tensor has about ``BLOCK_BYTES``: the many elementwise temporaries stay small (fresh large
+    allocations cost page faults, several ns per element).
     """
     pre = _prepare(st, p)
     grid = pixel_grid(st, p)
     rows, cols = st.shape
     bsz = pre.k.shape[0]
     members = 1 if pre.wts is None else pre.wts.shape[-1]
-    step = max(1, BLOCK_ELEMENTS // (bsz * cols * members))
+    step = max(1, BLOCK_BYTES // (pre.k.element_size() * bsz * cols * members))
     full = (bsz, rows, cols)
     ux, uy, uz, weight = (t.expand(full) for t in (grid.ux, grid.uy, grid.uz, grid.weight))
     blocks = [_block(st, p, pre, ux[:, r:r + step], uy[:, r:r + step], uz[:, r:r + step],

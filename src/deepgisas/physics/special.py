@@ -74,10 +74,13 @@ def sphere_amplitude_sq(x2: Tensor) -> Tensor:
     a five-term series is used (truncation < 1e-11, and no cancellation in float32).
     """
     small = abs2(x2) < 0.0625
-    xs2 = torch.where(small, torch.ones_like(x2), x2)
+    any_small = bool(small.any())
+    xs2 = torch.where(small, torch.ones_like(x2), x2) if any_small else x2
     x = csqrt(xs2)
     s, c = csincos(x)
     full = 3.0 * cdiv(s - x * c, xs2 * x)
+    if not any_small:
+        return full
     series = torch.full_like(x2, _SPHERE_SERIES[-1])
     for coef in _SPHERE_SERIES[-2::-1]:
         series = series * x2 + coef
