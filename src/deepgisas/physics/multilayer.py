@@ -106,3 +106,63 @@ def amplitudes(kz: Tensor, thickness: Tensor, sigma: Tensor) -> tuple[Tensor, Te
     """
     ts, rs = amplitude_lists(list(kz.unbind(-1)), thickness, sigma)
     return torch.stack(ts, -1), torch.stack(rs, -1)
+
+
+ROW_NODES = (-1.0, -0.5, 0.0, 0.5, 1.0)
+ROW_CHECK = 1e-4  # the quadratic through t = -1, 0, 1 must reproduce t = +-1/2 this well
+ROW_CHECK_FLOAT32 = 2e-3  # float32 rounding alone (phases k d ~ 100 rad) gives ~1e-4
+
+
+def _row_tolerance(dtype: torch.dtype) -> float:
+    return ROW_CHECK if dtype == torch.float64 else ROW_CHECK_FLOAT32
+
+
+def amplitudes_in_layer(n2: Tensor, k: Tensor, thickness: Tensor, sigma: Tensor, j: int,
+                        sin_alpha: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """kz, T, R of layer ``j`` at grazing angles with sines ``sin_alpha`` [B, h, W].
+
+    Within a detector row sin(alpha) varies very little (for BornAgain's spherical pixels
+    u ~ (1, phi, alpha)/norm, by a relative phi^2/2). So kz, T, R are evaluated exactly at five
+    values per row spanning its range, t = -1, -1/2, 0, 1/2, 1, and interpolated by the quartic
+    through them. The rows must be smooth on that scale: the quadratic through t = -1, 0, 1
+    has to reproduce t = +-1/2 to ``ROW_CHECK`` of the row's largest value (float32:
+    ``ROW_CHECK_FLOAT32``), else every pixel is evaluated exactly. The quartic's error is
+    smaller by about that factor to the power 2/3 (~1e-7); measured for the talk's sample and
+    the test cases: 2e-13 relative L2 on the images in float64.
+
+    Args:
+        n2: [B, L]; k: [B]; thickness, sigma (rms used by the Fresnel factors): [B, L].
+    Returns:
+        (kz, T, R), each [B, h, W] complex.
+    """
+    def exact(s: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        kz = kz_list(n2, k, s * s)
+        ts, rs = amplitude_lists(kz, thickness, sigma)
+        return kz[j], ts[j], rs[j]
+
+    lo = sin_alpha.amin(-1, keepdim=True)
+    hi = sin_alpha.amax(-1, keepdim=True)
+    mid, half = 0.5 * (lo + hi), 0.5 * (hi - lo)  # [B, h, 1]
+    dt, dev = sin_alpha.dtype, sin_alpha.device
+    nodes = torch.tensor(ROW_NODES, dtype=dt, device=dev)
+    at_nodes = exact(mid + half * nodes)  # each [B, h, 5]
+    worst = 0.0
+    for v in at_nodes:
+        v0, v_half_m, v_mid, v_half_p, v1 = v.unbind(-1)
+        b, c = 0.5 * (v1 - v0), 0.5 * (v1 + v0) - v_mid  # quadratic v_mid + b t + c t^2
+        err = (v_mid + 0.5 * b + 0.25 * c - v_half_p).abs() + (
+            v_mid - 0.5 * b + 0.25 * c - v_half_m).abs()
+        worst = max(worst, float((err / v.abs().amax(-1)).max().detach()))
+    if worst > _row_tolerance(dt):
+        return exact(sin_alpha)
+    # power-basis coefficients of the quartic: V^-1 (values), V_ik = t_i^k
+    inv = torch.linalg.inv(nodes[:, None] ** torch.arange(5, dtype=dt, device=dev))
+    t = ((sin_alpha - mid) / torch.where(half > 0, half, torch.ones_like(half)))[..., None]
+    out = []
+    for v in at_nodes:
+        coef = torch.view_as_real(v @ inv.T.to(v.dtype))[:, :, None]  # [B, h, 1, 5, 2]
+        acc = coef[..., 4, :]
+        for i in range(3, -1, -1):
+            acc = torch.addcmul(coef[..., i, :], acc, t)
+        out.append(torch.view_as_complex(acc))
+    return out[0], out[1], out[2]

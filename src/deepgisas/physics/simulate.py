@@ -24,7 +24,7 @@ from deepgisas.physics import interference as itf
 from deepgisas.physics.cmath import abs2, expi, expi_pair
 from deepgisas.physics.detector import PixelGrid, apply_masks, rectangular_grid, spherical_grid
 from deepgisas.physics.formfactors import SHAPES
-from deepgisas.physics.multilayer import amplitude_lists, kz_list
+from deepgisas.physics.multilayer import amplitude_lists, amplitudes_in_layer, kz_list
 
 
 @dataclass(frozen=True)
@@ -222,12 +222,19 @@ def _block(st: Structure, p: dict[str, Tensor], pre: _Batch, ux: Tensor, uy: Ten
     qx = kk * (torch.cos(ai)[:, None, None] - ux)
     qy = -kk * uy
     norm = (p["intensity"] / torch.sin(ai))[:, None, None] * weight
-    kz_out = kz_list(pre.stack["n2"], k, uz * uz)
-    t_out, r_out = amplitude_lists(kz_out, pre.stack["thickness"], pre.srms)
-    waves = Waves(*pre.incoming, kz_out, t_out, r_out)
     total = torch.zeros_like(qx)
+    if st.rough:
+        kz_out = kz_list(pre.stack["n2"], k, uz * uz)
+        t_out, r_out = amplitude_lists(kz_out, pre.stack["thickness"], pre.srms)
+        waves = Waves(*pre.incoming, kz_out, t_out, r_out)
     if st.particle_layer is not None:
-        total = total + _particle_scattering(st, p, pre, waves, qx, qy)
+        incoming = tuple(x[pre.js] for x in pre.incoming)  # [B, 1, 1]
+        if st.rough:
+            outgoing = (kz_out[pre.js], t_out[pre.js], r_out[pre.js])
+        else:
+            outgoing = amplitudes_in_layer(pre.stack["n2"], k, pre.stack["thickness"], pre.srms,
+                                           pre.js, uz)
+        total = total + _particle_scattering(st, p, pre, incoming, outgoing, qx, qy)
     if st.rough:
         from deepgisas.physics.roughness import diffuse_roughness
 
@@ -246,8 +253,8 @@ def _block(st: Structure, p: dict[str, Tensor], pre: _Batch, ux: Tensor, uy: Ten
     return norm * total
 
 
-def _dwba(st: Structure, wv: Waves, js: int, sizes: dict[str, Tensor], h_slice: Tensor,
-          qx: Tensor, qy: Tensor) -> Tensor:
+def _dwba(st: Structure, incoming: tuple[Tensor, ...], outgoing: tuple[Tensor, ...],
+          sizes: dict[str, Tensor], h_slice: Tensor, qx: Tensor, qy: Tensor) -> Tensor:
     """The four DWBA terms of every size member in the particles' slice, without the contrast
     factor: [B, M, H, W] complex (nm^3).
 
@@ -259,8 +266,8 @@ def _dwba(st: Structure, wv: Waves, js: int, sizes: dict[str, Tensor], h_slice: 
     heights = spec.height(sizes)
     z0 = -h_slice[:, None].expand_as(heights) if st.placement == "deposit" else -heights
     szs = {n: v[:, :, None, None] for n, v in sizes.items()}
-    kzi, ti, ri = (x[js][:, None] for x in (wv.kz_in, wv.t_in, wv.r_in))  # [B, 1, 1, 1]
-    kzo, to, ro = (x[js][:, None] for x in (wv.kz_out, wv.t_out, wv.r_out))  # [B, 1, H, W]
+    kzi, ti, ri = (x[:, None] for x in incoming)  # [B, 1, 1, 1]
+    kzo, to, ro = (x[:, None] for x in outgoing)  # [B, 1, h, W]
     qx4, qy4 = qx[:, None], qy[:, None]
     if spec.even is None or spec.center is None:
         z4 = z0[:, :, None, None]
@@ -282,12 +289,15 @@ def _dwba(st: Structure, wv: Waves, js: int, sizes: dict[str, Tensor], h_slice: 
     return e_plus * (u1 * x + u2 * y) + e_minus * (u2 * x + u1 * y)
 
 
-def _particle_scattering(st: Structure, p: dict[str, Tensor], pre: _Batch, wv: Waves,
-                         qx: Tensor, qy: Tensor) -> Tensor:
-    """rho x the interference strategy over the particles' DWBA amplitudes, [B, h, W]."""
+def _particle_scattering(st: Structure, p: dict[str, Tensor], pre: _Batch,
+                         incoming: tuple[Tensor, ...], outgoing: tuple[Tensor, ...], qx: Tensor,
+                         qy: Tensor) -> Tensor:
+    """rho x the interference strategy over the particles' DWBA amplitudes, [B, h, W].
+
+    incoming, outgoing: (kz, T, R) in the particles' slice, [B, 1, 1] and [B, h, W]."""
     sizes, wts, rho, coverage, k = pre.sizes, pre.wts, pre.rho, pre.coverage, pre.k
     assert sizes is not None and wts is not None and pre.h_slice is not None and rho is not None
-    amp = _dwba(st, wv, pre.js, sizes, pre.h_slice, qx, qy)  # [B, M, h, W], F_DWBA / contrast
+    amp = _dwba(st, incoming, outgoing, sizes, pre.h_slice, qx, qy)  # F_DWBA / contrast
     contrast = (k * k / (4.0 * math.pi)) * (p["n2_particle"] - p["n2"][:, st.particle_layer])
     scale = (rho * abs2(contrast))[:, None, None]  # rho |contrast|^2, [B, 1, 1]
     w4 = wts[:, :, None, None]
