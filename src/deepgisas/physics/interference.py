@@ -83,7 +83,8 @@ def far_table(a: Tensor, w: Tensor, grid: int = FAR_GRID) -> Tensor:
     (fu, fv) in [-FAR_HALF, FAR_HALF]^2 (fu along the last axis), times 2 pi w^2.
 
     The peak argument is separable, 1 + C (u^2 + u v + v^2) with u = fu + i, v = fv + j, so the
-    [fv, j, fu, i] grid costs two passes; points outside the window get a huge base. The sum is
+    [fv, fu, i] grid of each v-offset j costs two passes; points outside the window get a huge
+    base. The sum is
     even under (fu, fv) -> (-fu, -fv), so only the rows fv >= 0 are computed (``grid`` odd).
     """
     assert grid % 2 == 1
@@ -99,9 +100,12 @@ def far_table(a: Tensor, w: Tensor, grid: int = FAR_GRID) -> Tensor:
     vv = half[:, None] + off  # [G', N]
     pu = torch.where(inside, 1.0 + c * uu * uu, torch.full_like(c * uu, _OUTSIDE))  # [B, G, N]
     pv = torch.where(inside, c * vv * vv, torch.full_like(c * vv, _OUTSIDE))  # [B, G', N]
-    base = (pv[:, :, :, None, None] + pu[:, None, None]) + (
-        vv[None, :, :, None, None] * (c[..., None, None] * uu[None, None, None]))
-    peaks = (torch.rsqrt(base) / base).sum((2, 4))  # [B, G', G]
+    cu = c * uu  # [B, G, N]
+    peaks = torch.zeros_like(pv[:, :, :1] * cu[:, None, :, 0])  # [B, G', G]
+    for jj in range(off.shape[0]):  # one v-offset at a time: [B, G', G, N] temporaries
+        base = torch.addcmul(pv[:, :, jj, None, None] + pu[:, None], vv[None, :, jj, None, None],
+                             cu[:, None])
+        peaks = peaks + (torch.rsqrt(base) / base).sum(-1)
     near = 1.0 + c * (half[:, None] ** 2 + half[:, None] * t + t * t)  # [B, G', G]
     peaks = peaks - torch.rsqrt(near) / near
     full = torch.cat([peaks[:, 1:].flip(-2, -1), peaks], -2)
