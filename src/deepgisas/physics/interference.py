@@ -10,7 +10,9 @@ the lateral position variance s: S = DW S_raw + 1 - DW, DW = exp(-q_par^2 s^2).
 Speed: the window sum depends on q only through the fractional lattice coordinates (fu, fv) in
 [-1/2, 1/2]^2. The nearest point is summed exactly per pixel; the rest of the window, a
 smooth function of (fu, fv), is tabulated once per experiment on a grid and interpolated
-bicubically (``far_table``). ``hexagonal_lattice_exact`` sums every point and is the reference.
+bilinearly (``far_table``; bilinear on this grid is more accurate than torch's bicubic, which
+converges only as h here: 2.5e-6 against 6.8e-6 relative L2 at 65 x 65).
+``hexagonal_lattice_exact`` sums every point and is the reference.
 
 Radial paracrystal (ba.RadialParacrystal): f = exp(i q D) exp(-q^2 omega^2/2) exp(-D/lambda),
 S = Re[(1 + f)/(1 - f)], density 2/(sqrt(3) D^2).
@@ -29,7 +31,7 @@ TWO_PI = 2.0 * math.pi
 SQRT3 = math.sqrt(3.0)
 COS120, SIN120 = -0.5, SQRT3 / 2.0
 FAR_GRID = 65
-FAR_HALF = 0.6  # the table spans [-0.6, 0.6]^2 so that bicubic interpolation never hits its edge
+FAR_HALF = 0.6  # the table spans [-0.6, 0.6]^2, beyond the cell [-0.5, 0.5]^2
 
 
 def hex_cell_area(a: Tensor) -> Tensor:
@@ -135,7 +137,7 @@ def _lattice_terms(qx: Tensor, qy: Tensor, a: Tensor, w: Tensor, xi: Tensor,
         fu, fv = f[..., 0], f[..., 1]
         quad = torch.addcmul(fv * fv, fu, fu + fv)  # fu^2 + fu fv + fv^2
         base = torch.addcmul(torch.ones_like(quad), quad, peak)
-        far = tnf.grid_sample(table, f * (1.0 / FAR_HALF), mode="bicubic", align_corners=True)
+        far = tnf.grid_sample(table, f * (1.0 / FAR_HALF), mode="bilinear", align_corners=True)
         yield torch.rsqrt(base) / base, far[:, 0]
 
 
