@@ -165,8 +165,11 @@ def amplitudes_in_layer(n2: Tensor, k: Tensor, thickness: Tensor, sigma: Tensor,
     vals = torch.stack([torch.view_as_real(v) for v in at_nodes], 0)  # [3, B, h, 5, 2]
     coef = torch.einsum("qbhnc,kn->qckbh", vals, inv).reshape(6, 5, *vals.shape[1:3], 1)
     t = (sin_alpha - mid) / torch.where(half > 0, half, torch.ones_like(half))  # [B, h, W]
-    acc = coef[:, 4]
-    for i in range(3, -1, -1):
-        acc = torch.addcmul(coef[:, i], acc, t)  # [6, B, h, W]
-    kz, tt, rr = (torch.complex(acc[2 * q], acc[2 * q + 1]) for q in range(3))
+    parts = []
+    for row in coef:  # one real component at a time: [B, h, W] temporaries
+        acc = row[4]
+        for i in range(3, -1, -1):
+            acc = torch.addcmul(row[i], acc, t)
+        parts.append(acc)
+    kz, tt, rr = (torch.complex(parts[2 * q], parts[2 * q + 1]) for q in range(3))
     return kz, tt, rr
