@@ -37,11 +37,13 @@ from deepgisas.physics.special import (
     sinc,
     sinc_sq,
     sphere_amplitude,
+    sphere_amplitude_pair,
     sphere_amplitude_sq,
 )
 
 Kernel = Callable[[Tensor, Tensor, Tensor, dict[str, Tensor]], Tensor]
 EvenKernel = Callable[[Tensor, Tensor, Tensor, Tensor, dict[str, Tensor]], Tensor]
+PairKernel = Callable[[Tensor, Tensor, Tensor, dict[str, Tensor]], tuple[Tensor, Tensor]]
 VolumeFn = Callable[[dict[str, Tensor]], Tensor]
 
 
@@ -57,6 +59,7 @@ class Shape:
     description: str
     even: EvenKernel | None = None
     center: VolumeFn | None = None
+    even_pair: PairKernel | None = None  # E(qp^2, qz^2) on real and imaginary parts
 
     @property
     def size_param(self) -> str:
@@ -85,6 +88,24 @@ def _spheroid(qx: Tensor, qy: Tensor, qz: Tensor, p: dict[str, Tensor]) -> Tenso
 def _sphere_even(qx: Tensor, qy: Tensor, qp2: Tensor, qz2: Tensor, p: dict[str, Tensor]) -> Tensor:
     r = p["radius_nm"]
     return 4.0 / 3.0 * math.pi * r**3 * sphere_amplitude_sq((qp2 + qz2) * (r * r))
+
+
+def _sphere_pair(qp2: Tensor, qz2_re: Tensor, qz2_im: Tensor,
+                 p: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+    r = p["radius_nm"]
+    r2 = r * r
+    vol = 4.0 / 3.0 * math.pi * r2 * r
+    f_re, f_im = sphere_amplitude_pair((qp2 + qz2_re) * r2, qz2_im * r2)
+    return vol * f_re, vol * f_im
+
+
+def _spheroid_pair(qp2: Tensor, qz2_re: Tensor, qz2_im: Tensor,
+                   p: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+    r, c = p["radius_nm"], 0.5 * p["height_nm"]
+    r2, c2 = r * r, c * c
+    vol = 4.0 / 3.0 * math.pi * r2 * c
+    f_re, f_im = sphere_amplitude_pair(torch.addcmul(qp2 * r2, qz2_re, c2), qz2_im * c2)
+    return vol * f_re, vol * f_im
 
 
 def _spheroid_even(qx: Tensor, qy: Tensor, qp2: Tensor, qz2: Tensor,
@@ -153,6 +174,7 @@ SHAPES: dict[str, Shape] = {
         "full sphere (ba.Sphere(R))",
         _sphere_even,
         lambda p: p["radius_nm"],
+        _sphere_pair,
     ),
     "spheroid": Shape(
         "spheroid",
@@ -166,6 +188,7 @@ SHAPES: dict[str, Shape] = {
         "spheroid (ba.Spheroid(R, height/2))",
         _spheroid_even,
         lambda p: 0.5 * p["height_nm"],
+        _spheroid_pair,
     ),
     "cylinder": Shape(
         "cylinder",

@@ -23,7 +23,7 @@ from torch import Tensor
 from deepgisas.physics import interference as itf
 from deepgisas.physics.cmath import abs2, expi, expi_pair
 from deepgisas.physics.detector import PixelGrid, apply_masks, rectangular_grid, spherical_grid
-from deepgisas.physics.formfactors import SHAPES
+from deepgisas.physics.formfactors import SHAPES, PairKernel
 from deepgisas.physics.multilayer import amplitude_lists, amplitudes_in_layer, kz_list
 
 
@@ -279,6 +279,8 @@ def _dwba(st: Structure, incoming: tuple[Tensor, ...], outgoing: tuple[Tensor, .
         return amp
     h = (spec.center(sizes) + z0)[:, :, None, None]  # [B, M, 1, 1]
     qp2 = qx4 * qx4 + qy4 * qy4
+    if spec.even_pair is not None:
+        return _dwba_pairs(spec.even_pair, (kzi, ti, ri), (kzo, to, ro), szs, h, qp2)
     kzo2, cross, kzi2 = kzo * kzo, 2.0 * kzi * kzo, kzi * kzi
     e_plus = spec.even(qx4, qy4, qp2, kzi2 + kzo2 + cross, szs)
     e_minus = spec.even(qx4, qy4, qp2, kzi2 + kzo2 - cross, szs)
@@ -287,6 +289,44 @@ def _dwba(st: Structure, incoming: tuple[Tensor, ...], outgoing: tuple[Tensor, .
     u1, u2 = ti * a_m, ri * a_p  # [B, M, 1, 1]
     x, y = to * p_m, ro * p_p  # [B, M, H, W]
     return e_plus * (u1 * x + u2 * y) + e_minus * (u2 * x + u1 * y)
+
+
+def _cmul(ar: Tensor, ai: Tensor, br: Tensor, bi: Tensor) -> tuple[Tensor, Tensor]:
+    """(a b) on real and imaginary parts."""
+    return torch.addcmul(ar * br, ai, bi, value=-1.0), torch.addcmul(ar * bi, ai, br)
+
+
+def _dwba_pairs(even_pair: PairKernel, incoming: tuple[Tensor, ...],
+                outgoing: tuple[Tensor, ...], szs: dict[str, Tensor], h: Tensor,
+                qp2: Tensor) -> Tensor:
+    """The paired DWBA terms of :func:`_dwba` with every pixel-sized tensor real (complex128
+    kernels are unvectorised on CPU). incoming [B, 1, 1, 1], outgoing [B, 1, h, W] complex;
+    h [B, M, 1, 1]. Returns [B, M, h, W] complex."""
+    kzi, ti, ri = incoming
+    kzo, to, ro = outgoing
+    kr, ki, ir, ii = kzo.real, kzo.imag, kzi.real, kzi.imag
+
+    def square(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
+        return torch.addcmul(a * a, b, b, value=-1.0), 2.0 * a * b
+
+    ep_re, ep_im = even_pair(qp2, *square(ir + kr, ii + ki), szs)  # E(Q+^2)
+    em_re, em_im = even_pair(qp2, *square(ir - kr, ii - ki), szs)  # E(Q-^2)
+    a_p, a_m = expi_pair(kzi * h)  # [B, M, 1, 1]
+    e = torch.exp(-ki * h)
+    ei = torch.reciprocal(e)
+    ph = kr * h
+    c, s = torch.cos(ph), torch.sin(ph)
+    x_re, x_im = _cmul(to.real, to.imag, ei * c, -ei * s)  # T_out exp(-i kzo h)
+    y_re, y_im = _cmul(ro.real, ro.imag, e * c, e * s)  # R_out exp(+i kzo h)
+    u1, u2 = ti * a_m, ri * a_p  # [B, M, 1, 1]
+    u1r, u1i, u2r, u2i = u1.real, u1.imag, u2.real, u2.imag
+    pa_re, pa_im = _cmul(u1r, u1i, x_re, x_im)
+    pb_re, pb_im = _cmul(u2r, u2i, y_re, y_im)
+    qa_re, qa_im = _cmul(u2r, u2i, x_re, x_im)
+    qb_re, qb_im = _cmul(u1r, u1i, y_re, y_im)
+    plus_re, plus_im = _cmul(ep_re, ep_im, pa_re + pb_re, pa_im + pb_im)
+    minus_re, minus_im = _cmul(em_re, em_im, qa_re + qb_re, qa_im + qb_im)
+    return torch.complex(plus_re + minus_re, plus_im + minus_im)
 
 
 def _particle_scattering(st: Structure, p: dict[str, Tensor], pre: _Batch,
