@@ -120,24 +120,25 @@ def _lattice_terms(qx: Tensor, qy: Tensor, a: Tensor, w: Tensor, xi: Tensor,
     each [B, H, W].
 
     (u, v) = (q.a1, q.a2) / 2 pi in each domain's frame are linear in (qx, qy) with per-domain
-    coefficients; the pair is kept as a trailing axis, the layout grid_sample wants. One domain
-    at a time keeps the temporaries small.
+    coefficients. One domain at a time keeps the temporaries small.
     """
     if table is None:
         table = far_table(a, w)
     c, s = torch.cos(xi), torch.sin(xi)  # [B, K]
-    scale = (a / TWO_PI)[:, None, None]
-    cu = torch.stack([c, c * COS120 - s * SIN120], -1) * scale  # u, v per qx: [B, K, 2]
-    su = torch.stack([s, s * COS120 + c * SIN120], -1) * scale  # ... per qy
+    scale = a[:, None] / TWO_PI
+    # u = scale (qx cos xi + qy sin xi), v = scale (qx cos(xi + 120) + qy sin(xi + 120))
+    coefs = [((c * scale)[:, j, None, None], (s * scale)[:, j, None, None],
+              ((c * COS120 - s * SIN120) * scale)[:, j, None, None],
+              ((s * COS120 + c * SIN120) * scale)[:, j, None, None]) for j in range(xi.shape[1])]
     peak = _peak_scale(a, w)[:, None, None]
-    qx5, qy5 = qx[..., None], qy[..., None]
-    for j in range(xi.shape[1]):
-        uv = torch.addcmul(qx5 * cu[:, None, None, j], qy5, su[:, None, None, j])
-        f = uv - torch.round(uv)  # [B, H, W, 2]
-        fu, fv = f[..., 0], f[..., 1]
+    for cu, su, cv, sv in coefs:
+        u = torch.addcmul(qx * cu, qy, su)
+        v = torch.addcmul(qx * cv, qy, sv)
+        fu, fv = u - torch.round(u), v - torch.round(v)  # [B, H, W], contiguous
         quad = torch.addcmul(fv * fv, fu, fu + fv)  # fu^2 + fu fv + fv^2
         base = torch.addcmul(torch.ones_like(quad), quad, peak)
-        far = tnf.grid_sample(table, f * (1.0 / FAR_HALF), mode="bilinear", align_corners=True)
+        pts = torch.stack([fu, fv], -1) * (1.0 / FAR_HALF)  # [B, H, W, 2], grid_sample's layout
+        far = tnf.grid_sample(table, pts, mode="bilinear", align_corners=True)
         yield torch.rsqrt(base) / base, far[:, 0]
 
 

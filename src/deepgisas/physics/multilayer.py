@@ -117,9 +117,23 @@ def _row_tolerance(dtype: torch.dtype) -> float:
     return ROW_CHECK if dtype == torch.float64 else ROW_CHECK_FLOAT32
 
 
+Parts = tuple[Tensor, Tensor]  # (real, imaginary) of a complex quantity
+
+
 def amplitudes_in_layer(n2: Tensor, k: Tensor, thickness: Tensor, sigma: Tensor, j: int,
                         sin_alpha: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """kz, T, R of layer ``j`` at grazing angles with sines ``sin_alpha`` [B, h, W].
+    """kz, T, R of layer ``j`` at grazing angles with sines ``sin_alpha`` [B, h, W], complex.
+
+    See :func:`amplitude_parts_in_layer`.
+    """
+    kz, tt, rr = (torch.complex(*x) for x in amplitude_parts_in_layer(n2, k, thickness, sigma, j,
+                                                                       sin_alpha))
+    return kz, tt, rr
+
+
+def amplitude_parts_in_layer(n2: Tensor, k: Tensor, thickness: Tensor, sigma: Tensor, j: int,
+                             sin_alpha: Tensor) -> tuple[Parts, Parts, Parts]:
+    """(Re, Im) of kz, T, R of layer ``j`` at grazing angles with sines ``sin_alpha``.
 
     Within a detector row sin(alpha) varies very little (for BornAgain's spherical pixels
     u ~ (1, phi, alpha)/norm, by a relative phi^2/2). So kz, T, R are evaluated exactly at five
@@ -134,7 +148,8 @@ def amplitudes_in_layer(n2: Tensor, k: Tensor, thickness: Tensor, sigma: Tensor,
     Args:
         n2: [B, L]; k: [B]; thickness, sigma (rms used by the Fresnel factors): [B, L].
     Returns:
-        (kz, T, R), each [B, h, W] complex.
+        (kz, T, R), each a pair of real [B, h, W] tensors (no complex128 construction: those
+        kernels are slow on CPU).
     """
     def exact(s: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         kz = kz_list(n2, k, s * s)
@@ -158,7 +173,8 @@ def amplitudes_in_layer(n2: Tensor, k: Tensor, thickness: Tensor, sigma: Tensor,
             v_mid - 0.5 * b + 0.25 * c - v_half_m).abs()
         worst = max(worst, float((err / scale).max().detach()))
     if worst > _row_tolerance(dt):
-        return exact(sin_alpha)
+        kz, tt, rr = exact(sin_alpha)
+        return (kz.real, kz.imag), (tt.real, tt.imag), (rr.real, rr.imag)
     # power-basis coefficients of the quartic, V^-1 (values) with V_ik = t_i^k, as real rows
     # [6 (kz, T, R; re, im), 5, B, h, 1]: Horner then runs along the pixels of a row
     inv = torch.linalg.inv(nodes[:, None] ** torch.arange(5, dtype=dt, device=dev))
@@ -171,5 +187,4 @@ def amplitudes_in_layer(n2: Tensor, k: Tensor, thickness: Tensor, sigma: Tensor,
         for i in range(3, -1, -1):
             acc = torch.addcmul(row[i], acc, t)
         parts.append(acc)
-    kz, tt, rr = (torch.complex(parts[2 * q], parts[2 * q + 1]) for q in range(3))
-    return kz, tt, rr
+    return (parts[0], parts[1]), (parts[2], parts[3]), (parts[4], parts[5])

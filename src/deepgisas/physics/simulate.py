@@ -24,7 +24,7 @@ from deepgisas.physics import interference as itf
 from deepgisas.physics.cmath import abs2, expi, expi_pair
 from deepgisas.physics.detector import PixelGrid, apply_masks, rectangular_grid, spherical_grid
 from deepgisas.physics.formfactors import SHAPES, PairKernel
-from deepgisas.physics.multilayer import amplitude_lists, amplitudes_in_layer, kz_list
+from deepgisas.physics.multilayer import Parts, amplitude_lists, amplitude_parts_in_layer, kz_list
 
 
 @dataclass(frozen=True)
@@ -230,10 +230,10 @@ def _block(st: Structure, p: dict[str, Tensor], pre: _Batch, ux: Tensor, uy: Ten
     if st.particle_layer is not None:
         incoming = tuple(x[pre.js] for x in pre.incoming)  # [B, 1, 1]
         if st.rough:
-            outgoing = (kz_out[pre.js], t_out[pre.js], r_out[pre.js])
+            outgoing = tuple((x[pre.js].real, x[pre.js].imag) for x in (kz_out, t_out, r_out))
         else:
-            outgoing = amplitudes_in_layer(pre.stack["n2"], k, pre.stack["thickness"], pre.srms,
-                                           pre.js, uz)
+            outgoing = amplitude_parts_in_layer(pre.stack["n2"], k, pre.stack["thickness"],
+                                                pre.srms, pre.js, uz)
         total = total + _particle_scattering(st, p, pre, incoming, outgoing, qx, qy)
     if st.rough:
         from deepgisas.physics.roughness import diffuse_roughness
@@ -253,7 +253,7 @@ def _block(st: Structure, p: dict[str, Tensor], pre: _Batch, ux: Tensor, uy: Ten
     return norm * total
 
 
-def _dwba(st: Structure, incoming: tuple[Tensor, ...], outgoing: tuple[Tensor, ...],
+def _dwba(st: Structure, incoming: tuple[Tensor, ...], outgoing: tuple[Parts, ...],
           sizes: dict[str, Tensor], h_slice: Tensor, qx: Tensor, qy: Tensor) -> Tensor:
     """The four DWBA terms of every size member in the particles' slice, without the contrast
     factor: [B, M, H, W] complex (nm^3).
@@ -267,7 +267,12 @@ def _dwba(st: Structure, incoming: tuple[Tensor, ...], outgoing: tuple[Tensor, .
     z0 = -h_slice[:, None].expand_as(heights) if st.placement == "deposit" else -heights
     szs = {n: v[:, :, None, None] for n, v in sizes.items()}
     kzi, ti, ri = (x[:, None] for x in incoming)  # [B, 1, 1, 1]
-    kzo, to, ro = (x[:, None] for x in outgoing)  # [B, 1, h, W]
+    parts = [(re[:, None], im[:, None]) for re, im in outgoing]  # [B, 1, h, W]
+    h = (spec.center(sizes) + z0)[:, :, None, None] if spec.center is not None else None
+    if spec.even_pair is not None and h is not None:
+        qp2 = (qx * qx + qy * qy)[:, None]
+        return _dwba_pairs(spec.even_pair, (kzi, ti, ri), parts, szs, h, qp2)
+    kzo, to, ro = (torch.complex(re, im) for re, im in parts)
     qx4, qy4 = qx[:, None], qy[:, None]
     if spec.even is None or spec.center is None:
         z4 = z0[:, :, None, None]
@@ -277,10 +282,8 @@ def _dwba(st: Structure, incoming: tuple[Tensor, ...], outgoing: tuple[Tensor, .
         for coef, qz in terms:
             amp = amp + coef * spec.kernel(qx4, qy4, qz, szs) * expi(qz * z4)
         return amp
-    h = (spec.center(sizes) + z0)[:, :, None, None]  # [B, M, 1, 1]
+    assert h is not None  # [B, M, 1, 1]
     qp2 = qx4 * qx4 + qy4 * qy4
-    if spec.even_pair is not None:
-        return _dwba_pairs(spec.even_pair, (kzi, ti, ri), (kzo, to, ro), szs, h, qp2)
     kzo2, cross, kzi2 = kzo * kzo, 2.0 * kzi * kzo, kzi * kzi
     e_plus = spec.even(qx4, qy4, qp2, kzi2 + kzo2 + cross, szs)
     e_minus = spec.even(qx4, qy4, qp2, kzi2 + kzo2 - cross, szs)
@@ -297,14 +300,15 @@ def _cmul(ar: Tensor, ai: Tensor, br: Tensor, bi: Tensor) -> tuple[Tensor, Tenso
 
 
 def _dwba_pairs(even_pair: PairKernel, incoming: tuple[Tensor, ...],
-                outgoing: tuple[Tensor, ...], szs: dict[str, Tensor], h: Tensor,
+                outgoing: list[Parts], szs: dict[str, Tensor], h: Tensor,
                 qp2: Tensor) -> Tensor:
     """The paired DWBA terms of :func:`_dwba` with every pixel-sized tensor real (complex128
-    kernels are unvectorised on CPU). incoming [B, 1, 1, 1], outgoing [B, 1, h, W] complex;
+    kernels are unvectorised on CPU). incoming [B, 1, 1, 1] complex, outgoing (Re, Im) pairs
+    [B, 1, h, W];
     h [B, M, 1, 1]. Returns [B, M, h, W] complex."""
     kzi, ti, ri = incoming
-    kzo, to, ro = outgoing
-    kr, ki, ir, ii = kzo.real, kzo.imag, kzi.real, kzi.imag
+    (kr, ki), (to_re, to_im), (ro_re, ro_im) = outgoing
+    ir, ii = kzi.real, kzi.imag
 
     def square(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
         return torch.addcmul(a * a, b, b, value=-1.0), 2.0 * a * b
@@ -316,8 +320,8 @@ def _dwba_pairs(even_pair: PairKernel, incoming: tuple[Tensor, ...],
     ei = torch.reciprocal(e)
     ph = kr * h
     c, s = torch.cos(ph), torch.sin(ph)
-    x_re, x_im = _cmul(to.real, to.imag, ei * c, -ei * s)  # T_out exp(-i kzo h)
-    y_re, y_im = _cmul(ro.real, ro.imag, e * c, e * s)  # R_out exp(+i kzo h)
+    x_re, x_im = _cmul(to_re, to_im, ei * c, -ei * s)  # T_out exp(-i kzo h)
+    y_re, y_im = _cmul(ro_re, ro_im, e * c, e * s)  # R_out exp(+i kzo h)
     u1, u2 = ti * a_m, ri * a_p  # [B, M, 1, 1]
     u1r, u1i, u2r, u2i = u1.real, u1.imag, u2.real, u2.imag
     pa_re, pa_im = _cmul(u1r, u1i, x_re, x_im)
@@ -330,11 +334,12 @@ def _dwba_pairs(even_pair: PairKernel, incoming: tuple[Tensor, ...],
 
 
 def _particle_scattering(st: Structure, p: dict[str, Tensor], pre: _Batch,
-                         incoming: tuple[Tensor, ...], outgoing: tuple[Tensor, ...], qx: Tensor,
+                         incoming: tuple[Tensor, ...], outgoing: tuple[Parts, ...], qx: Tensor,
                          qy: Tensor) -> Tensor:
     """rho x the interference strategy over the particles' DWBA amplitudes, [B, h, W].
 
-    incoming, outgoing: (kz, T, R) in the particles' slice, [B, 1, 1] and [B, h, W]."""
+    incoming, outgoing: (kz, T, R) in the particles' slice, [B, 1, 1] complex and (Re, Im)
+    pairs [B, h, W]."""
     sizes, wts, rho, coverage, k = pre.sizes, pre.wts, pre.rho, pre.coverage, pre.k
     assert sizes is not None and wts is not None and pre.h_slice is not None and rho is not None
     amp = _dwba(st, incoming, outgoing, sizes, pre.h_slice, qx, qy)  # F_DWBA / contrast
