@@ -16,8 +16,9 @@ Formulas (BornAgain, ``Sample/HardParticle``):
 - box:         L W H sinc(qx L/2) sinc(qy W/2) sinc(qz H/2) exp(i qz H/2)
 
 All but the hemisphere are of the form F = E(qx, qy, qz^2) exp(i qz c) with E even in qz and c a
-height (R, c, H/2, H/2): ``Shape.even`` and ``Shape.center`` give E and c, which lets the DWBA
-share one E between the terms whose qz differ only in sign (see ``simulate``).
+height (R, c, H/2, H/2): ``Shape.center`` gives c, and ``Shape.even`` E (complex tensors;
+cylinder, box) or ``Shape.even_pair`` E on real and imaginary parts (sphere, spheroid), which
+lets the DWBA share one E between the terms whose qz differ only in sign (see ``simulate``).
 """
 
 from __future__ import annotations
@@ -38,7 +39,6 @@ from deepgisas.physics.special import (
     sinc_sq,
     sphere_amplitude,
     sphere_amplitude_pair,
-    sphere_amplitude_sq,
 )
 
 Kernel = Callable[[Tensor, Tensor, Tensor, dict[str, Tensor]], Tensor]
@@ -85,11 +85,6 @@ def _spheroid(qx: Tensor, qy: Tensor, qz: Tensor, p: dict[str, Tensor]) -> Tenso
     return vol * sphere_amplitude(u) * torch.exp(1j * qz * c)
 
 
-def _sphere_even(qx: Tensor, qy: Tensor, qp2: Tensor, qz2: Tensor, p: dict[str, Tensor]) -> Tensor:
-    r = p["radius_nm"]
-    return 4.0 / 3.0 * math.pi * r**3 * sphere_amplitude_sq((qp2 + qz2) * (r * r))
-
-
 def _sphere_pair(qp2: Tensor, qz2_re: Tensor, qz2_im: Tensor,
                  p: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
     r = p["radius_nm"]
@@ -106,13 +101,6 @@ def _spheroid_pair(qp2: Tensor, qz2_re: Tensor, qz2_im: Tensor,
     vol = 4.0 / 3.0 * math.pi * r2 * c
     f_re, f_im = sphere_amplitude_pair(torch.addcmul(qp2 * r2, qz2_re, c2), qz2_im * c2)
     return vol * f_re, vol * f_im
-
-
-def _spheroid_even(qx: Tensor, qy: Tensor, qp2: Tensor, qz2: Tensor,
-                   p: dict[str, Tensor]) -> Tensor:
-    r, c = p["radius_nm"], 0.5 * p["height_nm"]
-    vol = 4.0 / 3.0 * math.pi * r * r * c
-    return vol * sphere_amplitude_sq(qp2 * (r * r) + qz2 * (c * c))
 
 
 def _cylinder_even(qx: Tensor, qy: Tensor, qp2: Tensor, qz2: Tensor,
@@ -172,7 +160,7 @@ SHAPES: dict[str, Shape] = {
         lambda p: 4.0 / 3.0 * math.pi * p["radius_nm"] ** 3,
         lambda p: 2.0 * p["radius_nm"],
         "full sphere (ba.Sphere(R))",
-        _sphere_even,
+        None,
         lambda p: p["radius_nm"],
         _sphere_pair,
     ),
@@ -186,7 +174,7 @@ SHAPES: dict[str, Shape] = {
         lambda p: 2.0 / 3.0 * math.pi * p["radius_nm"] ** 2 * p["height_nm"],
         lambda p: p["height_nm"],
         "spheroid (ba.Spheroid(R, height/2))",
-        _spheroid_even,
+        None,
         lambda p: 0.5 * p["height_nm"],
         _spheroid_pair,
     ),

@@ -120,17 +120,6 @@ def _row_tolerance(dtype: torch.dtype) -> float:
 Parts = tuple[Tensor, Tensor]  # (real, imaginary) of a complex quantity
 
 
-def amplitudes_in_layer(n2: Tensor, k: Tensor, thickness: Tensor, sigma: Tensor, j: int,
-                        sin_alpha: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """kz, T, R of layer ``j`` at grazing angles with sines ``sin_alpha`` [B, h, W], complex.
-
-    See :func:`amplitude_parts_in_layer`.
-    """
-    kz, tt, rr = (torch.complex(*x) for x in amplitude_parts_in_layer(n2, k, thickness, sigma, j,
-                                                                       sin_alpha))
-    return kz, tt, rr
-
-
 def amplitude_parts_in_layer(n2: Tensor, k: Tensor, thickness: Tensor, sigma: Tensor, j: int,
                              sin_alpha: Tensor) -> tuple[Parts, Parts, Parts]:
     """(Re, Im) of kz, T, R of layer ``j`` at grazing angles with sines ``sin_alpha``.

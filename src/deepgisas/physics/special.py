@@ -67,26 +67,6 @@ def sphere_amplitude(x: Tensor) -> Tensor:
 _SPHERE_SERIES = (1.0, -1.0 / 10.0, 1.0 / 280.0, -1.0 / 15120.0, 1.0 / 1330560.0)
 
 
-def sphere_amplitude_sq(x2: Tensor) -> Tensor:
-    """3 (sin x - x cos x) / x^3 as a function of x^2 (complex ``x2``), in real arithmetic.
-
-    The function is even in x, so the branch of x = sqrt(x^2) does not matter. Below |x| < 0.5
-    a five-term series is used (truncation < 1e-11, and no cancellation in float32).
-    """
-    small = abs2(x2) < 0.0625
-    any_small = bool(small.any())
-    xs2 = torch.where(small, torch.ones_like(x2), x2) if any_small else x2
-    x = csqrt(xs2)
-    s, c = csincos(x)
-    full = 3.0 * cdiv(s - x * c, xs2 * x)
-    if not any_small:
-        return full
-    series = torch.full_like(x2, _SPHERE_SERIES[-1])
-    for coef in _SPHERE_SERIES[-2::-1]:
-        series = series * x2 + coef
-    return torch.where(small, series, full)
-
-
 def sinc_sq(y2: Tensor) -> Tensor:
     """sin(y)/y as a function of y^2 (complex ``y2``), in real arithmetic; even in y."""
     small = abs2(y2) < 1e-4
@@ -98,7 +78,10 @@ def sinc_sq(y2: Tensor) -> Tensor:
 
 
 def sphere_amplitude_pair(wr: Tensor, wi: Tensor) -> tuple[Tensor, Tensor]:
-    """:func:`sphere_amplitude_sq` of w = wr + i wi on real tensors only: (Re, Im).
+    """3 (sin x - x cos x) / x^3 at x^2 = w = wr + i wi, on real tensors only: (Re, Im).
+
+    The function is even in x; below |x| < 1/4 a five-term series in w is used (truncation
+    < 1e-11, no cancellation in float32).
 
     No complex tensors at all (complex128 kernels are unvectorised on CPU). x is either root
     of w (the function is even): with m = |w|, t = sqrt((m + |wr|)/2), o = wi/(2t),
