@@ -304,8 +304,7 @@ def _dwba_pairs(even_pair: PairKernel, incoming: tuple[Tensor, ...],
                 qp2: Tensor) -> Tensor:
     """The paired DWBA terms of :func:`_dwba` with every pixel-sized tensor real (complex128
     kernels are unvectorised on CPU). incoming [B, 1, 1, 1] complex, outgoing (Re, Im) pairs
-    [B, 1, h, W];
-    h [B, M, 1, 1]. Returns [B, M, h, W] complex."""
+    [B, 1, h, W], h [B, M, 1, 1]. Returns [B, M, h, W] complex."""
     kzi, ti, ri = incoming
     (kr, ki), (to_re, to_im), (ro_re, ro_im) = outgoing
     ir, ii = kzi.real, kzi.imag
@@ -315,21 +314,24 @@ def _dwba_pairs(even_pair: PairKernel, incoming: tuple[Tensor, ...],
 
     ep_re, ep_im = even_pair(qp2, *square(ir + kr, ii + ki), szs)  # E(Q+^2)
     em_re, em_im = even_pair(qp2, *square(ir - kr, ii - ki), szs)  # E(Q-^2)
-    a_p, a_m = expi_pair(kzi * h)  # [B, M, 1, 1]
+    # X = T_out exp(-i kzo h), Y = R_out exp(+i kzo h)
     e = torch.exp(-ki * h)
     ei = torch.reciprocal(e)
     ph = kr * h
     c, s = torch.cos(ph), torch.sin(ph)
-    x_re, x_im = _cmul(to_re, to_im, ei * c, -ei * s)  # T_out exp(-i kzo h)
-    y_re, y_im = _cmul(ro_re, ro_im, e * c, e * s)  # R_out exp(+i kzo h)
-    u1, u2 = ti * a_m, ri * a_p  # [B, M, 1, 1]
-    u1r, u1i, u2r, u2i = u1.real, u1.imag, u2.real, u2.imag
-    pa_re, pa_im = _cmul(u1r, u1i, x_re, x_im)
-    pb_re, pb_im = _cmul(u2r, u2i, y_re, y_im)
-    qa_re, qa_im = _cmul(u2r, u2i, x_re, x_im)
-    qb_re, qb_im = _cmul(u1r, u1i, y_re, y_im)
-    plus_re, plus_im = _cmul(ep_re, ep_im, pa_re + pb_re, pa_im + pb_im)
-    minus_re, minus_im = _cmul(em_re, em_im, qa_re + qb_re, qa_im + qb_im)
+    x_re = torch.addcmul(to_re * c, to_im, s) * ei
+    x_im = torch.addcmul(to_im * c, to_re, s, value=-1.0) * ei
+    y_re = torch.addcmul(ro_re * c, ro_im, s, value=-1.0) * e
+    y_im = torch.addcmul(ro_im * c, ro_re, s) * e
+    # E+ (u1 X + u2 Y) + E- (u2 X + u1 Y) = (E+ + E-) V+ (X + Y) + (E+ - E-) V- (X - Y),
+    # u1 = T_in exp(-i kzi h), u2 = R_in exp(i kzi h), V+- = (u1 +- u2) / 2
+    a_p, a_m = expi_pair(kzi * h)  # [B, M, 1, 1]
+    u1, u2 = ti * a_m, ri * a_p
+    vp, vm = 0.5 * (u1 + u2), 0.5 * (u1 - u2)
+    sp_re, sp_im = _cmul(vp.real, vp.imag, x_re + y_re, x_im + y_im)
+    sm_re, sm_im = _cmul(vm.real, vm.imag, x_re - y_re, x_im - y_im)
+    plus_re, plus_im = _cmul(ep_re + em_re, ep_im + em_im, sp_re, sp_im)
+    minus_re, minus_im = _cmul(ep_re - em_re, ep_im - em_im, sm_re, sm_im)
     return torch.complex(plus_re + minus_re, plus_im + minus_im)
 
 
