@@ -17,5 +17,5 @@ def test_fast_lattice_sum_matches_exact() -> None:
     xi = torch.tensor([[0.0, 0.3], [0.1, 0.7], [0.5, 0.9]], dtype=torch.float64)
     fast = itf.hexagonal_lattice(qx, qy, a, w, s, xi)
     exact = itf.hexagonal_lattice_exact(qx, qy, a, w, s, xi)
-    assert float((fast - exact).norm() / exact.norm()) < 3e-5
-    assert float(((fast - exact).abs() / exact).max()) < 1e-2  # valleys too
+    assert float((fast - exact).norm() / exact.norm()) < 1e-5  # measured 2.5e-6
+    assert float(((fast - exact).abs() / exact).max()) < 3e-3  # valleys too (1e-3)

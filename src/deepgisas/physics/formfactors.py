@@ -14,6 +14,11 @@ Formulas (BornAgain, ``Sample/HardParticle``):
 - hemisphere:  int_0^R pi r(z)^2 * 2 J1(qp r)/(qp r) * exp(i qz z) dz,  r^2 = R^2 - z^2
                (= ba.SphericalSegment(R, 0, R)); Gauss-Legendre quadrature
 - box:         L W H sinc(qx L/2) sinc(qy W/2) sinc(qz H/2) exp(i qz H/2)
+
+All but the hemisphere are of the form F = E(qx, qy, qz^2) exp(i qz c) with E even in qz and c a
+height (R, c, H/2, H/2): ``Shape.center`` gives c, and ``Shape.even`` E (complex tensors;
+cylinder, box) or ``Shape.even_pair`` E on real and imaginary parts (sphere, spheroid), which
+lets the DWBA share one E between the terms whose qz differ only in sign (see ``simulate``).
 """
 
 from __future__ import annotations
@@ -28,9 +33,17 @@ import torch
 from torch import Tensor
 
 from deepgisas.physics.params import INF, ParamSpec
-from deepgisas.physics.special import airy_amplitude, sinc, sphere_amplitude
+from deepgisas.physics.special import (
+    airy_amplitude,
+    sinc,
+    sinc_sq,
+    sphere_amplitude,
+    sphere_amplitude_pair,
+)
 
 Kernel = Callable[[Tensor, Tensor, Tensor, dict[str, Tensor]], Tensor]
+EvenKernel = Callable[[Tensor, Tensor, Tensor, Tensor, dict[str, Tensor]], Tensor]
+PairKernel = Callable[[Tensor, Tensor, Tensor, dict[str, Tensor]], tuple[Tensor, Tensor]]
 VolumeFn = Callable[[dict[str, Tensor]], Tensor]
 
 
@@ -44,6 +57,9 @@ class Shape:
     volume: VolumeFn
     height: VolumeFn
     description: str
+    even: EvenKernel | None = None
+    center: VolumeFn | None = None
+    even_pair: PairKernel | None = None  # E(qp^2, qz^2) on real and imaginary parts
 
     @property
     def size_param(self) -> str:
@@ -67,6 +83,37 @@ def _spheroid(qx: Tensor, qy: Tensor, qz: Tensor, p: dict[str, Tensor]) -> Tenso
     u = torch.sqrt((qx * qx + qy * qy) * r * r + qz * qz * c * c)
     vol = 4.0 / 3.0 * math.pi * r * r * c
     return vol * sphere_amplitude(u) * torch.exp(1j * qz * c)
+
+
+def _sphere_pair(qp2: Tensor, qz2_re: Tensor, qz2_im: Tensor,
+                 p: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+    r = p["radius_nm"]
+    r2 = r * r
+    vol = 4.0 / 3.0 * math.pi * r2 * r
+    f_re, f_im = sphere_amplitude_pair((qp2 + qz2_re) * r2, qz2_im * r2)
+    return vol * f_re, vol * f_im
+
+
+def _spheroid_pair(qp2: Tensor, qz2_re: Tensor, qz2_im: Tensor,
+                   p: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+    r, c = p["radius_nm"], 0.5 * p["height_nm"]
+    r2, c2 = r * r, c * c
+    vol = 4.0 / 3.0 * math.pi * r2 * c
+    f_re, f_im = sphere_amplitude_pair(torch.addcmul(qp2 * r2, qz2_re, c2), qz2_im * c2)
+    return vol * f_re, vol * f_im
+
+
+def _cylinder_even(qx: Tensor, qy: Tensor, qp2: Tensor, qz2: Tensor,
+                   p: dict[str, Tensor]) -> Tensor:
+    r, h = p["radius_nm"], p["height_nm"]
+    lateral = math.pi * r * r * h * airy_amplitude(torch.sqrt(qp2) * r)
+    return lateral * sinc_sq(qz2 * (0.25 * h * h))
+
+
+def _box_even(qx: Tensor, qy: Tensor, qp2: Tensor, qz2: Tensor, p: dict[str, Tensor]) -> Tensor:
+    length, width, h = p["length_nm"], p["width_nm"], p["height_nm"]
+    lateral = length * width * h * sinc(0.5 * qx * length) * sinc(0.5 * qy * width)
+    return lateral * sinc_sq(qz2 * (0.25 * h * h))
 
 
 def _cylinder(qx: Tensor, qy: Tensor, qz: Tensor, p: dict[str, Tensor]) -> Tensor:
@@ -113,6 +160,9 @@ SHAPES: dict[str, Shape] = {
         lambda p: 4.0 / 3.0 * math.pi * p["radius_nm"] ** 3,
         lambda p: 2.0 * p["radius_nm"],
         "full sphere (ba.Sphere(R))",
+        None,
+        lambda p: p["radius_nm"],
+        _sphere_pair,
     ),
     "spheroid": Shape(
         "spheroid",
@@ -124,6 +174,9 @@ SHAPES: dict[str, Shape] = {
         lambda p: 2.0 / 3.0 * math.pi * p["radius_nm"] ** 2 * p["height_nm"],
         lambda p: p["height_nm"],
         "spheroid (ba.Spheroid(R, height/2))",
+        None,
+        lambda p: 0.5 * p["height_nm"],
+        _spheroid_pair,
     ),
     "cylinder": Shape(
         "cylinder",
@@ -135,6 +188,8 @@ SHAPES: dict[str, Shape] = {
         lambda p: math.pi * p["radius_nm"] ** 2 * p["height_nm"],
         lambda p: p["height_nm"],
         "vertical circular cylinder (ba.Cylinder(R, H))",
+        _cylinder_even,
+        lambda p: 0.5 * p["height_nm"],
     ),
     "hemisphere": Shape(
         "hemisphere",
@@ -155,5 +210,7 @@ SHAPES: dict[str, Shape] = {
         lambda p: p["length_nm"] * p["width_nm"] * p["height_nm"],
         lambda p: p["height_nm"],
         "rectangular box (ba.Box(L, W, H))",
+        _box_even,
+        lambda p: 0.5 * p["height_nm"],
     ),
 }

@@ -10,7 +10,9 @@ the lateral position variance s: S = DW S_raw + 1 - DW, DW = exp(-q_par^2 s^2).
 Speed: the window sum depends on q only through the fractional lattice coordinates (fu, fv) in
 [-1/2, 1/2]^2. The nearest point is summed exactly per pixel; the rest of the window, a
 smooth function of (fu, fv), is tabulated once per experiment on a grid and interpolated
-bicubically (``far_table``). ``hexagonal_lattice_exact`` sums every point and is the reference.
+bilinearly (``far_table``; bilinear on this grid is more accurate than torch's bicubic, which
+converges only as h here: 2.5e-6 against 6.8e-6 relative L2 at 65 x 65).
+``hexagonal_lattice_exact`` sums every point and is the reference.
 
 Radial paracrystal (ba.RadialParacrystal): f = exp(i q D) exp(-q^2 omega^2/2) exp(-D/lambda),
 S = Re[(1 + f)/(1 - f)], density 2/(sqrt(3) D^2).
@@ -19,6 +21,7 @@ S = Re[(1 + f)/(1 - f)], density 2/(sqrt(3) D^2).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as tnf
@@ -28,7 +31,7 @@ TWO_PI = 2.0 * math.pi
 SQRT3 = math.sqrt(3.0)
 COS120, SIN120 = -0.5, SQRT3 / 2.0
 FAR_GRID = 65
-FAR_HALF = 0.6  # the table spans [-0.6, 0.6]^2 so that bicubic interpolation never hits its edge
+FAR_HALF = 0.6  # the table spans [-0.6, 0.6]^2, beyond the cell [-0.5, 0.5]^2
 
 
 def hex_cell_area(a: Tensor) -> Tensor:
@@ -69,23 +72,88 @@ def _window_mask(offsets: Tensor, n: Tensor) -> Tensor:
     return ((offsets[:, 0].abs() <= lim) & (offsets[:, 1].abs() <= lim)).to(offsets.dtype)
 
 
+def _peak_scale(a: Tensor, w: Tensor) -> Tensor:
+    """C in |g|^2 w^2 = C (u^2 + u v + v^2), g at lattice coordinates (u, v): 4/3 (2 pi w/a)^2."""
+    return (4.0 / 3.0) * (TWO_PI * w / a) ** 2
+
+
+_OUTSIDE = 1.0e30  # a base value whose peak term base^(-3/2) is 0 (points outside the window)
+
+
 def far_table(a: Tensor, w: Tensor, grid: int = FAR_GRID) -> Tensor:
     """[B, 1, grid, grid] table of the window sum without the nearest point, over
-    (fu, fv) in [-FAR_HALF, FAR_HALF]^2 (fu along the last axis)."""
-    n = hex_window(a, w)
-    offsets = _offsets(int(n.max().item()), True, a.dtype, a.device)
-    t = torch.linspace(-FAR_HALF, FAR_HALF, grid, dtype=a.dtype, device=a.device)
-    fv, fu = torch.meshgrid(t, t, indexing="ij")
-    aa, ww = a[:, None, None], w[:, None, None]
-    g = TWO_PI / aa
-    uu = fu[None, :, :, None] + offsets[:, 0]
-    vv = fv[None, :, :, None] + offsets[:, 1]
-    gx = uu * g[..., None]
-    gy = (uu + 2.0 * vv) * (g / SQRT3)[..., None]
-    base = 1.0 + (gx * gx + gy * gy) * (ww * ww)[..., None]
-    mask = _window_mask(offsets, n)[:, None, None, :]
-    total = (torch.rsqrt(base) / base * mask).sum(-1) * TWO_PI * ww * ww
-    return total.unsqueeze(1)
+    (fu, fv) in [-FAR_HALF, FAR_HALF]^2 (fu along the last axis), times 2 pi w^2.
+
+    The peak argument is separable, 1 + C (u^2 + u v + v^2) with u = fu + i, v = fv + j, so the
+    [fv, fu, i] grid of each v-offset j costs two passes; points outside the window get a huge
+    base. The sum is
+    even under (fu, fv) -> (-fu, -fv), so only the rows fv >= 0 are computed (``grid`` odd).
+    """
+    assert grid % 2 == 1
+    n = hex_window(a, w)  # [B]
+    nmax = int(n.max().item())
+    dt, dev = a.dtype, a.device
+    off = torch.arange(-nmax - 1, nmax + 2, dtype=dt, device=dev)  # [N]
+    t = torch.linspace(-FAR_HALF, FAR_HALF, grid, dtype=dt, device=dev)
+    half = t[grid // 2:]  # fv >= 0
+    c = _peak_scale(a, w)[:, None, None]  # [B, 1, 1]
+    inside = off.abs() <= (n + 1.0)[:, None, None]  # [B, 1, N]
+    uu = t[:, None] + off  # [G, N]
+    vv = half[:, None] + off  # [G', N]
+    pu = torch.where(inside, 1.0 + c * uu * uu, torch.full_like(c * uu, _OUTSIDE))  # [B, G, N]
+    pv = torch.where(inside, c * vv * vv, torch.full_like(c * vv, _OUTSIDE))  # [B, G', N]
+    cu = c * uu  # [B, G, N]
+    peaks = torch.zeros_like(pv[:, :, :1] * cu[:, None, :, 0])  # [B, G', G]
+    for jj in range(off.shape[0]):  # one v-offset at a time: [B, G', G, N] temporaries
+        base = torch.addcmul(pv[:, :, jj, None, None] + pu[:, None], vv[None, :, jj, None, None],
+                             cu[:, None])
+        peaks = peaks + (torch.rsqrt(base) / base).sum(-1)
+    near = 1.0 + c * (half[:, None] ** 2 + half[:, None] * t + t * t)  # [B, G', G]
+    peaks = peaks - torch.rsqrt(near) / near
+    full = torch.cat([peaks[:, 1:].flip(-2, -1), peaks], -2)
+    return (full * (TWO_PI * w * w)[:, None, None]).unsqueeze(1)
+
+
+def _lattice_terms(qx: Tensor, qy: Tensor, a: Tensor, w: Tensor, xi: Tensor,
+                   table: Tensor | None) -> Iterator[tuple[Tensor, Tensor]]:
+    """Per domain: the nearest peak D(fu, fv) (without 2 pi w^2) and the far sum (the table),
+    each [B, H, W].
+
+    (u, v) = (q.a1, q.a2) / 2 pi in each domain's frame are linear in (qx, qy) with per-domain
+    coefficients. One domain at a time keeps the temporaries small.
+    """
+    if table is None:
+        table = far_table(a, w)
+    c, s = torch.cos(xi), torch.sin(xi)  # [B, K]
+    scale = a[:, None] / TWO_PI
+    # u = scale (qx cos xi + qy sin xi), v = scale (qx cos(xi + 120) + qy sin(xi + 120))
+    coefs = [((c * scale)[:, j, None, None], (s * scale)[:, j, None, None],
+              ((c * COS120 - s * SIN120) * scale)[:, j, None, None],
+              ((s * COS120 + c * SIN120) * scale)[:, j, None, None]) for j in range(xi.shape[1])]
+    peak = _peak_scale(a, w)[:, None, None]
+    for cu, su, cv, sv in coefs:
+        u = torch.addcmul(qx * cu, qy, su)
+        v = torch.addcmul(qx * cv, qy, sv)
+        fu, fv = u - torch.round(u), v - torch.round(v)  # [B, H, W], contiguous
+        quad = torch.addcmul(fv * fv, fu, fu + fv)  # fu^2 + fu fv + fv^2
+        base = torch.addcmul(torch.ones_like(quad), quad, peak)
+        pts = torch.stack([fu, fv], -1) * (1.0 / FAR_HALF)  # [B, H, W, 2], grid_sample's layout
+        far = tnf.grid_sample(table, pts, mode="bilinear", align_corners=True)
+        yield torch.rsqrt(base) / base, far[:, 0]
+
+
+def _lattice_raw(qx: Tensor, qy: Tensor, a: Tensor, w: Tensor, xi: Tensor,
+                 table: Tensor | None) -> Tensor:
+    """The window sum over the cell area (before Debye-Waller), [B, K, H, W]."""
+    peak = (TWO_PI * w * w)[:, None, None]
+    area = hex_cell_area(a)[:, None, None]
+    return torch.stack([(near * peak + far) / area
+                        for near, far in _lattice_terms(qx, qy, a, w, xi, table)], 1)
+
+
+def _debye_waller(qx: Tensor, qy: Tensor, s: Tensor) -> Tensor:
+    """exp(-q_par^2 s^2), [B, H, W]."""
+    return torch.exp(-(qx * qx + qy * qy) * (s * s)[:, None, None])
 
 
 def hexagonal_lattice(qx: Tensor, qy: Tensor, a: Tensor, w: Tensor, s: Tensor, xi: Tensor,
@@ -100,22 +168,24 @@ def hexagonal_lattice(qx: Tensor, qy: Tensor, a: Tensor, w: Tensor, s: Tensor, x
     Returns:
         [B, K, H, W] real S.
     """
-    if table is None:
-        table = far_table(a, w)
-    bsz, k = xi.shape
-    aa, ww = a[:, None, None, None], w[:, None, None, None]
-    fu, fv = _frac_coords(qx[:, None], qy[:, None], aa, xi[:, :, None, None])
-    g = TWO_PI / aa
-    gx, gy = fu * g, (fu + 2.0 * fv) * (g / SQRT3)
-    base = 1.0 + (gx * gx + gy * gy) * (ww * ww)
-    total = torch.rsqrt(base) / base * (TWO_PI * ww * ww)
-    pts = torch.stack([fu / FAR_HALF, fv / FAR_HALF], -1)
-    pts = pts.reshape(bsz, k * fu.shape[2], fu.shape[3], 2)
-    far = tnf.grid_sample(table, pts, mode="bicubic", align_corners=True)
-    total = total + far.reshape(fu.shape)
-    raw = total / hex_cell_area(aa)
-    dw = torch.exp(-(qx * qx + qy * qy)[:, None] * (s * s)[:, None, None, None])
-    return dw * raw + 1.0 - dw
+    dw = _debye_waller(qx, qy, s)[:, None]
+    return dw * _lattice_raw(qx, qy, a, w, xi, table) + 1.0 - dw
+
+
+def hexagonal_lattice_mix(qx: Tensor, qy: Tensor, a: Tensor, w: Tensor, s: Tensor, xi: Tensor,
+                          coverage: Tensor, table: Tensor | None = None) -> Tensor:
+    """sum_k coverage_k (S_k - 1) over the domains, [B, H, W] (coverage: [B, K]).
+
+    Equal to ``(coverage[..., None, None] * (hexagonal_lattice(...) - 1)).sum(1)``, with the
+    Debye-Waller factor and the constants taken out of the domain sum:
+    S_k - 1 = DW (raw_k - 1).
+    """
+    cov = (coverage / hex_cell_area(a)[:, None])[:, :, None, None]  # [B, K, 1, 1]
+    peak = (TWO_PI * w * w)[:, None, None]
+    raw = -coverage.sum(-1)[:, None, None]
+    for j, (near, far) in enumerate(_lattice_terms(qx, qy, a, w, xi, table)):
+        raw = raw + cov[:, j] * torch.addcmul(far, near, peak)
+    return _debye_waller(qx, qy, s) * raw
 
 
 def hexagonal_lattice_exact(qx: Tensor, qy: Tensor, a: Tensor, w: Tensor, s: Tensor,

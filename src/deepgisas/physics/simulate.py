@@ -21,9 +21,10 @@ import torch
 from torch import Tensor
 
 from deepgisas.physics import interference as itf
+from deepgisas.physics.cmath import abs2, expi, expi_pair
 from deepgisas.physics.detector import PixelGrid, apply_masks, rectangular_grid, spherical_grid
-from deepgisas.physics.formfactors import SHAPES
-from deepgisas.physics.multilayer import amplitudes, layer_kz
+from deepgisas.physics.formfactors import SHAPES, PairKernel
+from deepgisas.physics.multilayer import Parts, amplitude_lists, amplitude_parts_in_layer, kz_list
 
 
 @dataclass(frozen=True)
@@ -137,43 +138,42 @@ def _sliced_stack(st: Structure, p: dict[str, Tensor], height: Tensor, fraction:
 
 @dataclass(frozen=True)
 class Waves:
-    """kz, T, R in every slice for the incoming [B, 1, 1, S] and outgoing [B, H, W, S] waves."""
+    """kz, T, R per slice (lists of S tensors): incoming [B, 1, 1], outgoing [B, h, W]."""
 
-    kz_in: Tensor
-    t_in: Tensor
-    r_in: Tensor
-    kz_out: Tensor
-    t_out: Tensor
-    r_out: Tensor
+    kz_in: list[Tensor]
+    t_in: list[Tensor]
+    r_in: list[Tensor]
+    kz_out: list[Tensor]
+    t_out: list[Tensor]
+    r_out: list[Tensor]
 
 
-def _waves(stack: dict[str, Tensor], k: Tensor, ai: Tensor, grid: PixelGrid,
-           like: Tensor) -> Waves:
+@dataclass
+class _Batch:
+    """Everything per experiment (no pixel axis) that the pixel blocks share."""
+
+    k: Tensor  # [B] 1/nm
+    stack: dict[str, Tensor]  # slice stack, [B, S]
+    srms: Tensor  # [B, S] rms roughness used by the Fresnel factors
+    incoming: tuple[list[Tensor], list[Tensor], list[Tensor]]  # kz, T, R: S x [B, 1, 1]
+    js: int = 0  # the particles' slice
+    sizes: dict[str, Tensor] | None = None  # [B, M]
+    wts: Tensor | None = None  # [B, M]
+    h_slice: Tensor | None = None  # [B]
+    rho: Tensor | None = None  # [B]
+    coverage: Tensor | float = 1.0
+    table: Tensor | None = None  # hexagonal lattice far-point table
+
+
+BLOCK_BYTES = 1 << 19  # bytes of a real pixel x member tensor per block of rows
+
+
+def _prepare(st: Structure, p: dict[str, Tensor]) -> _Batch:
     from deepgisas.physics.roughness import sigma_rms
 
-    srms = sigma_rms(stack["sigma"], stack["hurst"], stack["corr_length"])
-    kz_in = layer_kz(stack["n2"], k, (torch.cos(ai) ** 2)[:, None, None])
-    t_in, r_in = amplitudes(kz_in, stack["thickness"], srms)
-    kz_out = layer_kz(stack["n2"], k, (grid.ux**2 + grid.uy**2).expand_as(like))
-    t_out, r_out = amplitudes(kz_out, stack["thickness"], srms)
-    return Waves(kz_in, t_in, r_in, kz_out, t_out, r_out)
-
-
-def simulate_tensors(st: Structure, p: dict[str, Tensor]) -> Tensor:
-    """Simulate a batch of experiments of structure ``st``; returns [B, rows, cols] intensity.
-
-    ``p`` (all [B, ...], lengths nm, angles rad) is made by ``deepgisas.compile``. Masked
-    pixels and pixels outside the region of interest are 0.
-    """
     k = 2.0 * math.pi / p["wavelength"]
-    ai = p["alpha_i"]
-    grid = pixel_grid(st, p)
-    kk = k[:, None, None]
-    qx = kk * (torch.cos(ai)[:, None, None] - grid.ux)
-    qy = -kk * grid.uy
-    norm = (p["intensity"] / torch.sin(ai))[:, None, None] * grid.weight
     stack = {name: p[name] for name in ("n2", "thickness", "sigma", "hurst", "corr_length")}
-    total = torch.zeros_like(qx)
+    extra: dict = {}
     if st.particle_layer is not None:
         spec = SHAPES[st.shape_kind]
         sizes, wts = _members(st, p)  # [B, M]
@@ -182,58 +182,182 @@ def simulate_tensors(st: Structure, p: dict[str, Tensor]) -> Tensor:
         coverage = p["coverage"].sum(-1) if st.interference == "hexagonal_lattice" else 1.0
         fraction = coverage * rho * (wts * spec.volume(sizes)).sum(-1) / h_slice
         stack, js = _sliced_stack(st, p, h_slice, fraction, p["n2_particle"])
-        waves = _waves(stack, k, ai, grid, qx)
-        total = total + _particle_scattering(st, p, k, waves, js, sizes, wts, h_slice, rho,
-                                             coverage, qx, qy)
-    else:
-        waves = _waves(stack, k, ai, grid, qx)
+        table = (itf.far_table(p["lattice_a"], p["lattice_decay"])
+                 if st.interference == "hexagonal_lattice" else None)
+        extra = dict(js=js, sizes=sizes, wts=wts, h_slice=h_slice, rho=rho, coverage=coverage,
+                     table=table)
+    srms = sigma_rms(stack["sigma"], stack["hurst"], stack["corr_length"])
+    kz_in = kz_list(stack["n2"], k, (torch.sin(p["alpha_i"]) ** 2)[:, None, None])
+    t_in, r_in = amplitude_lists(kz_in, stack["thickness"], srms)
+    return _Batch(k, stack, srms, (kz_in, t_in, r_in), **extra)
+
+
+def simulate_tensors(st: Structure, p: dict[str, Tensor]) -> Tensor:
+    """Simulate a batch of experiments of structure ``st``; returns [B, rows, cols] intensity.
+
+    ``p`` (all [B, ...], lengths nm, angles rad) is made by ``deepgisas.compile``. Masked
+    pixels and pixels outside the region of interest are 0. The per-experiment work is done
+    once; the pixels are then processed in blocks of rows such that a real [B, M, rows, cols]
+    tensor has about ``BLOCK_BYTES``: the many elementwise temporaries stay small (fresh large
+    allocations cost page faults, several ns per element).
+    """
+    pre = _prepare(st, p)
+    grid = pixel_grid(st, p)
+    rows, cols = st.shape
+    bsz = pre.k.shape[0]
+    members = 1 if pre.wts is None else pre.wts.shape[-1]
+    step = max(1, BLOCK_BYTES // (pre.k.element_size() * bsz * cols * members))
+    full = (bsz, rows, cols)
+    ux, uy, uz, weight = (t.expand(full) for t in (grid.ux, grid.uy, grid.uz, grid.weight))
+    blocks = [_block(st, p, pre, ux[:, r:r + step], uy[:, r:r + step], uz[:, r:r + step],
+                     weight[:, r:r + step]) for r in range(0, rows, step)]
+    return apply_masks(torch.cat(blocks, 1), st.roi, st.masks)
+
+
+def _block(st: Structure, p: dict[str, Tensor], pre: _Batch, ux: Tensor, uy: Tensor, uz: Tensor,
+           weight: Tensor) -> Tensor:
+    """Intensity of a block of pixels with directions ux, uy, uz and weights, [B, h, W] each."""
+    k, ai = pre.k, p["alpha_i"]
+    kk = k[:, None, None]
+    qx = kk * (torch.cos(ai)[:, None, None] - ux)
+    qy = -kk * uy
+    norm = (p["intensity"] / torch.sin(ai))[:, None, None] * weight
+    total = torch.zeros_like(qx)
+    if st.rough:
+        kz_out = kz_list(pre.stack["n2"], k, uz * uz)
+        t_out, r_out = amplitude_lists(kz_out, pre.stack["thickness"], pre.srms)
+        waves = Waves(*pre.incoming, kz_out, t_out, r_out)
+    if st.particle_layer is not None:
+        incoming = tuple(x[pre.js] for x in pre.incoming)  # [B, 1, 1]
+        if st.rough:
+            outgoing = tuple((x[pre.js].real, x[pre.js].imag) for x in (kz_out, t_out, r_out))
+        else:
+            outgoing = amplitude_parts_in_layer(pre.stack["n2"], k, pre.stack["thickness"],
+                                                pre.srms, pre.js, uz)
+        total = total + _particle_scattering(st, p, pre, incoming, outgoing, qx, qy)
     if st.rough:
         from deepgisas.physics.roughness import diffuse_roughness
 
+        stack, shape = pre.stack, qx.shape
+
+        def st_(xs: list[Tensor]) -> Tensor:
+            return torch.stack(torch.broadcast_tensors(*xs), -1)
+
+        def out(xs: list[Tensor]) -> Tensor:
+            return torch.stack([x.expand(shape) for x in xs], -1)
+
         total = total + diffuse_roughness(
             stack["n2"], stack["thickness"], stack["sigma"], stack["hurst"],
-            stack["corr_length"], k, waves.kz_in, waves.t_in, waves.r_in, waves.kz_out,
-            waves.t_out, waves.r_out, qx, qy)
-    return apply_masks(norm * total, st.roi, st.masks)
+            stack["corr_length"], k, st_(waves.kz_in), st_(waves.t_in), st_(waves.r_in),
+            out(waves.kz_out), out(waves.t_out), out(waves.r_out), qx, qy)
+    return norm * total
 
 
-def _particle_scattering(st: Structure, p: dict[str, Tensor], k: Tensor, wv: Waves, js: int,
-                         sizes: dict[str, Tensor], wts: Tensor, h_slice: Tensor, rho: Tensor,
-                         coverage: Tensor | float, qx: Tensor, qy: Tensor) -> Tensor:
-    """rho x the interference strategy over the particles' DWBA amplitudes, [B, H, W]."""
+def _dwba(st: Structure, incoming: tuple[Tensor, ...], outgoing: tuple[Parts, ...],
+          sizes: dict[str, Tensor], h_slice: Tensor, qx: Tensor, qy: Tensor) -> Tensor:
+    """The four DWBA terms of every size member in the particles' slice, without the contrast
+    factor: [B, M, H, W] complex (nm^3).
+
+    For shapes with F = E(qz^2) exp(i qz c) the terms pair up: qz = -+(kzi + kzo) share
+    E(Q+^2), qz = +-(kzi - kzo) share E(Q-^2), and every phase factor is a product of
+    exp(+-i kzi h) and exp(+-i kzo h), h = c + z0 (z0 the particle bottom in the slice frame).
+    """
     spec = SHAPES[st.shape_kind]
     heights = spec.height(sizes)
-    kzi, ti, ri = wv.kz_in[..., js], wv.t_in[..., js], wv.r_in[..., js]
-    kzo, to, ro = wv.kz_out[..., js], wv.t_out[..., js], wv.r_out[..., js]
-    n2p = p["n2_particle"]
-    contrast = (k * k / (4.0 * math.pi))[:, None, None] * (n2p - p["n2"][:, st.particle_layer])[
-        :, None, None]
-    # member axis: [B, M, H, W]
-    if st.placement == "deposit":
-        z0 = -h_slice[:, None].expand_as(heights)
-    else:
-        z0 = -heights
+    z0 = -h_slice[:, None].expand_as(heights) if st.placement == "deposit" else -heights
     szs = {n: v[:, :, None, None] for n, v in sizes.items()}
-    z0 = z0[:, :, None, None]
+    kzi, ti, ri = (x[:, None] for x in incoming)  # [B, 1, 1, 1]
+    parts = [(re[:, None], im[:, None]) for re, im in outgoing]  # [B, 1, h, W]
+    h = (spec.center(sizes) + z0)[:, :, None, None] if spec.center is not None else None
+    if spec.even_pair is not None and h is not None:
+        qp2 = (qx * qx + qy * qy)[:, None]
+        return _dwba_pairs(spec.even_pair, (kzi, ti, ri), parts, szs, h, qp2)
+    kzo, to, ro = (torch.complex(re, im) for re, im in parts)
     qx4, qy4 = qx[:, None], qy[:, None]
-    terms = ((ti * to, -kzi - kzo), (ri * to, kzi - kzo), (ti * ro, -kzi + kzo),
-             (ri * ro, kzi + kzo))
-    amp = torch.zeros((), dtype=kzo.dtype, device=kzo.device)
-    for coef, qz in terms:
-        qz4 = qz[:, None]
-        amp = amp + coef[:, None] * spec.kernel(qx4, qy4, qz4, szs) * torch.exp(1j * qz4 * z0)
-    amp = amp * contrast[:, None]  # F_DWBA per member, [B, M, H, W]
+    if spec.even is None or spec.center is None:
+        z4 = z0[:, :, None, None]
+        terms = ((ti * to, -kzi - kzo), (ri * to, kzi - kzo), (ti * ro, -kzi + kzo),
+                 (ri * ro, kzi + kzo))
+        amp = torch.zeros((), dtype=kzo.dtype, device=kzo.device)
+        for coef, qz in terms:
+            amp = amp + coef * spec.kernel(qx4, qy4, qz, szs) * expi(qz * z4)
+        return amp
+    assert h is not None  # [B, M, 1, 1]
+    qp2 = qx4 * qx4 + qy4 * qy4
+    kzo2, cross, kzi2 = kzo * kzo, 2.0 * kzi * kzo, kzi * kzi
+    e_plus = spec.even(qx4, qy4, qp2, kzi2 + kzo2 + cross, szs)
+    e_minus = spec.even(qx4, qy4, qp2, kzi2 + kzo2 - cross, szs)
+    a_p, a_m = expi_pair(kzi * h)
+    p_p, p_m = expi_pair(kzo * h)
+    u1, u2 = ti * a_m, ri * a_p  # [B, M, 1, 1]
+    x, y = to * p_m, ro * p_p  # [B, M, H, W]
+    return e_plus * (u1 * x + u2 * y) + e_minus * (u2 * x + u1 * y)
+
+
+def _cmul(ar: Tensor, ai: Tensor, br: Tensor, bi: Tensor) -> tuple[Tensor, Tensor]:
+    """(a b) on real and imaginary parts."""
+    return torch.addcmul(ar * br, ai, bi, value=-1.0), torch.addcmul(ar * bi, ai, br)
+
+
+def _dwba_pairs(even_pair: PairKernel, incoming: tuple[Tensor, ...],
+                outgoing: list[Parts], szs: dict[str, Tensor], h: Tensor,
+                qp2: Tensor) -> Tensor:
+    """The paired DWBA terms of :func:`_dwba` with every pixel-sized tensor real (complex128
+    kernels are unvectorised on CPU). incoming [B, 1, 1, 1] complex, outgoing (Re, Im) pairs
+    [B, 1, h, W], h [B, M, 1, 1]. Returns [B, M, h, W] complex."""
+    kzi, ti, ri = incoming
+    (kr, ki), (to_re, to_im), (ro_re, ro_im) = outgoing
+    ir, ii = kzi.real, kzi.imag
+
+    def square(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
+        return torch.addcmul(a * a, b, b, value=-1.0), 2.0 * a * b
+
+    ep_re, ep_im = even_pair(qp2, *square(ir + kr, ii + ki), szs)  # E(Q+^2)
+    em_re, em_im = even_pair(qp2, *square(ir - kr, ii - ki), szs)  # E(Q-^2)
+    # X = T_out exp(-i kzo h), Y = R_out exp(+i kzo h)
+    e = torch.exp(-ki * h)
+    ei = torch.reciprocal(e)
+    ph = kr * h
+    c, s = torch.cos(ph), torch.sin(ph)
+    x_re = torch.addcmul(to_re * c, to_im, s) * ei
+    x_im = torch.addcmul(to_im * c, to_re, s, value=-1.0) * ei
+    y_re = torch.addcmul(ro_re * c, ro_im, s, value=-1.0) * e
+    y_im = torch.addcmul(ro_im * c, ro_re, s) * e
+    # E+ (u1 X + u2 Y) + E- (u2 X + u1 Y) = (E+ + E-) V+ (X + Y) + (E+ - E-) V- (X - Y),
+    # u1 = T_in exp(-i kzi h), u2 = R_in exp(i kzi h), V+- = (u1 +- u2) / 2
+    a_p, a_m = expi_pair(kzi * h)  # [B, M, 1, 1]
+    u1, u2 = ti * a_m, ri * a_p
+    vp, vm = 0.5 * (u1 + u2), 0.5 * (u1 - u2)
+    sp_re, sp_im = _cmul(vp.real, vp.imag, x_re + y_re, x_im + y_im)
+    sm_re, sm_im = _cmul(vm.real, vm.imag, x_re - y_re, x_im - y_im)
+    plus_re, plus_im = _cmul(ep_re + em_re, ep_im + em_im, sp_re, sp_im)
+    minus_re, minus_im = _cmul(ep_re - em_re, ep_im - em_im, sm_re, sm_im)
+    return torch.complex(plus_re + minus_re, plus_im + minus_im)
+
+
+def _particle_scattering(st: Structure, p: dict[str, Tensor], pre: _Batch,
+                         incoming: tuple[Tensor, ...], outgoing: tuple[Parts, ...], qx: Tensor,
+                         qy: Tensor) -> Tensor:
+    """rho x the interference strategy over the particles' DWBA amplitudes, [B, h, W].
+
+    incoming, outgoing: (kz, T, R) in the particles' slice, [B, 1, 1] complex and (Re, Im)
+    pairs [B, h, W]."""
+    sizes, wts, rho, coverage, k = pre.sizes, pre.wts, pre.rho, pre.coverage, pre.k
+    assert sizes is not None and wts is not None and pre.h_slice is not None and rho is not None
+    amp = _dwba(st, incoming, outgoing, sizes, pre.h_slice, qx, qy)  # F_DWBA / contrast
+    contrast = (k * k / (4.0 * math.pi)) * (p["n2_particle"] - p["n2"][:, st.particle_layer])
+    scale = (rho * abs2(contrast))[:, None, None]  # rho |contrast|^2, [B, 1, 1]
     w4 = wts[:, :, None, None]
-    mean_abs2 = (w4 * amp.abs() ** 2).sum(1)
+    mean_abs2 = (w4 * abs2(amp)).sum(1)
     if st.interference == "dilute":
-        return rho[:, None, None] * mean_abs2
+        return scale * mean_abs2
     if st.interference == "hexagonal_lattice":
-        s = itf.hexagonal_lattice(qx, qy, p["lattice_a"], p["lattice_decay"], p["lattice_var"],
-                                  p["xi"])
-        cov = p["coverage"][:, :, None, None]
-        coherent = (w4 * amp).sum(1).abs() ** 2
-        weighted = (cov * (s - 1.0)).sum(1)
-        return rho[:, None, None] * (coverage[:, None, None] * mean_abs2 + coherent * weighted)
+        weighted = itf.hexagonal_lattice_mix(qx, qy, p["lattice_a"], p["lattice_decay"],
+                                             p["lattice_var"], p["xi"], p["coverage"],
+                                             pre.table)
+        coherent = mean_abs2 if amp.shape[1] == 1 else abs2((w4 * amp).sum(1))
+        cov = coverage[:, None, None] if isinstance(coverage, Tensor) else coverage
+        return scale * (cov * mean_abs2 + coherent * weighted)
     # radial paracrystal, size-spacing coupling approximation (decoupling when kappa = 0)
     qp = torch.sqrt(qx * qx + qy * qy)
     f = itf.radial_paracrystal_phase(qp, p["para_distance"][:, None, None],
@@ -246,4 +370,4 @@ def _particle_scattering(st: Structure, p: dict[str, Tensor], k: Tensor, wv: Wav
     ph2 = torch.exp(2j * kap * qp[:, None] * rdev)
     m = (w4 * ph * amp).sum(1) * (w4 * ph * amp.conj()).sum(1)
     denom = 1.0 - (w4 * ph2).sum(1) * f
-    return rho[:, None, None] * (mean_abs2 + 2.0 * (m * f / denom).real)
+    return scale * (mean_abs2 + 2.0 * (m * f / denom).real)

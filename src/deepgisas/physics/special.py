@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from deepgisas.physics.cmath import abs2, cdiv, csincos, csqrt
+
 _SMALL = 1e-3
 
 
@@ -60,3 +62,61 @@ def sphere_amplitude(x: Tensor) -> Tensor:
     series = 1.0 - x2 / 10.0 + x2 * x2 / 280.0
     return torch.where(small, series, full)
 
+
+
+_SPHERE_SERIES = (1.0, -1.0 / 10.0, 1.0 / 280.0, -1.0 / 15120.0, 1.0 / 1330560.0)
+
+
+def sinc_sq(y2: Tensor) -> Tensor:
+    """sin(y)/y as a function of y^2 (complex ``y2``), in real arithmetic; even in y."""
+    small = abs2(y2) < 1e-4
+    ys2 = torch.where(small, torch.ones_like(y2), y2)
+    y = csqrt(ys2)
+    s, _ = csincos(y)
+    series = 1.0 - y2 / 6.0 + y2 * y2 / 120.0 - y2 * y2 * y2 / 5040.0
+    return torch.where(small, series, cdiv(s, y))
+
+
+def sphere_amplitude_pair(wr: Tensor, wi: Tensor) -> tuple[Tensor, Tensor]:
+    """3 (sin x - x cos x) / x^3 at x^2 = w = wr + i wi, on real tensors only: (Re, Im).
+
+    The function is even in x; below |x| < 1/4 a five-term series in w is used (truncation
+    < 1e-11, no cancellation in float32).
+
+    No complex tensors at all (complex128 kernels are unvectorised on CPU). x is either root
+    of w (the function is even): with m = |w|, t = sqrt((m + |wr|)/2), o = wi/(2t),
+    x = t + i o for wr >= 0 and o + i t otherwise (no cancellation).
+    """
+    small = torch.addcmul(wr * wr, wi, wi) < 0.0625**2
+    any_small = bool(small.any())
+    if any_small:
+        wr_s = torch.where(small, torch.ones_like(wr), wr)
+        wi_s = torch.where(small, torch.zeros_like(wi), wi)
+    else:
+        wr_s, wi_s = wr, wi
+    t = torch.sqrt(0.5 * (torch.sqrt(torch.addcmul(wr_s * wr_s, wi_s, wi_s)) + wr_s.abs()))
+    o = wi_s / (2.0 * t)
+    pos = wr_s >= 0
+    a, b = torch.where(pos, t, o), torch.where(pos, o, t)
+    sa, ca = torch.sin(a), torch.cos(a)
+    e = torch.exp(b)
+    ei = torch.reciprocal(e)
+    ch, sh = 0.5 * (e + ei), 0.5 * (e - ei)
+    # sin x - x cos x
+    n_re = torch.addcmul(ch * torch.addcmul(sa, a, ca, value=-1.0), b, sa * sh, value=-1.0)
+    n_im = torch.addcmul(sh * torch.addcmul(ca, a, sa), b, ca * ch, value=-1.0)
+    # x^3 = w x, and 3 N / x^3 = 3 N conj(x^3) / |x^3|^2
+    d_re = torch.addcmul(wr_s * a, wi_s, b, value=-1.0)
+    d_im = torch.addcmul(wr_s * b, wi_s, a)
+    inv = 3.0 / torch.addcmul(d_re * d_re, d_im, d_im)
+    f_re = torch.addcmul(n_re * d_re, n_im, d_im) * inv
+    f_im = torch.addcmul(n_im * d_re, n_re, d_im, value=-1.0) * inv
+    if not any_small:
+        return f_re, f_im
+    # series in w = x^2: Horner on (re, im)
+    s_re = torch.full_like(wr, _SPHERE_SERIES[-1])
+    s_im = torch.zeros_like(wi)
+    for coef in _SPHERE_SERIES[-2::-1]:
+        s_re, s_im = (torch.addcmul(s_re * wr, s_im, wi, value=-1.0) + coef,
+                      torch.addcmul(s_re * wi, s_im, wr))
+    return torch.where(small, s_re, f_re), torch.where(small, s_im, f_im)

@@ -1,0 +1,99 @@
+"""The speed-motivated reformulations against their straightforward counterparts."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from deepgisas.physics import cmath
+from deepgisas.physics import interference as itf
+from deepgisas.physics.multilayer import amplitude_lists, amplitude_parts_in_layer, kz_list
+from deepgisas.physics.special import sphere_amplitude, sphere_amplitude_pair
+
+
+def _max_rel(got: torch.Tensor, ref: torch.Tensor, floor: float = 1e-30) -> float:
+    return float(((got - ref).abs() / ref.abs().clamp(min=floor)).max())
+
+
+def _samples() -> torch.Tensor:
+    z = torch.randn(20000, dtype=torch.complex128) * torch.logspace(-5, 1, 20000)
+    edge = [0j, -1 + 0j, complex(-1, -0.0), complex(-4, 1e-9), complex(-4, -1e-9), 3, 1j, -1j]
+    return torch.cat([z, torch.tensor(edge, dtype=torch.complex128)])
+
+
+def test_complex_helpers_match_torch() -> None:
+    z = _samples()
+    w = torch.randn(z.shape[0], dtype=torch.complex128) + 0.1
+    assert _max_rel(cmath.csqrt(z), torch.sqrt(z), 1e-300) < 1e-14
+    assert _max_rel(cmath.cdiv(z, w), z / w, 1e-300) < 1e-14
+    small = z[z.abs() < 5]
+    assert _max_rel(cmath.cexp(small), torch.exp(small)) < 1e-14
+    plus, minus = cmath.expi_pair(small)
+    assert _max_rel(plus, torch.exp(1j * small)) < 1e-14
+    assert _max_rel(minus, torch.exp(-1j * small)) < 1e-14
+    s, c = cmath.csincos(small)
+    for got, ref in ((s, torch.sin(small)), (c, torch.cos(small))):
+        assert float(((got - ref).abs() / (1.0 + ref.abs())).max()) < 1e-14
+
+
+def test_sphere_amplitude_on_parts() -> None:
+    x = _samples()
+    w = x * x
+    re, im = sphere_amplitude_pair(w.real.contiguous(), w.imag.contiguous())
+    ref = sphere_amplitude(x)
+    assert _max_rel(torch.complex(re, im), ref, 1e-3) < 1e-10
+
+
+@pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-8), (torch.float32, 1e-4)])
+def test_row_interpolation_of_the_outgoing_wave(dtype: torch.dtype, tol: float) -> None:
+    """kz, T, R in the particles' slice of the talk's sample over a 2.2 deg x 2.14 deg
+    spherical detector: the row interpolation against per-pixel evaluation."""
+    cdt = torch.complex128 if dtype == torch.float64 else torch.complex64
+
+    def n2(delta: float, beta: float) -> complex:
+        return complex(1 - delta, beta) ** 2
+
+    layers = [n2(0, 0), n2(2.0e-6, 1.5e-7), n2(5.44e-6, 5.44e-8), n2(5.78e-6, 1.02e-7)]
+    n2t = torch.tensor([layers], dtype=cdt)
+    thickness = torch.tensor([[0.0, 20.0, 60.0, 0.0]], dtype=dtype)
+    sigma = torch.zeros_like(thickness)
+    k = torch.tensor([2 * math.pi / 0.1341], dtype=dtype)
+    phi = torch.linspace(-1.07, 1.07, 256, dtype=dtype)[None, :] * math.pi / 180
+    alpha = torch.linspace(0.004, 2.2, 256, dtype=dtype)[:, None] * math.pi / 180
+    uz = (alpha / torch.sqrt(1 + phi * phi + alpha * alpha))[None]  # [1, 256, 256]
+    for j in (1, 2):
+        parts = amplitude_parts_in_layer(n2t, k, thickness, sigma, j, uz)
+        kz = kz_list(n2t, k, uz * uz)
+        ts, rs = amplitude_lists(kz, thickness, sigma)
+        wave = (ts[j].abs() + rs[j].abs()).amax(-1, keepdim=True)
+        for (re, im), ref, scale in zip(parts, (kz[j], ts[j], rs[j]),
+                                        (kz[j].abs().amax(-1, keepdim=True), wave, wave),
+                                        strict=True):
+            err = (torch.complex(re, im) - ref).abs() / scale
+            assert float(err.max()) < tol
+
+
+def test_far_table_matches_a_direct_window_sum() -> None:
+    a = torch.tensor([30.0, 40.0, 34.0], dtype=torch.float64)
+    w = torch.tensor([250.0, 100.0, 20.0], dtype=torch.float64)  # the last: a wider window
+    n = itf.hex_window(a, w)
+    grid = 17
+    t = torch.linspace(-itf.FAR_HALF, itf.FAR_HALF, grid, dtype=torch.float64)
+    fv, fu = torch.meshgrid(t, t, indexing="ij")
+    ref = torch.zeros(3, grid, grid, dtype=torch.float64)
+    for b in range(3):
+        m = int(n[b]) + 1
+        g = 2 * math.pi / float(a[b])
+        for i in range(-m, m + 1):
+            for j in range(-m, m + 1):
+                if i == 0 and j == 0:
+                    continue
+                uu, vv = fu + i, fv + j
+                gx, gy = uu * g, (uu + 2 * vv) * g / math.sqrt(3)
+                base = 1 + (gx * gx + gy * gy) * float(w[b]) ** 2
+                ref[b] += base ** -1.5
+        ref[b] *= 2 * math.pi * float(w[b]) ** 2
+    got = itf.far_table(a, w, grid)[:, 0]
+    assert _max_rel(got, ref) < 1e-12
