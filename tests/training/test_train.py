@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -138,3 +139,17 @@ def test_train_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture) -> None
         assert main(args) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and err.startswith("deepgisas train:"), err
+
+
+def test_card_reports_figures_and_baselines(tmp_path: Path) -> None:
+    card = train(small_template(32), tmp_path / "hex", _cfg(max_steps=2), progress=False)
+    f = card["validation"]["figures"]
+    assert set(f) == {"model", "baseline_uniform", "baseline_mean_label"}
+    # with 1 to 5 bins of 120, the uniform prediction has KL between log(120/5) and log(120)
+    assert np.log(24) - 0.01 < f["baseline_uniform"]["kl"] < np.log(120) + 0.01
+    assert 0 < f["baseline_uniform"]["emd_deg"] < 30
+    card = train(small_film(32), tmp_path / "film", _cfg(max_steps=2), progress=False)
+    f = card["validation"]["figures"]
+    assert set(f) == {"distance_nm", "radius_nm"}
+    assert all(0 <= v["within_1std"] <= v["within_2std"] <= 1 for v in f.values())
+    assert all(v["baseline_median_relative_error"] > 0 for v in f.values())

@@ -28,6 +28,7 @@ from deepgisas.models.store import save_model
 from deepgisas.sample import Experiment
 from deepgisas.training.checkpoint import load_checkpoint, save_checkpoint
 from deepgisas.training.curves import write_curves
+from deepgisas.training.evaluation import card_figures
 from deepgisas.training.losses import (
     circular_emd,
     coverage,
@@ -241,6 +242,7 @@ def train(template: Experiment, out: str | Path, cfg: TrainConfig, resume: bool 
                          "seconds": round(state["seconds"], 1)},
             "validation": {"n": cfg.val_size, **(state["curve"][-1] if rank == 0 else {})}}
     if rank == 0:
+        card["validation"]["figures"] = card_figures(net, template, val)
         save_model(out, net, card)
     if world > 1:
         torch.distributed.barrier()

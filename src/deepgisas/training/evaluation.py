@@ -1,0 +1,60 @@
+"""The figures a model card reports on its fixed validation set, with baselines.
+
+Orientation models: mean KL(true || predicted), circular EMD (deg) and KL of the folded
+distributions, against two baselines that ignore the image: the uniform distribution and the
+mean training label (the average of labels drawn from the prior).
+Parameter models: per parameter, the median relative error in physical units, the mean absolute
+error in the unit box, and the coverage of +-1 std and +-2 std (0.683 and 0.954 if calibrated).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from deepgisas.data.labels import LabelSpace, xi_histogram
+from deepgisas.models import Net
+from deepgisas.sample import Experiment
+from deepgisas.templates import draw_parameters
+from deepgisas.training.losses import circular_emd, coverage, fold, kl_divergence, split_gaussian
+
+
+def _dist_figures(truth: torch.Tensor, p: torch.Tensor) -> dict[str, float]:
+    logp = p.clamp_min(1e-12).log()
+    return {"kl": kl_divergence(truth, logp).mean().item(),
+            "emd_deg": circular_emd(truth, p).mean().item(),
+            "kl_folded": kl_divergence(fold(truth), fold(p).clamp_min(1e-12).log()).mean().item()}
+
+
+@torch.no_grad()
+def card_figures(net: Net, template: Experiment, batches: list[dict], n_prior: int = 4000
+                 ) -> dict[str, Any]:
+    """Validation figures of ``net`` on ``batches`` (from ``validation_batches``)."""
+    net.eval()
+    labels = LabelSpace.of(template)
+    outs = torch.cat([net(b["x"]) for b in batches]).double()
+    if labels.orientation is not None:
+        truth = torch.cat([b["dist"] for b in batches]).double()
+        p = torch.softmax(outs, -1)
+        uniform = torch.full_like(truth, 1.0 / truth.shape[1])
+        drawn = draw_parameters(template, n_prior, seed=12345)[labels.orientation]
+        mean_label = torch.from_numpy(xi_histogram(drawn, labels.bins).mean(0)).double()
+        return {"model": _dist_figures(truth, p),
+                "baseline_uniform": _dist_figures(truth, uniform),
+                "baseline_mean_label": _dist_figures(truth, mean_label.expand_as(truth))}
+    truth = torch.cat([b["theta"] for b in batches]).double()
+    mean, std = split_gaussian(outs)
+    phys_true = labels.decode(truth.numpy())
+    phys_pred = labels.decode(mean.numpy())
+    out: dict[str, Any] = {}
+    c1, c2 = coverage(mean, std, truth, 1.0), coverage(mean, std, truth, 2.0)
+    for i, name in enumerate(labels.names):
+        rel = np.abs(phys_pred[name] - phys_true[name]) / np.abs(phys_true[name])
+        prior_rel = np.abs(np.median(phys_true[name]) - phys_true[name]) / np.abs(phys_true[name])
+        out[name] = {"median_relative_error": float(np.median(rel)),
+                     "baseline_median_relative_error": float(np.median(prior_rel)),
+                     "mae_unit": float((mean[:, i] - truth[:, i]).abs().mean()),
+                     "within_1std": float(c1[i]), "within_2std": float(c2[i])}
+    return out
