@@ -153,3 +153,9 @@ def test_card_reports_figures_and_baselines(tmp_path: Path) -> None:
     assert set(f) == {"distance_nm", "radius_nm"}
     assert all(0 <= v["within_1std"] <= v["within_2std"] <= 1 for v in f.values())
     assert all(v["baseline_median_relative_error"] > 0 for v in f.values())
+
+
+def test_tensorboard_logs_when_installed(tmp_path: Path) -> None:
+    pytest.importorskip("tensorboard")
+    train(small_film(32), tmp_path / "m", _cfg(max_steps=4, steps_per_epoch=2), progress=False)
+    assert list((tmp_path / "m" / "tensorboard").glob("events.out.tfevents.*"))

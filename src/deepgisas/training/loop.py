@@ -139,6 +139,17 @@ def _agree(value: float, world: int, op: str = "max") -> float:
     return float(t.item())
 
 
+def _tensorboard(out: Path) -> Any:
+    """A TensorBoard writer in ``out/tensorboard`` if tensorboard is installed, else None."""
+    import importlib.util
+
+    if importlib.util.find_spec("tensorboard") is None:
+        return None
+    from torch.utils.tensorboard import SummaryWriter
+
+    return SummaryWriter(str(out / "tensorboard"))
+
+
 def train(template: Experiment, out: str | Path, cfg: TrainConfig, resume: bool = False,
           command: str = "", progress: bool = True, device: str | None = None
           ) -> dict[str, Any]:
@@ -193,6 +204,7 @@ def train(template: Experiment, out: str | Path, cfg: TrainConfig, resume: bool 
     t_start = time.perf_counter() - state["seconds"]
     bar = tqdm(total=int(budget), initial=int(state["seconds"]), unit="s",
                disable=not progress or rank != 0, desc=f"train {cfg.arch}")
+    board = _tensorboard(out) if rank == 0 else None
     batches = iter(loader)
     done = bool(state["curve"]) and (state["seconds"] >= budget
                                or state["step"] >= (state["total_steps"] or 10**18))
@@ -225,6 +237,11 @@ def train(template: Experiment, out: str | Path, cfg: TrainConfig, resume: bool 
                    "train_loss": sum(losses) / len(losses), **figures}
             state["curve"].append(row)
             write_curves(out, state["curve"])
+            if board is not None:
+                for key, value in row.items():
+                    if key not in ("epoch", "step", "images"):
+                        board.add_scalar(key, value, row["images"])
+                board.flush()
             bar.n = min(int(state["seconds"]), int(budget))
             bar.set_postfix({k: f"{v:.4g}" for k, v in figures.items()})
             if done or time.perf_counter() - last_ckpt >= cfg.checkpoint_minutes * 60:
