@@ -43,7 +43,7 @@ def _small(d: dict) -> dict:
 @pytest.mark.parametrize("name,index", [
     ("shape.radius_nm", (0,)), ("lattice_a", (0,)), ("lattice_decay", (0,)),
     ("wavelength", (0,)), ("alpha_i", (0,)), ("thickness", (0, 1)), ("coverage", (0, 1)),
-    ("xi", (0, 1)), ("lattice_var", (0,)),
+    ("xi", (0, 1)), ("lattice_var", (0,)), ("alpha_edges", (0, 1)), ("phi_edges", (0, 1)),
 ])
 def test_hexagonal_gradients(name: str, index: tuple) -> None:
     _check(_small(talk([0.0, 20.0], [0.6, 0.4])), name, index)

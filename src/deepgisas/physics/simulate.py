@@ -198,8 +198,8 @@ def simulate_tensors(st: Structure, p: dict[str, Tensor]) -> Tensor:
     ``p`` (all [B, ...], lengths nm, angles rad) is made by ``deepgisas.compile``. Masked
     pixels and pixels outside the region of interest are 0. The per-experiment work is done
     once; the pixels are then processed in blocks of rows such that a real [B, M, rows, cols]
-    tensor has about ``BLOCK_BYTES``: the many elementwise temporaries stay small (fresh large
-    allocations cost page faults, several ns per element).
+    tensor has about ``BLOCK_BYTES``: the many elementwise temporaries stay near cache size
+    (fresh large allocations also cost page faults, several ns per element).
     """
     pre = _prepare(st, p)
     grid = pixel_grid(st, p)
