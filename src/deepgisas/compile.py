@@ -18,9 +18,10 @@ from deepgisas.sample import Experiment, Orientation, Rectangular, Spherical, pa
 from deepgisas.units import DEG
 
 
-def _n2(delta: float, beta: float) -> complex:
-    n = complex(1.0 - delta, beta)
-    return n * n
+def _chi(delta: float, beta: float) -> complex:
+    """n^2 - 1 for n = 1 - delta + i beta, without rounding n^2 first: in float32, n^2 itself
+    keeps only about two digits of delta ~ 1e-5, which changes patterns by percents."""
+    return complex(-2.0 * delta + delta * delta - beta * beta, 2.0 * beta * (1.0 - delta))
 
 
 def structure_of(e: Experiment) -> Structure:
@@ -74,7 +75,7 @@ def compile_batch(experiments: Sequence[Experiment], dtype: torch.dtype = torch.
             cols["distance_mm"].append(g.distance_mm)
             cols["center_px"].append(list(g.beam_center_px))
         layers = e.sample.layers
-        cols["n2"].append([_n2(float(la.material.delta), float(la.material.beta))  # type: ignore[arg-type]
+        cols["chi"].append([_chi(float(la.material.delta), float(la.material.beta))  # type: ignore[arg-type]
                            for la in layers])
         cols["thickness"].append([float(la.thickness_nm or 0.0) for la in layers])  # type: ignore[arg-type]
         for name, attr in (("sigma", "sigma_nm"), ("hurst", "hurst"),
@@ -84,7 +85,7 @@ def compile_batch(experiments: Sequence[Experiment], dtype: torch.dtype = torch.
         pt, itf = e.sample.particles, e.sample.interference
         if pt is None or itf is None:
             continue
-        cols["n2_particle"].append(_n2(float(pt.material.delta), float(pt.material.beta)))  # type: ignore[arg-type]
+        cols["chi_particle"].append(_chi(float(pt.material.delta), float(pt.material.beta)))  # type: ignore[arg-type]
         cols["particle_z"].append(float(pt.z_nm))  # type: ignore[arg-type]
         for name, v in pt.shape.values:
             cols[f"shape.{name}"].append(float(v))  # type: ignore[arg-type]
@@ -109,7 +110,7 @@ def compile_batch(experiments: Sequence[Experiment], dtype: torch.dtype = torch.
             cols["para_kappa"].append(float(ip["kappa"]))  # type: ignore[arg-type]
     out = {}
     for name, vals in cols.items():
-        is_complex = name in ("n2", "n2_particle")
+        is_complex = name in ("chi", "chi_particle")
         out[name] = torch.tensor(vals, dtype=cdt if is_complex else dtype, device=device)
     return st, out
 

@@ -52,8 +52,8 @@ def test_row_interpolation_of_the_outgoing_wave(dtype: torch.dtype, tol: float) 
     spherical detector: the row interpolation against per-pixel evaluation."""
     cdt = torch.complex128 if dtype == torch.float64 else torch.complex64
 
-    def n2(delta: float, beta: float) -> complex:
-        return complex(1 - delta, beta) ** 2
+    def n2(delta: float, beta: float) -> complex:  # chi = n^2 - 1, as compile_batch gives it
+        return complex(1 - delta, beta) ** 2 - 1
 
     layers = [n2(0, 0), n2(2.0e-6, 1.5e-7), n2(5.44e-6, 5.44e-8), n2(5.78e-6, 1.02e-7)]
     n2t = torch.tensor([layers], dtype=cdt)

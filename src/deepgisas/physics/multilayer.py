@@ -26,28 +26,29 @@ def _per_batch(x: Tensor, extra: int) -> Tensor:
     return x.reshape(x.shape[0], *([1] * extra))
 
 
-def kz_list(n2: Tensor, k: Tensor, sin2_alpha: Tensor) -> list[Tensor]:
+def kz_list(chi: Tensor, k: Tensor, sin2_alpha: Tensor) -> list[Tensor]:
     """kz in every layer, one tensor per layer.
 
     kz_j = k sqrt(n_j^2 - n_0^2 + n_0^2 sin^2 alpha) (= k sqrt(n_j^2 - n_0^2 cos^2 alpha), written
-    without the cancellation in 1 - cos^2 alpha).
+    without the cancellation in 1 - cos^2 alpha), with n_j^2 - n_0^2 = chi_j - chi_0.
 
     Args:
-        n2: [B, L] complex squared refractive indices; k: [B] wave number (1/nm);
+        chi: [B, L] complex n_j^2 - 1 (kept small, so float32 keeps delta's digits);
+            k: [B] wave number (1/nm);
         sin2_alpha: [B, *S] squared sine of the grazing angle in the ambient.
     Returns:
         L tensors [B, *S] complex (principal root, Im >= 0).
     """
     extra = sin2_alpha.dim() - 1
-    n0sq = n2[:, 0].real
+    chi0 = chi[:, 0].real
     kb = _per_batch(k, extra)
-    base = _per_batch(n0sq, extra) * sin2_alpha
-    return [kb * csqrt(_per_batch(n2[:, j] - n0sq, extra) + base) for j in range(n2.shape[1])]
+    base = _per_batch(1.0 + chi0, extra) * sin2_alpha
+    return [kb * csqrt(_per_batch(chi[:, j] - chi0, extra) + base) for j in range(chi.shape[1])]
 
 
-def layer_kz(n2: Tensor, k: Tensor, sin2_alpha: Tensor) -> Tensor:
+def layer_kz(chi: Tensor, k: Tensor, sin2_alpha: Tensor) -> Tensor:
     """kz in every layer, stacked: [B, *S, L] complex (see :func:`kz_list`)."""
-    return torch.stack(kz_list(n2, k, sin2_alpha), -1)
+    return torch.stack(kz_list(chi, k, sin2_alpha), -1)
 
 
 def amplitude_lists(kz: list[Tensor], thickness: Tensor,
@@ -120,7 +121,7 @@ def _row_tolerance(dtype: torch.dtype) -> float:
 Parts = tuple[Tensor, Tensor]  # (real, imaginary) of a complex quantity
 
 
-def amplitude_parts_in_layer(n2: Tensor, k: Tensor, thickness: Tensor, sigma: Tensor, j: int,
+def amplitude_parts_in_layer(chi: Tensor, k: Tensor, thickness: Tensor, sigma: Tensor, j: int,
                              sin_alpha: Tensor) -> tuple[Parts, Parts, Parts]:
     """(Re, Im) of kz, T, R of layer ``j`` at grazing angles with sines ``sin_alpha``.
 
@@ -135,13 +136,13 @@ def amplitude_parts_in_layer(n2: Tensor, k: Tensor, thickness: Tensor, sigma: Te
     float32).
 
     Args:
-        n2: [B, L]; k: [B]; thickness, sigma (rms used by the Fresnel factors): [B, L].
+        chi: [B, L] (n^2 - 1); k: [B]; thickness, sigma (rms used by the Fresnel factors): [B, L].
     Returns:
         (kz, T, R), each a pair of real [B, h, W] tensors (no complex128 construction: those
         kernels are slow on CPU).
     """
     def exact(s: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        kz = kz_list(n2, k, s * s)
+        kz = kz_list(chi, k, s * s)
         ts, rs = amplitude_lists(kz, thickness, sigma)
         return kz[j], ts[j], rs[j]
 

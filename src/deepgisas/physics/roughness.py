@@ -61,13 +61,13 @@ def faddeeva(z: Tensor, n: int = 40) -> Tensor:
     return torch.where(lower, 2 * torch.exp(-z * z) - w, w)
 
 
-def diffuse_roughness(n2: Tensor, thickness: Tensor, sig: Tensor, hurst: Tensor, corr: Tensor,
+def diffuse_roughness(chi: Tensor, thickness: Tensor, sig: Tensor, hurst: Tensor, corr: Tensor,
                       k: Tensor, kz_in: Tensor, t_in: Tensor, r_in: Tensor, kz_out: Tensor,
                       t_out: Tensor, r_out: Tensor, qx: Tensor, qy: Tensor) -> Tensor:
     """Diffuse scattering from all rough interfaces, per unit of (I0 dOmega / sin alpha_i).
 
     Args:
-        n2, thickness, sig (raw sigma), hurst, corr: [B, S] slice stack;
+        chi (n^2 - 1), thickness, sig (raw sigma), hurst, corr: [B, S] slice stack;
         kz_in, t_in, r_in: [B, 1, 1, S]; kz_out, t_out, r_out: [B, H, W, S]; qx, qy: [B, H, W].
     Returns:
         [B, H, W].
@@ -82,7 +82,7 @@ def diffuse_roughness(n2: Tensor, thickness: Tensor, sig: Tensor, hurst: Tensor,
     s_rms = sigma_rms(sig, hurst, corr)
     total = torch.zeros_like(qx)
     d = thickness[:, None, None, :]
-    for i in range(n2.shape[1] - 1):
+    for i in range(chi.shape[1] - 1):
         if not bool((sig[:, i + 1] > 0).any()):
             continue
         s = s_rms[:, i + 1, None, None]
@@ -99,7 +99,7 @@ def diffuse_roughness(n2: Tensor, thickness: Tensor, sig: Tensor, hurst: Tensor,
         q1, q2 = -kz_in[..., j] - kz_out[..., j], -kz_in[..., j] + kz_out[..., j]
         amp = amp + (ti * to * hm(q1 * s) + ti * ro * hm(q2 * s) + ri * to * hm(-q2 * s)
                      + ri * ro * hm(-q1 * s))
-        contrast = (n2[:, i] - n2[:, j]).abs() ** 2
+        contrast = (chi[:, i] - chi[:, j]).abs() ** 2
         spec = psd(f, sig[:, j, None, None], hurst[:, j, None, None], corr[:, j, None, None])
         total = total + contrast[:, None, None] * amp.abs() ** 2 * spec
     return (k**4 / (16 * math.pi**2))[:, None, None] * total

@@ -104,8 +104,8 @@ def _sliced_stack(st: Structure, p: dict[str, Tensor], height: Tensor, fraction:
                   n2p: Tensor) -> tuple[dict[str, Tensor], int]:
     """Insert the particles' slices (above, particles, below) into the layer stack.
 
-    Returns the sliced stack (n2, thickness, sigma, hurst, corr: [B, S]) and the index of the
-    particles' slice (its n2 averaged when the option is on; the diffuse roughness term sees the
+    Returns the sliced stack (chi = n^2 - 1, thickness, sigma, hurst, corr: [B, S]) and the index of the
+    particles' slice (its chi averaged when the option is on; the diffuse roughness term sees the
     averaged stack too, as BornAgain 25 does). The layer's top roughness
     goes to its first slice, as in BornAgain.
     """
@@ -114,7 +114,7 @@ def _sliced_stack(st: Structure, p: dict[str, Tensor], height: Tensor, fraction:
     z = p["particle_z"]
     zero, one = torch.zeros_like(z), torch.ones_like(z)
     d = p["thickness"]
-    n2j = p["n2"][:, j]
+    n2j = p["chi"][:, j]
     n2_slice = n2j + fraction * (n2p - n2j) if st.use_average_materials else n2j
     if st.placement == "deposit":
         above = zero if j == 0 else d[:, j] - z - height
@@ -128,7 +128,7 @@ def _sliced_stack(st: Structure, p: dict[str, Tensor], height: Tensor, fraction:
         [(n2j, below)] if keep_below else [])
     roughness = [(p["sigma"][:, j], p["hurst"][:, j], p["corr_length"][:, j])] + [
         (zero, one, one)] * (len(parts) - 1)
-    inserted = {"n2": [q[0] for q in parts], "thickness": [q[1] for q in parts],
+    inserted = {"chi": [q[0] for q in parts], "thickness": [q[1] for q in parts],
                 "sigma": [r[0] for r in roughness], "hurst": [r[1] for r in roughness],
                 "corr_length": [r[2] for r in roughness]}
     stack = {name: torch.cat([p[name][:, :j], torch.stack(vals, -1), p[name][:, j + 1:]], -1)
@@ -172,7 +172,7 @@ def _prepare(st: Structure, p: dict[str, Tensor]) -> _Batch:
     from deepgisas.physics.roughness import sigma_rms
 
     k = 2.0 * math.pi / p["wavelength"]
-    stack = {name: p[name] for name in ("n2", "thickness", "sigma", "hurst", "corr_length")}
+    stack = {name: p[name] for name in ("chi", "thickness", "sigma", "hurst", "corr_length")}
     extra: dict = {}
     if st.particle_layer is not None:
         spec = SHAPES[st.shape_kind]
@@ -181,13 +181,13 @@ def _prepare(st: Structure, p: dict[str, Tensor]) -> _Batch:
         rho = structure_density(st, p)
         coverage = p["coverage"].sum(-1) if st.interference == "hexagonal_lattice" else 1.0
         fraction = coverage * rho * (wts * spec.volume(sizes)).sum(-1) / h_slice
-        stack, js = _sliced_stack(st, p, h_slice, fraction, p["n2_particle"])
+        stack, js = _sliced_stack(st, p, h_slice, fraction, p["chi_particle"])
         table = (itf.far_table(p["lattice_a"], p["lattice_decay"])
                  if st.interference == "hexagonal_lattice" else None)
         extra = dict(js=js, sizes=sizes, wts=wts, h_slice=h_slice, rho=rho, coverage=coverage,
                      table=table)
     srms = sigma_rms(stack["sigma"], stack["hurst"], stack["corr_length"])
-    kz_in = kz_list(stack["n2"], k, (torch.sin(p["alpha_i"]) ** 2)[:, None, None])
+    kz_in = kz_list(stack["chi"], k, (torch.sin(p["alpha_i"]) ** 2)[:, None, None])
     t_in, r_in = amplitude_lists(kz_in, stack["thickness"], srms)
     return _Batch(k, stack, srms, (kz_in, t_in, r_in), **extra)
 
@@ -224,7 +224,7 @@ def _block(st: Structure, p: dict[str, Tensor], pre: _Batch, ux: Tensor, uy: Ten
     norm = (p["intensity"] / torch.sin(ai))[:, None, None] * weight
     total = torch.zeros_like(qx)
     if st.rough:
-        kz_out = kz_list(pre.stack["n2"], k, uz * uz)
+        kz_out = kz_list(pre.stack["chi"], k, uz * uz)
         t_out, r_out = amplitude_lists(kz_out, pre.stack["thickness"], pre.srms)
         waves = Waves(*pre.incoming, kz_out, t_out, r_out)
     if st.particle_layer is not None:
@@ -232,7 +232,7 @@ def _block(st: Structure, p: dict[str, Tensor], pre: _Batch, ux: Tensor, uy: Ten
         if st.rough:
             outgoing = tuple((x[pre.js].real, x[pre.js].imag) for x in (kz_out, t_out, r_out))
         else:
-            outgoing = amplitude_parts_in_layer(pre.stack["n2"], k, pre.stack["thickness"],
+            outgoing = amplitude_parts_in_layer(pre.stack["chi"], k, pre.stack["thickness"],
                                                 pre.srms, pre.js, uz)
         total = total + _particle_scattering(st, p, pre, incoming, outgoing, qx, qy)
     if st.rough:
@@ -247,7 +247,7 @@ def _block(st: Structure, p: dict[str, Tensor], pre: _Batch, ux: Tensor, uy: Ten
             return torch.stack([x.expand(shape) for x in xs], -1)
 
         total = total + diffuse_roughness(
-            stack["n2"], stack["thickness"], stack["sigma"], stack["hurst"],
+            stack["chi"], stack["thickness"], stack["sigma"], stack["hurst"],
             stack["corr_length"], k, st_(waves.kz_in), st_(waves.t_in), st_(waves.r_in),
             out(waves.kz_out), out(waves.t_out), out(waves.r_out), qx, qy)
     return norm * total
@@ -345,7 +345,7 @@ def _particle_scattering(st: Structure, p: dict[str, Tensor], pre: _Batch,
     sizes, wts, rho, coverage, k = pre.sizes, pre.wts, pre.rho, pre.coverage, pre.k
     assert sizes is not None and wts is not None and pre.h_slice is not None and rho is not None
     amp = _dwba(st, incoming, outgoing, sizes, pre.h_slice, qx, qy)  # F_DWBA / contrast
-    contrast = (k * k / (4.0 * math.pi)) * (p["n2_particle"] - p["n2"][:, st.particle_layer])
+    contrast = (k * k / (4.0 * math.pi)) * (p["chi_particle"] - p["chi"][:, st.particle_layer])
     scale = (rho * abs2(contrast))[:, None, None]  # rho |contrast|^2, [B, 1, 1]
     w4 = wts[:, :, None, None]
     mean_abs2 = (w4 * abs2(amp)).sum(1)
