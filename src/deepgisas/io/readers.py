@@ -31,6 +31,7 @@ import contextlib
 import gzip
 import io
 import logging
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,7 @@ SUFFIXES = (".npy", *FABIO_SUFFIXES, *HDF5_SUFFIXES, *ASCII_SUFFIXES)
 ORIENTATIONS = ("top-down", "bottom-up", "vertical")
 MAX_PIXELS = 64_000_000  # refuse larger images: a corrupt header must not exhaust memory
 MAX_BYTES = 2_000_000_000  # refuse to decompress more than this
+CBF_STARTER = b"\x0c\x1a\x04\xd5"  # start of a CBF binary section
 
 
 @dataclass(frozen=True)
@@ -132,13 +134,17 @@ def _read_fabio(p: Path, gz: bool, frame: int) -> tuple[np.ndarray, dict]:
     import fabio
 
     logging.getLogger("fabio").setLevel(logging.CRITICAL)  # fabio logs corrupt headers
-    with contextlib.redirect_stdout(io.StringIO()):  # fabio 2026.6 prints when it gunzips
+    suffix = p.suffixes[-2 if gz else -1].lower()
+    raw = _bytes(p, gz)
+    if suffix == ".cbf" and CBF_STARTER not in raw:  # fabio 2026.6 loops forever without it
+        raise UserError("not a CBF image: no binary section", str(p))
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # fabio prints when it gunzips; PIL warns on bad TIFFs
         img = fabio.open(str(p))
     nframes = int(getattr(img, "nframes", 1) or 1)
     if not 0 <= frame < nframes:
         raise UserError(f"frame {frame} does not exist ({nframes} frame(s) in the file)", str(p))
-    fixed = _edf_fix(img, _bytes(p, gz)) if p.suffixes[-2 if gz else -1].lower() == ".edf" \
-        else None
+    fixed = _edf_fix(img, raw) if suffix == ".edf" else None
     if frame > 0:
         with contextlib.redirect_stdout(io.StringIO()):
             img = img.getframe(frame)
