@@ -13,23 +13,13 @@ import torch
 from deepgisas.data.augment import to_network_input
 from deepgisas.data.labels import LabelSpace
 from deepgisas.data.preprocess import InputSpec
-from deepgisas.errors import UserError
-from deepgisas.io.images import read_image
+from deepgisas.io.images import image_for_model
 from deepgisas.models.onnx import onnx_runner
 from deepgisas.models.store import load_model, model_dir
-from deepgisas.sample import Experiment, parse_experiment, read_instrument
+from deepgisas.sample import parse_experiment, read_instrument
 from deepgisas.training.losses import split_gaussian
 
 BATCH = 64
-
-
-def check_instrument(instrument: str | Path, template: Experiment) -> None:
-    """The instrument file's detector must match the model's detector grid."""
-    _, detector = read_instrument(instrument)
-    if detector.geometry != template.detector.geometry:
-        raise UserError("the detector geometry differs from the model's "
-                        f"({template.detector.to_dict()}); resampling is not supported yet",
-                        str(instrument))
 
 
 def network_input(images: np.ndarray, spec: InputSpec) -> torch.Tensor:
@@ -74,19 +64,15 @@ def predict_arrays(model: str | Path, images: np.ndarray, net_and_card: tuple | 
 def predict_files(model: str | Path, paths: Sequence[str | Path],
                   instrument: str | Path | None = None, use_onnx: bool = True
                   ) -> dict[str, Any]:
-    """The contract's ``{"model": NAME, "results": [...]}`` for image files."""
+    """The contract's ``{"model": NAME, "results": [...]}`` for image files of any supported
+    format. With ``instrument`` (a description file; its sample is ignored) each image is
+    resampled from the instrument's geometry onto the model's detector grid; without it each
+    image must already have the model's shape. Warns (``OutsideWarning``) per image when the
+    model's grid reaches outside the measured detector."""
     net, card = load_model(model)
     template = parse_experiment(card["template"], "model card")
-    if instrument is not None:
-        check_instrument(instrument, template)
-    shape = template.detector.shape
-    images = []
-    for p in paths:
-        img = read_image(p)
-        if img.shape != shape:
-            raise UserError(f"image is {img.shape[0]} x {img.shape[1]}, the model's detector "
-                            f"is {shape[0]} x {shape[1]}", str(p))
-        images.append(img)
+    inst = read_instrument(instrument) if instrument is not None else None
+    images = [image_for_model(p, template, inst, str(instrument)) for p in paths]
     results = predict_arrays(model, np.stack(images), (net, card), use_onnx)
     name = card.get("name") or Path(str(model)).name
     return {"model": name, "results": [{"image": str(p), **r}

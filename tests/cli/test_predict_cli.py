@@ -101,3 +101,35 @@ def test_predict_errors(models: dict, tmp_path: Path, capsys: pytest.CaptureFixt
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and err.startswith("deepgisas predict:"), err
         assert not out.exists()
+
+
+def test_predict_real_file_through_instrument(models: dict, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture) -> None:
+    """A measured Pilatus TIFF, resampled from the GALAXI geometry onto the model's grid."""
+    from tests.io.helpers import INSTRUMENTS, real
+
+    galaxi = real("galaxi")
+    out = tmp_path / "p.json"
+    assert main(["predict", str(models["film"]), str(galaxi), "--instrument",
+                 str(INSTRUMENTS / "galaxi.yaml"), "-o", str(out)]) == 0
+    r = json.loads(out.read_text())["results"][0]
+    assert r["image"] == str(galaxi) and set(r["parameters"]) == {"distance_nm", "radius_nm"}
+    # without --instrument the shape must be the model's
+    out2 = tmp_path / "q.json"
+    assert main(["predict", str(models["film"]), str(galaxi), "-o", str(out2)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "1043 x 981" in err and "\n" not in err and not out2.exists()
+
+
+def test_predict_warns_when_the_grid_leaves_the_detector(models: dict, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture) -> None:
+    from tests.io.helpers import INSTRUMENTS, real
+
+    d = yaml.safe_load((INSTRUMENTS / "galaxi.yaml").read_text())
+    d["detector"]["rectangular"]["beam_center_px"] = [900.0, 323.4]  # model's +phi falls off
+    inst = tmp_path / "inst.yaml"
+    inst.write_text(yaml.safe_dump(d))
+    assert main(["predict", str(models["film"]), str(real("galaxi")), "--instrument",
+                 str(inst), "-o", str(tmp_path / "p.json")]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "warning" in err[0] and "outside the measured detector" in err[0]

@@ -13,7 +13,7 @@ from deepgisas.errors import UserError
 
 
 def _parser() -> argparse.ArgumentParser:
-    from deepgisas.cli import augment_gallery, export, generate, predict, simulate, train
+    from deepgisas.cli import augment_gallery, export, generate, predict, show, simulate, train
 
     parser = argparse.ArgumentParser(
         prog="deepgisas",
@@ -25,6 +25,7 @@ def _parser() -> argparse.ArgumentParser:
     train.register(sub)
     predict.register(sub)
     export.register(sub)
+    show.register(sub)
     return parser
 
 

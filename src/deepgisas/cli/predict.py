@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+import warnings
 from pathlib import Path
 
 
@@ -12,9 +14,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "predict", help="predict xi distributions or parameters from detector images",
         description="Run a trained model (a bundled name or a model directory) on detector "
                     "images. Writes {\"model\": NAME, \"results\": [...]} as JSON to OUT.json "
-                    "or stdout. Pixels below 0 are masked.")
+                    "or stdout. Pixels below 0 are masked. With --instrument each image is "
+                    "resampled from the instrument's geometry onto the model's detector.")
     p.add_argument("model", help="bundled model name or model directory")
-    p.add_argument("images", nargs="+", help="detector images (.npy)")
+    p.add_argument("images", nargs="+", help="detector images (.npy, .tif, .cbf, .edf, "
+                   ".h5/.nxs, .txt; each optionally .gz)")
     p.add_argument("--instrument", help="description file giving the beam and detector")
     p.add_argument("-o", "--output", help="output JSON file (default: stdout)")
     p.set_defaults(func=run)
@@ -23,12 +27,20 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> None:
     from deepgisas.errors import UserError
     from deepgisas.io.atomic import atomic_write
+    from deepgisas.io.resample import OutsideWarning
     from deepgisas.predict import predict_files
 
     out = Path(args.output) if args.output else None
     if out is not None and not out.parent.is_dir():
         raise UserError("the folder does not exist", str(out))
-    result = predict_files(args.model, args.images, args.instrument)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", OutsideWarning)
+        result = predict_files(args.model, args.images, args.instrument)
+    for w in caught:
+        if issubclass(w.category, OutsideWarning):
+            print(f"deepgisas predict: warning: {w.message}", file=sys.stderr)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     text = json.dumps(result, indent=1)
     if out is None:
         print(text)

@@ -1,0 +1,167 @@
+"""Detector geometry at the edge: the angles and q of every pixel, exactly as the simulator
+uses them, and the way back from a direction to a pixel.
+
+Angles come from the simulator's own pixel directions (:mod:`deepgisas.physics.detector`):
+alpha_f = asin(u_z), phi_f = atan2(u_y, u_x), with u the unit vector of k_f. For a flat
+detector, pixel (row i, column j) spans [j, j+1) x [i, i+1) in pixel coordinates, rows from
+the bottom, and the direct beam (coming down at alpha_i) hits ``beam_center_px`` = (column,
+row); the detector is perpendicular to the direct beam. For a spherical detector u is
+BornAgain 25's (1, phi_c, alpha_c) / norm of the bin centre.
+
+q = k_f - k_i with k_i = k (cos ai, 0, -sin ai), k = 2 pi / lambda: q_y = k u_y,
+q_z = k (u_z + sin ai), in 1/nm. Functions here take radians and nm unless their names say deg.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from deepgisas.errors import UserError
+from deepgisas.physics.detector import PixelGrid, rectangular_grid, spherical_grid
+from deepgisas.sample import Beam, Rectangular, Spherical
+from deepgisas.units import DEG, wavenumber
+
+Geometry = Spherical | Rectangular
+
+
+def _number(value: object, what: str) -> float:
+    if not isinstance(value, int | float):
+        raise UserError(f"{what} must be a number here, not a prior ({value!r})")
+    return float(value)
+
+
+def beam_angles(beam: Beam) -> tuple[float, float]:
+    """(alpha_i in rad, wavelength in nm) of a concrete beam."""
+    return _number(beam.alpha_i_deg, "beam.alpha_i_deg") * DEG, \
+        _number(beam.wavelength_nm, "beam.wavelength_nm")
+
+
+def pixel_grid(geometry: Geometry, alpha_i: float) -> PixelGrid:
+    """The simulator's PixelGrid (batch of one, float64) for a detector geometry."""
+    t = torch.tensor
+    if isinstance(geometry, Spherical):
+        n_alpha, n_phi = geometry.shape
+        return spherical_grid(t([geometry.phi_deg], dtype=torch.float64) * DEG,
+                              t([geometry.alpha_deg], dtype=torch.float64) * DEG,
+                              n_alpha, n_phi)
+    rows, cols = geometry.shape
+    return rectangular_grid(rows, cols, t([geometry.pixel_size_mm], dtype=torch.float64),
+                            t([geometry.distance_mm], dtype=torch.float64),
+                            t([geometry.beam_center_px], dtype=torch.float64),
+                            t([alpha_i], dtype=torch.float64))
+
+
+@dataclass(frozen=True)
+class PixelAngles:
+    """Per pixel, float64 [rows, cols]: ``alpha_f``, ``phi_f`` (rad), ``q_x``, ``q_y``, ``q_z``
+    (1/nm), ``weight`` (the simulator's effective solid angle, sr)."""
+
+    alpha_f: np.ndarray
+    phi_f: np.ndarray
+    q_x: np.ndarray
+    q_y: np.ndarray
+    q_z: np.ndarray
+    weight: np.ndarray
+
+
+def pixel_angles(geometry: Geometry, alpha_i: float, wavelength_nm: float) -> PixelAngles:
+    """Angles, q and solid angles of every pixel of ``geometry`` (alpha_i in rad)."""
+    g = pixel_grid(geometry, alpha_i)
+    shape = geometry.shape
+    ux, uy, uz, w = (np.broadcast_to(a[0].numpy(), shape).astype(np.float64)
+                     for a in (g.ux, g.uy, g.uz, g.weight))
+    k = wavenumber(wavelength_nm)
+    return PixelAngles(np.arcsin(np.clip(uz, -1, 1)), np.arctan2(uy, ux),
+                       k * (ux - math.cos(alpha_i)), k * uy, k * (uz + math.sin(alpha_i)), w)
+
+
+def angles_to_direction(alpha_f: np.ndarray, phi_f: np.ndarray
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Unit vector of k_f (sample frame) for angles in rad."""
+    ca = np.cos(alpha_f)
+    return ca * np.cos(phi_f), ca * np.sin(phi_f), np.sin(alpha_f)
+
+
+def direction_to_pixel(ux: np.ndarray, uy: np.ndarray, uz: np.ndarray, geometry: Geometry,
+                       alpha_i: float) -> tuple[np.ndarray, np.ndarray]:
+    """(column, row) in pixel coordinates (pixel j's centre is j + 0.5, rows from the bottom)
+    where direction u hits ``geometry``; NaN where it never does (behind the detector)."""
+    ux, uy, uz = (np.asarray(a, dtype=np.float64) for a in (ux, uy, uz))
+    if isinstance(geometry, Spherical):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            phi_c, al_c = np.where(ux > 0, uy / ux, np.nan), np.where(ux > 0, uz / ux, np.nan)
+        (p0, p1), (a0, a1) = np.radians(geometry.phi_deg), np.radians(geometry.alpha_deg)
+        n_alpha, n_phi = geometry.shape
+        return (phi_c - p0) / (p1 - p0) * n_phi, (al_c - a0) / (a1 - a0) * n_alpha
+    ca, sa = math.cos(alpha_i), math.sin(alpha_i)
+    wx, wz = ca * ux - sa * uz, sa * ux + ca * uz  # into the detector frame (x = direct beam)
+    d, p = geometry.distance_mm, geometry.pixel_size_mm
+    with np.errstate(divide="ignore", invalid="ignore"):
+        y = np.where(wx > 0, d * uy / wx, np.nan)
+        z = np.where(wx > 0, d * wz / wx, np.nan)
+    cx, cz = geometry.beam_center_px
+    return cx + y / p, cz + z / p
+
+
+def angles_to_pixel(alpha_f: np.ndarray, phi_f: np.ndarray, geometry: Geometry,
+                    alpha_i: float) -> tuple[np.ndarray, np.ndarray]:
+    """(column, row) pixel coordinates of the directions (alpha_f, phi_f) in rad."""
+    return direction_to_pixel(*angles_to_direction(np.asarray(alpha_f), np.asarray(phi_f)),
+                              geometry, alpha_i)
+
+
+def pixel_to_angles(col: np.ndarray, row: np.ndarray, geometry: Geometry, alpha_i: float
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """(alpha_f, phi_f) in rad at pixel coordinates (column, row), the inverse of
+    :func:`angles_to_pixel`; at pixel centres it equals :func:`pixel_angles`."""
+    col, row = np.asarray(col, dtype=np.float64), np.asarray(row, dtype=np.float64)
+    if isinstance(geometry, Spherical):
+        (p0, p1), (a0, a1) = np.radians(geometry.phi_deg), np.radians(geometry.alpha_deg)
+        n_alpha, n_phi = geometry.shape
+        phi_c, al_c = p0 + col / n_phi * (p1 - p0), a0 + row / n_alpha * (a1 - a0)
+        ux, uy, uz = 1.0, phi_c, al_c
+    else:
+        cx, cz = geometry.beam_center_px
+        p, d = geometry.pixel_size_mm, geometry.distance_mm
+        y, z = (col - cx) * p, (row - cz) * p
+        ca, sa = math.cos(alpha_i), math.sin(alpha_i)
+        ux, uy, uz = d * ca + z * sa, y, -d * sa + z * ca
+    r = np.sqrt(ux * ux + uy * uy + uz * uz)
+    return np.arcsin(uz / r), np.arctan2(uy, ux * np.ones_like(r))
+
+
+def q_at(alpha_f: np.ndarray, phi_f: np.ndarray, alpha_i: float, wavelength_nm: float
+         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(q_x, q_y, q_z) in 1/nm for angles in rad."""
+    ux, uy, uz = angles_to_direction(np.asarray(alpha_f), np.asarray(phi_f))
+    k = wavenumber(wavelength_nm)
+    return k * (ux - math.cos(alpha_i)), k * uy, k * (uz + math.sin(alpha_i))
+
+
+def direct_beam_px(geometry: Geometry, alpha_i: float) -> tuple[float, float]:
+    """(column, row) where the direct beam (alpha_f = -alpha_i, phi_f = 0) hits."""
+    c, r = angles_to_pixel(np.array(-alpha_i), np.array(0.0), geometry, alpha_i)
+    return float(c), float(r)
+
+
+def specular_px(geometry: Geometry, alpha_i: float) -> tuple[float, float]:
+    """(column, row) of the specular peak: alpha_f = alpha_i, phi_f = 0."""
+    c, r = angles_to_pixel(np.array(alpha_i), np.array(0.0), geometry, alpha_i)
+    return float(c), float(r)
+
+
+def critical_angle(delta: float) -> float:
+    """The substrate's critical angle sqrt(2 delta) in rad: the Yoneda band's alpha_f."""
+    if delta <= 0:
+        raise UserError(f"the critical angle needs delta > 0, got {delta:g}")
+    return math.sqrt(2.0 * delta)
+
+
+def yoneda_px(geometry: Geometry, alpha_i: float, delta: float) -> tuple[float, float]:
+    """(column, row) of the Yoneda band at phi_f = 0 (alpha_f = sqrt(2 delta))."""
+    c, r = angles_to_pixel(np.array(critical_angle(delta)), np.array(0.0), geometry, alpha_i)
+    return float(c), float(r)

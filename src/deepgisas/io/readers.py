@@ -1,0 +1,269 @@
+"""Detector files -> one image, rows from the bottom, with its mask and metadata.
+
+One function, :func:`read_detector_image`, reads every supported format:
+
+=================================  ==========  =======================================
+format (each also ``.gz``)         library     orientation in the file (default)
+=================================  ==========  =======================================
+``.tif``/``.tiff``, ``.cbf``,      fabio       row 0 = top of the detector: flipped
+``.edf`` (multi-frame: ``frame``)
+``.h5``/``.hdf5``/``.nxs``/``.nx``  h5py        row 0 = top (NeXus/beamline habit): flipped
+``.txt``/``.dat``/``.asc`` (ASCII  numpy       row 0 = top: flipped
+matrix, e.g. MARIA)
+``.npy``                           numpy       as written by ``deepgisas simulate``:
+                                               row 0 = bottom (lowest alpha_f), kept
+=================================  ==========  =======================================
+
+``orientation`` overrides the default: ``"top-down"`` (flip the rows), ``"bottom-up"`` (keep),
+or ``"vertical"`` (a vertical-sample instrument such as MARIA: file columns are alpha_f,
+growing to the right, and file rows are phi_f; the image is transposed so that rows are
+alpha_f from the bottom). In the returned image, row 0 is always the bottom of the detector
+(lowest alpha_f) and columns grow with phi_f.
+
+Integer counts become float64. Masked (``mask`` True): negative pixels (Pilatus module gaps are
+-1), pixels at the largest value of an integer type (saturated / overflow markers) and
+non-finite values. Every problem is a one-line :class:`UserError` naming the file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import io
+import logging
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from deepgisas.errors import UserError
+
+FABIO_SUFFIXES = (".tif", ".tiff", ".cbf", ".edf")
+HDF5_SUFFIXES = (".h5", ".hdf5", ".hdf", ".nxs", ".nx", ".nx5")
+ASCII_SUFFIXES = (".txt", ".dat", ".asc")
+SUFFIXES = (".npy", *FABIO_SUFFIXES, *HDF5_SUFFIXES, *ASCII_SUFFIXES)
+ORIENTATIONS = ("top-down", "bottom-up", "vertical")
+MAX_PIXELS = 64_000_000  # refuse larger images: a corrupt header must not exhaust memory
+MAX_BYTES = 2_000_000_000  # refuse to decompress more than this
+CBF_STARTER = b"\x0c\x1a\x04\xd5"  # start of a CBF binary section
+
+
+@dataclass(frozen=True)
+class DetectorImage:
+    """``data``: float64 [rows, cols], row 0 = bottom of the detector, masked pixels NaN;
+    ``mask``: bool [rows, cols], True where a pixel is masked; ``metadata``: header values
+    (strings or numbers) and ``format``, ``orientation``, ``frame``, ``dtype``."""
+
+    path: str
+    data: np.ndarray
+    mask: np.ndarray
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (int(self.data.shape[0]), int(self.data.shape[1]))
+
+
+def _kind(p: Path) -> tuple[str, bool]:
+    """(format suffix without .gz, gzipped?)."""
+    suffixes = [s.lower() for s in p.suffixes]
+    gz = bool(suffixes) and suffixes[-1] == ".gz"
+    suffix = (suffixes[-2] if len(suffixes) > 1 else "") if gz else (suffixes[-1] if suffixes
+                                                                      else "")
+    if suffix not in SUFFIXES:
+        raise UserError(f"unsupported image format {''.join(p.suffixes[-2:])!r} "
+                        f"(supported: {', '.join(SUFFIXES)}, each optionally .gz)", str(p))
+    return suffix, gz
+
+
+def _bytes(p: Path, gz: bool) -> bytes:
+    if not gz:
+        return p.read_bytes()
+    with gzip.open(p, "rb") as f:
+        out = f.read(MAX_BYTES + 1)
+    if len(out) > MAX_BYTES:
+        raise UserError(f"decompresses to more than {MAX_BYTES} bytes", str(p))
+    return out
+
+
+def _read_npy(p: Path, gz: bool) -> tuple[np.ndarray, dict]:
+    arr = np.load(io.BytesIO(_bytes(p, gz)), allow_pickle=False)
+    return arr, {}
+
+
+def _read_ascii(p: Path, gz: bool) -> tuple[np.ndarray, dict]:
+    text = _bytes(p, gz).decode("ascii")
+    rows = [line.split() for line in text.splitlines()
+            if line.strip() and not line.lstrip().startswith("#")]
+    if not rows:
+        raise UserError("no numbers in the ASCII matrix", str(p))
+    width = len(rows[0])
+    if any(len(r) != width for r in rows):
+        raise UserError("the rows of the ASCII matrix have different lengths", str(p))
+    return np.array(rows, dtype=np.float64), {}
+
+
+def _edf_fix(img: Any, raw: bytes) -> np.ndarray | None:
+    """Some EDF writers (SOLEIL SWING 2010) declare ``Size`` for 16-bit data but store the
+    ``DataType`` they name (SignedInteger = 32 bit), one frame filling the rest of the file.
+    Returns that frame when the numbers say so, else None."""
+    h = img.header
+    try:
+        n1, n2, size = int(h["Dim_1"]), int(h["Dim_2"]), int(h.get("Size", -1))
+        start = int(img._frames[0].start)  # end of the first header (fabio's own parse)
+    except (KeyError, ValueError, AttributeError, IndexError):
+        return None
+    dtypes = {"signedinteger": "i4", "unsignedinteger": "u4", "signedshort": "i2",
+              "unsignedshort": "u2", "signedlong": "i4", "unsignedlong": "u4",
+              "floatvalue": "f4", "float": "f4", "doublevalue": "f8", "signedbyte": "i1",
+              "unsignedbyte": "u1"}
+    name = str(h.get("DataType", "")).strip().lower()
+    if name not in dtypes or getattr(img, "nframes", 1) != 1:
+        return None
+    order = "<" if "low" in str(h.get("ByteOrder", "LowByteFirst")).lower() else ">"
+    dt = np.dtype(order + dtypes[name])
+    need = n1 * n2 * dt.itemsize
+    if size == need or len(raw) - start != need:
+        return None
+    return np.frombuffer(raw, dt, count=n1 * n2, offset=start).reshape(n2, n1)
+
+
+def _read_fabio(p: Path, gz: bool, frame: int) -> tuple[np.ndarray, dict]:
+    import fabio
+
+    logging.getLogger("fabio").setLevel(logging.CRITICAL)  # fabio logs corrupt headers
+    suffix = p.suffixes[-2 if gz else -1].lower()
+    raw = _bytes(p, gz)
+    if suffix == ".cbf" and CBF_STARTER not in raw:  # fabio 2026.6 loops forever without it
+        raise UserError("not a CBF image: no binary section", str(p))
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # fabio prints when it gunzips; PIL warns on bad TIFFs
+        img = fabio.open(str(p))
+    nframes = int(getattr(img, "nframes", 1) or 1)
+    if not 0 <= frame < nframes:
+        raise UserError(f"frame {frame} does not exist ({nframes} frame(s) in the file)", str(p))
+    fixed = _edf_fix(img, raw) if suffix == ".edf" else None
+    if frame > 0:
+        with contextlib.redirect_stdout(io.StringIO()):
+            img = img.getframe(frame)
+    data = fixed if fixed is not None else img.data
+    meta = {str(k): v for k, v in dict(img.header).items() if isinstance(v, str | int | float)}
+    meta.update(nframes=nframes, reader=type(img).__name__)
+    if fixed is not None:
+        meta["edf_size_ignored"] = True
+    return data, meta
+
+
+def _find_nxdata(f: Any) -> str | None:
+    """The first NXdetector's ``data`` (or an NXdata's signal), else the largest 2-D/3-D set."""
+    found: list[str] = []
+    best: list[tuple[int, str]] = []
+
+    def visit(name: str, obj: Any) -> None:
+        cls = obj.attrs.get("NX_class", b"")
+        cls = cls.decode() if isinstance(cls, bytes) else str(cls)
+        if cls == "NXdetector" and "data" in obj and hasattr(obj["data"], "shape"):
+            found.append(f"{name}/data")
+        if hasattr(obj, "shape") and hasattr(obj, "dtype") and len(obj.shape) in (2, 3) \
+                and np.issubdtype(obj.dtype, np.number):
+            best.append((int(np.prod(obj.shape)), name))
+
+    f.visititems(visit)
+    if found:
+        return found[0]
+    return max(best)[1] if best else None
+
+
+def _read_hdf5(p: Path, gz: bool, frame: int, dataset: str | None) -> tuple[np.ndarray, dict]:
+    import h5py
+
+    src: Any = io.BytesIO(_bytes(p, gz)) if gz else str(p)
+    with h5py.File(src, "r") as f:
+        name = dataset or _find_nxdata(f)
+        if name is None:
+            raise UserError("no 2-D image dataset (NXdetector/data) in the file", str(p))
+        if name not in f or not hasattr(f[name], "shape"):
+            raise UserError(f"no dataset {name!r} in the file", str(p))
+        ds = f[name]
+        if int(np.prod(ds.shape)) > MAX_PIXELS * 64:
+            raise UserError(f"dataset {name!r} is too large: {ds.shape}", str(p))
+        if len(ds.shape) == 3:
+            if not 0 <= frame < ds.shape[0]:
+                raise UserError(f"frame {frame} does not exist ({ds.shape[0]} frames in "
+                                f"{name!r})", str(p))
+            data = ds[frame]
+        else:
+            if frame != 0:
+                raise UserError(f"frame {frame} does not exist (one frame in {name!r})", str(p))
+            data = ds[()]
+        meta = {"dataset": name, "nframes": ds.shape[0] if len(ds.shape) == 3 else 1}
+    return np.asarray(data), meta
+
+
+def _to_float(raw: np.ndarray, p: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Counts -> float64 and the mask (negative, integer-saturated, non-finite)."""
+    if raw.ndim == 3 and raw.shape[0] == 1:
+        raw = raw[0]
+    if raw.ndim != 2 or raw.size == 0 or not (np.issubdtype(raw.dtype, np.integer)
+                                               or np.issubdtype(raw.dtype, np.floating)
+                                               or raw.dtype == np.bool_):
+        raise UserError(f"expected a 2-D numeric image, got {raw.dtype} {raw.shape}", str(p))
+    if raw.size > MAX_PIXELS:
+        raise UserError(f"image of {raw.shape} is too large", str(p))
+    data = raw.astype(np.float64)
+    mask = ~np.isfinite(data) | (data < 0)
+    if np.issubdtype(raw.dtype, np.integer) and raw.dtype.itemsize > 1:
+        mask |= raw == np.iinfo(raw.dtype).max
+    data[mask] = np.nan
+    return data, mask
+
+
+def _orient(a: np.ndarray, orientation: str) -> np.ndarray:
+    if orientation == "top-down":
+        return np.ascontiguousarray(a[::-1])
+    if orientation == "vertical":
+        return np.ascontiguousarray(a.T)
+    return a
+
+
+def read_detector_image(path: str | Path, frame: int = 0, dataset: str | None = None,
+                        orientation: str | None = None) -> DetectorImage:
+    """Read one detector image (see the module docstring for formats and orientations).
+
+    Args:
+        path: the file; ``frame``: frame index in multi-frame EDF / 3-D HDF5 data;
+        ``dataset``: HDF5 path of the image (default: the first NXdetector's ``data``, else
+        the largest 2-D/3-D numeric dataset); ``orientation``: override the format's default.
+    Returns:
+        a :class:`DetectorImage` with float64 data [rows, cols], row 0 = bottom.
+    """
+    p = Path(path)
+    if orientation is not None and orientation not in ORIENTATIONS:
+        raise UserError(f"unknown orientation {orientation!r} ({', '.join(ORIENTATIONS)})",
+                        str(p))
+    if not p.is_file():
+        raise UserError("no such file", str(p))
+    suffix, gz = _kind(p)
+    try:
+        if suffix == ".npy":
+            raw, meta = _read_npy(p, gz)
+        elif suffix in FABIO_SUFFIXES:
+            raw, meta = _read_fabio(p, gz, frame)
+        elif suffix in HDF5_SUFFIXES:
+            raw, meta = _read_hdf5(p, gz, frame, dataset)
+        else:
+            raw, meta = _read_ascii(p, gz)
+        data, mask = _to_float(np.asarray(raw), p)
+    except UserError as exc:
+        raise exc if exc.where else exc.located(str(p)) from None
+    except Exception as exc:  # corrupt files raise anything from the libraries
+        first = (str(exc).strip().splitlines() or [""])[0][:120]
+        raise UserError(f"cannot read as {suffix}{'.gz' if gz else ''}: "
+                        f"{exc.__class__.__name__}{': ' + first if first else ''}",
+                        str(p)) from None
+    orient = orientation or ("bottom-up" if suffix == ".npy" else "top-down")
+    meta.update(format=suffix, gzip=gz, orientation=orient, frame=frame,
+                dtype=str(np.asarray(raw).dtype))
+    return DetectorImage(str(p), _orient(data, orient), _orient(mask, orient), meta)

@@ -1,0 +1,112 @@
+"""Geometry: the simulator's pixel directions, round trips, q at known points, PONI files."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from deepgisas.errors import UserError
+from deepgisas.io.geometry import (
+    angles_to_pixel,
+    critical_angle,
+    direct_beam_px,
+    pixel_angles,
+    pixel_grid,
+    pixel_to_angles,
+    q_at,
+    specular_px,
+    yoneda_px,
+)
+from deepgisas.io.poni import poni_to_rectangular, read_poni, rectangular_to_poni_text
+from deepgisas.sample import Rectangular, Spherical
+
+GALAXI = Rectangular((1043, 981), 0.172, 1730.0, (597.1, 323.4))
+AI = math.radians(0.275)
+WL = 0.1341
+
+
+def test_angles_are_the_simulators_directions() -> None:
+    pa = pixel_angles(GALAXI, AI, WL)
+    g = pixel_grid(GALAXI, AI)
+    uz = g.uz[0].numpy()
+    np.testing.assert_allclose(np.sin(pa.alpha_f), uz, atol=1e-15)
+    np.testing.assert_allclose(np.tan(pa.phi_f), (g.uy / g.ux)[0].numpy(), atol=1e-15)
+    assert pa.alpha_f.shape == (1043, 981)
+    # alpha_f grows with the row (row 0 = bottom), phi_f with the column
+    assert (np.diff(pa.alpha_f[:, 597]) > 0).all() and (np.diff(pa.phi_f[400]) > 0).all()
+
+
+@pytest.mark.parametrize("geometry", [GALAXI, Spherical((-1.0, 2.0), (0.0, 2.5), (64, 80))])
+def test_round_trip_pixel_angles_pixel(geometry: Rectangular | Spherical) -> None:
+    rows, cols = geometry.shape
+    rng = np.random.default_rng(0)
+    col, row = rng.uniform(0, cols, 500), rng.uniform(0, rows, 500)
+    af, pf = pixel_to_angles(col, row, geometry, AI)
+    c2, r2 = angles_to_pixel(af, pf, geometry, AI)
+    np.testing.assert_allclose(c2, col, atol=1e-8)
+    np.testing.assert_allclose(r2, row, atol=1e-8)
+    # at pixel centres, pixel_to_angles is pixel_angles
+    pa = pixel_angles(geometry, AI, WL)
+    cc, rr = np.meshgrid(np.arange(cols) + 0.5, np.arange(rows) + 0.5)
+    af, pf = pixel_to_angles(cc, rr, geometry, AI)
+    np.testing.assert_allclose(af, pa.alpha_f, atol=1e-12)
+    np.testing.assert_allclose(pf, pa.phi_f, atol=1e-12)
+
+
+def test_known_points_and_q() -> None:
+    bc = direct_beam_px(GALAXI, AI)
+    np.testing.assert_allclose(bc, GALAXI.beam_center_px, atol=1e-9)
+    sc, sr = specular_px(GALAXI, AI)
+    # the specular beam is 2 alpha_i above the direct beam on a detector normal to it
+    assert sc == pytest.approx(597.1)
+    assert sr == pytest.approx(323.4 + 1730.0 * math.tan(2 * AI) / 0.172, abs=1e-9)
+    k = 2 * math.pi / WL
+    qx, qy, qz = q_at(np.array(AI), np.array(0.0), AI, WL)
+    assert qy == pytest.approx(0.0) and qx == pytest.approx(0.0, abs=1e-12)
+    assert qz == pytest.approx(2 * k * math.sin(AI))  # specular: q_z = 4 pi sin(ai) / lambda
+    qx, qy, qz = q_at(np.array(0.0), np.radians(1.0), AI, WL)
+    assert qy == pytest.approx(k * math.sin(math.radians(1.0)))
+    assert qz == pytest.approx(k * math.sin(AI))
+    # q of a pixel centre equals q_at its angles
+    pa = pixel_angles(GALAXI, AI, WL)
+    _, qy2, qz2 = q_at(pa.alpha_f[500, 700], pa.phi_f[500, 700], AI, WL)
+    assert (pa.q_y[500, 700], pa.q_z[500, 700]) == pytest.approx((qy2, qz2))
+
+
+def test_yoneda() -> None:
+    assert math.degrees(critical_angle(5.78e-6)) == pytest.approx(0.1948, abs=1e-4)
+    _, r = yoneda_px(GALAXI, AI, 5.78e-6)
+    af, _ = pixel_to_angles(np.array(597.1), np.array(r), GALAXI, AI)
+    assert float(af) == pytest.approx(critical_angle(5.78e-6))
+    with pytest.raises(UserError):
+        critical_angle(0.0)
+
+
+def test_poni_round_trip_and_versions(tmp_path: Path) -> None:
+    p = tmp_path / "g.poni"
+    p.write_text(rectangular_to_poni_text(GALAXI, WL))
+    poni = read_poni(p)
+    assert poni.wavelength_m == pytest.approx(WL * 1e-9)
+    back = poni_to_rectangular(poni)
+    assert back.shape == GALAXI.shape and back.distance_mm == pytest.approx(1730.0)
+    assert back.pixel_size_mm == pytest.approx(0.172)
+    np.testing.assert_allclose(back.beam_center_px, GALAXI.beam_center_px)
+    v1 = tmp_path / "v1.poni"
+    v1.write_text("# pyFAI v1\nPixelSize1: 0.000172\nPixelSize2: 0.000172\nDistance: 1.73\n"
+                  "Poni1: 0.123\nPoni2: 0.1027012\nRot1: 0\nRot2: 0\nRot3: 0\n")
+    g = poni_to_rectangular(read_poni(v1), (1043, 981))
+    assert g.beam_center_px == pytest.approx((0.1027012 / 0.000172, 1043 - 0.123 / 0.000172))
+
+
+def test_poni_errors(tmp_path: Path) -> None:
+    p = tmp_path / "bad.poni"
+    p.write_text("PixelSize1: 1e-4\nPixelSize2: 1e-4\nDistance: 1\nPoni1: x\n")
+    with pytest.raises(UserError, match="bad.poni: poni1 is not a number"):
+        read_poni(p)
+    p.write_text("PixelSize1: 1e-4\nPixelSize2: 1e-4\nDistance: 1\nPoni1: 0.01\nPoni2: 0.01\n"
+                 "Rot1: 0.01\n")
+    with pytest.raises(UserError, match="tilted"):
+        poni_to_rectangular(read_poni(p), (100, 100))
