@@ -104,10 +104,10 @@ def _sliced_stack(st: Structure, p: dict[str, Tensor], height: Tensor, fraction:
                   n2p: Tensor) -> tuple[dict[str, Tensor], int]:
     """Insert the particles' slices (above, particles, below) into the layer stack.
 
-    Returns the sliced stack (chi = n^2 - 1, thickness, sigma, hurst, corr: [B, S]) and the index of the
-    particles' slice (its chi averaged when the option is on; the diffuse roughness term sees the
-    averaged stack too, as BornAgain 25 does). The layer's top roughness
-    goes to its first slice, as in BornAgain.
+    Returns the sliced stack (chi = n^2 - 1, thickness, sigma, hurst, corr: [B, S]) and the
+    index of the particles' slice (its chi averaged when the option is on; the diffuse roughness
+    term sees the averaged stack too, as BornAgain 25 does). The layer's top roughness goes to
+    its first slice, as in BornAgain.
     """
     j = st.particle_layer
     assert j is not None
