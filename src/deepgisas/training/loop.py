@@ -54,11 +54,14 @@ class TrainConfig:
     seed: int = 0
     workers: int = 1
     repeats: int = 4  # augmented views per simulation (on-the-fly data)
+    precision: str = "float32"  # of the on-the-fly simulation (both match BornAgain to 1e-3)
     checkpoint_minutes: float = 5.0
     data: str | None = None  # a generation folder (shards) instead of simulation on the fly
     input: InputSpec = field(default_factory=InputSpec)
 
     def __post_init__(self) -> None:
+        if self.precision not in ("float32", "float64"):
+            raise UserError(f"precision must be float32 or float64, got {self.precision!r}")
         if self.loss not in ("kl", "emd"):
             raise UserError(f"loss must be kl or emd, got {self.loss!r}")
         if self.minutes <= 0 or self.batch_size < 1 or self.steps_per_epoch < 1:
@@ -181,6 +184,7 @@ def train(template: Experiment, out: str | Path, cfg: TrainConfig, resume: bool 
         out.mkdir(parents=True, exist_ok=True)
         val = validation_batches(template, cfg.val_size, batch_size=64,
                                  augment=cfg.input.train(center=True),
+                                 dtype=getattr(torch, cfg.precision),
                                  mask_channel=cfg.input.mask_channel)
         val = [{k: v.to(dev) for k, v in b.items()} for b in val]
     stream: IterableDataset
@@ -193,7 +197,8 @@ def train(template: Experiment, out: str | Path, cfg: TrainConfig, resume: bool 
     else:
         stream = SimulatedStream(template, cfg.batch_size, cfg.seed, augment=cfg.input.train(),
                                  mask_channel=cfg.input.mask_channel,
-                                 start=state["step"] * world, repeats=cfg.repeats)
+                                 start=state["step"] * world, repeats=cfg.repeats,
+                                 dtype=getattr(torch, cfg.precision))
     # a generator of its own keeps the loader from drawing on the global RNG (dropout), so a
     # resumed run continues exactly
     loader = DataLoader(stream, batch_size=None, num_workers=cfg.workers,
