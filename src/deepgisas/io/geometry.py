@@ -123,7 +123,7 @@ def pixel_to_angles(col: np.ndarray, row: np.ndarray, geometry: Geometry, alpha_
         (p0, p1), (a0, a1) = np.radians(geometry.phi_deg), np.radians(geometry.alpha_deg)
         n_alpha, n_phi = geometry.shape
         phi_c, al_c = p0 + col / n_phi * (p1 - p0), a0 + row / n_alpha * (a1 - a0)
-        ux, uy, uz = 1.0, phi_c, al_c
+        ux, uy, uz = np.ones_like(phi_c), phi_c, al_c
     else:
         cx, cz = geometry.beam_center_px
         p, d = geometry.pixel_size_mm, geometry.distance_mm

@@ -5,6 +5,7 @@ and the region of interest marked."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -69,8 +70,8 @@ def save_measured_png(data: np.ndarray, path: Path, beam: Beam | None = None,
         raise UserError(f"--axes {axes} needs --instrument (the geometry)")
     rows, cols = data.shape
     geom = detector.geometry if detector is not None else None
-    ai = float(beam.alpha_i_deg) * np.pi / 180 if beam is not None else 0.0
-    wl = float(beam.wavelength_nm) if beam is not None else 1.0
+    ai = float(beam.alpha_i_deg) * np.pi / 180 if beam is not None else 0.0  # type: ignore[arg-type]
+    wl = float(beam.wavelength_nm) if beam is not None else 1.0  # type: ignore[arg-type]
     tr = _Axes(axes, geom, ai, wl)
     cc, rr = np.meshgrid(np.arange(cols + 1, dtype=float), np.arange(rows + 1, dtype=float))
     x, y = tr.from_pixels(cc, rr)
@@ -107,7 +108,7 @@ def save_measured_png(data: np.ndarray, path: Path, beam: Beam | None = None,
     plt.close(fig)
 
 
-def _marks(ax: object, tr: _Axes, detector: Detector, ai: float, delta: float | None,
+def _marks(ax: Any, tr: _Axes, detector: Detector, ai: float, delta: float | None,
            x: np.ndarray, y: np.ndarray) -> list:
     """Direct beam, specular peak, Yoneda band and ROI outline; returns legend handles."""
     out = []

@@ -253,7 +253,7 @@ def train(template: Experiment, out: str | Path, cfg: TrainConfig, resume: bool 
                 save_checkpoint(out / "checkpoint", net, opt, state)
                 last_ckpt = time.perf_counter()
     bar.close()
-    card = {"arch": cfg.arch, "in_chans": cfg.input.in_chans, "num_outputs": n_out,
+    card: dict[str, Any] = {"arch": cfg.arch, "in_chans": cfg.input.in_chans, "num_outputs": n_out,
             "head": kind, "input": cfg.input.to_dict(), "template": template.to_dict(),
             "labels": {"orientation": labels.orientation, "bins": labels.bins,
                        "numeric": list(labels.numeric), "names": labels.names},
