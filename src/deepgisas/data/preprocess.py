@@ -65,8 +65,9 @@ class InputSpec:
         return Compose((*steps[:-1], *self._tail(), steps[-1]))  # downsample, then standardise
 
     def predict(self) -> Compose:
-        """Measured images: log(x + 0.1), centre crop, downsample, standardise."""
-        return Compose((Log(), RandomCrop(self.crop, center=True), *self._tail(), Standardize()))
+        """Measured images: centre crop, log(x + 0.1), downsample, standardise (the crop goes
+        first: the log is per pixel, so this equals the training order, on fewer pixels)."""
+        return Compose((RandomCrop(self.crop, center=True), Log(), *self._tail(), Standardize()))
 
     def to_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
