@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -84,12 +85,21 @@ def _no_seconds(row: str) -> list[str]:
     return [c for i, c in enumerate(row.split(",")) if i != 3]  # column 3: wall time
 
 
-def test_killed_run_resumes_bit_for_bit(tmp_path: Path) -> None:
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """Bit-for-bit comparisons across processes: one intra-op thread everywhere."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_killed_run_resumes_bit_for_bit(tmp_path: Path, one_thread: None) -> None:
     src = write_template(tmp_path, 32)
     args = ["train", str(src), "--max-steps", "30", "--checkpoint-minutes", "0", *SMALL]
     assert main([*args, "-o", str(tmp_path / "whole")]) == 0
     killed = tmp_path / "killed"
-    env = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "deepgisas.cli.main", *args, "-o",
                              str(killed)], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
