@@ -4,7 +4,7 @@ learning, and an HTML report of them all."""
 
 from deepgisas.analysis.bias import bias
 from deepgisas.analysis.common import Model, Result
-from deepgisas.analysis.curves import curves
+from deepgisas.analysis.curves import curves, read_curve
 from deepgisas.analysis.filters import filters
 from deepgisas.analysis.pls import fit_pls, pls
 from deepgisas.analysis.report import report
@@ -15,5 +15,6 @@ from deepgisas.analysis.uniform_test import compare_uniform, uniform_test
 from deepgisas.analysis.validate import validate
 
 __all__ = ["Model", "Result", "bias", "compare_uniform", "curves", "filters", "fit_pls",
-           "grad_cam", "gradient", "integrated_gradients", "log_misfit", "pls", "report",
+           "grad_cam", "gradient", "integrated_gradients", "log_misfit", "pls", "read_curve",
+           "report",
            "resimulate", "saliency", "transfer", "uniform_test", "validate"]

@@ -140,10 +140,10 @@ def run(args: argparse.Namespace) -> None:
     from deepgisas.errors import UserError
     from deepgisas.io.atomic import atomic_write
 
-    out = out_dir(args.output)
     what = args.what
     if what == "curves":
-        res = an.curves(args.model, out)
+        an.read_curve(args.model)  # errors before any folder is made
+        res = an.curves(args.model, out_dir(args.output))
     elif what == "transfer":
         from deepgisas.api import load
         from deepgisas.training.loop import TrainConfig
@@ -151,9 +151,11 @@ def run(args: argparse.Namespace) -> None:
         cfg = TrainConfig(minutes=args.minutes, max_steps=args.max_steps,
                           batch_size=args.batch_size, steps_per_epoch=args.steps_per_epoch,
                           val_size=args.val_size, workers=args.workers, seed=args.seed)
-        res = an.transfer(args.model, load(args.template), out, cfg, progress=True)
+        template = load(args.template)
+        res = an.transfer(args.model, template, out_dir(args.output), cfg, progress=True)
     else:
         model = Model.load(args.model)
+        out = out_dir(args.output)
         if what == "validate":
             res = an.validate(model, out, args.n, args.seed, args.data, args.cases)
         elif what == "pls":
@@ -182,6 +184,7 @@ def run(args: argparse.Namespace) -> None:
             raise UserError(f"unknown analysis {what!r}")
     text = json.dumps({"analysis": res.name, "figures": [str(p) for p in res.figures],
                        "numbers": res.numbers, "text": res.text}, indent=1, default=float)
+    out = Path(args.output)
     atomic_write(out / f"{what}.json", lambda f: f.write(text.encode()))
     print(res.text)
     print(f"wrote {', '.join(str(p) for p in res.figures)} and {out / (what + '.json')}")
