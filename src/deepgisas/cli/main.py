@@ -13,7 +13,16 @@ from deepgisas.errors import UserError
 
 
 def _parser() -> argparse.ArgumentParser:
-    from deepgisas.cli import augment_gallery, export, generate, predict, show, simulate, train
+    from deepgisas.cli import (
+        analyze,
+        augment_gallery,
+        export,
+        generate,
+        predict,
+        show,
+        simulate,
+        train,
+    )
 
     parser = argparse.ArgumentParser(
         prog="deepgisas",
@@ -26,6 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     predict.register(sub)
     export.register(sub)
     show.register(sub)
+    analyze.register(sub)
     return parser
 
 

@@ -57,6 +57,7 @@ class TrainConfig:
     precision: str = "float32"  # of the on-the-fly simulation (both match BornAgain to 1e-3)
     checkpoint_minutes: float = 5.0
     data: str | None = None  # a generation folder (shards) instead of simulation on the fly
+    init_from: str | None = None  # a model (dir or bundled name): start from its backbone
     input: InputSpec = field(default_factory=InputSpec)
 
     def __post_init__(self) -> None:
@@ -170,6 +171,8 @@ def train(template: Experiment, out: str | Path, cfg: TrainConfig, resume: bool 
     kind, n_out = head_kind(labels)
     torch.manual_seed(cfg.seed)
     net = create_model(cfg.arch, cfg.input.in_chans, n_out)
+    if cfg.init_from is not None:
+        init_backbone(net, cfg)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     state: dict[str, Any] = {"step": 0, "seconds": 0.0, "total_steps": cfg.max_steps,
                              "curve": []}
@@ -269,6 +272,22 @@ def train(template: Experiment, out: str | Path, cfg: TrainConfig, resume: bool 
     if world > 1:
         torch.distributed.barrier()
     return card
+
+
+def init_backbone(net: Net, cfg: TrainConfig) -> None:
+    """Copy the backbone of model ``cfg.init_from`` into ``net`` (same architecture and input
+    channels); ``net`` keeps its own, freshly initialised head (transfer learning)."""
+    from deepgisas.models.store import load_model
+
+    assert cfg.init_from is not None
+    source, card = load_model(cfg.init_from)
+    if card["arch"] != cfg.arch or card["in_chans"] != cfg.input.in_chans:
+        raise UserError(f"cannot start from a {card['arch']} with {card['in_chans']} input "
+                        f"channels: training a {cfg.arch} with {cfg.input.in_chans}",
+                        cfg.init_from)
+    state = {k: v for k, v in source.state_dict().items() if not k.startswith("head.")}
+    net.load_state_dict(state, strict=False)
+    net.reset_head(net.head.out_features)
 
 
 def _config_dict(cfg: TrainConfig) -> dict[str, Any]:

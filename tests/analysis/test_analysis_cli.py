@@ -1,0 +1,188 @@
+"""Every `deepgisas analyze` command and `deepgisas report` on tiny models trained once per
+session: outputs exist and their numbers are sane."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from deepgisas.cli.main import main
+
+
+def _run(*args: str) -> dict:
+    out = Path(args[args.index("-o") + 1])
+    assert main(["analyze", *args]) == 0
+    res = json.loads((out / f"{args[0]}.json").read_text())
+    for p in res["figures"]:
+        assert Path(p).read_bytes()[:4] in (b"\x89PNG", b"comp"), p
+    return res["numbers"]
+
+
+def test_curves(hex_model: Path, tmp_path: Path) -> None:
+    n = _run("curves", str(hex_model), "-o", str(tmp_path))
+    assert n["epochs"] == 20 and n["final_kl"] < n["final_kl"] + 1
+    assert n["best_kl"] <= n["final_kl"] and n["images"] == 200 * 16
+
+
+def test_validate_orientation_beats_uniform(hex_model: Path, tmp_path: Path) -> None:
+    n = _run("validate", str(hex_model), "-o", str(tmp_path), "--n", "64")
+    assert n["n"] == 64 and n["kl"] < 0.6 * n["uniform_kl"]
+    assert n["emd_deg"] < 0.6 * n["uniform_emd_deg"]
+    assert len(n["worst"]) == 4 and set(n["worst"]).isdisjoint(n["best"])
+    assert (tmp_path / "validate_worst.png").exists() and (tmp_path / "validate_best.png").exists()
+
+
+def test_validate_parameters(film_model: Path, tmp_path: Path) -> None:
+    n = _run("validate", str(film_model), "-o", str(tmp_path), "--n", "32")
+    for name in ("distance_nm", "radius_nm"):
+        assert 0 <= n[name]["within_1std"] <= n[name]["within_2std"] <= 1
+        assert 0 < n[name]["mae_unit"] < 0.5
+
+
+def test_resimulate_orientation_fits_better_than_uniform(hex_model: Path, tmp_path: Path) -> None:
+    n = _run("resimulate", str(hex_model), "--simulate", "0:1", "--count", "1",
+             "-o", str(tmp_path))
+    r = n["results"][0]
+    assert r["misfit"] < r["reference_misfit"]
+    assert sum(r["prediction"]["probability"]) == pytest.approx(1.0)
+    assert n["nuisance"] == {"radius_nm": pytest.approx(10.0)}
+
+
+def test_resimulate_file_and_nuisance_override(film_model: Path, tmp_path: Path) -> None:
+    import deepgisas as dg
+    from deepgisas.analysis.common import Model, concrete, midpoints
+
+    m = Model.load(film_model)
+    exact = concrete(m.template, midpoints(m.template, {"radius_nm": 6.0, "distance_nm": 40.0}))
+    np.save(tmp_path / "img.npy", dg.simulate(exact))
+    n = _run("resimulate", str(film_model), str(tmp_path / "img.npy"), "--set",
+             "alpha_i_deg=0.3", "--reference", "none", "-o", str(tmp_path / "o"))
+    assert n["nuisance"]["alpha_i_deg"] == 0.3 and "reference_misfit" not in n["results"][0]
+    assert 0 <= n["results"][0]["misfit"] < 3
+
+
+def test_log_misfit_is_zero_for_the_same_pattern_at_any_scale() -> None:
+    from deepgisas.analysis import log_misfit
+
+    rng = np.random.default_rng(0)
+    a = rng.uniform(1, 100, (8, 8))
+    a[0, 0] = np.nan
+    assert log_misfit(a, 7.0 * a)[0] == pytest.approx(0.0, abs=1e-12)
+    assert log_misfit(a, a[::-1])[0] > 0.1
+
+
+def test_pls_cli(hex_model: Path, tmp_path: Path) -> None:
+    n = _run("pls", str(hex_model), "-o", str(tmp_path), "--n", "96")
+    assert -1 < n["mean_r2_truth"] <= 1 and n["network"]["mae_peaks"] > 0
+    rows = (tmp_path / "pls.csv").read_text().splitlines()
+    assert rows[0] == "component,r2_truth,r2_network" and len(rows) == 1 + 6
+
+
+def test_pls_recovers_a_known_linear_structure() -> None:
+    from deepgisas.analysis import fit_pls
+
+    rng = np.random.default_rng(1)
+    y = rng.normal(size=(400, 4))
+    a = rng.normal(size=(2, 60))
+    x = y[:, :2] @ a + 0.1 * rng.normal(size=(400, 60))  # only labels 0 and 1 reach x
+    r2 = fit_pls(x, y, n_components=2)["r2"]  # the true rank
+    assert r2[0] > 0.95 and r2[1] > 0.95 and abs(r2[2]) < 0.1 and abs(r2[3]) < 0.1
+
+
+def test_bias(hex_model: Path, film_model: Path, tmp_path: Path) -> None:
+    n = _run("bias", str(hex_model), "-o", str(tmp_path / "h"), "--n", "8",
+             "--reference", "uniform", "--reference", "0:1")
+    refs = n["references"]
+    assert set(refs) == {"uniform", "0:1"}
+    assert sum(refs["uniform"]["mean_prediction"]) == pytest.approx(1.0)
+    n = _run("bias", str(film_model), "-o", str(tmp_path / "f"), "--n", "8")
+    assert len(n["bias"]["radius_nm"]["bias"]) == 3
+
+
+def test_compare_uniform_separates_single_domain_from_uniform(hex_model: Path,
+                                                              tmp_path: Path) -> None:
+    one = _run("compare-uniform", str(hex_model), "--simulate", "0:1", "--count", "3",
+               "--null", "96", "-o", str(tmp_path / "a"))["results"]
+    uni = _run("compare-uniform", str(hex_model), "--simulate", "uniform", "--count", "3",
+               "--null", "96", "-o", str(tmp_path / "b"))["results"]
+    assert max(r["p_value"] for r in one) < 0.05 and min(r["effect_size"] for r in one) > 2
+    assert np.median([r["p_value"] for r in uni]) > 0.1
+
+
+def test_uniform_test_machinery_without_a_model() -> None:
+    """Null predictions scattered around a biased mean: a peaked prediction gets the smallest
+    possible p-value; predictions drawn like the null get roughly uniform p-values."""
+    from deepgisas.analysis import uniform_test
+
+    rng = np.random.default_rng(2)
+    bias = np.linspace(1, 2, 12)
+    bias /= bias.sum()
+
+    def draw(n: int) -> np.ndarray:
+        return rng.dirichlet(200 * bias, size=n)
+
+    null = draw(199)
+    peaked = np.eye(12)[[3]]
+    r = uniform_test(peaked, null)
+    assert r["p_value"][0] == pytest.approx(1 / 200) and r["effect_size"][0] > 10
+    p = np.array(uniform_test(draw(400), null)["p_value"])
+    assert 0.02 < (p < 0.05).mean() < 0.1 and 0.4 < np.median(p) < 0.6
+
+
+def test_saliency(hex_model: Path, film_model: Path, tmp_path: Path) -> None:
+    n = _run("saliency", str(hex_model), "-o", str(tmp_path / "h"), "--count", "2")
+    assert n["ig_completeness_error"] < 0.05 * max(1.0, max(map(abs, n["ig_gap"])))
+    n = _run("saliency", str(film_model), "-o", str(tmp_path / "f"), "--count", "1",
+             "--label", "radius_nm")
+    assert n["explained"] == ["predicted radius_nm (unit box)"]
+    assert all(0 <= v <= 1 for v in n["attention_on_brightest_10pct"].values())
+
+
+def test_filters_one_and_two_models(hex_model: Path, film_model: Path, tmp_path: Path) -> None:
+    n = _run("filters", str(hex_model), str(film_model), "-o", str(tmp_path))
+    assert set(n) == {"hex", "film"} and n["hex"]["shape"] == [16, 2, 5, 3]
+
+
+def test_transfer(hex_model: Path, tmp_path: Path) -> None:
+    import yaml
+
+    from tests.analysis.conftest import easy_hex
+
+    d = easy_hex(32).to_dict()
+    d["sample"]["interference"]["hexagonal_lattice"]["a_nm"] = 30.0  # a related template
+    (tmp_path / "t.yaml").write_text(yaml.safe_dump(d))
+    n = _run("transfer", str(hex_model), str(tmp_path / "t.yaml"), "-o", str(tmp_path / "o"),
+             "--max-steps", "20", "--batch-size", "16", "--steps-per-epoch", "5",
+             "--val-size", "32", "--workers", "0")
+    assert n["metric"] == "kl" and n["level"] > 0
+    # the backbone learnt xi already: fine-tuning starts far ahead of scratch
+    assert n["final_finetuned"] < n["final_scratch"]
+    assert (tmp_path / "o" / "finetuned" / "card.json").exists()
+
+
+def test_report_is_one_self_contained_page(hex_model: Path, tmp_path: Path) -> None:
+    out = tmp_path / "report.html"
+    assert main(["report", str(hex_model), "-o", str(out), "--n", "32"]) == 0
+    page = out.read_text()
+    assert page.count("<img src=\"data:image/png;base64,") >= 9
+    for title in ("Learning curves", "Partial least squares", "Prior bias",
+                  "distinguishable from uniform", "Attention maps", "First-layer filters"):
+        assert title in page
+    assert not [p for p in tmp_path.iterdir() if p.name != "report.html"]
+
+
+def test_errors_are_one_line(film_model: Path, tmp_path: Path,
+                             capsys: pytest.CaptureFixture) -> None:
+    for args in (["analyze", "compare-uniform", str(film_model), "-o", str(tmp_path / "a")],
+                 ["analyze", "validate", str(tmp_path / "none"), "-o", str(tmp_path / "b")],
+                 ["analyze", "resimulate", str(film_model), "--set", "nope=1",
+                  "-o", str(tmp_path / "c")],
+                 ["analyze", "resimulate", str(film_model), str(tmp_path / "x.npy"),
+                  "-o", str(tmp_path / "d")],
+                 ["analyze", "curves", str(film_model), "-o", str(tmp_path / "no" / "e")]):
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("deepgisas analyze:"), err
