@@ -1,0 +1,43 @@
+"""Every registered model: one interface, forward and backward at a small input."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from deepgisas.errors import UserError
+from deepgisas.models import Net, create_model, list_models
+
+
+def test_registry_lists_the_issue_architectures() -> None:
+    assert {"densenet169", "densenet121", "resnet18", "compact"} <= set(list_models())
+    with pytest.raises(UserError, match="unknown architecture"):
+        create_model("vgg16")
+
+
+@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("in_chans", [1, 2])
+def test_forward_backward_and_interface(name: str, in_chans: int) -> None:
+    net = create_model(name, in_chans=in_chans, num_outputs=7)
+    assert isinstance(net, Net) and net.first_conv.in_channels == in_chans
+    x = torch.randn(2, in_chans, 64, 64, requires_grad=True)
+    feats = net.forward_features(x)
+    assert feats.dim() == 4 and feats.shape[:2] == (2, net.num_features)
+    out = net.forward_head(feats)
+    assert out.shape == (2, 7)
+    out.sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()
+    assert all(p.grad is not None for p in net.parameters() if p.requires_grad)
+    net.reset_head(3)
+    net.eval()
+    with torch.no_grad():
+        assert torch.equal(net(x), net.forward_head(net.forward_features(x)))
+    assert net(x).shape == (2, 3)
+
+
+def test_compact_is_small_and_keeps_columns() -> None:
+    net = create_model("compact", 2, 120)
+    assert sum(p.numel() for p in net.parameters()) < 400_000
+    assert net.input_size == (56, 112)
+    stem = net.first_conv
+    assert stem.kernel_size == (5, 3) and stem.stride == (2, 1)  # tall kernel, rows pooled only
