@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from deepgisas.errors import UserError
+from deepgisas.io.text import read_text
 from deepgisas.physics.formfactors import SHAPES
 from deepgisas.physics.params import ParamSpec
 from deepgisas.physics.structures import STRUCTURES
@@ -594,12 +595,7 @@ def particle_slack(e: Experiment) -> tuple[float, float]:
 
 
 def _load_text(p: Path) -> Any:
-    try:
-        text = p.read_text()
-    except FileNotFoundError:
-        raise UserError("no such file", str(p)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"cannot read: {exc.__class__.__name__}", str(p)) from None
+    text = read_text(p)
     try:
         return json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:

@@ -17,7 +17,6 @@ Shard ``k`` draws from ``SeedSequence(seed, spawn_key=(2, k))``, so its content 
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from pathlib import Path
@@ -31,6 +30,7 @@ from deepgisas.data.labels import LabelSpace, record
 from deepgisas.data.stream import simulate_draws
 from deepgisas.errors import UserError
 from deepgisas.io.atomic import default_mode
+from deepgisas.io.text import read_json
 from deepgisas.sample import Experiment, Spherical, parse_experiment
 
 FORMAT = "deepgisas-shards/1"
@@ -102,12 +102,7 @@ def write_shard(folder: str, template_dict: dict, k: int, first: int, n: int, se
 def read_manifest(folder: str | Path) -> dict[str, Any]:
     """The manifest of a generation folder; a UserError if it is missing or unreadable."""
     p = Path(folder) / MANIFEST
-    try:
-        m = json.loads(p.read_text())
-    except FileNotFoundError:
-        raise UserError("no manifest.json: not a generation folder", str(folder)) from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise UserError(f"unreadable manifest ({exc.__class__.__name__})", str(p)) from None
+    m = read_json(p, "manifest", "no manifest.json: not a generation folder", str(folder))
     if not isinstance(m, dict) or m.get("format") != FORMAT:
         raise UserError(f"not a {FORMAT} manifest", str(p))
     return m

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deepgisas.errors import UserError
+from deepgisas.io.text import read_text
 from deepgisas.sample import Rectangular
 
 MAX_TILT = 1e-6  # rad: larger rotations are a tilted detector, which we do not model
@@ -39,12 +40,7 @@ class Poni:
 def read_poni(path: str | Path) -> Poni:
     """Parse a PONI file (version 1 or 2); one-line UserErrors name the file."""
     p = Path(path)
-    try:
-        text = p.read_text()
-    except FileNotFoundError:
-        raise UserError("no such file", str(p)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"cannot read: {exc.__class__.__name__}", str(p)) from None
+    text = read_text(p)
     values: dict[str, str] = {}
     for line in text.splitlines():
         line = line.strip()

@@ -16,6 +16,7 @@ import torch
 
 from deepgisas.errors import UserError
 from deepgisas.io.atomic import atomic_write
+from deepgisas.io.text import read_json
 from deepgisas.models.nets import Net
 from deepgisas.models.registry import create_model
 
@@ -55,12 +56,7 @@ def save_model(folder: str | Path, net: Net, card: dict[str, Any]) -> None:
 
 def read_card(folder: str | Path) -> dict[str, Any]:
     p = Path(folder) / CARD
-    try:
-        card = json.loads(p.read_text())
-    except FileNotFoundError:
-        raise UserError("not a model directory (no card.json)", str(folder)) from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UserError(f"unreadable model card ({exc.__class__.__name__})", str(p)) from None
+    card = read_json(p, "model card", "not a model directory (no card.json)", str(folder))
     if not isinstance(card, dict) or card.get("format") != FORMAT:
         raise UserError(f"not a {FORMAT} card", str(p))
     for key in ("arch", "in_chans", "num_outputs", "input", "head", "template"):
