@@ -1,11 +1,13 @@
 """Training-data throughput for the talk's sample, side by side in one run.
 
 Patterns per second, 256 x 256, 1 to 5 domains (hex-orientation.yaml):
-  (a) on-the-fly deepgisas simulation with the talk's augmentation and a mask channel;
+  (a) on-the-fly deepgisas simulation (float32, as training uses it) with the talk's
+      augmentation, downsampled to the compact network's input, and a mask channel;
   (b) the sharded reader (ShardDataset) with the same augmentation, from shards made here;
   (c) BornAgain 25 simulating the same experiments as (a).
-Then a training loop of the compact network fed by a DataLoader worker from (a) and from (b):
-the fraction of wall time the loop waits for data. Usage:
+Then a training loop of the compact network fed by a DataLoader worker from (a) (with the
+training default of 4 augmented views per simulation) and from (b): the fraction of wall time
+the loop waits for data. Usage:
 
     python benchmarks/data_throughput.py [--n 64] [--batch 16] [--threads 2] [--steps 12]
 """
@@ -22,7 +24,7 @@ import torch
 from torch.utils.data import DataLoader
 
 import deepgisas as dg
-from deepgisas.data.augment import talk_pipeline
+from deepgisas.data.preprocess import default_input
 from deepgisas.data.generate import generate
 from deepgisas.data.shard_dataset import ShardDataset
 from deepgisas.data.stream import SimulatedStream
@@ -74,11 +76,13 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     template = dg.load("hex-orientation")
     nb = args.n // args.batch
-    aug = talk_pipeline(crop=224)
+    spec = default_input((256, 256), "compact")
+    aug = spec.train()
     print(f"hex-orientation, 256 x 256, 1 to 5 domains; batch {args.batch}, "
           f"{args.threads} threads; talk augmentation + mask channel")
 
-    stream = SimulatedStream(template, batch_size=args.batch, seed=1, augment=aug)
+    stream = SimulatedStream(template, batch_size=args.batch, seed=1, augment=aug,
+                             dtype=torch.float32)
     r_a = rate(stream, nb)
     print(f"(a) on the fly (simulate + augment):  {r_a:8.1f} patterns/s")
 
@@ -100,7 +104,8 @@ def main() -> None:
 
         torch.set_num_threads(max(1, args.threads - 1))  # one core for the data worker
         for name, ds in (("on the fly", SimulatedStream(template, batch_size=args.batch,
-                                                         seed=4, augment=aug)),
+                                                         seed=4, augment=aug, repeats=4,
+                                                         dtype=torch.float32)),
                          ("shards", ShardDataset(tmp, batch_size=args.batch, augment=aug,
                                                  epochs=None))):
             loader = DataLoader(ds, batch_size=None, num_workers=1, prefetch_factor=4,
