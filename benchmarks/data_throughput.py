@@ -24,8 +24,8 @@ import torch
 from torch.utils.data import DataLoader
 
 import deepgisas as dg
-from deepgisas.data.preprocess import default_input
 from deepgisas.data.generate import generate
+from deepgisas.data.preprocess import default_input
 from deepgisas.data.shard_dataset import ShardDataset
 from deepgisas.data.stream import SimulatedStream
 from deepgisas.models import create_model
