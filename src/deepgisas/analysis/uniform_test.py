@@ -27,8 +27,8 @@ from deepgisas.training.losses import circular_emd
 
 
 def _emd(p: np.ndarray, q: np.ndarray) -> np.ndarray:
-    return circular_emd(torch.from_numpy(np.atleast_2d(p)).double(),
-                        torch.from_numpy(np.atleast_2d(q)).double()).numpy()
+    return circular_emd(torch.as_tensor(np.array(np.atleast_2d(p), dtype=np.float64)),
+                        torch.as_tensor(np.array(np.atleast_2d(q), dtype=np.float64))).numpy()
 
 
 def null_statistics(null: np.ndarray) -> np.ndarray:
