@@ -9,7 +9,7 @@ import numpy as np
 
 from deepgisas.errors import UserError
 from deepgisas.priors import LogUniform, Uniform
-from deepgisas.sample import Experiment, RandomBins, free_name_map, parse_experiment
+from deepgisas.sample import Experiment, RandomBins, parse_experiment
 
 
 def set_path(tree: dict, path: str, value: Any) -> None:
@@ -36,11 +36,6 @@ def draw_orientation(prior: RandomBins, rng: np.random.Generator) -> dict:
     w = w / w.sum()
     step = 60.0 / prior.bins
     return {"xi_deg": [float(b * step) for b in bins], "weights": [float(x) for x in w]}
-
-
-def alias_map(template: Experiment) -> dict[str, str]:
-    """Short name -> full path, for free parameters whose last path component is unique."""
-    return {k: v for k, v in free_name_map(list(template.free_parameters)).items() if k != v}
 
 
 def draw_parameters(template: Experiment, n: int, seed: int | np.random.SeedSequence = 0

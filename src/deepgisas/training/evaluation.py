@@ -21,7 +21,8 @@ from deepgisas.templates import draw_parameters
 from deepgisas.training.losses import circular_emd, coverage, fold, kl_divergence, split_gaussian
 
 
-def _dist_figures(truth: torch.Tensor, p: torch.Tensor) -> dict[str, float]:
+def dist_figures(truth: torch.Tensor, p: torch.Tensor) -> dict[str, float]:
+    """Mean KL(truth || p), circular EMD (deg) and KL of the folded distributions."""
     logp = p.clamp_min(1e-12).log()
     return {"kl": kl_divergence(truth, logp).mean().item(),
             "emd_deg": circular_emd(truth, p).mean().item(),
@@ -41,9 +42,9 @@ def card_figures(net: Net, template: Experiment, batches: list[dict], n_prior: i
         uniform = torch.full_like(truth, 1.0 / truth.shape[1])
         drawn = draw_parameters(template, n_prior, seed=12345)[labels.orientation]
         mean_label = torch.from_numpy(xi_histogram(drawn, labels.bins).mean(0)).double()
-        return {"model": _dist_figures(truth, p),
-                "baseline_uniform": _dist_figures(truth, uniform),
-                "baseline_mean_label": _dist_figures(truth, mean_label.expand_as(truth))}
+        return {"model": dist_figures(truth, p),
+                "baseline_uniform": dist_figures(truth, uniform),
+                "baseline_mean_label": dist_figures(truth, mean_label.expand_as(truth))}
     truth = torch.cat([b["theta"] for b in batches]).double()
     mean, std = split_gaussian(outs)
     phys_true = labels.decode(truth.numpy())

@@ -28,11 +28,10 @@ from deepgisas.models.store import save_model
 from deepgisas.sample import Experiment
 from deepgisas.training.checkpoint import load_checkpoint, save_checkpoint
 from deepgisas.training.curves import write_curves
-from deepgisas.training.evaluation import card_figures
+from deepgisas.training.evaluation import card_figures, dist_figures
 from deepgisas.training.losses import (
     circular_emd,
     coverage,
-    fold,
     gaussian_nll,
     kl_divergence,
     split_gaussian,
@@ -96,13 +95,7 @@ def evaluate(net: Net, kind: str, batches: list[dict]) -> dict[str, float]:
     net.eval()
     outs = torch.cat([net(b["x"]) for b in batches])
     if kind == "distribution":
-        truth = torch.cat([b["dist"] for b in batches])
-        logp = torch.log_softmax(outs, -1)
-        p = logp.exp()
-        fp = fold(p)
-        return {"kl": kl_divergence(truth, logp).mean().item(),
-                "emd_deg": circular_emd(truth, p).mean().item(),
-                "kl_folded": kl_divergence(fold(truth), fp.clamp_min(1e-12).log()).mean().item()}
+        return dist_figures(torch.cat([b["dist"] for b in batches]), torch.softmax(outs, -1))
     truth = torch.cat([b["theta"] for b in batches])
     mean, std = split_gaussian(outs)
     return {"nll": gaussian_nll(outs, truth).mean().item(),
