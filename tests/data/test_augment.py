@@ -305,3 +305,19 @@ def test_downsample_averages_measured_pixels_of_each_block() -> None:
     assert y2.shape == (1, 4, 2) and y2[0, 0, 0] == 0.5
     with pytest.raises(UserError):
         Downsample((3, 3))(x, mask, torch.Generator())
+
+
+def test_downsample_sum_bins_counts() -> None:
+    """reduce="sum": the counts of a detector with bigger pixels; a partly masked block is
+    extrapolated from its measured pixels."""
+    from deepgisas.data.augment import Downsample
+
+    x = torch.arange(16.0).reshape(1, 4, 4)
+    mask = torch.ones_like(x, dtype=torch.bool)
+    y, m = Downsample((2, 2), "sum")(x, mask, torch.Generator())
+    assert torch.equal(y[0], torch.tensor([[10.0, 18.0], [42.0, 50.0]])) and m.all()
+    mask[0, 0, 0] = False  # block 0 has measured 1, 4, 5: mean 10/3, times 4 pixels
+    y, m = Downsample((2, 2), "sum")(x, mask, torch.Generator())
+    assert y[0, 0, 0].item() == pytest.approx(40 / 3) and m.all()
+    with pytest.raises(UserError, match="reduce"):
+        Downsample((2, 2), "max")

@@ -41,3 +41,20 @@ def test_compact_is_small_and_keeps_columns() -> None:
     assert net.input_size == (56, 112)
     stem = net.first_conv
     assert stem.kernel_size == (5, 3) and stem.stride == (2, 1)  # tall kernel, rows pooled only
+
+
+def test_rodnet_head_knows_the_column_of_a_feature() -> None:
+    """Global pooling cannot tell a rod left of the centre from one right of it at the same
+    |q_y| offset pattern shifted sideways; the rods head keeps the feature columns."""
+    net = create_model("rodnet", 1, 5).eval()
+    assert net.columns == 14 and net.head.in_features == 128 * 14
+    x = torch.zeros(1, 1, 56, 112)
+    left, right = x.clone(), x.clone()
+    left[..., 20] = 5.0
+    right[..., 90] = 5.0
+    with torch.no_grad():
+        assert not torch.allclose(net(left), net(right), atol=1e-4)
+        compact = create_model("compact", 1, 5).eval()
+        # the compact head only sees the global mean, so a sideways shift barely changes it
+        shift = (compact(left) - compact(right)).abs().max()
+        assert shift < (net(left) - net(right)).abs().max()

@@ -21,6 +21,7 @@ from safetensors.torch import load_file
 from deepgisas.cli.main import main
 from deepgisas.data.preprocess import InputSpec
 from deepgisas.errors import UserError
+from deepgisas.models import create_model
 from deepgisas.models.store import load_model
 from deepgisas.training.loop import TrainConfig, train
 from tests.data.helpers import small_film, small_template, write_template
@@ -169,3 +170,26 @@ def test_tensorboard_logs_when_installed(tmp_path: Path) -> None:
     pytest.importorskip("tensorboard")
     train(small_film(32), tmp_path / "m", _cfg(max_steps=4, steps_per_epoch=2), progress=False)
     assert list((tmp_path / "m" / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def test_curriculum_stage_keeps_weights_and_records_its_history(tmp_path: Path) -> None:
+    """--init-from with --init-head starts from the whole model (backbone and head); the new
+    card records the first stage's command and input."""
+    from deepgisas.training.loop import init_backbone
+
+    bright = InputSpec(crop=(28, 28), bin_counts=True, downsample=(2, 1), scale=(1.0, 3.0))
+    train(small_template(32), tmp_path / "a", _cfg(max_steps=2, input=bright), progress=False,
+          command="deepgisas train stage-one")
+    source, first_card = load_model(tmp_path / "a")
+    talk = InputSpec(crop=(28, 28), bin_counts=True, downsample=(2, 1))
+    cfg = _cfg(max_steps=2, input=talk, init_from=str(tmp_path / "a"), init_head=True)
+    net = create_model("compact", 2, 120)
+    init_backbone(net, cfg)
+    assert all(torch.equal(v, source.state_dict()[k]) for k, v in net.state_dict().items())
+    card = train(small_template(32), tmp_path / "b", cfg, progress=False)
+    (first,) = card["training"]["init_history"]
+    assert first["command"] == "deepgisas train stage-one"
+    assert first["steps"] == first_card["training"]["steps"]
+    assert first["input"]["scale"] == [1.0, 3.0] and card["input"]["scale"] == [-2.0, 2.0]
+    with pytest.raises(UserError, match="outputs"):
+        init_backbone(create_model("compact", 2, 7), cfg)

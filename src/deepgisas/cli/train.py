@@ -27,6 +27,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--loss", choices=("kl", "emd"), default="kl",
                    help="loss of a distribution head")
     p.add_argument("--augment", choices=("talk", "detector"), default="talk")
+    p.add_argument("--intensity-scale", type=float, nargs=2, metavar=("LO", "HI"),
+                   default=(-2.0, 2.0),
+                   help="log10 range of the per-image intensity scale (the talk's -2 2)")
+    p.add_argument("--init-from", metavar="MODEL",
+                   help="start from this model's weights (same architecture and input): its "
+                        "backbone, and its head too with --init-head (a curriculum stage)")
+    p.add_argument("--init-head", action="store_true",
+                   help="with --init-from: keep its head as well (same outputs)")
+    p.add_argument("--bin-counts", action="store_true",
+                   help="crop and bin counts over the downsample blocks before the noise "
+                        "(exact Poisson statistics of bigger pixels; talk augmentation only)")
     p.add_argument("--crop", type=int, nargs=2, metavar=("ROWS", "COLS"))
     p.add_argument("--downsample", type=int, nargs=2, metavar=("ROWS", "COLS"),
                    help="block averaging after the crop (default: to the architecture's "
@@ -41,6 +52,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps-per-epoch", type=int, default=25)
     p.add_argument("--val-size", type=int, default=128)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int,
+                   help="torch threads of the training process (default: torch's choice; with "
+                        "data workers on a small CPU, 1 avoids threads spinning on busy cores)")
     p.add_argument("--checkpoint-minutes", type=float, default=5.0,
                    help="write a checkpoint at most this often (5; 0 = every epoch)")
     p.set_defaults(func=run)
@@ -62,17 +76,27 @@ def run(args: argparse.Namespace) -> None:
         raise UserError("the parent folder does not exist", str(out))
     if not args.resume and out.exists() and any(out.iterdir()):
         raise UserError("exists and is not empty (use --resume, or another folder)", str(out))
+    if args.threads is not None:
+        if args.threads < 1:
+            raise UserError(f"--threads must be >= 1, got {args.threads}")
+        import torch
+
+        torch.set_num_threads(args.threads)
+    if args.init_head and not args.init_from:
+        raise UserError("--init-head needs --init-from")
     template = load(args.template)
     if not template.free_parameters:
         raise UserError("the template has no free parameters to learn", args.template)
     spec = default_input(template.detector.shape, args.arch, args.crop, args.downsample,
-                         args.augment, not args.no_mask_channel)
+                         args.augment, not args.no_mask_channel, args.bin_counts,
+                         args.intensity_scale)
     cfg = TrainConfig(arch=args.arch, minutes=args.minutes, max_steps=args.max_steps,
                       batch_size=args.batch_size, lr=args.lr, loss=args.loss, seed=args.seed,
                       workers=args.workers, steps_per_epoch=args.steps_per_epoch,
                       val_size=args.val_size, data=args.data, input=spec,
                       checkpoint_minutes=args.checkpoint_minutes, repeats=args.repeats,
-                      precision=args.precision)
+                      precision=args.precision, init_from=args.init_from,
+                      init_head=args.init_head)
     command = "deepgisas " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     card = train(template, out, cfg, resume=args.resume, command=command)
     figs = ", ".join(f"{k} {v:.4g}" for k, v in card["validation"].items()

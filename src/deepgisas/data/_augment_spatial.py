@@ -151,15 +151,20 @@ class Downsample:
     """Average ``factor`` = (rows, cols) blocks of pixels into one (the network's input size).
 
     A block's value is the mean of its measured pixels; it is measured if any of its pixels is.
+    With ``reduce="sum"`` it is that mean times the block size: the counts a detector with
+    bigger pixels would record (binning), so Poisson noise drawn afterwards is exact.
     The image size must be a multiple of the factor.
     """
 
     factor: tuple[int, int] = (2, 2)
+    reduce: str = "mean"
 
     def __post_init__(self) -> None:
         f = (self.factor, self.factor) if isinstance(self.factor, int) else tuple(self.factor)
         object.__setattr__(self, "factor", f)
         as_range(self, "factor", integer=True, minimum=1, ordered=False)
+        if self.reduce not in ("mean", "sum"):
+            raise UserError(f"reduce must be 'mean' or 'sum', got {self.reduce!r}", "Downsample")
 
     def __call__(self, x: Tensor, mask: Tensor, gen: torch.Generator) -> tuple[Tensor, Tensor]:
         fr, fc = self.factor
@@ -169,4 +174,5 @@ class Downsample:
         m = mask.to(x.dtype)
         s = (x * m).reshape(b, h // fr, fr, w // fc, fc).sum(dim=(2, 4))
         n = m.reshape(b, h // fr, fr, w // fc, fc).sum(dim=(2, 4))
-        return s / n.clamp_min(1), n > 0
+        mean = s / n.clamp_min(1)
+        return (mean * (fr * fc) if self.reduce == "sum" else mean), n > 0

@@ -294,16 +294,18 @@ def to_network_input(x: Tensor, mask: Tensor, mask_channel: bool = True) -> Tens
     return torch.stack([x, mask.to(x.dtype)], dim=1)
 
 
-def talk_pipeline(crop: Size | None = 224, center_crop: bool = False) -> Compose:
+def talk_pipeline(crop: Size | None = 224, center_crop: bool = False,
+                  scale: tuple[float, float] = (-2.0, 2.0)) -> Compose:
     """The talk's augmentation, in its order: Scale 10^U(-2,2) -> Poisson -> BeamStop ->
     DeadStrip -> Log(x + 0.1) -> RandomCrop(crop) -> Standardize. ``crop=None`` skips the crop;
-    ``center_crop`` takes the centre window (validation)."""
+    ``center_crop`` takes the centre window (validation); ``scale`` is the log10 range."""
     crop_steps = [] if crop is None else [RandomCrop(crop, center=center_crop)]
-    return Compose((Scale(), Poisson(), BeamStop(), DeadStrip(), Log(), *crop_steps,
+    return Compose((Scale(scale), Poisson(), BeamStop(), DeadStrip(), Log(), *crop_steps,
                     Standardize()))
 
 
-def detector_pipeline(crop: Size | None = 224, center_crop: bool = False) -> Compose:
+def detector_pipeline(crop: Size | None = 224, center_crop: bool = False,
+                      scale: tuple[float, float] = (-2.0, 2.0)) -> Compose:
     """Every step, in the order a measurement applies them.
 
     Scale (flux x time) -> Blur (resolution: beam divergence, pixel size) -> CenterShift (where
@@ -312,6 +314,6 @@ def detector_pipeline(crop: Size | None = 224, center_crop: bool = False) -> Com
     Log -> RandomCrop(crop) -> Standardize. ``crop=None`` skips the crop.
     """
     crop_steps = [] if crop is None else [RandomCrop(crop, center=center_crop)]
-    return Compose((Scale(), Blur(), CenterShift(), SmoothBackground(), FlatBackground(),
+    return Compose((Scale(scale), Blur(), CenterShift(), SmoothBackground(), FlatBackground(),
                     Poisson(), BeamStop(), ModuleGaps(), DeadStrip(), Log(), *crop_steps,
                     Standardize()))

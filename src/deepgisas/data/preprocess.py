@@ -12,7 +12,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from deepgisas.data.augment import (
+    BeamStop,
     Compose,
+    DeadStrip,
     Downsample,
     Log,
     RandomCrop,
@@ -29,12 +31,24 @@ PIPELINES = ("talk", "detector")
 class InputSpec:
     """``augment``: the training augmentation ("talk" or "detector"); ``crop``: window
     (rows, cols) taken from the detector image; ``downsample``: block averaging after the crop;
-    ``mask_channel``: a second input channel marking measured pixels."""
+    ``mask_channel``: a second input channel marking measured pixels; ``bin_counts``: crop and
+    bin the counts (sum over ``downsample`` blocks) *first*, then scale, count (Poisson), stop
+    and log at the binned resolution.
+
+    ``bin_counts`` is what a detector with bigger pixels records: Poisson noise of a block sum is
+    exact, the log sees counts summed over the block (less noise than the mean of per-pixel
+    logs at low counts), and the augmentation draws 8x fewer Poisson numbers for a 4 x 2 block.
+    The beam stop and dead strip shrink with the blocks. Only the talk's pipeline supports it.
+    ``scale``: the log10 range of the intensity scale (exposure x flux) drawn per image, the
+    talk's (-2, 2) by default.
+    """
 
     augment: str = "talk"
     crop: tuple[int, int] = (224, 224)
     downsample: tuple[int, int] = (1, 1)
     mask_channel: bool = True
+    bin_counts: bool = False
+    scale: tuple[float, float] = (-2.0, 2.0)
 
     def __post_init__(self) -> None:
         if self.augment not in PIPELINES:
@@ -46,6 +60,13 @@ class InputSpec:
             object.__setattr__(self, name, v)
         if self.crop[0] % self.downsample[0] or self.crop[1] % self.downsample[1]:
             raise UserError(f"crop {self.crop} is not a multiple of downsample {self.downsample}")
+        object.__setattr__(self, "bin_counts", bool(self.bin_counts))
+        sc = tuple(float(a) for a in self.scale)
+        if len(sc) != 2 or not sc[0] <= sc[1] or not all(abs(a) < 30 for a in sc):
+            raise UserError(f"scale must be a log10 range LO <= HI, got {self.scale}")
+        object.__setattr__(self, "scale", sc)
+        if self.bin_counts and self.augment != "talk":
+            raise UserError(f"bin_counts works with the talk augmentation, not {self.augment!r}")
 
     @property
     def in_chans(self) -> int:
@@ -58,15 +79,37 @@ class InputSpec:
     def _tail(self) -> tuple:
         return (Downsample(self.downsample),) if self.downsample != (1, 1) else ()
 
+    def _binned(self, steps: tuple, center: bool) -> Compose:
+        fr, fc = self.downsample
+
+        def shrink(rng: tuple[int, int], f: int) -> tuple[int, int]:  # floor, ceil
+            return (max(1, rng[0] // f), max(1, -(-rng[1] // f)))
+
+        out: list = [RandomCrop(self.crop, center=center), Downsample(self.downsample, "sum")]
+        for st in steps:
+            if isinstance(st, RandomCrop):
+                continue
+            if isinstance(st, BeamStop):
+                st = BeamStop(shrink(st.width_px, fc), shrink(st.height_px, fr))
+            elif isinstance(st, DeadStrip):
+                st = DeadStrip(shrink(st.width_px, fc))
+            out.append(st)
+        return Compose(tuple(out))
+
     def train(self, center: bool = False) -> Compose:
         """The training augmentation (``center``: centre crop, for the validation set)."""
         make = talk_pipeline if self.augment == "talk" else detector_pipeline
-        steps = make(crop=self.crop, center_crop=center).steps
+        if self.bin_counts:
+            return self._binned(make(crop=None, scale=self.scale).steps, center)
+        steps = make(crop=self.crop, center_crop=center, scale=self.scale).steps
         return Compose((*steps[:-1], *self._tail(), steps[-1]))  # downsample, then standardise
 
     def predict(self) -> Compose:
         """Measured images: centre crop, log(x + 0.1), downsample, standardise (the crop goes
         first: the log is per pixel, so this equals the training order, on fewer pixels)."""
+        if self.bin_counts:
+            return Compose((RandomCrop(self.crop, center=True), Downsample(self.downsample, "sum"),
+                            Log(), Standardize()))
         return Compose((RandomCrop(self.crop, center=True), Log(), *self._tail(), Standardize()))
 
     def to_dict(self) -> dict[str, Any]:
@@ -74,16 +117,20 @@ class InputSpec:
 
     @classmethod
     def from_dict(cls, d: Any) -> InputSpec:
-        if not isinstance(d, dict) or set(d) - {"augment", "crop", "downsample", "mask_channel"}:
+        keys = {"augment", "crop", "downsample", "mask_channel", "bin_counts", "scale"}
+        if not isinstance(d, dict) or set(d) - keys:
             raise UserError(f"not an input specification: {d!r}")
         base = cls()
         return cls(str(d.get("augment", base.augment)), tuple(d.get("crop", base.crop)),
                    tuple(d.get("downsample", base.downsample)),
-                   bool(d.get("mask_channel", base.mask_channel)))
+                   bool(d.get("mask_channel", base.mask_channel)),
+                   bool(d.get("bin_counts", base.bin_counts)),
+                   tuple(d.get("scale", base.scale)))
 
 
 def default_input(shape: tuple[int, int], arch: str, crop: Any = None, downsample: Any = None,
-                  augment: str = "talk", mask_channel: bool = True) -> InputSpec:
+                  augment: str = "talk", mask_channel: bool = True, bin_counts: bool = False,
+                  scale: Any = (-2.0, 2.0)) -> InputSpec:
     """An input specification for a detector ``shape`` and an architecture: a crop of 7/8 of
     the image (the talk's 256 -> 224), averaged down to about the architecture's designed
     input size; ``crop`` and ``downsample`` override."""
@@ -100,4 +147,4 @@ def default_input(shape: tuple[int, int], arch: str, crop: Any = None, downsampl
         downsample = (max(1, round(crop[0] / target[0])), max(1, round(crop[1] / target[1])))
     downsample = (int(downsample[0]), int(downsample[1]))
     crop = (crop[0] - crop[0] % downsample[0], crop[1] - crop[1] % downsample[1])
-    return InputSpec(augment, crop, downsample, mask_channel)
+    return InputSpec(augment, crop, downsample, mask_channel, bin_counts, tuple(scale))

@@ -74,7 +74,7 @@ def write_shard(folder: str, template_dict: dict, k: int, first: int, n: int, se
 
     template = parse_experiment(template_dict, "template")
     clean = simulate_draws(template, n, np.random.SeedSequence(seed, spawn_key=(2, k)),
-                           dtype=torch.float64)  # stored as float32
+                           dtype=torch.float32)  # float32 matches BornAgain to < 1e-3
     path = Path(folder) / shard_name(k)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
     os.close(fd)

@@ -8,19 +8,30 @@ filters) and ``reset_head(num_outputs)`` (transfer learning).
 from __future__ import annotations
 
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 
 class Net(nn.Module):
-    """A backbone (image -> feature map), global average pooling and a linear head."""
+    """A backbone (image -> feature map), pooling and a linear head.
+
+    ``pool="global"`` averages the feature map over rows and columns (translation invariant);
+    ``pool="rows"`` averages over rows (alpha_f, along the Bragg rods) only and keeps the
+    ``columns`` feature columns, so the head knows *where* in q_y each feature lies: lattice
+    spacing and orientation are read from rod positions relative to the specular plane.
+    """
 
     def __init__(self, backbone: nn.Module, num_features: int, num_outputs: int,
-                 first_conv: nn.Conv2d, input_size: tuple[int, int], drop: float = 0.0) -> None:
+                 first_conv: nn.Conv2d, input_size: tuple[int, int], drop: float = 0.0,
+                 pool: str = "global", columns: int = 1) -> None:
         super().__init__()
+        if pool not in ("global", "rows"):
+            raise ValueError(f"unknown pooling {pool!r}")
         self.backbone = backbone
-        self.num_features = num_features
+        self.pool, self.columns = pool, (columns if pool == "rows" else 1)
+        self.num_features = num_features  # channels of the feature map
         self.input_size = input_size  # the image size the architecture is designed for
         self.drop = nn.Dropout(drop)
-        self.head = nn.Linear(num_features, num_outputs)
+        self.head = nn.Linear(num_features * self.columns, num_outputs)
         self._first_conv = [first_conv]  # a list: not registered twice as a submodule
 
     @property
@@ -33,14 +44,16 @@ class Net(nn.Module):
 
     def forward_head(self, features: Tensor) -> Tensor:
         """Feature map [B, F, h, w] -> outputs [B, num_outputs] (logits or raw values)."""
-        return self.head(self.drop(features.mean(dim=(2, 3))))
+        pooled = (features.mean(dim=(2, 3)) if self.pool == "global"  # identity at the
+                  else F.adaptive_avg_pool2d(features, (1, self.columns)).flatten(1))  # design
+        return self.head(self.drop(pooled))
 
     def forward(self, x: Tensor) -> Tensor:
         return self.forward_head(self.forward_features(x))
 
     def reset_head(self, num_outputs: int) -> None:
         """A new, freshly initialised head with ``num_outputs`` outputs."""
-        self.head = nn.Linear(self.num_features, num_outputs).to(self.head.weight.device)
+        self.head = nn.Linear(self.head.in_features, num_outputs).to(self.head.weight.device)
 
 
 def _conv_bn(cin: int, cout: int, k: tuple[int, int], stride: tuple[int, int] = (1, 1)
@@ -69,11 +82,15 @@ class CompactBackbone(nn.Sequential):
 
 
 def compact_net(in_chans: int, num_outputs: int, widths: tuple[int, ...] = (16, 32, 64, 128),
-                input_size: tuple[int, int] = (56, 112)) -> Net:
+                input_size: tuple[int, int] = (56, 112), pool: str = "global") -> Net:
     bb = CompactBackbone(in_chans, widths)
     stem = bb[0][0]  # type: ignore[index]
     assert isinstance(stem, nn.Conv2d)
-    return Net(bb, widths[-1], num_outputs, stem, input_size, drop=0.1)
+    columns = input_size[1]
+    for _ in widths[1:]:
+        columns = (columns - 1) // 2 + 1  # each stage: 3 x 3, stride 2, padding 1
+    return Net(bb, widths[-1], num_outputs, stem, input_size, drop=0.1, pool=pool,
+               columns=columns)
 
 
 def _adapt_conv(conv: nn.Conv2d, in_chans: int) -> nn.Conv2d:

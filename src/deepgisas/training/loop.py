@@ -57,6 +57,7 @@ class TrainConfig:
     checkpoint_minutes: float = 5.0
     data: str | None = None  # a generation folder (shards) instead of simulation on the fly
     init_from: str | None = None  # a model (dir or bundled name): start from its backbone
+    init_head: bool = False  # ... and from its head too (a curriculum stage; same outputs)
     input: InputSpec = field(default_factory=InputSpec)
 
     def __post_init__(self) -> None:
@@ -257,7 +258,8 @@ def train(template: Experiment, out: str | Path, cfg: TrainConfig, resume: bool 
                          "date": datetime.now(UTC).isoformat(timespec="seconds"),
                          "steps": state["step"],
                          "images": state["step"] * cfg.batch_size * world,
-                         "seconds": round(state["seconds"], 1)},
+                         "seconds": round(state["seconds"], 1),
+                         "init_history": _init_history(cfg)},
             "validation": {"n": cfg.val_size, **(state["curve"][-1] if rank == 0 else {})}}
     if rank == 0:
         card["validation"]["figures"] = card_figures(net, template, val)
@@ -278,9 +280,29 @@ def init_backbone(net: Net, cfg: TrainConfig) -> None:
         raise UserError(f"cannot start from a {card['arch']} with {card['in_chans']} input "
                         f"channels: training a {cfg.arch} with {cfg.input.in_chans}",
                         cfg.init_from)
+    if cfg.init_head:
+        if card["num_outputs"] != net.head.out_features:
+            raise UserError(f"--init-head: the model has {card['num_outputs']} outputs, not "
+                            f"{net.head.out_features}", cfg.init_from)
+        net.load_state_dict(source.state_dict())
+        return
     state = {k: v for k, v in source.state_dict().items() if not k.startswith("head.")}
     net.load_state_dict(state, strict=False)
     net.reset_head(net.head.out_features)
+
+
+def _init_history(cfg: TrainConfig) -> list[dict[str, Any]]:
+    """The training records of the model a run starts from, and of its own start, oldest
+    first: a curriculum's full recipe stays in the final card."""
+    if cfg.init_from is None:
+        return []
+    from deepgisas.models.store import load_model
+
+    card = load_model(cfg.init_from)[1]
+    tr = card.get("training", {})
+    own = {k: tr.get(k) for k in ("command", "steps", "images", "seconds", "date")}
+    own["input"] = card.get("input")
+    return [*tr.get("init_history", []), own]
 
 
 def _config_dict(cfg: TrainConfig) -> dict[str, Any]:
