@@ -8,9 +8,10 @@ file.
 A file is *ready* once its size and modification time have not changed for ``settle``
 seconds (measured on this machine's clock since it was first seen that way, or from its
 mtime for files that were already old when first seen, such as a stored folder). A ready
-file that fails to read (a writer that paused half-way, a truncated file) is retried at the
-next polls; it is declared corrupt only after ``retries`` failures with the file unchanged in
-between. A change of size or mtime resets its count.
+file that fails to read (a writer that paused half-way, a truncated file) is retried after
+another ``settle`` seconds; it is declared corrupt only after ``retries`` failures with the
+file unchanged in between (so after ``retries x settle`` seconds unchanged and unreadable).
+A change of size or mtime resets its count.
 """
 
 from __future__ import annotations
@@ -125,4 +126,5 @@ class FolderScanner:
         if seen.failures >= self.retries:
             self.finish(frame.name)
             return True
+        seen.since = self.clock()  # retry once it has stayed unchanged for another settle
         return False
