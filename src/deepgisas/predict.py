@@ -35,13 +35,14 @@ class Predictor:
 
     ``model``: a bundled name or a model directory; ``net_and_card``: an already loaded
     network and card; ``use_onnx``: run the model's ``model.onnx`` with ONNX Runtime when both
-    exist (same result to 1e-5). Streaming keeps one of these for the whole run.
+    exist (same result to 1e-5); ``threads``: ONNX Runtime's threads (default torch's).
+    Streaming keeps one of these for the whole run.
     """
 
     def __init__(self, model: str | Path, net_and_card: tuple | None = None,
-                 use_onnx: bool = True) -> None:
+                 use_onnx: bool = True, threads: int | None = None) -> None:
         net, card = net_and_card or load_model(model)
-        runner = onnx_runner(model_dir(model)) if use_onnx else None
+        runner = onnx_runner(model_dir(model), threads) if use_onnx else None
         self.net = runner if runner is not None else net
         self.card = card
         self.spec = InputSpec.from_dict(card["input"])

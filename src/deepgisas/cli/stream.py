@@ -46,6 +46,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(default 3)")
     p.add_argument("--batch", type=int, default=64, help="frames per network call (default 64)")
     p.add_argument("--workers", type=int, default=2, help="reader threads (default 2)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="threads of the network itself (default 1: reading already runs in "
+                        "parallel with it)")
     p.add_argument("--bins", action="store_true",
                    help="orientation models: also write the 120 probabilities")
     p.set_defaults(func=run)
@@ -57,7 +60,8 @@ def run(args: argparse.Namespace) -> None:
     config = StreamConfig(poll_s=args.poll, settle_s=args.settle, retries=args.retries,
                           batch=args.batch, workers=args.workers, plot_every_s=args.plot_every,
                           once=args.once, idle_exit_s=args.idle_exit, bins=args.bins,
-                          fit_every=args.fit_every, x=args.plot_x)
+                          fit_every=args.fit_every, x=args.plot_x,
+                          network_threads=args.threads)
     stop = threading.Event()
 
     def interrupted(signum: int, frame: Any) -> None:

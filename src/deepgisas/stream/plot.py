@@ -12,7 +12,7 @@ import numpy as np
 
 from deepgisas.io.atomic import atomic_write
 
-MAX_POINTS = 4000  # more frames are thinned for drawing (every k-th), not for the CSV
+MAX_POINTS = 2000  # more frames are thinned for drawing (every k-th), not for the CSV
 
 
 def _float(s: str) -> float:
@@ -65,7 +65,10 @@ class LivePlot:
         else:
             x, xlabel = d["index"], "frame"
         panels = self.panels or [("index", None)]
-        fig = Figure(figsize=(7.0, 1.9 * len(panels) + 0.6), layout="constrained")
+        height = 1.6 * len(panels) + 0.7
+        fig = Figure(figsize=(7.0, height))
+        fig.subplots_adjust(left=0.11, right=0.98, top=1 - 0.35 / height,
+                            bottom=0.5 / height, hspace=0.12)
         axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
         for ax, (col, std) in zip(axes, panels, strict=True):
             y = d.get(col, np.full(len(x), np.nan))
