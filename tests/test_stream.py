@@ -321,3 +321,27 @@ def test_scanner_waits_until_files_settle(tmp_path: Path) -> None:
     clock[0] += 1.0
     assert s.poll() and s.failed(ready) is True and s.pending == 0
     assert s.poll() == []
+
+
+def test_ctrl_c_stops_cleanly(tmp_path: Path) -> None:
+    folder, out = tmp_path / "frames", tmp_path / "r.csv"
+    folder.mkdir()
+    for i in range(8):
+        write_frame(folder / f"f{i}.npy", i)
+    cmd = [sys.executable, "-m", "deepgisas.cli.main", "stream", "film", str(folder), "-o",
+           str(out), "--settle", "0", "--poll", "0.05"]
+    env = os.environ | {"PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if out.exists() and out.read_bytes().count(b"\n") == 9:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+    assert "8 frames" in stdout
+    _, rows = read_csv(out)
+    assert len(rows) == 8 and out.read_bytes().endswith(b"\n")
+    assert plot_path(out).read_bytes()[:4] == b"\x89PNG"

@@ -15,10 +15,13 @@ from deepgisas.io.atomic import atomic_write
 MAX_POINTS = 2000  # more frames are thinned for drawing (every k-th), not for the CSV
 
 
-def _float(s: str) -> float:
+def _float(v: object) -> float:
+    """A CSV cell (text or number; empty or None = missing) as a float, NaN if missing."""
+    if v is None or v == "":
+        return math.nan
     try:
-        return float(s) if s != "" else math.nan
-    except ValueError:
+        return float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
         return math.nan
 
 
@@ -45,7 +48,7 @@ class LivePlot:
         """Rows of the CSV (text or numbers)."""
         for row in rows:
             for c, values in self._data.items():
-                values.append(_float(str(row[self._at[c]])))
+                values.append(_float(row[self._at[c]]))
 
     def __len__(self) -> int:
         return len(self._data["index"])

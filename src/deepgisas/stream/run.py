@@ -162,12 +162,12 @@ class _Run:
         results = self.predictor(np.stack([img for _, img in good]))
         rows: list[list[Any]] = []
         for (frame, img), result in zip(good, results, strict=True):
-            index = len(self.table.rows) + len(rows)
+            index = self.table.count + len(rows)
             fitted = (self._fit(img, result, frame.name)
                       if self.fit is not None and index % self.config.fit_every == 0 else None)
             rows.append(self.columns.row(frame.name, index, frame.mtime, result, fitted))
         self.table.append(rows)
-        self.plot.add(self.table.rows[-len(rows):])
+        self.plot.add(rows)
         for frame, _ in good:
             self.scanner.finish(frame.name)
         self.frames += len(rows)
@@ -241,7 +241,8 @@ def _run_stream(model: str | Path, folder: str | Path, output: str | Path,
              f"measured detector of {instrument} (masked)")
     done = table.open() | errors.open()
     plot = LivePlot(plot_path(output), columns.names, columns.plotted, config.x)
-    plot.add(table.rows)
+    plot.add(table.resumed)
+    table.resumed = []
     scanner = FolderScanner(folder, config.settle_s, config.retries, done)
     run = _Run(predictor, reader, scanner, table, errors, columns, plot, config, fitting, warn)
     t0 = time.monotonic()

@@ -59,13 +59,15 @@ def _repair(path: Path) -> None:
 class ResultsTable:
     """A CSV with a fixed header: ``open`` (create or resume) then ``append`` rows.
 
-    The first column holds the frame's file name.
+    The first column holds the frame's file name. ``count``: rows in the file; ``resumed``:
+    the rows that were there when it was opened (text), for the caller to use and drop.
     """
 
     def __init__(self, path: str | Path, columns: Sequence[str]) -> None:
         self.path = Path(path)
         self.columns = list(columns)
-        self.rows: list[list[str]] = []  # the rows already in the file, as text
+        self.count = 0  # rows in the file
+        self.resumed: list[list[str]] = []  # the rows found by open(), as text
         self._fd: int | None = None
 
     def check(self) -> None:
@@ -101,14 +103,15 @@ class ResultsTable:
                 if len(row) != len(self.columns):
                     raise UserError(f"line {i} has {len(row)} fields, expected "
                                     f"{len(self.columns)}", str(self.path))
-            self.rows = lines[1:]
+            self.resumed = lines[1:]
+            self.count = len(self.resumed)
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
         if os.fstat(self._fd).st_size == 0:
             self._write([self.columns])
             _fsync_dir(self.path.parent)
-        return {row[0] for row in self.rows}
+        return {row[0] for row in self.resumed}
 
-    def _write(self, rows: Sequence[Sequence[Cell]]) -> list[list[str]]:
+    def _write(self, rows: Sequence[Sequence[Cell]]) -> None:
         text = [[format_cell(v) for v in row] for row in rows]
         buf = io.StringIO()
         csv.writer(buf, lineterminator="\n").writerows(text)
@@ -118,7 +121,6 @@ class ResultsTable:
         while view:  # one write for a regular file; loop only if the kernel writes less
             view = view[os.write(self._fd, view):]
         os.fsync(self._fd)
-        return text
 
     def append(self, rows: Sequence[Sequence[Cell]]) -> None:
         """Append complete rows (one write, then fsync)."""
@@ -127,7 +129,8 @@ class ResultsTable:
         for row in rows:
             if len(row) != len(self.columns):
                 raise ValueError(f"row of {len(row)} cells, header of {len(self.columns)}")
-        self.rows.extend(self._write(rows))
+        self._write(rows)
+        self.count += len(rows)
 
     def close(self) -> None:
         if self._fd is not None:
