@@ -20,10 +20,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "of the parameters against frame number is kept up to date beside the CSV. "
                     "Stops on Ctrl-C (the CSV stays complete), with --once when the folder is "
                     "done, or after --idle-exit seconds without a new frame.")
-    p.add_argument("model", help="bundled model name or model directory")
-    p.add_argument("folder", help="the folder the detector writes frames into")
-    p.add_argument("-o", "--output", required=True, help="results CSV (the PNG goes beside it)")
-    p.add_argument("--instrument", help="description file giving the beam and detector; each "
+    p.add_argument("model", metavar="MODEL", help="bundled model name or model directory")
+    p.add_argument("folder", metavar="DIR", help="the folder the detector writes frames into")
+    p.add_argument("-o", "--output", required=True, metavar="RESULTS.csv",
+                   help="results CSV (RESULTS.png and RESULTS.errors.csv go beside it)")
+    p.add_argument("--instrument", metavar="FILE", help="description file giving the beam and detector; each "
                    "frame is resampled from it onto the model's detector grid")
     p.add_argument("--fit", metavar="TEMPLATE", help="refine every k-th frame by a physics fit "
                    "of TEMPLATE's free parameters, starting from the network (columns fit:NAME)")
