@@ -24,8 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("folder", metavar="DIR", help="the folder the detector writes frames into")
     p.add_argument("-o", "--output", required=True, metavar="RESULTS.csv",
                    help="results CSV (RESULTS.png and RESULTS.errors.csv go beside it)")
-    p.add_argument("--instrument", metavar="FILE", help="description file giving the beam and detector; each "
-                   "frame is resampled from it onto the model's detector grid")
+    p.add_argument("--instrument", metavar="FILE",
+                   help="description file giving the beam and detector; each frame is "
+                        "resampled from it onto the model's detector grid")
     p.add_argument("--fit", metavar="TEMPLATE", help="refine every k-th frame by a physics fit "
                    "of TEMPLATE's free parameters, starting from the network (columns fit:NAME)")
     p.add_argument("--fit-every", type=int, default=10, metavar="K",
