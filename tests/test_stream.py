@@ -21,6 +21,7 @@ from deepgisas.cli.main import main
 from deepgisas.predict import predict_files
 from deepgisas.stream import (
     FolderScanner,
+    Frame,
     ResultsTable,
     StreamConfig,
     errors_path,
@@ -69,7 +70,8 @@ def check_against_predict(folder: Path, rows: list[dict[str, str]]) -> None:
             assert float(row[f"std:{k}"]) == pytest.approx(res["std"][k], rel=1e-5, abs=1e-6)
 
 
-def test_frames_arriving_half_written_and_corrupt(tmp_path: Path) -> None:
+def test_frames_arriving_half_written_and_corrupt(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     folder, out = tmp_path / "frames", tmp_path / "results.csv"
     folder.mkdir()
     good: list[str] = []
@@ -82,14 +84,15 @@ def test_frames_arriving_half_written_and_corrupt(tmp_path: Path) -> None:
             time.sleep(0.01)
         (folder / "broken.tif").write_bytes(b"II*\x00" + b"\x00" * 100)  # stays corrupt
         (folder / "notes.txt~").write_text("not a frame")
-        # half-written: the first half, a pause longer than the settle time, then the rest
+        # half-written: the first half, a pause until the stream has failed to read it, then
+        # the rest
         data = (folder / "f_000.npy").read_bytes()
         np.save(tmp_path / "full.npy", frame(99))
         full = (tmp_path / "full.npy").read_bytes()
         with open(folder / "f_099.npy", "wb") as f:
             f.write(full[: len(full) // 2])
             f.flush()
-            time.sleep(0.3)
+            assert tried.wait(30)
             f.write(full[len(full) // 2:])
         good.append("f_099.npy")
         # a short pause within the settle time
@@ -100,6 +103,15 @@ def test_frames_arriving_half_written_and_corrupt(tmp_path: Path) -> None:
             f.write(data[100:])
         good.append("f_100.npy")
 
+    tried = threading.Event()
+    failed = FolderScanner.failed
+
+    def spy(self: FolderScanner, f: Frame) -> bool:
+        if f.name == "f_099.npy":
+            tried.set()
+        return failed(self, f)
+
+    monkeypatch.setattr(FolderScanner, "failed", spy)
     messages: list[str] = []
     t = threading.Thread(target=writer)
     t.start()
@@ -107,6 +119,7 @@ def test_frames_arriving_half_written_and_corrupt(tmp_path: Path) -> None:
                                                                   batch=8),
                          warn=messages.append)
     t.join()
+    assert tried.is_set()  # the half-written frame was read, failed, and was retried
     header, rows = read_csv(out)
     assert header[:3] == ["frame", "index", "mtime"] and "std:radius_nm" in header
     assert sorted(r["frame"] for r in rows) == sorted(good)
@@ -224,7 +237,8 @@ def test_fit_hook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for i in range(7):
         write_frame(folder / f"f{i}.npy", i)
     run_stream("film", folder, out, fit="film",
-               config=StreamConfig(**{**FAST, "settle_s": 0.0}, once=True, fit_every=3))
+               config=StreamConfig(**{**FAST, "settle_s": 0.0}, once=True, fit_every=3,
+                                   x="time"))
     header, rows = read_csv(out)
     assert {"fit:radius_nm", "fit:std:radius_nm", "fit:distance_nm", "fit:misfit"} <= set(header)
     fitted = [r["frame"] for r in rows if r["fit:radius_nm"] != ""]
