@@ -359,3 +359,47 @@ def test_ctrl_c_stops_cleanly(tmp_path: Path) -> None:
     _, rows = read_csv(out)
     assert len(rows) == 8 and out.read_bytes().endswith(b"\n")
     assert plot_path(out).read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("orientation", ["bottom-up", "top-down", "vertical"])
+def test_resampling_from_raw_counts_equals_resampling_the_image(orientation: str) -> None:
+    from deepgisas.io.readers import masked_pixels
+    from deepgisas.io.resample import ResampleMap
+    from deepgisas.sample import Spherical
+
+    source = Spherical((-2.5, 2.5), (-0.5, 3.0), (70, 50))
+    target = Spherical((-2.0, 2.0), (0.0, 2.5), (32, 24))
+    m = ResampleMap(source, target, np.radians(0.2))
+    rng = np.random.default_rng(0)
+    image = rng.poisson(50.0, source.shape).astype(np.int32)  # rows from the bottom
+    image[:, 20:22] = -1
+    image[3, 4] = np.iinfo(np.int32).max
+    stored = {"bottom-up": image, "top-down": image[::-1], "vertical": image.T}[orientation]
+    static = np.zeros(source.shape, bool)
+    static[40:45, :] = True
+    ref_img = image.astype(np.float64)
+    ref_img[masked_pixels(image) | static] = np.nan
+    ref = m.apply(ref_img)
+    got = m.apply_raw(np.ascontiguousarray(stored), orientation, masked_pixels, static)
+    np.testing.assert_array_equal(got.mask, ref.mask)
+    np.testing.assert_array_equal(got.data[~ref.mask], ref.data[~ref.mask])
+    assert ref.mask.any() and not ref.mask.all()
+
+
+def test_reading_in_threads_leaves_stdout_and_warnings_alone(tmp_path: Path) -> None:
+    import warnings
+    from concurrent.futures import ThreadPoolExecutor
+
+    from deepgisas.io.readers import read_detector_image
+
+    paths = []
+    for i in range(12):
+        paths.append(tmp_path / f"f{i}.{('tif', 'edf', 'cbf')[i % 3]}")
+        data = frame(i).astype(np.int32)
+        {"tif": fabio.tifimage.TifImage, "edf": fabio.edfimage.EdfImage,
+         "cbf": fabio.cbfimage.CbfImage}[paths[-1].suffix[1:]](data=data).write(str(paths[-1]))
+    stdout, filters = sys.stdout, list(warnings.filters)
+    with ThreadPoolExecutor(4) as pool:
+        images = list(pool.map(read_detector_image, paths * 4))
+    assert sys.stdout is stdout and warnings.filters == filters
+    np.testing.assert_array_equal(images[0].data, frame(0)[::-1])  # files: row 0 = top
