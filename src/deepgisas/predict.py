@@ -13,7 +13,7 @@ import torch
 from deepgisas.data.augment import to_network_input
 from deepgisas.data.labels import LabelSpace
 from deepgisas.data.preprocess import InputSpec
-from deepgisas.io.images import image_for_model
+from deepgisas.io.images import ModelImages
 from deepgisas.models.onnx import onnx_runner
 from deepgisas.models.store import load_model, model_dir
 from deepgisas.sample import parse_experiment, read_instrument
@@ -30,35 +30,66 @@ def network_input(images: np.ndarray, spec: InputSpec) -> torch.Tensor:
     return to_network_input(x, mask, spec.mask_channel)
 
 
+class Predictor:
+    """A model loaded once, callable on batches of images: the results of :func:`predict_arrays`.
+
+    ``model``: a bundled name or a model directory; ``net_and_card``: an already loaded
+    network and card; ``use_onnx``: run the model's ``model.onnx`` with ONNX Runtime when both
+    exist (same result to 1e-5); ``threads``: ONNX Runtime's threads (default torch's).
+    Streaming keeps one of these for the whole run.
+    """
+
+    def __init__(self, model: str | Path, net_and_card: tuple | None = None,
+                 use_onnx: bool = True, threads: int | None = None) -> None:
+        net, card = net_and_card or load_model(model)
+        runner = onnx_runner(model_dir(model), threads) if use_onnx else None
+        self.net = runner if runner is not None else net
+        self.card = card
+        self.spec = InputSpec.from_dict(card["input"])
+        self.template = parse_experiment(card["template"], "model card")
+        self.labels = LabelSpace.of(self.template)
+        self.name = str(card.get("name") or Path(str(model)).name)
+
+    @property
+    def kind(self) -> str:
+        """"distribution" (an orientation model) or "gaussian" (a parameter model)."""
+        return str(self.card["head"])
+
+    @property
+    def parameter_names(self) -> list[str]:
+        """The names of a parameter model's outputs (as in its results), else []."""
+        if self.kind == "distribution":
+            return []
+        return list(self.labels.names)
+
+    def __call__(self, images: np.ndarray) -> list[dict[str, Any]]:
+        """Results for images [n, rows, cols] (NaN = masked), one dict per image."""
+        outs = []
+        with torch.no_grad():
+            for start in range(0, len(images), BATCH):
+                outs.append(self.net(network_input(images[start:start + BATCH], self.spec)))
+        out = torch.cat(outs).double()
+        if self.kind == "distribution":
+            p = torch.softmax(out, -1).numpy()
+            xi = self.labels.xi_deg().tolist()
+            return [{"xi_deg": xi, "probability": (row / row.sum()).tolist()} for row in p]
+        mean, std = split_gaussian(out)
+        # the std maps through the prior: half the width of the mapped +-1 std interval
+        labels = self.labels
+        val, lo = labels.decode(mean.numpy()), labels.decode((mean - std).numpy())
+        hi = labels.decode((mean + std).numpy())
+        return [{"parameters": {k: float(val[k][i]) for k in val},
+                 "std": {k: float(abs(hi[k][i] - lo[k][i]) / 2) for k in val}}
+                for i in range(len(images))]
+
+
 def predict_arrays(model: str | Path, images: np.ndarray, net_and_card: tuple | None = None,
                    use_onnx: bool = True) -> list[dict[str, Any]]:
     """Results for images [n, rows, cols] (NaN = masked), one dict per image.
 
     Runs the model's ``model.onnx`` with ONNX Runtime when both exist (same result to 1e-5).
     """
-    net, card = net_and_card or load_model(model)
-    runner = onnx_runner(model_dir(model)) if use_onnx else None
-    if runner is not None:
-        net = runner
-    spec = InputSpec.from_dict(card["input"])
-    template = parse_experiment(card["template"], "model card")
-    labels = LabelSpace.of(template)
-    outs = []
-    with torch.no_grad():
-        for start in range(0, len(images), BATCH):
-            outs.append(net(network_input(images[start:start + BATCH], spec)))
-    out = torch.cat(outs).double()
-    if card["head"] == "distribution":
-        p = torch.softmax(out, -1).numpy()
-        xi = labels.xi_deg().tolist()
-        return [{"xi_deg": xi, "probability": (row / row.sum()).tolist()} for row in p]
-    mean, std = split_gaussian(out)
-    # the std maps through the prior: half the width of the mapped +-1 std interval
-    val, lo = labels.decode(mean.numpy()), labels.decode((mean - std).numpy())
-    hi = labels.decode((mean + std).numpy())
-    return [{"parameters": {k: float(val[k][i]) for k in val},
-             "std": {k: float(abs(hi[k][i] - lo[k][i]) / 2) for k in val}}
-            for i in range(len(images))]
+    return Predictor(model, net_and_card, use_onnx)(images)
 
 
 def predict_files(model: str | Path, paths: Sequence[str | Path],
@@ -72,7 +103,8 @@ def predict_files(model: str | Path, paths: Sequence[str | Path],
     net, card = load_model(model)
     template = parse_experiment(card["template"], "model card")
     inst = read_instrument(instrument) if instrument is not None else None
-    images = [image_for_model(p, template, inst, str(instrument)) for p in paths]
+    reader = ModelImages(template, inst, str(instrument))
+    images = [reader(p) for p in paths]
     results = predict_arrays(model, np.stack(images), (net, card), use_onnx)
     name = card.get("name") or Path(str(model)).name
     return {"model": name, "results": [{"image": str(p), **r}

@@ -21,6 +21,7 @@ def _parser() -> argparse.ArgumentParser:
         predict,
         show,
         simulate,
+        stream,
         train,
     )
 
@@ -33,6 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     augment_gallery.register(sub)
     train.register(sub)
     predict.register(sub)
+    stream.register(sub)
     export.register(sub)
     show.register(sub)
     analyze.register(sub)

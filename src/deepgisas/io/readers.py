@@ -31,7 +31,9 @@ import contextlib
 import gzip
 import io
 import logging
+import threading
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,6 +66,42 @@ class DetectorImage:
     @property
     def shape(self) -> tuple[int, int]:
         return (int(self.data.shape[0]), int(self.data.shape[1]))
+
+
+class _Quiet:
+    """Silence stdout and warnings while fabio reads, safely across threads.
+
+    ``contextlib.redirect_stdout`` and ``warnings.catch_warnings`` swap process-wide state and
+    are not thread-safe: two overlapping readers would restore each other's replacement and
+    leave stdout silenced. Here the first reader to enter swaps, the last to leave restores.
+    (While any reader is inside, warnings of other threads are ignored too.)
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.depth = 0
+        self.stack: contextlib.ExitStack | None = None
+
+    @contextlib.contextmanager
+    def __call__(self) -> Iterator[None]:
+        with self.lock:
+            if self.depth == 0:
+                self.stack = contextlib.ExitStack()
+                self.stack.enter_context(contextlib.redirect_stdout(io.StringIO()))
+                self.stack.enter_context(warnings.catch_warnings())
+                warnings.simplefilter("ignore")
+            self.depth += 1
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.depth -= 1
+                if self.depth == 0 and self.stack is not None:
+                    self.stack.close()
+                    self.stack = None
+
+
+_quiet = _Quiet()
 
 
 def _kind(p: Path) -> tuple[str, bool]:
@@ -135,18 +173,17 @@ def _read_fabio(p: Path, gz: bool, frame: int) -> tuple[np.ndarray, dict]:
 
     logging.getLogger("fabio").setLevel(logging.CRITICAL)  # fabio logs corrupt headers
     suffix = p.suffixes[-2 if gz else -1].lower()
-    raw = _bytes(p, gz)
+    raw = _bytes(p, gz) if suffix in (".cbf", ".edf") else b""
     if suffix == ".cbf" and CBF_STARTER not in raw:  # fabio 2026.6 loops forever without it
         raise UserError("not a CBF image: no binary section", str(p))
-    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # fabio prints when it gunzips; PIL warns on bad TIFFs
+    with _quiet():  # fabio prints when it gunzips; PIL warns on bad TIFFs
         img = fabio.open(str(p))
     nframes = int(getattr(img, "nframes", 1) or 1)
     if not 0 <= frame < nframes:
         raise UserError(f"frame {frame} does not exist ({nframes} frame(s) in the file)", str(p))
     fixed = _edf_fix(img, raw) if suffix == ".edf" else None
     if frame > 0:
-        with contextlib.redirect_stdout(io.StringIO()):
+        with _quiet():
             img = img.getframe(frame)
     data = fixed if fixed is not None else img.data
     meta = {str(k): v for k, v in dict(img.header).items() if isinstance(v, str | int | float)}
@@ -202,8 +239,8 @@ def _read_hdf5(p: Path, gz: bool, frame: int, dataset: str | None) -> tuple[np.n
     return np.asarray(data), meta
 
 
-def _to_float(raw: np.ndarray, p: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Counts -> float64 and the mask (negative, integer-saturated, non-finite)."""
+def _checked(raw: np.ndarray, p: Path) -> np.ndarray:
+    """``raw`` as one 2-D numeric image of a sensible size, else a UserError."""
     if raw.ndim == 3 and raw.shape[0] == 1:
         raw = raw[0]
     if raw.ndim != 2 or raw.size == 0 or not (np.issubdtype(raw.dtype, np.integer)
@@ -212,12 +249,27 @@ def _to_float(raw: np.ndarray, p: Path) -> tuple[np.ndarray, np.ndarray]:
         raise UserError(f"expected a 2-D numeric image, got {raw.dtype} {raw.shape}", str(p))
     if raw.size > MAX_PIXELS:
         raise UserError(f"image of {raw.shape} is too large", str(p))
+    return raw
+
+
+def _to_float(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Counts -> float64 and the mask (negative, integer-saturated, non-finite)."""
     data = raw.astype(np.float64)
-    mask = ~np.isfinite(data) | (data < 0)
-    if np.issubdtype(raw.dtype, np.integer) and raw.dtype.itemsize > 1:
-        mask |= raw == np.iinfo(raw.dtype).max
+    mask = masked_pixels(raw)
     data[mask] = np.nan
     return data, mask
+
+
+def masked_pixels(raw: np.ndarray) -> np.ndarray:
+    """True where a pixel value (any shape, the file's dtype) is masked: negative (gaps),
+    the largest value of a wider integer type (saturated / overflow), or not finite."""
+    if np.issubdtype(raw.dtype, np.integer) or raw.dtype == np.bool_:
+        mask = raw < 0 if np.issubdtype(raw.dtype, np.signedinteger) \
+            else np.zeros(raw.shape, bool)
+        if np.issubdtype(raw.dtype, np.integer) and raw.dtype.itemsize > 1:
+            mask |= raw == np.iinfo(raw.dtype).max
+        return mask
+    return ~np.isfinite(raw) | (raw < 0)
 
 
 def _orient(a: np.ndarray, orientation: str) -> np.ndarray:
@@ -228,17 +280,22 @@ def _orient(a: np.ndarray, orientation: str) -> np.ndarray:
     return a
 
 
-def read_detector_image(path: str | Path, frame: int = 0, dataset: str | None = None,
-                        orientation: str | None = None) -> DetectorImage:
-    """Read one detector image (see the module docstring for formats and orientations).
+@dataclass(frozen=True)
+class RawImage:
+    """A detector image as stored: ``raw`` [rows, cols] in the file's dtype and row order (not
+    yet oriented, nothing masked); ``orientation`` says how it maps to row 0 = bottom."""
 
-    Args:
-        path: the file; ``frame``: frame index in multi-frame EDF / 3-D HDF5 data;
-        ``dataset``: HDF5 path of the image (default: the first NXdetector's ``data``, else
-        the largest 2-D/3-D numeric dataset); ``orientation``: override the format's default.
-    Returns:
-        a :class:`DetectorImage` with float64 data [rows, cols], row 0 = bottom.
-    """
+    path: str
+    raw: np.ndarray
+    orientation: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def read_raw_image(path: str | Path, frame: int = 0, dataset: str | None = None,
+                   orientation: str | None = None) -> RawImage:
+    """The file's 2-D image as stored (see :func:`read_detector_image`, which orients it and
+    converts it to float64 with NaN = masked). Streaming uses this to resample without
+    converting every pixel."""
     p = Path(path)
     if orientation is not None and orientation not in ORIENTATIONS:
         raise UserError(f"unknown orientation {orientation!r} ({', '.join(ORIENTATIONS)})",
@@ -255,7 +312,7 @@ def read_detector_image(path: str | Path, frame: int = 0, dataset: str | None = 
             raw, meta = _read_hdf5(p, gz, frame, dataset)
         else:
             raw, meta = _read_ascii(p, gz)
-        data, mask = _to_float(np.asarray(raw), p)
+        raw = _checked(np.asarray(raw), p)
     except UserError as exc:
         raise exc if exc.where else exc.located(str(p)) from None
     except Exception as exc:  # corrupt files raise anything from the libraries
@@ -264,6 +321,22 @@ def read_detector_image(path: str | Path, frame: int = 0, dataset: str | None = 
                         f"{exc.__class__.__name__}{': ' + first if first else ''}",
                         str(p)) from None
     orient = orientation or ("bottom-up" if suffix == ".npy" else "top-down")
-    meta.update(format=suffix, gzip=gz, orientation=orient, frame=frame,
-                dtype=str(np.asarray(raw).dtype))
-    return DetectorImage(str(p), _orient(data, orient), _orient(mask, orient), meta)
+    meta.update(format=suffix, gzip=gz, orientation=orient, frame=frame, dtype=str(raw.dtype))
+    return RawImage(str(p), raw, orient, meta)
+
+
+def read_detector_image(path: str | Path, frame: int = 0, dataset: str | None = None,
+                        orientation: str | None = None) -> DetectorImage:
+    """Read one detector image (see the module docstring for formats and orientations).
+
+    Args:
+        path: the file; ``frame``: frame index in multi-frame EDF / 3-D HDF5 data;
+        ``dataset``: HDF5 path of the image (default: the first NXdetector's ``data``, else
+        the largest 2-D/3-D numeric dataset); ``orientation``: override the format's default.
+    Returns:
+        a :class:`DetectorImage` with float64 data [rows, cols], row 0 = bottom.
+    """
+    r = read_raw_image(path, frame, dataset, orientation)
+    data, mask = _to_float(r.raw)
+    return DetectorImage(r.path, _orient(data, r.orientation), _orient(mask, r.orientation),
+                         r.metadata)

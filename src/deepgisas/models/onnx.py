@@ -59,12 +59,13 @@ class OnnxRunner:
         return torch.from_numpy(y[0])
 
 
-def onnx_runner(folder: Path) -> OnnxRunner | None:
-    """A runner for ``folder/model.onnx`` if the file exists and onnxruntime is installed."""
+def onnx_runner(folder: Path, threads: int | None = None) -> OnnxRunner | None:
+    """A runner for ``folder/model.onnx`` if the file exists and onnxruntime is installed
+    (``threads``: ONNX Runtime's intra-op threads, default torch's)."""
     if not (folder / ONNX).exists():
         return None
     try:
         import onnxruntime  # noqa: F401
     except ImportError:
         return None
-    return OnnxRunner(folder / ONNX)
+    return OnnxRunner(folder / ONNX, threads)

@@ -1,0 +1,84 @@
+"""``deepgisas stream MODEL DIR [--instrument FILE] [--fit TEMPLATE] -o results.csv``."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "stream", help="predict each detector frame as it arrives in a folder (in situ)",
+        description="Watch DIR (by polling; works on network filesystems) for detector frames "
+                    "(.tif, .cbf, .edf, .h5/.nxs, .npy, each optionally .gz), predict each "
+                    "new complete frame with MODEL, batching frames that pile up, and append "
+                    "one line per frame to the CSV (atomically; a restart resumes it). Frames "
+                    "that stay unreadable are logged to RESULTS.errors.csv and skipped. A PNG "
+                    "of the parameters against frame number is kept up to date beside the CSV. "
+                    "Stops on Ctrl-C (the CSV stays complete), with --once when the folder is "
+                    "done, or after --idle-exit seconds without a new frame.")
+    p.add_argument("model", metavar="MODEL", help="bundled model name or model directory")
+    p.add_argument("folder", metavar="DIR", help="the folder the detector writes frames into")
+    p.add_argument("-o", "--output", required=True, metavar="RESULTS.csv",
+                   help="results CSV (RESULTS.png and RESULTS.errors.csv go beside it)")
+    p.add_argument("--instrument", metavar="FILE",
+                   help="description file giving the beam and detector; each frame is "
+                        "resampled from it onto the model's detector grid")
+    p.add_argument("--fit", metavar="TEMPLATE", help="refine every k-th frame by a physics fit "
+                   "of TEMPLATE's free parameters, starting from the network (columns fit:NAME)")
+    p.add_argument("--fit-every", type=int, default=10, metavar="K",
+                   help="fit every K-th frame (default 10)")
+    p.add_argument("--once", action="store_true",
+                   help="process the frames in the folder, then stop")
+    p.add_argument("--idle-exit", type=float, metavar="SECONDS",
+                   help="stop after SECONDS without a new frame")
+    p.add_argument("--plot-every", type=float, default=5.0, metavar="SECONDS",
+                   help="redraw the PNG every SECONDS (default 5) and at the end")
+    p.add_argument("--plot-x", choices=("index", "time"), default="index",
+                   help="the plot's x axis: frame index or file time (default index)")
+    p.add_argument("--poll", type=float, default=1.0, metavar="SECONDS",
+                   help="seconds between looks at the folder (default 1)")
+    p.add_argument("--settle", type=float, default=2.0, metavar="SECONDS",
+                   help="a file must stay unchanged this long before it is read (default 2)")
+    p.add_argument("--retries", type=int, default=3,
+                   help="failed reads of an unchanged file before it is declared corrupt "
+                        "(default 3)")
+    p.add_argument("--batch", type=int, default=64, help="frames per network call (default 64)")
+    p.add_argument("--workers", type=int, default=2, help="reader threads (default 2)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="threads of the network itself (default 1: reading already runs in "
+                        "parallel with it)")
+    p.add_argument("--bins", action="store_true",
+                   help="orientation models: also write the 120 probabilities")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> None:
+    from deepgisas.stream import StreamConfig, plot_path, run_stream
+
+    config = StreamConfig(poll_s=args.poll, settle_s=args.settle, retries=args.retries,
+                          batch=args.batch, workers=args.workers, plot_every_s=args.plot_every,
+                          once=args.once, idle_exit_s=args.idle_exit, bins=args.bins,
+                          fit_every=args.fit_every, x=args.plot_x,
+                          network_threads=args.threads)
+    stop = threading.Event()
+
+    def interrupted(signum: int, frame: Any) -> None:
+        stop.set()  # finish the current batch; a second Ctrl-C interrupts at once
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    old = ({s: signal.signal(s, interrupted) for s in (signal.SIGINT, signal.SIGTERM)}
+           if main_thread else {})
+    try:
+        summary = run_stream(args.model, args.folder, args.output, args.instrument, args.fit,
+                             config, stop)
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+    out = Path(args.output)
+    print(f"wrote {out} and {plot_path(out)}: {summary.frames} frames "
+          f"({summary.rate:.1f} frames/s), {summary.errors} unreadable")
