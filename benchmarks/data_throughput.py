@@ -5,11 +5,16 @@ Patterns per second, 256 x 256, 1 to 5 domains (hex-orientation.yaml):
       augmentation, downsampled to the compact network's input, and a mask channel;
   (b) the sharded reader (ShardDataset) with the same augmentation, from shards made here;
   (c) BornAgain 25 simulating the same experiments as (a).
-Then a training loop of the compact network fed by a DataLoader worker from (a) (with the
-training default of 4 augmented views per simulation) and from (b): the fraction of wall time
-the loop waits for data. Usage:
+  (d) the augmentation alone on the same clean batch: per pixel at 256 x 256 as in the talk
+      (Poisson per pixel, log, then averaged down) against ``--bin-counts`` (crop and bin
+      counts to the 56 x 112 input first, then Poisson and log): the ratio.
+Then a training loop of the network (``--arch``, with the bundled hex-orientation model's
+input: binned counts, crop jitter 2) fed by a DataLoader worker from (a) (with the training
+default of 4 augmented views per simulation) and from (b): the fraction of wall time the loop
+waits for data. Usage:
 
     python benchmarks/data_throughput.py [--n 64] [--batch 16] [--threads 2] [--steps 12]
+                                         [--arch rodnet]
 """
 
 from __future__ import annotations
@@ -43,10 +48,21 @@ def rate(batches: Iterable[dict], n_batches: int) -> float:
     return n / (time.perf_counter() - t0)
 
 
-def train_wait(loader: DataLoader, steps: int, in_chans: int) -> tuple[float, float]:
-    """(fraction of time waiting for data, training images per second) for the compact net."""
+def augment_rate(aug: object, clean: torch.Tensor, reps: int = 5) -> float:
+    """Images per second of ``aug`` alone on a clean batch [B, H, W]."""
+    gen = torch.Generator().manual_seed(0)
+    aug(clean, gen=gen)  # type: ignore[operator]
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        aug(clean, gen=gen)  # type: ignore[operator]
+    return reps * clean.shape[0] / (time.perf_counter() - t0)
+
+
+def train_wait(loader: DataLoader, steps: int, in_chans: int, arch: str = "compact"
+               ) -> tuple[float, float]:
+    """(fraction of time waiting for data, training images per second) for ``arch``."""
     torch.manual_seed(0)
-    net = create_model("compact", in_chans=in_chans, num_outputs=120)
+    net = create_model(arch, in_chans=in_chans, num_outputs=120)
     opt = torch.optim.AdamW(net.parameters(), 1e-3)
     it = iter(loader)
     next(it)  # workers started, first batch ready
@@ -72,14 +88,16 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--steps", type=int, default=12, help="training steps per loop")
+    ap.add_argument("--arch", default="rodnet", help="network of the training loops")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     template = dg.load("hex-orientation")
     nb = args.n // args.batch
-    spec = default_input((256, 256), "compact")
+    per_pixel = default_input((256, 256), "compact")
+    spec = default_input((256, 256), args.arch, bin_counts=True, jitter=2)
     aug = spec.train()
     print(f"hex-orientation, 256 x 256, 1 to 5 domains; batch {args.batch}, "
-          f"{args.threads} threads; talk augmentation + mask channel")
+          f"{args.threads} threads; talk augmentation on binned counts + mask channel")
 
     stream = SimulatedStream(template, batch_size=args.batch, seed=1, augment=aug,
                              dtype=torch.float32)
@@ -102,6 +120,11 @@ def main() -> None:
         print(f"(c) BornAgain 25 (simulate only):     {r_c:8.1f} patterns/s")
         print(f"ratios: (a)/(c) {r_a / r_c:.1f}x, (b)/(c) {r_b / r_c:.1f}x")
 
+        clean = torch.from_numpy(dg.simulate_batch(exps[: args.batch], dtype=torch.float32))
+        a_pix, a_bin = augment_rate(per_pixel.train(), clean), augment_rate(aug, clean)
+        print(f"(d) augmentation alone: per pixel {a_pix:8.1f} images/s, binned counts "
+              f"{a_bin:8.1f} images/s ({a_bin / a_pix:.1f}x)")
+
         torch.set_num_threads(max(1, args.threads - 1))  # one core for the data worker
         for name, ds in (("on the fly", SimulatedStream(template, batch_size=args.batch,
                                                          seed=4, augment=aug, repeats=4,
@@ -110,8 +133,8 @@ def main() -> None:
                                                  epochs=None))):
             loader = DataLoader(ds, batch_size=None, num_workers=1, prefetch_factor=4,
                                 persistent_workers=False)
-            w, ips = train_wait(loader, args.steps, in_chans=2)
-            print(f"compact net training from {name:10s}: {ips:6.1f} images/s, "
+            w, ips = train_wait(loader, args.steps, in_chans=2, arch=args.arch)
+            print(f"{args.arch} training from {name:10s}: {ips:6.1f} images/s, "
                   f"waiting for data {100 * w:4.1f} % of the time")
 
 

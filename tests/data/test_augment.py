@@ -321,3 +321,21 @@ def test_downsample_sum_bins_counts() -> None:
     assert y[0, 0, 0].item() == pytest.approx(40 / 3) and m.all()
     with pytest.raises(UserError, match="reduce"):
         Downsample((2, 2), "max")
+
+
+def test_random_crop_jitter_stays_near_the_centre() -> None:
+    from deepgisas.data.augment import RandomCrop
+
+    x = torch.arange(20.0)[None, None, :].expand(64, 4, 20).contiguous()  # value = column
+    mask = torch.ones_like(x, dtype=torch.bool)
+    gen = torch.Generator().manual_seed(0)
+    y, _ = RandomCrop((4, 10), jitter=2)(x, mask, gen)
+    left = y[:, 0, 0]
+    assert left.min() == 3 and left.max() == 7  # centre window starts at column 5
+    y0, _ = RandomCrop((4, 10), jitter=0)(x, mask, gen)
+    yc, _ = RandomCrop((4, 10), center=True)(x, mask, gen)
+    assert torch.equal(y0, yc)
+    anywhere, _ = RandomCrop((4, 10))(x, mask, gen)
+    assert anywhere[:, 0, 0].min() < 3 and anywhere[:, 0, 0].max() > 7
+    with pytest.raises(UserError, match="jitter"):
+        RandomCrop(10, jitter=-1)

@@ -16,8 +16,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "that --resume continues from.")
     p.add_argument("template", help="template file (YAML/JSON) or bundled name")
     p.add_argument("-o", "--output", required=True, help="model directory to write")
-    p.add_argument("--arch", default="compact", help="architecture (compact, resnet18, "
-                                                     "densenet121, densenet169)")
+    p.add_argument("--arch", default="compact",
+                   help="architecture: compact (default), rodnet (compact, q_y-aware head), "
+                        "resnet18, densenet121, densenet169 (the talk's)")
     p.add_argument("--minutes", type=float, default=10.0, help="wall-time budget (10)")
     p.add_argument("--data", help="a folder made by `deepgisas generate` for TEMPLATE")
     p.add_argument("--resume", action="store_true", help="continue from MODEL_DIR's checkpoint")
@@ -35,6 +36,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "backbone, and its head too with --init-head (a curriculum stage)")
     p.add_argument("--init-head", action="store_true",
                    help="with --init-from: keep its head as well (same outputs)")
+    p.add_argument("--crop-jitter", type=int, metavar="PX",
+                   help="keep the training crop within PX pixels of the centre (default: "
+                        "anywhere, as in the talk; networks that read q_y positions need it)")
     p.add_argument("--bin-counts", action="store_true",
                    help="crop and bin counts over the downsample blocks before the noise "
                         "(exact Poisson statistics of bigger pixels; talk augmentation only)")
@@ -89,7 +93,7 @@ def run(args: argparse.Namespace) -> None:
         raise UserError("the template has no free parameters to learn", args.template)
     spec = default_input(template.detector.shape, args.arch, args.crop, args.downsample,
                          args.augment, not args.no_mask_channel, args.bin_counts,
-                         args.intensity_scale)
+                         args.intensity_scale, args.crop_jitter)
     cfg = TrainConfig(arch=args.arch, minutes=args.minutes, max_steps=args.max_steps,
                       batch_size=args.batch_size, lr=args.lr, loss=args.loss, seed=args.seed,
                       workers=args.workers, steps_per_epoch=args.steps_per_epoch,

@@ -120,15 +120,25 @@ class CenterShift:
 @dataclass(frozen=True)
 class RandomCrop:
     """A ``size`` window (an int for a square, or ``(rows, cols)``) at a random position per image,
-    the same for ``x`` and ``mask``; ``center`` takes the centre window instead (validation)."""
+    the same for ``x`` and ``mask``; ``center`` takes the centre window instead (validation).
+
+    ``jitter`` = k keeps the window within k pixels of the centre window (None: anywhere, as
+    in the talk). A window anywhere moves the specular plane by up to (W - w) / 2 columns, so
+    a network cannot read rod positions in q_y from the image; a measured image is resampled
+    onto the model's grid with its beam centre known, to a pixel or two.
+    """
 
     size: Size = 224
     center: bool = False
+    jitter: int | None = None
 
     def __post_init__(self) -> None:
         size = (self.size, self.size) if isinstance(self.size, int) else self.size
         object.__setattr__(self, "size", size)
         as_range(self, "size", integer=True, minimum=1, ordered=False)
+        j = self.jitter
+        if j is not None and (isinstance(j, bool) or not isinstance(j, int) or j < 0):
+            raise UserError(f"jitter must be an integer >= 0 or None, got {j!r}", "RandomCrop")
 
     def __call__(self, x: Tensor, mask: Tensor, gen: torch.Generator) -> tuple[Tensor, Tensor]:
         b, h, w = x.shape
@@ -139,8 +149,13 @@ class RandomCrop:
             t, lft = (h - ch) // 2, (w - cw) // 2
             return (x[:, t:t + ch, lft:lft + cw].contiguous(),
                     mask[:, t:t + ch, lft:lft + cw].contiguous())
-        top = randint(gen, b, 0, h - ch, x.device)
-        left = randint(gen, b, 0, w - cw, x.device)
+        if self.jitter is None:
+            top = randint(gen, b, 0, h - ch, x.device)
+            left = randint(gen, b, 0, w - cw, x.device)
+        else:
+            t, lft, j = (h - ch) // 2, (w - cw) // 2, self.jitter
+            top = randint(gen, b, max(0, t - j), min(h - ch, t + j), x.device)
+            left = randint(gen, b, max(0, lft - j), min(w - cw, lft + j), x.device)
         rows = top[:, None] + torch.arange(ch, device=x.device)
         cols = left[:, None] + torch.arange(cw, device=x.device)
         return _gather(x, rows, cols), _gather(mask, rows, cols)

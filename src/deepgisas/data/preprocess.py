@@ -40,7 +40,8 @@ class InputSpec:
     logs at low counts), and the augmentation draws 8x fewer Poisson numbers for a 4 x 2 block.
     The beam stop and dead strip shrink with the blocks. Only the talk's pipeline supports it.
     ``scale``: the log10 range of the intensity scale (exposure x flux) drawn per image, the
-    talk's (-2, 2) by default.
+    talk's (-2, 2) by default. ``jitter``: the training crop stays within this many pixels of
+    the centre window (None: anywhere, as in the talk; see :class:`RandomCrop`).
     """
 
     augment: str = "talk"
@@ -49,6 +50,7 @@ class InputSpec:
     mask_channel: bool = True
     bin_counts: bool = False
     scale: tuple[float, float] = (-2.0, 2.0)
+    jitter: int | None = None
 
     def __post_init__(self) -> None:
         if self.augment not in PIPELINES:
@@ -65,6 +67,10 @@ class InputSpec:
         if len(sc) != 2 or not sc[0] <= sc[1] or not all(abs(a) < 30 for a in sc):
             raise UserError(f"scale must be a log10 range LO <= HI, got {self.scale}")
         object.__setattr__(self, "scale", sc)
+        if self.jitter is not None:
+            if isinstance(self.jitter, bool) or int(self.jitter) != self.jitter or self.jitter < 0:
+                raise UserError(f"jitter must be an integer >= 0, got {self.jitter!r}")
+            object.__setattr__(self, "jitter", int(self.jitter))
         if self.bin_counts and self.augment != "talk":
             raise UserError(f"bin_counts works with the talk augmentation, not {self.augment!r}")
 
@@ -85,7 +91,8 @@ class InputSpec:
         def shrink(rng: tuple[int, int], f: int) -> tuple[int, int]:  # floor, ceil
             return (max(1, rng[0] // f), max(1, -(-rng[1] // f)))
 
-        out: list = [RandomCrop(self.crop, center=center), Downsample(self.downsample, "sum")]
+        out: list = [RandomCrop(self.crop, center=center, jitter=self.jitter),
+                     Downsample(self.downsample, "sum")]
         for st in steps:
             if isinstance(st, RandomCrop):
                 continue
@@ -102,6 +109,8 @@ class InputSpec:
         if self.bin_counts:
             return self._binned(make(crop=None, scale=self.scale).steps, center)
         steps = make(crop=self.crop, center_crop=center, scale=self.scale).steps
+        steps = tuple(RandomCrop(st.size, st.center, self.jitter) if isinstance(st, RandomCrop)
+                      else st for st in steps)
         return Compose((*steps[:-1], *self._tail(), steps[-1]))  # downsample, then standardise
 
     def predict(self) -> Compose:
@@ -117,7 +126,8 @@ class InputSpec:
 
     @classmethod
     def from_dict(cls, d: Any) -> InputSpec:
-        keys = {"augment", "crop", "downsample", "mask_channel", "bin_counts", "scale"}
+        keys = {"augment", "crop", "downsample", "mask_channel", "bin_counts", "scale",
+                "jitter"}
         if not isinstance(d, dict) or set(d) - keys:
             raise UserError(f"not an input specification: {d!r}")
         base = cls()
@@ -125,12 +135,12 @@ class InputSpec:
                    tuple(d.get("downsample", base.downsample)),
                    bool(d.get("mask_channel", base.mask_channel)),
                    bool(d.get("bin_counts", base.bin_counts)),
-                   tuple(d.get("scale", base.scale)))
+                   tuple(d.get("scale", base.scale)), d.get("jitter", base.jitter))
 
 
 def default_input(shape: tuple[int, int], arch: str, crop: Any = None, downsample: Any = None,
                   augment: str = "talk", mask_channel: bool = True, bin_counts: bool = False,
-                  scale: Any = (-2.0, 2.0)) -> InputSpec:
+                  scale: Any = (-2.0, 2.0), jitter: int | None = None) -> InputSpec:
     """An input specification for a detector ``shape`` and an architecture: a crop of 7/8 of
     the image (the talk's 256 -> 224), averaged down to about the architecture's designed
     input size; ``crop`` and ``downsample`` override."""
@@ -147,4 +157,4 @@ def default_input(shape: tuple[int, int], arch: str, crop: Any = None, downsampl
         downsample = (max(1, round(crop[0] / target[0])), max(1, round(crop[1] / target[1])))
     downsample = (int(downsample[0]), int(downsample[1]))
     crop = (crop[0] - crop[0] % downsample[0], crop[1] - crop[1] % downsample[1])
-    return InputSpec(augment, crop, downsample, mask_channel, bin_counts, tuple(scale))
+    return InputSpec(augment, crop, downsample, mask_channel, bin_counts, tuple(scale), jitter)
