@@ -17,6 +17,7 @@ def _parser() -> argparse.ArgumentParser:
         analyze,
         augment_gallery,
         export,
+        fit,
         generate,
         predict,
         show,
@@ -34,6 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     train.register(sub)
     predict.register(sub)
     export.register(sub)
+    fit.register(sub)
     show.register(sub)
     analyze.register(sub)
     return parser

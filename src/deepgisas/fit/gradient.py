@@ -26,7 +26,7 @@ from torch import Tensor
 
 from deepgisas.api import detector_mask
 from deepgisas.errors import UserError
-from deepgisas.fit.tensors import FreeTensors, free_tensors, normalised, physical, with_free
+from deepgisas.fit.tensors import FreeTensors, free_tensors, physical, with_free
 from deepgisas.physics.simulate import Structure, simulate_tensors
 from deepgisas.sample import Experiment, Spherical
 from deepgisas.templates import draw_parameters
@@ -118,6 +118,9 @@ class _Problem:
     def simulate(self, theta: Tensor) -> Tensor:
         return simulate_tensors(self.st, with_free(self.free, theta))
 
+    def simulate_tensors(self, params: dict[str, Tensor]) -> Tensor:
+        return simulate_tensors(self.st, params)
+
     def residuals(self, theta: Tensor, log_s: Tensor, log_b: Tensor) -> Tensor:
         """[B, N] log residuals over the unmasked pixels."""
         sim = self.simulate(theta)[:, self.mask]
@@ -142,27 +145,35 @@ def _logit(theta: np.ndarray) -> np.ndarray:
 
 def _starts(template: Experiment, free: FreeTensors, start: Start | Sequence[Start] | None,
             cfg: FitConfig) -> np.ndarray:
-    """Normalised starts [S, P]: the given start(s) (missing names at the prior centre, or, for
-    a single start, also at n_starts - 1 prior draws of the missing names), else the prior
-    centre and n_starts - 1 seeded prior draws."""
-    draws = draw_parameters(template, max(cfg.n_starts - 1, 0), seed=cfg.seed)
-    prior = np.array([[float(q.prior.to_unit(draws[q.path][i])) for q in free.params]
-                      for i in range(max(cfg.n_starts - 1, 0))]).reshape(-1, len(free.params))
-    centre = np.full((1, len(free.params)), 0.5)
+    """Normalised starts [S, P]. Without ``start``: the prior centre and n_starts - 1 seeded
+    prior draws. With a list of starts: one row each, names they lack taken from those prior
+    points in turn. With one start that lacks names (e.g. a network's labels without the
+    nuisance): it, and max(2, n_starts // 2) - 1 copies whose missing names are prior draws."""
+    n = max(cfg.n_starts, 1)
+    draws = draw_parameters(template, n - 1, seed=cfg.seed)
+    prior = np.concatenate([np.full((1, len(free.params)), 0.5), np.array(
+        [[float(q.prior.to_unit(draws[q.path][i])) for q in free.params] for i in range(n - 1)]
+    ).reshape(n - 1, len(free.params))])
     if start is None:
-        return np.concatenate([centre, prior])
+        return prior
+    given = [start] if isinstance(start, Mapping) else list(start)
+    index = {**{q.name: i for i, q in enumerate(free.params)},
+             **{q.path: i for i, q in enumerate(free.params)}}
+    rows = []
+    for k, s in enumerate(given):
+        row = prior[k % n].copy()
+        for name, value in s.items():
+            if name in index:
+                row[index[name]] = float(free.params[index[name]].prior.to_unit(float(value)))
+        rows.append(row)
     if isinstance(start, Mapping):
-        given = normalised(free, dict(start))
-        known = {k for k in start}
-        missing = [i for i, q in enumerate(free.params) if q.name not in known
-                   and q.path not in known]
-        if not missing:
-            return given[None]
-        n_extra = min(len(prior), max(2, cfg.n_starts // 2) - 1)
-        out = np.repeat(given[None], 1 + n_extra, 0)
-        out[1:, missing] = prior[:n_extra, missing]
-        return out
-    return np.stack([normalised(free, dict(s)) for s in start])
+        missing = [i for i, q in enumerate(free.params) if q.name not in start
+                   and q.path not in start]
+        for k in range(1, min(n, max(2, n // 2)) if missing else 1):
+            row = rows[0].copy()
+            row[missing] = prior[k, missing]
+            rows.append(row)
+    return np.stack(rows)
 
 
 def fit_image(template: Experiment, image: np.ndarray, mask: np.ndarray | None = None,
@@ -201,15 +212,18 @@ def fit_image(template: Experiment, image: np.ndarray, mask: np.ndarray | None =
     log_s = coarse.initial_scale(theta0).requires_grad_(True)
     log_b = torch.full_like(log_s, float(np.log(c * 1e-2))).requires_grad_(True)
     opt = torch.optim.Adam([u, log_s, log_b], lr=cfg.adam_lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.adam_steps, cfg.adam_lr / 20)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(cfg.adam_steps, 1),
+                                                       cfg.adam_lr / 20)
     for _ in range(cfg.adam_steps):
         opt.zero_grad()
         loss = coarse.misfit(torch.sigmoid(u), log_s, log_b)
-        loss.sum().backward()
+        torch.nan_to_num(loss, nan=0.0).sum().backward()
+        for v in (u, log_s, log_b):  # a start that left the simulator's range stands still
+            torch.nan_to_num_(v.grad, nan=0.0, posinf=0.0, neginf=0.0)  # type: ignore[arg-type]
         opt.step()
         sched.step()
     with torch.no_grad():
-        final = coarse.misfit(torch.sigmoid(u), log_s, log_b)
+        final = torch.nan_to_num(coarse.misfit(torch.sigmoid(u), log_s, log_b), nan=np.inf)
     best = int(torch.argmin(final))
     # stage 2: the best start, L-BFGS on the full detector, float64
     fine = _Problem(free, data, c, 1, torch.float64)
@@ -226,14 +240,19 @@ def fit_image(template: Experiment, image: np.ndarray, mask: np.ndarray | None =
         loss.backward()
         return loss
 
+    saved = [v.detach().clone() for v in (ub, ls, lb)]
     lbfgs.step(closure)
-    theta = torch.sigmoid(ub.detach())[0]
     with torch.no_grad():
-        misfit = float(fine.misfit(theta[None], ls, lb)[0])
+        misfit = float(fine.misfit(torch.sigmoid(ub), ls, lb)[0])
+        if not np.isfinite(misfit):  # L-BFGS stepped out of range: keep the Adam optimum
+            for v, old in zip((ub, ls, lb), saved, strict=True):
+                v.copy_(old)
+            misfit = float(fine.misfit(torch.sigmoid(ub), ls, lb)[0])
+    theta = torch.sigmoid(ub.detach())[0]
     std_theta = laplace_std(fine, theta, ls.detach(), lb.detach(), cfg.fd_step)
     with torch.no_grad():
         sim = fine.simulate(theta[None])[0].numpy()
-    fitted = float(torch.exp(ls)) * sim + float(torch.exp(lb))
+    fitted = float(torch.exp(ls.detach())) * sim + float(torch.exp(lb.detach()))
     fitted[~np.isfinite(data)] = np.nan
     th = theta.numpy()
     return FitResult(
@@ -241,7 +260,7 @@ def fit_image(template: Experiment, image: np.ndarray, mask: np.ndarray | None =
         std={q.name: abs(q.slope(float(th[i]))) * float(std_theta[i])
              for i, q in enumerate(free.params)},
         misfit=misfit, seconds=time.perf_counter() - t0, fitted=fitted,
-        scale=float(torch.exp(ls)), background=float(torch.exp(lb)), theta=th,
+        scale=float(torch.exp(ls.detach())), background=float(torch.exp(lb.detach())), theta=th,
         start_misfits=[float(x) for x in final])
 
 
@@ -281,6 +300,10 @@ def laplace_std(problem: _Problem, theta: Tensor, log_s: Tensor, log_b: Tensor,
         j_s = s * sim[0] / (model[0] + problem.c)
         j_b = b / (model[0] + problem.c)
         jac = torch.cat([jt, j_s[None], j_b[None]]).T  # [N, P + 2]
+        ok = torch.isfinite(jac).all(-1) & torch.isfinite(r0)
+        jac, r0 = jac[ok], r0[ok]
+        if r0.shape[0] <= p + 2:
+            return np.full(p, np.nan)
         n = r0.shape[0]
         s2 = float((r0 * r0).sum()) / max(n - p - 2, 1)
         cov = s2 * torch.linalg.pinv(jac.T @ jac)
