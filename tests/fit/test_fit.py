@@ -17,7 +17,7 @@ from deepgisas.physics.simulate import simulate_tensors
 from deepgisas.sample import Experiment, parse_experiment
 from deepgisas.templates import draw_parameters, instantiate
 
-FAST = FitConfig(n_starts=4, adam_steps=100, lbfgs_iter=40)
+FAST = FitConfig(n_starts=4, adam_steps=60)
 
 
 def film(n: int = 32, samples: int = 15) -> Experiment:

@@ -66,9 +66,10 @@ class FitConfig:
 
     n_starts: int = 8  # prior starts without a given start
     seed: int = 0
-    adam_steps: int = 100
+    adam_steps: int = 80
     adam_lr: float = 0.3
-    lbfgs_iter: int = 60
+    coarse_lbfgs_iter: int = 40  # on the binned detector
+    lbfgs_iter: int = 20  # on the full detector
     floor: float = 1e-3  # c = floor x 99th percentile of the data
     coarse_side: int = 48  # the Adam stage bins the detector down to at least this side
     fd_step: float = 1e-4  # finite-difference step of the Jacobian, normalised units
@@ -184,7 +185,7 @@ def fit_image(template: Experiment, image: np.ndarray, mask: np.ndarray | None =
     image: float [rows, cols] on the template's detector grid (rows = alpha_f from low to high),
     NaN or ``mask`` False = not measured; the template's ROI and masks apply too.
     start: physical values by short name or path (one dict, e.g. a network's ``parameters``,
-    or a list of dicts); None = the prior centre and prior draws. fixed: path -> value of free
+    or a list of dicts); None = the prior centre and prior draws. fixed: path or short name
     parameters to hold. Orientation templates (a ``random_bins`` prior) are fitted by
     :func:`deepgisas.fit.orientation.fit_orientation`.
     """
@@ -193,7 +194,8 @@ def fit_image(template: Experiment, image: np.ndarray, mask: np.ndarray | None =
     if any(isinstance(p, RandomBins) for p in template.free_parameters.values()):
         from deepgisas.fit.orientation import fit_orientation
 
-        return fit_orientation(template, image, mask=mask, start=start, config=config)
+        return fit_orientation(template, image, mask=mask, start=start, fixed=fixed,
+                               config=config)
     cfg = config or FitConfig()
     t0 = time.perf_counter()
     data = _masked(template, image, mask)
@@ -225,34 +227,20 @@ def fit_image(template: Experiment, image: np.ndarray, mask: np.ndarray | None =
     with torch.no_grad():
         final = torch.nan_to_num(coarse.misfit(torch.sigmoid(u), log_s, log_b), nan=np.inf)
     best = int(torch.argmin(final))
-    # stage 2: the best start, L-BFGS on the full detector, float64
+    # stage 2: the best start, L-BFGS on the binned detector (float32), then on the full one
+    ub = u.detach()[best:best + 1].clone()
+    lb = log_b.detach()[best:best + 1].clone()
+    ls = log_s.detach()[best:best + 1].clone()
+    _lbfgs(coarse, [ub, ls, lb], cfg.coarse_lbfgs_iter)
     fine = _Problem(free, data, c, 1, torch.float64)
-    ub = u.detach()[best:best + 1].double().clone().requires_grad_(True)
-    lb = torch.tensor([float(log_b.detach()[best])], dtype=torch.float64, requires_grad=True)
-    ls = fine.initial_scale(torch.sigmoid(ub.detach())).requires_grad_(True)
-    lbfgs = torch.optim.LBFGS([ub, ls, lb], lr=1.0, max_iter=cfg.lbfgs_iter,
-                              line_search_fn="strong_wolfe", tolerance_grad=1e-10,
-                              tolerance_change=1e-12)
-
-    def closure() -> Tensor:
-        lbfgs.zero_grad()
-        loss = fine.misfit(torch.sigmoid(ub), ls, lb).sum()
-        loss.backward()
-        return loss
-
-    saved = [v.detach().clone() for v in (ub, ls, lb)]
-    lbfgs.step(closure)
-    with torch.no_grad():
-        misfit = float(fine.misfit(torch.sigmoid(ub), ls, lb)[0])
-        if not np.isfinite(misfit):  # L-BFGS stepped out of range: keep the Adam optimum
-            for v, old in zip((ub, ls, lb), saved, strict=True):
-                v.copy_(old)
-            misfit = float(fine.misfit(torch.sigmoid(ub), ls, lb)[0])
-    theta = torch.sigmoid(ub.detach())[0]
-    std_theta = laplace_std(fine, theta, ls.detach(), lb.detach(), cfg.fd_step)
+    ub, lb = ub.double(), lb.double()
+    ls = fine.initial_scale(torch.sigmoid(ub)) if f > 1 else ls.double()
+    misfit = _lbfgs(fine, [ub, ls, lb], cfg.lbfgs_iter)
+    theta = torch.sigmoid(ub)[0]
+    std_theta = laplace_std(fine, theta, ls, lb, cfg.fd_step)
     with torch.no_grad():
         sim = fine.simulate(theta[None])[0].numpy()
-    fitted = float(torch.exp(ls.detach())) * sim + float(torch.exp(lb.detach()))
+    fitted = float(torch.exp(ls)) * sim + float(torch.exp(lb))
     fitted[~np.isfinite(data)] = np.nan
     th = theta.numpy()
     return FitResult(
@@ -260,8 +248,37 @@ def fit_image(template: Experiment, image: np.ndarray, mask: np.ndarray | None =
         std={q.name: abs(q.slope(float(th[i]))) * float(std_theta[i])
              for i, q in enumerate(free.params)},
         misfit=misfit, seconds=time.perf_counter() - t0, fitted=fitted,
-        scale=float(torch.exp(ls.detach())), background=float(torch.exp(lb.detach())), theta=th,
+        scale=float(torch.exp(ls)), background=float(torch.exp(lb)), theta=th,
         start_misfits=[float(x) for x in final])
+
+
+def _lbfgs(problem: _Problem, variables: list[Tensor], iterations: int) -> float:
+    """L-BFGS (strong Wolfe) on logit(theta), log scale, log background, in place; returns the
+    misfit. A run that leaves the simulator's range is undone."""
+    for v in variables:
+        v.requires_grad_(True)
+    opt = torch.optim.LBFGS(variables, lr=1.0, max_iter=iterations,
+                            line_search_fn="strong_wolfe", tolerance_grad=1e-10,
+                            tolerance_change=1e-12)
+    u, ls, lb = variables
+
+    def closure() -> Tensor:
+        opt.zero_grad()
+        loss = problem.misfit(torch.sigmoid(u), ls, lb).sum()
+        loss.backward()
+        return loss
+
+    saved = [v.detach().clone() for v in variables]
+    opt.step(closure)
+    with torch.no_grad():
+        for v in variables:
+            v.requires_grad_(False)
+        misfit = float(problem.misfit(torch.sigmoid(u), ls, lb)[0])
+        if not np.isfinite(misfit):
+            for v, old in zip(variables, saved, strict=True):
+                v.copy_(old)
+            misfit = float(problem.misfit(torch.sigmoid(u), ls, lb)[0])
+    return misfit
 
 
 def _masked(template: Experiment, image: np.ndarray, mask: np.ndarray | None) -> np.ndarray:

@@ -103,10 +103,7 @@ def fit_orientation(template: Experiment, image: np.ndarray, mask: np.ndarray | 
         raise UserError("the template has no orientation prior (random_bins)")
     bins = labels.bins
     data = _masked(template, image, mask)
-    names = {**{labels.short[p]: p for p in template.free_parameters},
-             **{p: p for p in template.free_parameters}}
-    fixed_paths = {names[k]: float(v) for k, v in (fixed or {}).items() if k in names}
-    free = free_tensors(template, fixed_paths, dtype=torch.float32)
+    free = free_tensors(template, dict(fixed or {}), dtype=torch.float32)
     positive = data[np.isfinite(data) & (data > 0)]
     if positive.size < bins + 1:
         raise UserError("the image has too few positive unmasked pixels to fit")

@@ -105,10 +105,15 @@ def _locate(path: str) -> tuple[str, int | None, float]:
 def free_tensors(template: Experiment, fixed: dict[str, float] | None = None,
                  dtype: torch.dtype = torch.float64) -> FreeTensors:
     """Compile ``template`` at its prior centres, its orientation prior (if any) replaced by a
-    single domain at xi = 0 and the paths in ``fixed`` (path -> physical value) left out of
-    the fitted numbers."""
-    fixed = dict(fixed or {})
+    single domain at xi = 0 and the parameters in ``fixed`` (path or short name -> physical
+    value) set and left out of the fitted numbers."""
     labels = LabelSpace.of(template)
+    by_name = {**{short: path for path, short in labels.short.items()},
+               **{path: path for path in labels.short}}
+    unknown = [k for k in (fixed or {}) if k not in by_name]
+    if unknown:
+        raise UserError("not a free parameter of the template", unknown[0])
+    fixed = {by_name[k]: float(v) for k, v in (fixed or {}).items()}
     draws: dict[str, list] = {}
     params = []
     for path, prior in template.free_parameters.items():
