@@ -12,7 +12,14 @@ import yaml
 
 import deepgisas as dg
 from deepgisas.cli.main import main
-from deepgisas.fit import FitConfig, fit_image, fit_orientation, free_tensors, with_free
+from deepgisas.fit import (
+    FitConfig,
+    fit_image,
+    fit_orientation,
+    free_tensors,
+    network_starts,
+    with_free,
+)
 from deepgisas.physics.simulate import simulate_tensors
 from deepgisas.sample import Experiment, parse_experiment
 from deepgisas.templates import draw_parameters, instantiate
@@ -74,6 +81,22 @@ def test_unsupported_free_parameter_is_a_user_error() -> None:
     d["sample"]["particles"]["material"]["delta"] = {"uniform": [1e-5, 5e-5]}
     with pytest.raises(dg.UserError, match="material"):
         free_tensors(parse_experiment(d))
+
+
+def test_starts_from_a_network_prediction_fill_in_the_nuisance() -> None:
+    from deepgisas.fit.gradient import _starts
+
+    t = film(8, 3)
+    free = free_tensors(t)
+    net = {"parameters": {"radius_nm": 8.0, "height_nm": 10.5, "sigma": 0.2,
+                          "distance_nm": 50.0, "omega_nm": 99.0},
+           "std": {"radius_nm": 1.0, "height_nm": 1.0, "sigma": 0.05, "distance_nm": 5.0,
+                   "omega_nm": 1.0}}
+    starts = _starts(t, free, network_starts(net, t), FitConfig())
+    assert starts.shape == (4, 6) and ((starts >= 0) & (starts <= 1)).all()
+    assert starts[0, 1] == pytest.approx(0.5) and starts[0, 0] == 0.5  # radius; alpha_i centre
+    assert starts[0, 5] == 1.0 and len(set(starts[:, 0])) == 4  # clipped; nuisance drawn
+    assert _starts(t, free, None, FitConfig(n_starts=8)).shape == (8, 6)
 
 
 def test_film_fit_recovers_the_truth() -> None:

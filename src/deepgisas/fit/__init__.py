@@ -2,9 +2,9 @@
 differentiable simulator (gradient) or, for orientation distributions, by non-negative least
 squares over single-domain patterns."""
 
-from deepgisas.fit.gradient import FitConfig, FitResult, fit_image
+from deepgisas.fit.gradient import FitConfig, FitResult, fit_image, network_starts
 from deepgisas.fit.orientation import fit_orientation
 from deepgisas.fit.tensors import FreeTensors, free_tensors, with_free
 
 __all__ = ["FitConfig", "FitResult", "FreeTensors", "fit_image", "fit_orientation",
-           "free_tensors", "with_free"]
+           "free_tensors", "network_starts", "with_free"]

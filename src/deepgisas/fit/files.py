@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from deepgisas.fit.gradient import FitConfig, FitResult, fit_image
+from deepgisas.fit.gradient import FitConfig, FitResult, fit_image, network_starts
 from deepgisas.io.atomic import atomic_write
 from deepgisas.io.images import image_for_model
 from deepgisas.sample import Experiment, Spherical, parse_experiment, read_instrument
@@ -27,29 +27,6 @@ def network_start(model: str | Path, path: str | Path, instrument: str | Path | 
         inst = read_instrument(instrument) if instrument is not None else None
         image = image_for_model(path, own, inst, str(instrument))
     return predict_arrays(model, image[None], (net, card))[0]
-
-
-def network_starts(network: dict[str, Any], template: Experiment,
-                   config: FitConfig | None = None, n: int = 4) -> list[dict[str, float]]:
-    """Starts from a parameter model's prediction: its mean, then n - 1 draws from its
-    Gaussian (mean, std) clipped to the priors, with the nuisance parameters it does not
-    predict drawn from their priors (by :func:`fit_image`)."""
-    from deepgisas.data.labels import LabelSpace
-
-    labels = LabelSpace.of(template)
-    priors = {labels.short[p]: prior for p, prior in template.free_parameters.items()}
-    rng = np.random.default_rng((config or FitConfig()).seed)
-    mean, std = network["parameters"], network["std"]
-    out = [dict(mean)]
-    for _ in range(n - 1):
-        row = {}
-        for k, v in mean.items():
-            x = v + std.get(k, 0.0) * rng.standard_normal()
-            if k in priors and hasattr(priors[k], "lo"):
-                x = float(np.clip(x, priors[k].lo, priors[k].hi))  # type: ignore[union-attr]
-            row[k] = x
-        out.append(row)
-    return out
 
 
 def fit_file(template: Experiment, path: str | Path, model: str | Path | None = None,

@@ -19,15 +19,18 @@ import dataclasses
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from deepgisas.api import detector_mask
+from deepgisas.data.labels import LabelSpace
 from deepgisas.errors import UserError
 from deepgisas.fit.tensors import FreeTensors, free_tensors, physical, with_free
 from deepgisas.physics.simulate import Structure, simulate_tensors
+from deepgisas.priors import LogUniform, Uniform
 from deepgisas.sample import Experiment, Spherical
 from deepgisas.templates import draw_parameters
 
@@ -177,6 +180,29 @@ def _starts(template: Experiment, free: FreeTensors, start: Start | Sequence[Sta
     return np.stack(rows)
 
 
+def network_starts(network: dict[str, Any], template: Experiment,
+                   config: FitConfig | None = None, n: int = 4) -> list[dict[str, float]]:
+    """Starts from a parameter model's prediction: its mean, then n - 1 draws from its
+    Gaussian (mean, std) clipped to the priors, with the nuisance parameters it does not
+    predict drawn from their priors (by :func:`fit_image`)."""
+    labels = LabelSpace.of(template)
+    priors = {labels.short[p]: prior for p, prior in template.free_parameters.items()}
+    rng = np.random.default_rng((config or FitConfig()).seed)
+    mean, std = network["parameters"], network.get("std", {})
+
+    def clip(k: str, x: float) -> float:
+        prior = priors.get(k)
+        if isinstance(prior, Uniform | LogUniform):
+            return float(np.clip(x, prior.lo, prior.hi))
+        return float(x)
+
+    out = [{k: clip(k, v) for k, v in mean.items()}]
+    for _ in range(n - 1):
+        out.append({k: clip(k, v + std.get(k, 0.0) * rng.standard_normal())
+                    for k, v in mean.items()})
+    return out
+
+
 def fit_image(template: Experiment, image: np.ndarray, mask: np.ndarray | None = None,
               start: Start | Sequence[Start] | None = None, fixed: Mapping[str, float] | None
               = None, config: FitConfig | None = None) -> FitResult:
@@ -185,7 +211,9 @@ def fit_image(template: Experiment, image: np.ndarray, mask: np.ndarray | None =
     image: float [rows, cols] on the template's detector grid (rows = alpha_f from low to high),
     NaN or ``mask`` False = not measured; the template's ROI and masks apply too.
     start: physical values by short name or path (one dict, e.g. a network's ``parameters``,
-    or a list of dicts); None = the prior centre and prior draws. fixed: path or short name
+    or a list of dicts), or a parameter model's whole result ``{"parameters", "std"}`` (then
+    its mean and draws from its Gaussian, see :func:`network_starts`); None = the prior
+    centre and prior draws. fixed: path or short name
     parameters to hold. Orientation templates (a ``random_bins`` prior) are fitted by
     :func:`deepgisas.fit.orientation.fit_orientation`.
     """
@@ -198,6 +226,8 @@ def fit_image(template: Experiment, image: np.ndarray, mask: np.ndarray | None =
                                config=config)
     cfg = config or FitConfig()
     t0 = time.perf_counter()
+    if isinstance(start, Mapping) and isinstance(start.get("parameters"), Mapping):
+        start = network_starts(dict(start), template, cfg)
     data = _masked(template, image, mask)
     free = free_tensors(template, dict(fixed or {}))
     if not free.params:
