@@ -78,7 +78,7 @@ def save_fit_png(data: np.ndarray, result: FitResult, template: Experiment, path
         im = ax.imshow(img, origin="lower", extent=extent, aspect="auto", cmap="inferno",
                        norm=norm, interpolation="nearest")
         ax.set_title(name)
-    fig.colorbar(im, ax=axes[:2].tolist(), label="intensity", fraction=0.03)
+    fig.colorbar(im, ax=axes[1], label="intensity (data units)", fraction=0.05)
     lim = float(np.nanmax(np.abs(resid))) if np.isfinite(resid).any() else 1.0
     im = axes[2].imshow(resid, origin="lower", extent=extent, aspect="auto", cmap="RdBu_r",
                         vmin=-lim, vmax=lim, interpolation="nearest")
@@ -91,5 +91,6 @@ def save_fit_png(data: np.ndarray, result: FitResult, template: Experiment, path
                        for k, v in result.parameters.items())
     fig.suptitle(f"{title}  misfit {result.misfit:.4g}, {result.seconds:.1f} s; {values}",
                  fontsize=8)
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
     atomic_write(path, lambda f: fig.savefig(f, format="png"))
     plt.close(fig)
