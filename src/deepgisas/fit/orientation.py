@@ -53,7 +53,7 @@ def basis(problem: _Problem, theta: Tensor, bins: int) -> Tensor:
 def solve_weights(a: np.ndarray, data: np.ndarray, c: float) -> tuple[np.ndarray, float]:
     """NNLS of ``data`` [N] on columns ``a`` [N, K] plus a constant background, each pixel
     weighted by 1 / (data + c). Returns the coefficients [K] and the background."""
-    w = 1.0 / np.sqrt(np.clip(data, 0, None) + c)
+    w = 1.0 / (np.clip(data, 0, None) + c)
     design = np.concatenate([a, np.ones((a.shape[0], 1))], 1) * w[:, None]
     norms = np.linalg.norm(design, axis=0)
     norms[norms == 0] = 1.0
