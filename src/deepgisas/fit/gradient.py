@@ -57,8 +57,10 @@ class FitResult:
     extra: dict = field(default_factory=dict)  # e.g. the orientation distribution
 
     def to_dict(self, image: str) -> dict:
-        """The contract's JSON record (plus scale, background, method and extras)."""
-        return {"image": image, "parameters": self.parameters, "std": self.std,
+        """The contract's JSON record (plus scale, background, method and extras); a standard
+        deviation the curvature could not give is null."""
+        std = {k: (v if np.isfinite(v) else None) for k, v in self.std.items()}
+        return {"image": image, "parameters": self.parameters, "std": std,
                 "misfit": self.misfit, "seconds": self.seconds, "method": self.method,
                 "scale": self.scale, "background": self.background, **self.extra}
 
@@ -213,8 +215,8 @@ def fit_image(template: Experiment, image: np.ndarray, mask: np.ndarray | None =
     start: physical values by short name or path (one dict, e.g. a network's ``parameters``,
     or a list of dicts), or a parameter model's whole result ``{"parameters", "std"}`` (then
     its mean and draws from its Gaussian, see :func:`network_starts`); None = the prior
-    centre and prior draws. fixed: path or short name
-    parameters to hold. Orientation templates (a ``random_bins`` prior) are fitted by
+    centre and prior draws. fixed: path or short name -> value, free parameters to hold.
+    Orientation templates (a ``random_bins`` prior) are fitted by
     :func:`deepgisas.fit.orientation.fit_orientation`.
     """
     from deepgisas.sample import RandomBins
