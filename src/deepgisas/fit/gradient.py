@@ -71,7 +71,7 @@ class FitConfig:
 
     n_starts: int = 8  # prior starts without a given start
     seed: int = 0
-    adam_steps: int = 80
+    adam_steps: int = 120
     adam_lr: float = 0.3
     coarse_lbfgs_iter: int = 40  # on the binned detector
     lbfgs_iter: int = 20  # on the full detector
