@@ -74,7 +74,7 @@ class FitConfig:
     adam_steps: int = 120
     adam_lr: float = 0.3
     coarse_lbfgs_iter: int = 40  # on the binned detector
-    lbfgs_iter: int = 20  # on the full detector
+    lbfgs_iter: int = 40  # on the full detector
     floor: float = 1e-3  # c = floor x 99th percentile of the data
     coarse_side: int = 48  # the Adam stage bins the detector down to at least this side
     fd_step: float = 1e-4  # finite-difference step of the Jacobian, normalised units
