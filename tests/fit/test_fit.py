@@ -202,7 +202,7 @@ def test_film_fits_are_within_their_uncertainty_in_most_cases() -> None:
     """Six prior draws (32 x 32, Poisson noise, 8 prior starts). A fit reaches the global
     optimum when its misfit is within 1 % of the truth's own polished misfit; where it does,
     most parameters lie within 2 of their Laplace std of the truth. (Measured: 4 of 6 reach
-    it, 21 of 24 within 2 std; the two misses have overlapping particles, distance < 2 R.)"""
+    it, 23 of 24 within 2 std; the two misses have overlapping particles, distance < 2 R.)"""
     t = film(32)
     reached, within, total = 0, 0, 0
     for seed in range(10, 16):
