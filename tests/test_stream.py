@@ -204,7 +204,8 @@ def test_user_errors(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
         (["stream", "film", str(folder), "-o", str(out), "--instrument", str(bad_inst)], out),
         (["stream", "film", str(folder), "-o", str(out), "--instrument",
           str(tmp_path / "none.yaml")], out),
-        (["stream", "film", str(folder), "-o", str(out), "--fit", "film"], out),
+        (["stream", "film", str(folder), "-o", str(out), "--fit", str(tmp_path / "no.yaml")],
+         out),
         (["stream", "film", str(folder), "-o", str(out), "--batch", "0"], out),
         (["stream", "film", str(folder), "-o", str(other), "--once"], other),
     ]
@@ -219,17 +220,19 @@ def test_user_errors(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
             target = tmp_path / "other.png"
         assert not target.exists(), args
         assert not errors_path(target).exists() and not plot_path(target).exists()
-    assert "fit is not available" in errs[5] and "other columns" in errs[7]
+    assert "no.yaml" in errs[5] and "other columns" in errs[7]
 
 
 def test_fit_hook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """With ``deepgisas.fit.fit_image`` present, every k-th frame gets fit:NAME columns."""
     calls: list[dict] = []
 
+    from deepgisas.fit.gradient import FitResult
+
     def fit_image(template, image, start=None, **kwargs):  # noqa: ANN001, ANN202
         calls.append({"shape": image.shape, "start": start})
-        return {"parameters": {"radius_nm": 5.0, "distance_nm": 40.0},
-                "std": {"radius_nm": 0.5}, "misfit": 0.1}
+        return FitResult({"radius_nm": 5.0, "distance_nm": 40.0}, {"radius_nm": 0.5}, 0.1,
+                         1.0, image)
 
     monkeypatch.setitem(sys.modules, "deepgisas.fit", types.SimpleNamespace(fit_image=fit_image))
     folder, out = tmp_path / "frames", tmp_path / "r.csv"
@@ -243,7 +246,9 @@ def test_fit_hook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert {"fit:radius_nm", "fit:std:radius_nm", "fit:distance_nm", "fit:misfit"} <= set(header)
     fitted = [r["frame"] for r in rows if r["fit:radius_nm"] != ""]
     assert fitted == ["f0.npy", "f3.npy", "f6.npy"] and len(calls) == 3
-    assert calls[0]["shape"] == SHAPE and set(calls[0]["start"]) >= {"radius_nm"}
+    start = calls[0]["start"]  # the network's whole result: its mean and its std
+    assert calls[0]["shape"] == SHAPE and set(start["parameters"]) >= {"radius_nm"}
+    assert set(start["std"]) == set(start["parameters"])
     assert rows[0]["fit:std:radius_nm"] == "0.5" and rows[0]["fit:std:distance_nm"] == ""
 
 

@@ -133,3 +133,31 @@ def test_predict_warns_when_the_grid_leaves_the_detector(models: dict, tmp_path:
                  str(inst), "-o", str(tmp_path / "p.json")]) == 0
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "warning" in err[0] and "outside the measured detector" in err[0]
+
+
+def test_bundled_film_distance_on_galaxi_agrees_with_the_side_peak(tmp_path: Path) -> None:
+    """Issue 5's end-to-end check, loosely: `predict film` on the GALAXI raw file gives a
+    distance D near 2 pi / q_y of the side peak in the Yoneda band (the paracrystal's peak
+    is not exactly at 2 pi / D, so within 30 %)."""
+    import math
+
+    import numpy as np
+
+    from deepgisas.io.features import side_peak_qy
+    from deepgisas.io.readers import read_detector_image
+    from deepgisas.sample import read_instrument
+    from tests.io.helpers import INSTRUMENTS, real
+
+    galaxi, inst = real("galaxi"), INSTRUMENTS / "galaxi.yaml"
+    out = tmp_path / "p.json"
+    assert main(["predict", "film", str(galaxi), "--instrument", str(inst), "-o", str(out)]) == 0
+    r = json.loads(out.read_text())["results"][0]
+    d_net, d_std = r["parameters"]["distance_nm"], r["std"]["distance_nm"]
+    beam, det = read_instrument(inst)
+    img = read_detector_image(galaxi)
+    data = np.where(img.mask, np.nan, img.data)
+    q = side_peak_qy(data, det.geometry, math.radians(0.275), 0.1341, math.radians(0.2),
+                     q_bin=0.01, q_range=(0.05, 1.0))
+    d_peak = 2 * math.pi / q
+    assert 30 < d_peak < 50
+    assert abs(d_net - d_peak) < 0.3 * d_peak, (d_net, d_std, d_peak)

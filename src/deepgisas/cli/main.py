@@ -17,6 +17,7 @@ def _parser() -> argparse.ArgumentParser:
         analyze,
         augment_gallery,
         export,
+        fit,
         generate,
         predict,
         show,
@@ -36,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     predict.register(sub)
     stream.register(sub)
     export.register(sub)
+    fit.register(sub)
     show.register(sub)
     analyze.register(sub)
     return parser

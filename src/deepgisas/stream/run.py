@@ -94,10 +94,10 @@ class StreamSummary:
 def fit_function() -> FitFunction:
     """``deepgisas.fit.fit_image``, or a UserError when this version has no fit."""
     try:
-        from deepgisas.fit import fit_image  # type: ignore[import-not-found,unused-ignore]
+        from deepgisas.fit import fit_image
     except ImportError:
         raise UserError("fit is not available in this version (--fit)") from None
-    return fit_image  # type: ignore[no-any-return,unused-ignore]
+    return fit_image  # type: ignore[return-value]
 
 
 def errors_path(output: Path) -> Path:
@@ -141,8 +141,12 @@ class _Run:
         if self.fit is None:
             return None
         fit_image, template = self.fit
-        try:
-            return fit_image(template, image, start=result.get("parameters"))
+        try:  # the model's whole result: fit starts from its mean and draws from its std
+            res = fit_image(template, image, start=result if "std" in result
+                            else result.get("parameters"))
+            if isinstance(res, dict):
+                return res
+            return {"parameters": res.parameters, "std": res.std, "misfit": res.misfit}
         except Exception as exc:  # noqa: BLE001  (a failed fit must not stop the stream)
             self.warn(f"{name}: fit failed ({exc.__class__.__name__}: {exc})")
             return None

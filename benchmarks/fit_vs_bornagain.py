@@ -1,0 +1,120 @@
+"""Fitting the film template: deepgisas fit --model film against a BornAgain 25 fit, one run.
+
+The data: BornAgain 25's simulation of one draw from the film template's priors (128 x 128, the
+bundled model's grid), with Poisson noise (``--counts`` at the 99th percentile). Both fits fit
+the six free parameters plus a scale and a background with the same soft-L1 log-intensity misfit,
+from the same start (the bundled network's prediction; alpha_i, which it does not predict, at
+its prior centre), on one thread each:
+
+  (a) deepgisas: ``deepgisas.fit.files`` as ``deepgisas fit film IMAGE --model film`` runs it
+      (network prediction, Adam multi-start over the nuisance on a binned grid, L-BFGS through
+      the differentiable simulator, Laplace standard deviations);
+  (b) BornAgain 25: its Python API has no minimiser of its own (no FitObjective / Minimizer in
+      the 25.0.0 wheel; ``ba_fit`` only helps external least-squares minimisers), so its fit is
+      scipy.optimize.least_squares (trust-region reflective, finite-difference Jacobian,
+      loss="soft_l1") on BornAgain simulations, at most ``--max-nfev`` simulations.
+
+Prints wall time and parameter errors (in units of each prior's width, and relative) of each and
+the speed ratio. Usage:
+
+    python benchmarks/fit_vs_bornagain.py [--seed 2] [--counts 1e4] [--max-nfev 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+from scipy.optimize import least_squares
+
+import deepgisas as dg
+from deepgisas.fit.files import network_start, network_starts
+from deepgisas.fit.gradient import DELTA, FitConfig, fit_image
+from deepgisas.fit.tensors import free_tensors
+from deepgisas.reference import bornagain_simulate
+from deepgisas.templates import draw_parameters, instantiate
+
+
+def errors(values: dict[str, float], truth: dict[str, float], width: dict[str, float]
+           ) -> tuple[float, float]:
+    """Mean |error| / prior width and median relative error."""
+    unit = np.mean([abs(values[k] - truth[k]) / width[k] for k in truth])
+    rel = np.median([abs(values[k] - truth[k]) / abs(truth[k]) for k in truth])
+    return float(unit), float(rel)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seed", type=int, default=2)
+    ap.add_argument("--counts", type=float, default=1e4)
+    ap.add_argument("--max-nfev", type=int, default=200)
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    template = dg.load("film")
+    free = free_tensors(template)
+    draws = draw_parameters(template, 1, seed=args.seed)
+    truth = {q.name: draws[q.path][0] for q in free.params}
+    width = {q.name: q.prior.hi - q.prior.lo for q in free.params}
+    clean = bornagain_simulate(instantiate(template, draws)[0], threads=1)
+    k = args.counts / np.nanpercentile(clean, 99)
+    data = np.random.default_rng(args.seed).poisson(clean * k) / k
+    print(f"film template, 128 x 128, seed {args.seed}, Poisson noise at {args.counts:g} counts; "
+          "one thread each")
+    print("truth:", {n: round(v, 4) for n, v in truth.items()})
+
+    # (a) deepgisas
+    t0 = time.perf_counter()
+    net = network_start("film", "benchmark", None, template, data)
+    ours = fit_image(template, data, start=network_starts(net, template, FitConfig()))
+    t_ours = time.perf_counter() - t0
+    start = {**{q.name: float(q.prior.from_unit(0.5)) for q in free.params},
+             **net["parameters"]}
+
+    # (b) BornAgain 25 + scipy least_squares, same misfit, same start
+    mask = np.isfinite(data)
+    c = FitConfig().floor * float(np.percentile(data[mask & (data > 0)], 99))
+    logd = np.log(np.clip(data[mask], 0, None) + c)
+    paths = [q.path for q in free.params]
+    nfev = [0]
+
+    def residuals(x: np.ndarray) -> np.ndarray:
+        nfev[0] += 1
+        values = {p: [float(q.prior.from_unit(x[i]))] for i, (p, q) in
+                  enumerate(zip(paths, free.params, strict=True))}
+        try:
+            sim = bornagain_simulate(instantiate(template, values)[0], threads=1)[mask]
+        except Exception:  # BornAgain refuses some geometries (overlapping particles)
+            return np.full(logd.shape, 10.0)
+        return np.log(np.exp(x[-2]) * sim + np.exp(x[-1]) + c) - logd
+
+    theta0 = np.clip([float(q.prior.to_unit(start[q.name])) for q in free.params], 0.001, 0.999)
+    sim0 = bornagain_simulate(instantiate(template, {p: [start[q.name]] for p, q in zip(
+        paths, free.params, strict=True)})[0], threads=1)[mask]
+    x0 = np.concatenate([theta0, [np.log(data[mask].sum() / sim0.sum()), np.log(c * 1e-2)]])
+    lo = np.concatenate([np.zeros(len(paths)), [-np.inf, -np.inf]])
+    hi = np.concatenate([np.ones(len(paths)), [np.inf, np.inf]])
+    t0 = time.perf_counter()
+    sol = least_squares(residuals, x0, bounds=(lo, hi), loss="soft_l1", f_scale=DELTA,
+                        diff_step=1e-3, max_nfev=args.max_nfev)
+    t_ba = time.perf_counter() - t0
+    ba_values = {q.name: float(q.prior.from_unit(sol.x[i])) for i, q in enumerate(free.params)}
+    r = sol.fun / DELTA
+    ba_misfit = float((2 * DELTA**2 * (np.sqrt(1 + r * r) - 1)).mean())
+
+    rows = [("network only", {**start}, float("nan"), 0.0),
+            ("deepgisas fit --model film", ours.parameters, ours.misfit, t_ours),
+            (f"BornAgain 25 + least_squares ({nfev[0]} sims, {sol.message.strip()})",
+             ba_values, ba_misfit, t_ba)]
+    for name, values, misfit, seconds in rows:
+        unit, rel = errors(values, truth, width)
+        print(f"{name}:\n  time {seconds:8.1f} s   misfit {misfit:.5f}   mean |error|/width "
+              f"{unit:.4f}   median relative error {rel:.4f}")
+        print("  ", {n: round(v, 4) for n, v in values.items()})
+    print("deepgisas std:", {n: round(v, 4) for n, v in ours.std.items()})
+    print(f"speed ratio BornAgain / deepgisas: {t_ba / t_ours:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
