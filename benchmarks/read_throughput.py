@@ -15,19 +15,11 @@ from pathlib import Path
 
 import fabio
 import numpy as np
+from _frames import SHAPE, pilatus_frame  # type: ignore[import-not-found]
 
 from deepgisas.data.preprocess import InputSpec
 from deepgisas.io.images import read_image
 from deepgisas.predict import network_input
-
-SHAPE = (1043, 981)
-
-
-def _frame(rng: np.random.Generator) -> np.ndarray:
-    img = rng.poisson(20.0, SHAPE).astype(np.int32)
-    img[:, 487:494] = -1  # a vertical module gap
-    img[195:212, :] = -1  # a horizontal one
-    return img
 
 
 def main() -> None:
@@ -42,7 +34,7 @@ def main() -> None:
             paths = []
             for i in range(args.frames):
                 p = Path(tmp) / f"f{i}.{fmt}"
-                cls(data=_frame(rng)).write(str(p))
+                cls(data=pilatus_frame(rng)).write(str(p))
                 paths.append(p)
             read_image(paths[0])  # warm up
             t0 = time.perf_counter()

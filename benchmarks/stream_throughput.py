@@ -26,13 +26,13 @@ from pathlib import Path
 import fabio
 import numpy as np
 import torch
+from _frames import SHAPE, pilatus_frame  # type: ignore[import-not-found]
 
 from deepgisas.io.images import ModelImages
 from deepgisas.predict import Predictor
 from deepgisas.sample import read_instrument
 from deepgisas.stream import StreamConfig, run_stream
 
-SHAPE = (1043, 981)
 GALAXI = """# GALAXI (FZ Juelich), Pilatus 1M (tests/io/instruments/galaxi.yaml)
 beam: {wavelength_nm: 0.1341, alpha_i_deg: 0.275}
 detector:
@@ -41,13 +41,6 @@ detector:
 """
 WRITERS = {"tif": fabio.tifimage.TifImage, "edf": fabio.edfimage.EdfImage,
            "cbf": fabio.cbfimage.CbfImage}
-
-
-def _frame(rng: np.random.Generator) -> np.ndarray:
-    img = rng.poisson(20.0, SHAPE).astype(np.int32)
-    img[:, 487:494] = -1  # a vertical module gap
-    img[195:212, :] = -1  # a horizontal one
-    return img
 
 
 def main() -> None:
@@ -72,7 +65,7 @@ def main() -> None:
         sources = []
         for k in range(min(args.distinct, args.n)):
             sources.append(store / f"s{k}.{args.format}")
-            WRITERS[args.format](data=_frame(rng)).write(str(sources[-1]))
+            WRITERS[args.format](data=pilatus_frame(rng)).write(str(sources[-1]))
         old = time.time() - 3600
         for s in sources:
             os.utime(s, (old, old))
