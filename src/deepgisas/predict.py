@@ -23,8 +23,16 @@ BATCH = 64
 
 
 def network_input(images: np.ndarray, spec: InputSpec) -> torch.Tensor:
-    """[n, rows, cols] float64 with NaN = masked -> the network input [n, C, h, w] float32."""
-    x = torch.from_numpy(images).float()
+    """[n, rows, cols] float64 with NaN = masked -> the network input [n, C, h, w] float32.
+
+    The centre crop (the first step of ``spec.predict()``) is taken on the array first, so the
+    type conversion and the mask see only the pixels the network uses (the same result)."""
+    rows, cols = images.shape[-2:]
+    ch, cw = spec.crop
+    if ch <= rows and cw <= cols:
+        t, lft = (rows - ch) // 2, (cols - cw) // 2
+        images = images[..., t:t + ch, lft:lft + cw]
+    x = torch.from_numpy(np.ascontiguousarray(images)).float()
     mask = torch.isfinite(x)
     x, mask = spec.predict()(torch.nan_to_num(x, nan=0.0), mask, seed=0)
     return to_network_input(x, mask, spec.mask_channel)
