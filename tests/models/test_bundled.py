@@ -64,3 +64,21 @@ def test_hex_orientation_model_reads_orientation_from_clean_patterns() -> None:
                                0), axis=1).mean()
     kl_uniform = np.sum(np.where(t > 0, t * np.log(np.where(t > 0, t, 1) * 120), 0), axis=1).mean()
     assert kl_model < kl_uniform - 0.3, (kl_model, kl_uniform)
+
+
+def test_a_local_folder_shadowing_a_bundled_name_is_warned_once(
+        tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    import shutil
+
+    from deepgisas.models import store
+
+    shutil.copytree(model_dir("film"), tmp_path / "film")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(store, "_SHADOWED", set())
+    with pytest.warns(UserWarning, match="not the bundled model"):
+        assert model_dir("film") == store.Path("film")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model_dir("film")  # once per process

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
 
 from deepgisas.errors import UserError
@@ -53,8 +54,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse already printed its one-line usage error
         return int(exc.code or 0) if exc.code not in (None, 0) else 0
+    def one_line(message: Warning | str, category: type[Warning], *_: object,
+                 **__: object) -> None:
+        print(f"deepgisas {args.command}: warning: {message}", file=sys.stderr)
+
     try:
-        args.func(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = one_line  # a user sees one line per warning, no source
+            args.func(args)
     except UserError as exc:
         print(f"deepgisas {args.command}: {exc}", file=sys.stderr)
         return 2

@@ -8,6 +8,7 @@ in the package under ``deepgisas/models/bundled/NAME``.
 from __future__ import annotations
 
 import json
+import warnings
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -29,12 +30,19 @@ def bundled_models() -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
 
 
+_SHADOWED: set[str] = set()  # bundled names already warned about in this process
+
+
 def model_dir(name_or_path: str | Path) -> Path:
     """The folder of a bundled model name or a model directory path."""
     s = str(name_or_path)
     if s in bundled_models() and not Path(s).exists():
         return Path(str(resources.files("deepgisas") / "models" / "bundled" / s))
     p = Path(s)
+    if s in bundled_models() and p.is_dir() and s not in _SHADOWED:
+        _SHADOWED.add(s)
+        warnings.warn(f"{s}: using the model directory ./{s}, not the bundled model {s!r} "
+                      f"(give ./{s} to silence this, or run elsewhere)", stacklevel=2)
     if not p.is_dir():
         known = ", ".join(bundled_models()) or "none"
         raise UserError(f"no such model directory, and not a bundled model ({known})", s)
