@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from deepgisas.data.augment import to_network_input
+from deepgisas.data.augment import center_window, to_network_input
 from deepgisas.data.labels import LabelSpace
 from deepgisas.data.preprocess import InputSpec
 from deepgisas.io.images import ModelImages
@@ -28,10 +28,8 @@ def network_input(images: np.ndarray, spec: InputSpec) -> torch.Tensor:
     The centre crop (the first step of ``spec.predict()``) is taken on the array first, so the
     type conversion and the mask see only the pixels the network uses (the same result)."""
     rows, cols = images.shape[-2:]
-    ch, cw = spec.crop
-    if ch <= rows and cw <= cols:
-        t, lft = (rows - ch) // 2, (cols - cw) // 2
-        images = images[..., t:t + ch, lft:lft + cw]
+    if spec.crop[0] <= rows and spec.crop[1] <= cols:
+        images = images[(..., *center_window((rows, cols), spec.crop))]
     x = torch.from_numpy(np.ascontiguousarray(images)).float()
     mask = torch.isfinite(x)
     x, mask = spec.predict()(torch.nan_to_num(x, nan=0.0), mask, seed=0)

@@ -44,8 +44,8 @@ def test_compact_is_small_and_keeps_columns() -> None:
 
 
 def test_rodnet_head_knows_the_column_of_a_feature() -> None:
-    """Global pooling cannot tell a rod left of the centre from one right of it at the same
-    |q_y| offset pattern shifted sideways; the rods head keeps the feature columns."""
+    """The rods head keeps the feature columns, so a streak moved sideways changes its output
+    far more than it changes the output of the compact network's global average."""
     net = create_model("rodnet", 1, 5).eval()
     assert net.columns == 14 and net.head.in_features == 128 * 14
     x = torch.zeros(1, 1, 56, 112)

@@ -117,6 +117,13 @@ class CenterShift:
         return x, inside & _gather(mask, rows, cols)
 
 
+def center_window(shape: tuple[int, int], size: tuple[int, int]) -> tuple[slice, slice]:
+    """Row and column slices of the centred ``size`` window of an image of ``shape``."""
+    (h, w), (ch, cw) = shape, size
+    t, lft = (h - ch) // 2, (w - cw) // 2
+    return slice(t, t + ch), slice(lft, lft + cw)
+
+
 @dataclass(frozen=True)
 class RandomCrop:
     """A ``size`` window (an int for a square, or ``(rows, cols)``) at a random position per image,
@@ -146,14 +153,14 @@ class RandomCrop:
         if ch > h or cw > w:
             raise UserError(f"crop {ch} x {cw} is larger than the image {h} x {w}", "RandomCrop")
         if self.center:  # a slice: the same window as gathering, without the index arithmetic
-            t, lft = (h - ch) // 2, (w - cw) // 2
-            return (x[:, t:t + ch, lft:lft + cw].contiguous(),
-                    mask[:, t:t + ch, lft:lft + cw].contiguous())
+            rs, cs = center_window((h, w), (ch, cw))
+            return x[:, rs, cs].contiguous(), mask[:, rs, cs].contiguous()
         if self.jitter is None:
             top = randint(gen, b, 0, h - ch, x.device)
             left = randint(gen, b, 0, w - cw, x.device)
         else:
-            t, lft, j = (h - ch) // 2, (w - cw) // 2, self.jitter
+            rs, cs = center_window((h, w), (ch, cw))
+            t, lft, j = rs.start, cs.start, self.jitter
             top = randint(gen, b, max(0, t - j), min(h - ch, t + j), x.device)
             left = randint(gen, b, max(0, lft - j), min(w - cw, lft + j), x.device)
         rows = top[:, None] + torch.arange(ch, device=x.device)

@@ -40,6 +40,7 @@ from deepgisas.data._augment_spatial import (
     RandomCrop,
     Size,
     as_range,
+    center_window,
     rand,
     randint,
 )
@@ -48,7 +49,7 @@ from deepgisas.errors import UserError
 __all__ = [
     "BeamStop", "Blur", "CenterShift", "Compose", "DeadStrip", "Downsample", "FlatBackground",
     "Log", "ModuleGaps", "Poisson", "RandomCrop", "Scale", "SmoothBackground", "Standardize",
-    "Step", "detector_pipeline", "talk_pipeline", "to_network_input",
+    "Step", "center_window", "detector_pipeline", "talk_pipeline", "to_network_input",
 ]
 
 Pair = tuple[Tensor, Tensor]

@@ -31,7 +31,6 @@ def compact(in_chans: int = 1, num_outputs: int = 120) -> Net:
 @register_model
 def rodnet(in_chans: int = 1, num_outputs: int = 120) -> Net:
     """The compact backbone with a head that pools along the Bragg rods (rows) only and keeps
-    the 14 feature columns: it sees where in q_y the rods and tails lie (0.5M parameters).
-    On clean hex-orientation patterns it learns about twice as fast per step as ``compact``
-    (docs/training.md)."""
+    the 14 feature columns: it sees where in q_y the rods and tails lie (0.5M parameters;
+    docs/training.md)."""
     return compact_net(in_chans, num_outputs, pool="rows")

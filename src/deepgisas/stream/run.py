@@ -33,7 +33,7 @@ from deepgisas.stream.plot import LivePlot
 from deepgisas.stream.scan import FolderScanner, Frame
 from deepgisas.stream.table import Cell, ResultsTable
 
-FitFunction = Callable[..., dict[str, Any]]
+FitFunction = Callable[..., Any]  # deepgisas.fit.fit_image -> FitResult
 
 
 @dataclass(frozen=True)
@@ -92,12 +92,10 @@ class StreamSummary:
 
 
 def fit_function() -> FitFunction:
-    """``deepgisas.fit.fit_image``, or a UserError when this version has no fit."""
-    try:
-        from deepgisas.fit import fit_image
-    except ImportError:
-        raise UserError("fit is not available in this version (--fit)") from None
-    return fit_image  # type: ignore[return-value]
+    """``deepgisas.fit.fit_image``, imported only when a stream fits (it pulls in scipy)."""
+    from deepgisas.fit import fit_image
+
+    return fit_image
 
 
 def errors_path(output: Path) -> Path:
@@ -144,8 +142,6 @@ class _Run:
         try:  # the model's whole result: fit starts from its mean and draws from its std
             res = fit_image(template, image, start=result if "std" in result
                             else result.get("parameters"))
-            if isinstance(res, dict):
-                return res
             return {"parameters": res.parameters, "std": res.std, "misfit": res.misfit}
         except Exception as exc:  # noqa: BLE001  (a failed fit must not stop the stream)
             self.warn(f"{name}: fit failed ({exc.__class__.__name__}: {exc})")

@@ -296,9 +296,9 @@ def _init_history(cfg: TrainConfig) -> list[dict[str, Any]]:
     first: a curriculum's full recipe stays in the final card."""
     if cfg.init_from is None:
         return []
-    from deepgisas.models.store import load_model
+    from deepgisas.models.store import model_dir, read_card
 
-    card = load_model(cfg.init_from)[1]
+    card = read_card(model_dir(cfg.init_from))  # the card only: no weights to load again
     tr = card.get("training", {})
     own = {k: tr.get(k) for k in ("command", "steps", "images", "seconds", "date")}
     own["input"] = card.get("input")
