@@ -227,9 +227,11 @@ def train(template: Experiment, out: str | Path, cfg: TrainConfig, resume: bool 
             losses.append(loss.item())
             state["step"] += 1
         state["seconds"] = _agree(time.perf_counter() - t_start, world)
-        if state["total_steps"] is None:  # first epoch: fit the schedule to the time budget
-            rate = state["step"] / state["seconds"]
-            state["total_steps"] = max(state["step"] + 1, int(rate * budget))
+        if cfg.max_steps is None:  # fit the schedule to what is left of the time budget,
+            # at the run's mean speed so far, so that it ends when the time does
+            rate = state["step"] / max(state["seconds"], 1e-9)
+            left = max(budget - state["seconds"], 0.0)
+            state["total_steps"] = state["step"] + max(1, int(rate * left))
         done = state["seconds"] >= budget or state["step"] >= state["total_steps"]
         if rank == 0:
             figures = evaluate(net, kind, val)
