@@ -58,24 +58,37 @@ def test_orientation_model_gives_a_distribution(models: dict, tmp_path: Path,
     assert sum(r["probability"]) == pytest.approx(1.0) and min(r["probability"]) >= 0
 
 
-def test_onnx_export_gives_the_same_predictions(models: dict, tmp_path: Path) -> None:
+def test_onnx_export_gives_the_same_predictions(models: dict, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture) -> None:
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxscript")
     folder = tmp_path / "film"
     shutil.copytree(models["film"], folder)
+    img = str(models["img0"])
     torch_out = tmp_path / "t.json"
-    assert main(["predict", str(folder), str(models["img0"]), "-o", str(torch_out)]) == 0
+    assert main(["predict", str(folder), img, "-o", str(torch_out)]) == 0
     assert main(["export", str(folder), "--onnx"]) == 0
     assert (folder / "model.onnx").exists()
+    timing = json.loads((folder / "model.onnx.json").read_text())
+    assert timing["onnx_ms_per_image"] > 0 and timing["torch_ms_per_image"] > 0
+    assert timing["max_abs_difference"] < 1e-4
+    assert f"predict uses {timing['faster']}" in capsys.readouterr().out
     onnx_out = tmp_path / "o.json"
-    assert main(["predict", str(folder), str(models["img0"]), "-o", str(onnx_out)]) == 0
+    assert main(["predict", str(folder), img, "-o", str(onnx_out), "--engine", "onnx"]) == 0
     a = json.loads(torch_out.read_text())["results"][0]
     b = json.loads(onnx_out.read_text())["results"][0]
     for k in a["parameters"]:
         assert b["parameters"][k] == pytest.approx(a["parameters"][k], rel=1e-5)
         assert b["std"][k] == pytest.approx(a["std"][k], rel=1e-5)
+    # auto follows the export's measurement: a broken model.onnx only matters when it is used
     (folder / "model.onnx").write_bytes(b"junk")
-    assert main(["predict", str(folder), str(models["img0"])]) == 2
+    for faster, code in (("torch", 0), ("onnx", 2)):
+        (folder / "model.onnx.json").write_text(json.dumps(timing | {"faster": faster}))
+        assert main(["predict", str(folder), img]) == code
+    assert main(["predict", str(folder), img, "--engine", "torch"]) == 0
+    (folder / "model.onnx").unlink()
+    assert main(["predict", str(folder), img, "--engine", "onnx"]) == 2
+    assert "model.onnx" in capsys.readouterr().err
 
 
 def test_predict_errors(models: dict, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -21,6 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    ".h5/.nxs, .txt; each optionally .gz)")
     p.add_argument("--instrument", help="description file giving the beam and detector")
     p.add_argument("-o", "--output", help="output JSON file (default: stdout)")
+    p.add_argument("--engine", choices=("auto", "torch", "onnx"), default="auto",
+                   help="auto (default): ONNX Runtime when the model's export measured it "
+                        "faster than eager torch; torch or onnx force one")
     p.set_defaults(func=run)
 
 
@@ -35,7 +38,7 @@ def run(args: argparse.Namespace) -> None:
         raise UserError("the folder does not exist", str(out))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", OutsideWarning)
-        result = predict_files(args.model, args.images, args.instrument)
+        result = predict_files(args.model, args.images, args.instrument, args.engine)
     for w in caught:
         if issubclass(w.category, OutsideWarning):
             print(f"deepgisas predict: warning: {w.message}", file=sys.stderr)

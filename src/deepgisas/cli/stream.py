@@ -51,6 +51,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=1,
                    help="threads of the network itself (default 1: reading already runs in "
                         "parallel with it)")
+    p.add_argument("--engine", choices=("auto", "torch", "onnx"), default="auto",
+                   help="the network's engine, as for predict (default auto)")
     p.add_argument("--bins", action="store_true",
                    help="orientation models: also write the 120 probabilities")
     p.set_defaults(func=run)
@@ -63,7 +65,7 @@ def run(args: argparse.Namespace) -> None:
                           batch=args.batch, workers=args.workers, plot_every_s=args.plot_every,
                           once=args.once, idle_exit_s=args.idle_exit, bins=args.bins,
                           fit_every=args.fit_every, x=args.plot_x,
-                          network_threads=args.threads)
+                          network_threads=args.threads, engine=args.engine)
     stop = threading.Event()
 
     def interrupted(signum: int, frame: Any) -> None:

@@ -49,7 +49,8 @@ class StreamConfig:
     threads for preprocessing and the network during the run (1 by default: the pipeline is
     already parallel, reading in ``workers`` threads while the network runs, and more
     intra-op threads on a busy small machine spin instead of working: measured 700 against
-    130 to 190 frames/s on 2 shared cores)."""
+    130 to 190 frames/s on 2 shared cores); ``engine``: the network's engine, as for
+    ``predict`` ("auto", "torch" or "onnx")."""
 
     poll_s: float = 1.0
     settle_s: float = 2.0
@@ -64,6 +65,7 @@ class StreamConfig:
     x: str = "index"
     progress: bool = True
     network_threads: int = 1
+    engine: str = "auto"
 
     def __post_init__(self) -> None:
         for name in ("poll_s", "settle_s", "plot_every_s"):
@@ -74,6 +76,8 @@ class StreamConfig:
                 raise UserError(f"--{name.replace('_', '-')} must be >= 1")
         if self.idle_exit_s is not None and self.idle_exit_s < 0:
             raise UserError("--idle-exit must be >= 0")
+        if self.engine not in ("auto", "torch", "onnx"):
+            raise UserError(f"--engine must be auto, torch or onnx, not {self.engine!r}")
         if self.x not in ("index", "time"):
             raise UserError(f"--x must be index or time, not {self.x!r}")
 
@@ -218,7 +222,7 @@ def _run_stream(model: str | Path, folder: str | Path, output: str | Path,
     folder, output = Path(folder), Path(output)
     if not folder.is_dir():
         raise UserError("no such folder", str(folder))
-    predictor = Predictor(model, threads=config.network_threads)
+    predictor = Predictor(model, engine=config.engine, threads=config.network_threads)
     inst = read_instrument(instrument) if instrument is not None else None
     reader = ModelImages(predictor.template, inst, str(instrument))
     fitting = None
