@@ -13,6 +13,7 @@ import io
 import json
 import statistics
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -88,7 +89,8 @@ def time_engines(net: Net, runner: OnnxRunner, in_shape: tuple[int, ...], batch:
     model's input shape, timed alternately (one warm-up call each, then the median of
     ``rounds``), and the largest output difference between the two."""
     x = torch.randn(batch, *in_shape, generator=torch.Generator().manual_seed(seed))
-    engines = {"torch": net.eval(), "onnx": runner}
+    engines: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"torch": net.eval(),
+                                                                  "onnx": runner}
     times: dict[str, list[float]] = {k: [] for k in engines}
     out = {}
     with torch.no_grad():
