@@ -42,6 +42,21 @@ def test_validate_parameters(film_model: Path, tmp_path: Path) -> None:
         assert 0 < n[name]["mae_unit"] < 0.5
 
 
+def test_exposure_more_counts_do_better(hex_model: Path, film_model: Path,
+                                        tmp_path: Path) -> None:
+    n = _run("exposure", str(hex_model), "-o", str(tmp_path), "--n", "48",
+             "--scales", "-3", "0", "3")
+    rows = n["rows"]
+    assert [r["log10_scale"] for r in rows] == [-3, 0, 3]
+    assert rows[1]["median_counts"] == pytest.approx(1e3 * rows[0]["median_counts"])
+    assert rows[2]["kl"] < rows[0]["kl"] and rows[2]["kl"] < 0.6 * n["uniform"]["kl"]
+    assert rows[2]["emd_deg"] < rows[0]["emd_deg"]
+    n = _run("exposure", str(film_model), "-o", str(tmp_path / "f"), "--n", "16",
+             "--scales", "0")
+    assert set(n["rows"][0]) >= {"distance_nm", "radius_nm"}
+    assert all(0 <= v < 1 for v in n["prior_midpoint"].values())
+
+
 def test_resimulate_orientation_fits_better_than_uniform(hex_model: Path, tmp_path: Path) -> None:
     n = _run("resimulate", str(hex_model), "--simulate", "0:1", "--count", "1",
              "-o", str(tmp_path))

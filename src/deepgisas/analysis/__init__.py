@@ -1,10 +1,11 @@
 """The talk's checks of a trained network, one module each: learning curves, validation,
-re-simulation, PLS, prior bias, the uniform test, attention maps, conv0 filters, transfer
-learning, and an HTML report of them all."""
+accuracy against exposure, re-simulation, PLS, prior bias, the uniform test, attention maps,
+conv0 filters, transfer learning, and an HTML report of them all."""
 
 from deepgisas.analysis.bias import bias
 from deepgisas.analysis.common import Model, Result
 from deepgisas.analysis.curves import curves, read_curve
+from deepgisas.analysis.exposure import exposure
 from deepgisas.analysis.filters import filters
 from deepgisas.analysis.pls import fit_pls, pls
 from deepgisas.analysis.report import report
@@ -14,7 +15,7 @@ from deepgisas.analysis.transfer import transfer
 from deepgisas.analysis.uniform_test import compare_uniform, uniform_test
 from deepgisas.analysis.validate import validate
 
-__all__ = ["Model", "Result", "bias", "compare_uniform", "curves", "filters", "fit_pls",
+__all__ = ["Model", "Result", "bias", "compare_uniform", "curves", "exposure", "filters", "fit_pls",
            "grad_cam", "gradient", "integrated_gradients", "log_misfit", "pls", "read_curve",
            "report",
            "resimulate", "saliency", "transfer", "uniform_test", "validate"]

@@ -15,6 +15,7 @@ import numpy as np
 from deepgisas.analysis.bias import bias
 from deepgisas.analysis.common import Model, Result
 from deepgisas.analysis.curves import curves
+from deepgisas.analysis.exposure import exposure
 from deepgisas.analysis.filters import filters
 from deepgisas.analysis.inputs import simulated_images
 from deepgisas.analysis.pls import pls
@@ -25,6 +26,7 @@ from deepgisas.analysis.validate import validate
 from deepgisas.io.atomic import atomic_write
 
 TITLES = {"curves": "Learning curves", "validate": "Validation on simulated data",
+          "exposure": "Accuracy against exposure",
           "resimulate": "Re-simulation of the prediction", "pls": "Partial least squares",
           "bias": "Prior bias", "compare-uniform": "Is it distinguishable from uniform?",
           "saliency": "Attention maps", "filters": "First-layer filters"}
@@ -63,6 +65,7 @@ def analyses(model: Model, model_arg: str, work: Path, n: int, seed: int
     if (model_dir(model_arg) / "learning_curve.csv").exists():
         out.append(("curves", lambda: curves(model_arg, sub("curves"))))
     out += [("validate", lambda: validate(model, sub("validate"), n=n, seed=seed)),
+            ("exposure", lambda: exposure(model, sub("exposure"), n=max(16, n // 2), seed=seed)),
             ("resimulate", resim),
             ("pls", lambda: pls(model, sub("pls"), n=n, seed=seed)),
             ("bias", lambda: bias(model, sub("bias"), n=max(8, n // 8), seed=seed))]

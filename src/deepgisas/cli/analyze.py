@@ -14,8 +14,8 @@ from typing import Any
 
 from deepgisas.analysis.uniform_test import __doc__ as TEST_DOC
 
-WHAT = ("curves", "validate", "resimulate", "pls", "bias", "compare-uniform", "saliency",
-        "filters", "transfer")
+WHAT = ("curves", "validate", "exposure", "resimulate", "pls", "bias", "compare-uniform",
+        "saliency", "filters", "transfer")
 NUISANCE = ("Nuisance parameters (free parameters that are not labels: beam, lattice, radius, "
             "...) are set to their prior's midpoint, or to values given with --set "
             "NAME=VALUE.")
@@ -48,6 +48,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--n", type=int, default=256, help="patterns (256)")
     q.add_argument("--data", help="a `generate` folder of the model's template instead")
     q.add_argument("--cases", type=int, default=4, help="worst and best cases shown (4)")
+    q = s.add_parser("exposure", help="accuracy against counts: one seeded set at fixed "
+                     "intensity scales")
+    _common(q)
+    q.add_argument("--n", type=int, default=128, help="patterns (128)")
+    q.add_argument("--scales", type=float, nargs="+", default=[-2.0, -1.0, 0.0, 1.0, 2.0],
+                   metavar="LOG10", help="log10 intensity scales (-2 -1 0 1 2)")
     q = s.add_parser("resimulate", help="simulate the predicted structure beside the input",
                      description="Simulate the pattern the prediction implies and show it "
                      "beside the input and their difference, with a log-intensity misfit "
@@ -158,6 +164,8 @@ def run(args: argparse.Namespace) -> None:
         out = out_dir(args.output)
         if what == "validate":
             res = an.validate(model, out, args.n, args.seed, args.data, args.cases)
+        elif what == "exposure":
+            res = an.exposure(model, out, tuple(args.scales), args.n, args.seed)
         elif what == "pls":
             res = an.pls(model, out, args.n, args.components, args.seed)
         elif what == "bias":
