@@ -10,7 +10,7 @@ from deepgisas.analysis.common import Result, pyplot, save_figure
 from deepgisas.errors import UserError
 from deepgisas.models.store import model_dir
 
-FIXED = ("epoch", "step", "images", "seconds", "lr")
+FIXED = ("epoch", "step", "images", "seconds", "lr", "data_wait")
 
 
 def read_curve(model: str | Path) -> list[dict[str, float]]:
@@ -70,4 +70,9 @@ def curves(model: str | Path, out: Path) -> Result:
             f"the last, best {best[main]:.4g} (epoch {int(best['epoch'])}). A validation "
             "curve that flattens while the training loss keeps falling means over-fitting; "
             "one still falling means the budget, not the model, limits the result.")
+    if "data_wait" in rows[0]:
+        waits = [r["data_wait"] for r in rows[1:]] or [rows[0]["data_wait"]]
+        numbers["data_wait"] = sum(waits) / len(waits)
+        text += (f" The loop waited for data {numbers['data_wait']:.1%} of its time (mean over "
+                 "the epochs after the first).")
     return Result("curves", [path], numbers, text)

@@ -49,9 +49,16 @@ class ShardDataset(IterableDataset):
 
         idx = np.sort(rows)
         with h5py.File(self.folder / self.manifest["shards"][k]["file"], "r") as f:
-            inten = f["intensity"][idx]
-            labels = {name: f["labels"][name][idx] for name in f.get("labels", {})}
-            params = {name: f["params"][name][idx] for name in f["params"]}
+            # one pattern per chunk: reading them one by one is about 4 times faster than
+            # h5py's fancy indexing (measured: 68 against 254 ms for 32 random patterns of
+            # 256 x 256 from a cold file; the rest is mostly gzip)
+            data = f["intensity"]
+            inten = np.empty((len(idx), *data.shape[1:]), dtype=data.dtype)
+            for j, i in enumerate(idx):
+                data.read_direct(inten, np.s_[int(i)], np.s_[j])
+            # the label and parameter arrays are small: read whole, then index
+            labels = {name: f["labels"][name][()][idx] for name in f.get("labels", {})}
+            params = {name: f["params"][name][()][idx] for name in f["params"]}
         return inten, labels, params
 
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:

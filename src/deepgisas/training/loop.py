@@ -213,11 +213,15 @@ def train(template: Experiment, out: str | Path, cfg: TrainConfig, resume: bool 
     while not done:  # (a run resumed after its last checkpoint only writes the model)
         model.train()
         losses = []
+        waited, t_epoch = 0.0, time.perf_counter()
         for _ in range(cfg.steps_per_epoch):
             total = state["total_steps"] or 10**9
             for g in opt.param_groups:
                 g["lr"] = lr_at(state["step"], cfg, total)
-            batch = {k: v.to(dev, non_blocking=True) for k, v in next(batches).items()}
+            t_wait = time.perf_counter()
+            raw = next(batches)
+            waited += time.perf_counter() - t_wait
+            batch = {k: v.to(dev, non_blocking=True) for k, v in raw.items()}
             with torch.autocast(dev.type, enabled=dev.type == "cuda"):
                 loss = batch_loss(kind, cfg.loss, model(batch["x"]).float(), batch)
             opt.zero_grad(set_to_none=True)
@@ -238,7 +242,9 @@ def train(template: Experiment, out: str | Path, cfg: TrainConfig, resume: bool 
             row = {"epoch": len(state["curve"]) + 1, "step": state["step"],
                    "images": state["step"] * cfg.batch_size * world,
                    "seconds": round(state["seconds"], 1), "lr": opt.param_groups[0]["lr"],
-                   "train_loss": sum(losses) / len(losses), **figures}
+                   "train_loss": sum(losses) / len(losses), **figures,
+                   # the share of the epoch's training steps spent waiting for data
+                   "data_wait": round(waited / (time.perf_counter() - t_epoch), 4)}
             state["curve"].append(row)
             write_curves(out, state["curve"])
             if board is not None:
@@ -262,7 +268,11 @@ def train(template: Experiment, out: str | Path, cfg: TrainConfig, resume: bool 
                          "images": state["step"] * cfg.batch_size * world,
                          "seconds": round(state["seconds"], 1),
                          "init_history": _init_history(cfg)},
-            "validation": {"n": cfg.val_size, **(state["curve"][-1] if rank == 0 else {})}}
+            "validation": {"n": cfg.val_size, **{k: v for k, v in (
+                state["curve"][-1] if rank == 0 else {}).items() if k != "data_wait"}}}
+    if rank == 0 and "data_wait" in state["curve"][-1]:  # epochs after the first (warm-up)
+        waits = [r["data_wait"] for r in state["curve"][1:] if "data_wait" in r]
+        card["training"]["data_wait"] = round(sum(waits) / len(waits), 4) if waits else None
     if rank == 0:
         card["validation"]["figures"] = card_figures(net, template, val)
         save_model(out, net, card)
