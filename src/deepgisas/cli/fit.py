@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from deepgisas.cli.options import add_instrument, alpha_i
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -18,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("template", help="description file with priors, or a bundled name")
     p.add_argument("image", help="detector image (.npy, .tif, .cbf, .edf, .h5/.nxs, .txt)")
     p.add_argument("--model", help="bundled model name or model directory for the start")
-    p.add_argument("--instrument", help="description file giving the beam and detector")
+    add_instrument(p)
     p.add_argument("-o", "--output", help="output JSON file (default: stdout)")
     p.set_defaults(func=run)
 
@@ -37,7 +39,8 @@ def run(args: argparse.Namespace) -> None:
     template = load(args.template)
     if not template.is_template:
         raise UserError("the description has no free parameters to fit", args.template)
-    result, image = fit_file(template, args.image, args.model, args.instrument)
+    result, image = fit_file(template, args.image, args.model, args.instrument,
+                             alpha_i_deg=alpha_i(args))
     record = result.to_dict(args.image)
     text = json.dumps(record, indent=1)
     save_fit_png(image, result, template, png, Path(args.image).name)

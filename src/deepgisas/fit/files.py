@@ -15,7 +15,8 @@ from deepgisas.sample import Experiment, Spherical, parse_experiment, read_instr
 
 
 def network_start(model: str | Path, path: str | Path, instrument: str | Path | None,
-                  template: Experiment, image: np.ndarray) -> dict[str, Any]:
+                  template: Experiment, image: np.ndarray, alpha_i_deg: float | None = None
+                  ) -> dict[str, Any]:
     """The model's prediction for the image file (read onto the model's own grid when that
     differs from the template's)."""
     from deepgisas.models.store import load_model
@@ -24,23 +25,25 @@ def network_start(model: str | Path, path: str | Path, instrument: str | Path | 
     net, card = load_model(model)
     own = parse_experiment(card["template"], "model card")
     if own.detector != template.detector:
-        inst = read_instrument(instrument) if instrument is not None else None
+        inst = read_instrument(instrument, alpha_i_deg) if instrument is not None else None
         image = image_for_model(path, own, inst, str(instrument))
     return predict_arrays(model, image[None], (net, card))[0]
 
 
 def fit_file(template: Experiment, path: str | Path, model: str | Path | None = None,
-             instrument: str | Path | None = None, config: FitConfig | None = None
-             ) -> tuple[FitResult, np.ndarray]:
+             instrument: str | Path | None = None, config: FitConfig | None = None,
+             alpha_i_deg: float | None = None) -> tuple[FitResult, np.ndarray]:
     """Fit ``template`` to the image file at ``path``; returns the result and the image on the
-    template's grid (NaN = masked). With ``model``, a parameter model's prediction is the start
-    (an orientation model's prediction is recorded in ``extra["network"]``)."""
-    inst = read_instrument(instrument) if instrument is not None else None
+    template's grid (NaN = masked). ``instrument`` and ``alpha_i_deg`` as
+    :func:`deepgisas.sample.read_instrument` takes them. With ``model``, a parameter model's
+    prediction is the start (an orientation model's prediction is recorded in
+    ``extra["network"]``)."""
+    inst = read_instrument(instrument, alpha_i_deg) if instrument is not None else None
     image = image_for_model(path, template, inst, str(instrument))
     start = None
     network: dict[str, Any] | None = None
     if model is not None:
-        network = network_start(model, path, instrument, template, image)
+        network = network_start(model, path, instrument, template, image, alpha_i_deg)
         if "parameters" in network:
             start = network_starts(network, template, config)
     result = fit_image(template, image, start=start, config=config)
