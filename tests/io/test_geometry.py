@@ -11,6 +11,7 @@ import pytest
 from deepgisas.errors import UserError
 from deepgisas.io.geometry import (
     angles_to_pixel,
+    beam_spots,
     critical_angle,
     direct_beam_px,
     pixel_angles,
@@ -182,3 +183,23 @@ def test_alpha_i(tmp_path: Path) -> None:
         read_instrument(p, alpha_i_deg=-0.1)
     beam, _ = read_instrument(INSTRUMENTS / "galaxi.yaml", alpha_i_deg=0.3)  # replaces 0.275
     assert beam.alpha_i_deg == 0.3
+
+
+def test_beam_spots() -> None:
+    sph = Spherical((-2.0, 2.0), (-0.5, 2.5), (150, 128))  # 0.02 deg rows, 0.03125 deg columns
+    spots = beam_spots(sph, AI, math.radians(0.05))
+    pa = pixel_angles(sph, AI, WL)
+    af, pf = np.degrees(pa.alpha_f), np.degrees(pa.phi_f)
+    near = lambda a0: ((af - a0) / 0.05) ** 2 + (pf / 0.05) ** 2 <= 1  # noqa: E731
+    np.testing.assert_array_equal(spots, near(0.275) | near(-0.275))
+    assert spots[af < 0].any() and 10 < spots.sum() < 60  # both spots are on this grid
+    # a coarse grid: at least the pixels within one pitch of the spot
+    coarse = Spherical((-2.0, 2.0), (0.0, 2.5), (16, 16))
+    c = beam_spots(coarse, AI, math.radians(0.05))
+    assert c.sum() >= 2 and c[1, 7] and c[1, 8]
+    # a flat detector: the specular pixel and the direct-beam pixel
+    g = beam_spots(GALAXI, AI, math.radians(0.05))
+    sc, sr = specular_px(GALAXI, AI)
+    assert g[int(sr), int(sc)] and g[323, 597] and not g[600, 597]
+    assert g.sum() == pytest.approx(2 * math.pi * (0.05 / math.degrees(0.172 / 1730)) ** 2,
+                                    rel=0.1)
