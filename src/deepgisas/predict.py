@@ -101,16 +101,18 @@ def predict_arrays(model: str | Path, images: np.ndarray, net_and_card: tuple | 
 
 
 def predict_files(model: str | Path, paths: Sequence[str | Path],
-                  instrument: str | Path | None = None, engine: str = "auto"
-                  ) -> dict[str, Any]:
+                  instrument: str | Path | None = None, engine: str = "auto",
+                  alpha_i_deg: float | None = None) -> dict[str, Any]:
     """The contract's ``{"model": NAME, "results": [...]}`` for image files of any supported
-    format. With ``instrument`` (a description file; its sample is ignored) each image is
+    format. With ``instrument`` (a description file, its sample ignored, or a pyFAI PONI
+    file; ``alpha_i_deg`` replaces its incidence angle, see
+    :func:`~deepgisas.sample.read_instrument`) each image is
     resampled from the instrument's geometry onto the model's detector grid; without it each
     image must already have the model's shape. Warns (``OutsideWarning``) per image when the
     model's grid reaches outside the measured detector."""
     net, card = load_model(model)
     template = parse_experiment(card["template"], "model card")
-    inst = read_instrument(instrument) if instrument is not None else None
+    inst = read_instrument(instrument, alpha_i_deg) if instrument is not None else None
     reader = ModelImages(template, inst, str(instrument))
     images = [reader(p) for p in paths]
     results = predict_arrays(model, np.stack(images), (net, card), engine)

@@ -509,13 +509,26 @@ def _parse_beam(d: Any) -> Beam:
     )
 
 
-def read_instrument(path: str | Path) -> tuple[Beam, Detector]:
-    """The beam and detector of a description file (its sample, if any, is ignored)."""
+def read_instrument(path: str | Path, alpha_i_deg: float | None = None
+                    ) -> tuple[Beam, Detector]:
+    """The beam and detector of a description file (its sample, if any, is ignored) or of a
+    pyFAI PONI file (``.poni``, :func:`deepgisas.io.poni.poni_instrument`). ``alpha_i_deg``
+    (the CLI's ``--alpha-i``) replaces the file's incidence angle; a PONI file needs it."""
+    if alpha_i_deg is not None and not 0.0 < alpha_i_deg < 90.0:
+        raise UserError(f"the incidence angle must be in (0, 90) deg, got {alpha_i_deg:g}",
+                        "--alpha-i")
+    if Path(path).suffix.lower() == ".poni":
+        from deepgisas.io.poni import poni_instrument
+
+        return poni_instrument(path, alpha_i_deg)
     data = _load_text(Path(path))
     try:
         d = _keys(data, "instrument", ("beam", "detector", "sample", "options", "labels"),
                   ("beam", "detector"))
-        return _parse_beam(d["beam"]), _parse_detector(d["detector"], "detector")
+        beam = _parse_beam(d["beam"])
+        if alpha_i_deg is not None:
+            beam = replace(beam, alpha_i_deg=float(alpha_i_deg))
+        return beam, _parse_detector(d["detector"], "detector")
     except UserError as exc:
         raise exc.located(str(path)) from None
 

@@ -185,7 +185,8 @@ def test_bundled_film_distance_on_galaxi_agrees_with_the_side_peak(tmp_path: Pat
 
 def test_fit_film_on_galaxi_through_the_instrument(tmp_path: Path) -> None:
     """`deepgisas fit film GALAXI --model film --instrument ...` end to end: the contract's
-    JSON and the PNG, and a distance within 25 % of 2 pi / q_y of the side peak."""
+    JSON and the PNG, the specular spot masked, and a distance within 25 % of 2 pi / q_y of
+    the side peak."""
     from tests.io.helpers import INSTRUMENTS, real
 
     out = tmp_path / "fit.json"
@@ -194,5 +195,6 @@ def test_fit_film_on_galaxi_through_the_instrument(tmp_path: Path) -> None:
     r = json.loads(out.read_text())
     assert {"image", "parameters", "std", "misfit", "seconds"} <= set(r)
     assert (tmp_path / "fit.png").read_bytes()[:4] == b"\x89PNG"
+    assert r["masked_spots"]["alpha_f_deg"][0] == 0.275 and r["masked_spots"]["pixels"] > 10
     d_peak = _galaxi_side_peak_d()
     assert abs(r["parameters"]["distance_nm"] - d_peak) < 0.25 * d_peak, r["parameters"]

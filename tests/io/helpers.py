@@ -1,5 +1,5 @@
-"""The real detector files (../shared/data/real from the repository root) and their
-instrument descriptions (tests/io/instruments)."""
+"""The real detector files (../shared/data/real from the repository root), their
+instrument descriptions (tests/io/instruments) and the GALAXI one as a PONI file."""
 
 from __future__ import annotations
 
@@ -27,3 +27,16 @@ def real(name: str) -> Path:
     if not p.is_file():
         pytest.skip(f"real data not found: {p}")
     return p
+
+
+def galaxi_poni(config: str = '{"pixel1": 0.000172, "pixel2": 0.000172, '
+                '"max_shape": [1043, 981]}', detector: str = "Detector",
+                poni1_px: float = 1043 - 323.4, poni2_px: float = 597.1) -> str:
+    """The GALAXI instrument (tests/io/instruments/galaxi.yaml) as pyFAI writes it: Poni1 from
+    the edge of the first stored row (the top of the detector), Poni2 from the left edge."""
+    return ("# Nota: C-Order, 1 refers to the Y axis, 2 to the X axis\n"
+            "poni_version: 2.1\n"
+            f"Detector: {detector}\nDetector_config: {config}\n"
+            "Distance: 1.73\n"
+            f"Poni1: {poni1_px * 172e-6!r}\nPoni2: {poni2_px * 172e-6!r}\n"
+            "Rot1: 0\nRot2: 0\nRot3: 0\nWavelength: 1.341e-10\n")

@@ -11,6 +11,7 @@ import pytest
 from deepgisas.errors import UserError
 from deepgisas.io.geometry import (
     angles_to_pixel,
+    beam_spots,
     critical_angle,
     direct_beam_px,
     pixel_angles,
@@ -21,7 +22,8 @@ from deepgisas.io.geometry import (
     yoneda_px,
 )
 from deepgisas.io.poni import poni_to_rectangular, read_poni, rectangular_to_poni_text
-from deepgisas.sample import Rectangular, Spherical
+from deepgisas.sample import Rectangular, Spherical, read_instrument
+from tests.io.helpers import INSTRUMENTS, galaxi_poni, real
 
 GALAXI = Rectangular((1043, 981), 0.172, 1730.0, (597.1, 323.4))
 AI = math.radians(0.275)
@@ -101,6 +103,42 @@ def test_poni_round_trip_and_versions(tmp_path: Path) -> None:
     assert g.beam_center_px == pytest.approx((0.1027012 / 0.000172, 1043 - 0.123 / 0.000172))
 
 
+@pytest.mark.parametrize("text", [
+    galaxi_poni(),
+    galaxi_poni("{}", "Pilatus1M"),  # a named detector: pixel size and shape from the name
+    galaxi_poni('{"orientation": 3}', "Pilatus 1M CdTe"),
+    # pyFAI's orientation 2 counts the rows from the other end
+    galaxi_poni('{"pixel1": 0.000172, "pixel2": 0.000172, "max_shape": [1043, 981], '
+                 '"orientation": 2}', poni1_px=323.4),
+])
+def test_poni_instrument_gives_the_yaml_angles(text: str, tmp_path: Path) -> None:
+    p = tmp_path / "galaxi.poni"
+    p.write_text(text)
+    beam, det = read_instrument(p, alpha_i_deg=0.275)
+    ref_beam, ref_det = read_instrument(INSTRUMENTS / "galaxi.yaml")
+    assert beam.wavelength_nm == pytest.approx(ref_beam.wavelength_nm, rel=1e-12)
+    assert beam.alpha_i_deg == ref_beam.alpha_i_deg
+    assert det.shape == ref_det.shape
+    a = pixel_angles(det.geometry, AI, WL)
+    b = pixel_angles(ref_det.geometry, AI, WL)
+    np.testing.assert_allclose(a.alpha_f, b.alpha_f, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(a.phi_f, b.phi_f, rtol=0, atol=1e-9)
+
+
+def test_poni_rows_match_the_real_specular_peak(tmp_path: Path) -> None:
+    """The orientation convention on real data: through the PONI geometry, the brightest pixel
+    of the GALAXI image (the specular peak) sits where alpha_f = alpha_i, phi_f = 0."""
+    from deepgisas.io.readers import read_detector_image
+
+    p = tmp_path / "galaxi.poni"
+    p.write_text(galaxi_poni("{}", "Pilatus1M"))
+    _, det = read_instrument(p, alpha_i_deg=0.275)
+    img = read_detector_image(real("galaxi"))
+    row, col = np.unravel_index(np.nanargmax(img.data), img.shape)
+    sc, sr = specular_px(det.geometry, AI)
+    assert abs(col + 0.5 - sc) < 4 and abs(row + 0.5 - sr) < 4, ((col, row), (sc, sr))
+
+
 def test_poni_errors(tmp_path: Path) -> None:
     p = tmp_path / "bad.poni"
     p.write_text("PixelSize1: 1e-4\nPixelSize2: 1e-4\nDistance: 1\nPoni1: x\n")
@@ -110,3 +148,58 @@ def test_poni_errors(tmp_path: Path) -> None:
                  "Rot1: 0.01\n")
     with pytest.raises(UserError, match="tilted"):
         poni_to_rectangular(read_poni(p), (100, 100))
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    (galaxi_poni().replace("Distance: 1.73\n", ""), "no 'distance' line"),
+    (galaxi_poni().replace("Poni2:", "Poni2: 0.1 m #"), "poni2 is not a number"),
+    (galaxi_poni().replace("Rot2: 0", "Rot2: 0.0012"), "tilted detector (rot2 = 0.0012 rad)"),
+    (galaxi_poni().replace("Wavelength: 1.341e-10\n", ""), "no 'wavelength' line"),
+    (galaxi_poni("{pixel1: 1}"), "Detector_config is not JSON"),
+    (galaxi_poni('{"pixel1": "big", "pixel2": 1e-4}'), "pixel1 is not a number"),
+    (galaxi_poni("{}", "Mystery9000"), "no pixel size"),
+    (galaxi_poni('{"pixel1": 1e-4, "pixel2": 1e-4}'), "max_shape"),
+    (galaxi_poni('{"pixel1": 1e-4, "pixel2": 2e-4, "max_shape": [10, 10]}'), "non-square"),
+    (galaxi_poni('{"pixel1": 1e-4, "pixel2": 1e-4, "max_shape": [10, 10], "orientation": 7}'),
+     "orientation 7"),
+    ("", "not a PONI file"),
+    ("beam:\n  wavelength_nm: 0.1\n", "no 'distance' line"),
+])
+def test_poni_instrument_errors_name_the_file(text: str, message: str, tmp_path: Path) -> None:
+    p = tmp_path / "bad.poni"
+    p.write_text(text)
+    with pytest.raises(UserError) as info:
+        read_instrument(p, alpha_i_deg=0.275)
+    assert str(info.value).startswith(f"{p}: ") and message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_alpha_i(tmp_path: Path) -> None:
+    p = tmp_path / "g.poni"
+    p.write_text(galaxi_poni())
+    with pytest.raises(UserError, match="g.poni: a PONI file has no incidence angle"):
+        read_instrument(p)
+    with pytest.raises(UserError, match="--alpha-i: the incidence angle must be in"):
+        read_instrument(p, alpha_i_deg=-0.1)
+    beam, _ = read_instrument(INSTRUMENTS / "galaxi.yaml", alpha_i_deg=0.3)  # replaces 0.275
+    assert beam.alpha_i_deg == 0.3
+
+
+def test_beam_spots() -> None:
+    sph = Spherical((-2.0, 2.0), (-0.5, 2.5), (150, 128))  # 0.02 deg rows, 0.03125 deg columns
+    spots = beam_spots(sph, AI, math.radians(0.05))
+    pa = pixel_angles(sph, AI, WL)
+    af, pf = np.degrees(pa.alpha_f), np.degrees(pa.phi_f)
+    near = lambda a0: ((af - a0) / 0.05) ** 2 + (pf / 0.05) ** 2 <= 1  # noqa: E731
+    np.testing.assert_array_equal(spots, near(0.275) | near(-0.275))
+    assert spots[af < 0].any() and 10 < spots.sum() < 60  # both spots are on this grid
+    # a coarse grid: at least the pixels within one pitch of the spot
+    coarse = Spherical((-2.0, 2.0), (0.0, 2.5), (16, 16))
+    c = beam_spots(coarse, AI, math.radians(0.05))
+    assert c.sum() >= 2 and c[1, 7] and c[1, 8]
+    # a flat detector: the specular pixel and the direct-beam pixel
+    g = beam_spots(GALAXI, AI, math.radians(0.05))
+    sc, sr = specular_px(GALAXI, AI)
+    assert g[int(sr), int(sc)] and g[323, 597] and not g[600, 597]
+    assert g.sum() == pytest.approx(2 * math.pi * (0.05 / math.degrees(0.172 / 1730)) ** 2,
+                                    rel=0.1)

@@ -11,12 +11,14 @@ from deepgisas.analysis.common import Model, distribution_dict, parse_distributi
 from deepgisas.errors import UserError
 
 
-def file_images(model: Model, paths: list[str], instrument: str | None = None) -> np.ndarray:
-    """Files on the model's detector grid [n, H, W] (NaN = masked)."""
+def file_images(model: Model, paths: list[str], instrument: str | None = None,
+                alpha_i_deg: float | None = None) -> np.ndarray:
+    """Files on the model's detector grid [n, H, W] (NaN = masked); ``instrument`` and
+    ``alpha_i_deg`` as :func:`deepgisas.sample.read_instrument` takes them."""
     from deepgisas.io.images import image_for_model
     from deepgisas.sample import read_instrument
 
-    inst = read_instrument(instrument) if instrument is not None else None
+    inst = read_instrument(instrument, alpha_i_deg) if instrument is not None else None
     return np.stack([image_for_model(p, model.template, inst, str(instrument)) for p in paths])
 
 

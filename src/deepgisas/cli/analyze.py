@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from deepgisas.analysis.uniform_test import __doc__ as TEST_DOC
+from deepgisas.cli.options import add_instrument, alpha_i
 
 WHAT = ("curves", "validate", "exposure", "resimulate", "pls", "bias", "compare-uniform",
         "saliency", "filters", "transfer")
@@ -26,8 +27,8 @@ def _common(p: argparse.ArgumentParser, images: bool = False) -> None:
     if images:
         p.add_argument("images", nargs="*", help="detector images (any format `predict` "
                        "reads); without them, patterns are simulated (--simulate)")
-        p.add_argument("--instrument", help="description file giving the images' beam and "
-                       "detector (resampled onto the model's grid)")
+        add_instrument(p, "description file (or pyFAI .poni file, with --alpha-i) giving "
+                       "the images' beam and detector (resampled onto the model's grid)")
         p.add_argument("--simulate", metavar="LABELS", help="simulate inputs with these labels: "
                        "'uniform' or XI:W,... (deg) for orientation models, NAME=VALUE,... for "
                        "parameter models (default: drawn from the prior)")
@@ -120,7 +121,7 @@ def _inputs(args: argparse.Namespace, model: Any, augment: bool) -> tuple[Any, A
         if args.simulate:
             raise UserError("give images or --simulate, not both")
         check_files(args.images)
-        imgs = file_images(model, args.images, args.instrument)
+        imgs = file_images(model, args.images, args.instrument, alpha_i(args))
         return imgs, network_input(imgs, model.spec), list(args.images)
     if args.count < 1:
         raise UserError(f"--count must be >= 1, got {args.count}")

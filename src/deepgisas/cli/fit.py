@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from deepgisas.cli.options import add_instrument, alpha_i
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -14,11 +16,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "intensity misfit, masks respected), starting from MODEL's prediction when "
                     "given, else from several prior draws. Writes {\"image\", \"parameters\", "
                     "\"std\", \"misfit\", \"seconds\", ...} as JSON to OUT.json (or stdout) and a "
-                    "PNG of data, fit and residual to OUT.png (or IMAGE_STEM.fit.png).")
+                    "PNG of data, fit and residual to OUT.png (or IMAGE_STEM.fit.png). With "
+                    "--instrument, the specular spot and the direct beam, which the simulator "
+                    "does not model, are masked (0.06 deg around them; outlined in the PNG).")
     p.add_argument("template", help="description file with priors, or a bundled name")
     p.add_argument("image", help="detector image (.npy, .tif, .cbf, .edf, .h5/.nxs, .txt)")
     p.add_argument("--model", help="bundled model name or model directory for the start")
-    p.add_argument("--instrument", help="description file giving the beam and detector")
+    add_instrument(p)
+    p.add_argument("--no-specular-mask", action="store_true",
+                   help="fit the specular spot and the direct beam too (by default, with "
+                        "--instrument, pixels within 0.06 deg of them are masked)")
     p.add_argument("-o", "--output", help="output JSON file (default: stdout)")
     p.set_defaults(func=run)
 
@@ -26,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> None:
     from deepgisas.api import load
     from deepgisas.errors import UserError
-    from deepgisas.fit.files import fit_file, save_fit_png
+    from deepgisas.fit.files import SPOT_RADIUS_DEG, fit_file, save_fit_png
     from deepgisas.io.atomic import atomic_write
 
     out = Path(args.output) if args.output else None
@@ -37,10 +44,13 @@ def run(args: argparse.Namespace) -> None:
     template = load(args.template)
     if not template.is_template:
         raise UserError("the description has no free parameters to fit", args.template)
-    result, image = fit_file(template, args.image, args.model, args.instrument)
+    result, image, spots = fit_file(template, args.image, args.model, args.instrument,
+                                    alpha_i_deg=alpha_i(args),
+                                    spot_radius_deg=None if args.no_specular_mask
+                                    else SPOT_RADIUS_DEG)
     record = result.to_dict(args.image)
     text = json.dumps(record, indent=1)
-    save_fit_png(image, result, template, png, Path(args.image).name)
+    save_fit_png(image, result, template, png, Path(args.image).name, spots)
     if out is None:
         print(text)
     else:

@@ -8,6 +8,8 @@ import sys
 import warnings
 from pathlib import Path
 
+from deepgisas.cli.options import add_instrument, alpha_i
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -19,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("model", help="bundled model name or model directory")
     p.add_argument("images", nargs="+", help="detector images (.npy, .tif, .cbf, .edf, "
                    ".h5/.nxs, .txt; each optionally .gz)")
-    p.add_argument("--instrument", help="description file giving the beam and detector")
+    add_instrument(p)
     p.add_argument("-o", "--output", help="output JSON file (default: stdout)")
     p.add_argument("--engine", choices=("auto", "torch", "onnx"), default="auto",
                    help="auto (default): ONNX Runtime when the model's export measured it "
@@ -38,7 +40,8 @@ def run(args: argparse.Namespace) -> None:
         raise UserError("the folder does not exist", str(out))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", OutsideWarning)
-        result = predict_files(args.model, args.images, args.instrument, args.engine)
+        result = predict_files(args.model, args.images, args.instrument, args.engine,
+                               alpha_i_deg=alpha_i(args))
     for w in caught:
         if issubclass(w.category, OutsideWarning):
             print(f"deepgisas predict: warning: {w.message}", file=sys.stderr)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from deepgisas.cli.options import add_instrument, alpha_i
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -15,7 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "(from the substrate of the file's sample layers, if any) and the region "
                     "of interest.")
     p.add_argument("image", help="detector image file")
-    p.add_argument("--instrument", help="description file giving the beam and detector")
+    add_instrument(p)
     p.add_argument("-o", "--output", required=True, help="output PNG file")
     p.add_argument("--axes", choices=("angles", "q", "pixels"),
                    help="axes: angles (deg), q (1/nm) or pixels (default: angles with "
@@ -42,12 +44,13 @@ def run(args: argparse.Namespace) -> None:
         raise UserError("the output must end in .png", str(out))
     if not out.parent.is_dir():
         raise UserError("the folder does not exist", str(out))
+    incidence = alpha_i(args)
     img = read_detector_image(args.image, frame=args.frame, dataset=args.dataset,
                               orientation=args.orientation)
     beam = detector = delta = None
     data = img.data
     if args.instrument:
-        beam, detector = read_instrument(args.instrument)
+        beam, detector = read_instrument(args.instrument, incidence)
         if img.shape != detector.shape:
             raise UserError(f"image is {img.shape[0]} x {img.shape[1]}, the instrument's "
                             f"detector ({args.instrument}) is {detector.shape[0]} x "
@@ -68,6 +71,8 @@ def _substrate_delta(path: str, read_description) -> float | None:  # noqa: ANN0
     """The substrate's delta when the instrument file describes a sample, else None."""
     from deepgisas.errors import UserError
 
+    if Path(path).suffix.lower() == ".poni":
+        return None
     try:
         layers = read_description(path).sample.layers
     except UserError:  # no (valid) sample part: no Yoneda band

@@ -8,6 +8,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from deepgisas.cli.options import add_instrument, alpha_i
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -24,9 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("folder", metavar="DIR", help="the folder the detector writes frames into")
     p.add_argument("-o", "--output", required=True, metavar="RESULTS.csv",
                    help="results CSV (RESULTS.png and RESULTS.errors.csv go beside it)")
-    p.add_argument("--instrument", metavar="FILE",
-                   help="description file giving the beam and detector; each frame is "
-                        "resampled from it onto the model's detector grid")
+    add_instrument(p, "description file (or pyFAI .poni file, with --alpha-i) giving the "
+                   "beam and detector; each frame is resampled from it onto the model's "
+                   "detector grid")
     p.add_argument("--fit", metavar="TEMPLATE", help="refine every k-th frame by a physics fit "
                    "of TEMPLATE's free parameters, starting from the network (columns fit:NAME)")
     p.add_argument("--fit-every", type=int, default=10, metavar="K",
@@ -77,7 +79,7 @@ def run(args: argparse.Namespace) -> None:
            if main_thread else {})
     try:
         summary = run_stream(args.model, args.folder, args.output, args.instrument, args.fit,
-                             config, stop)
+                             config, stop, alpha_i_deg=alpha_i(args))
     finally:
         for s, handler in old.items():
             signal.signal(s, handler)

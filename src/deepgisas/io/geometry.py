@@ -165,3 +165,24 @@ def yoneda_px(geometry: Geometry, alpha_i: float, delta: float) -> tuple[float, 
     """(column, row) of the Yoneda band at phi_f = 0 (alpha_f = sqrt(2 delta))."""
     c, r = angles_to_pixel(np.array(critical_angle(delta)), np.array(0.0), geometry, alpha_i)
     return float(c), float(r)
+
+
+def beam_spots(geometry: Geometry, alpha_i: float, radius: float,
+               grid_alpha_i: float | None = None) -> np.ndarray:
+    """bool [rows, cols]: the pixels of ``geometry`` (a flat one placed by ``grid_alpha_i``,
+    default ``alpha_i``; rad) whose centre lies within ``radius`` (rad) of the specular beam
+    (alpha_f = alpha_i, phi_f = 0) or of the direct beam (alpha_f = -alpha_i, phi_f = 0).
+    The region is an ellipse in (alpha_f, phi_f) whose semi-axes are at least one pixel pitch,
+    so that it covers the pixels a bilinear resampling spreads a point-like spot over."""
+    g = pixel_grid(geometry, alpha_i if grid_alpha_i is None else grid_alpha_i)
+    shape = geometry.shape
+    ux, uy, uz = (np.broadcast_to(a[0].numpy(), shape).astype(np.float64)
+                  for a in (g.ux, g.uy, g.uz))
+    alpha_f, phi_f = np.arcsin(np.clip(uz, -1, 1)), np.arctan2(uy, ux)
+    pitch_a = float(np.median(np.abs(np.diff(alpha_f, axis=0)))) if shape[0] > 1 else 0.0
+    pitch_p = float(np.median(np.abs(np.diff(phi_f, axis=1)))) if shape[1] > 1 else 0.0
+    ra, rp = max(radius, pitch_a), max(radius, pitch_p)
+    out = np.zeros(shape, dtype=bool)
+    for centre in (alpha_i, -alpha_i):
+        out |= ((alpha_f - centre) / ra) ** 2 + (phi_f / rp) ** 2 <= 1.0
+    return out

@@ -57,6 +57,9 @@ class ModelImages:
             instrument_path
         self.map: ResampleMap | None = None
         self.static_bad: np.ndarray | None = None
+        # rad: the instrument's incidence angle, and the one that places the model's grid
+        self.alpha_i: float | None = None
+        self.target_alpha_i: float | None = None
         if instrument is None:
             return
         beam, detector = instrument
@@ -66,6 +69,7 @@ class ModelImages:
             raise exc.located(instrument_path) from None
         t_ai = template.beam.alpha_i_deg
         target_ai = float(t_ai) * np.pi / 180 if isinstance(t_ai, int | float) else alpha_i
+        self.alpha_i, self.target_alpha_i = alpha_i, target_ai
         self.map = resample_map(detector.geometry, template.detector.geometry, alpha_i,
                                 target_ai)
         roi = detector_masks(np.zeros(detector.shape), detector)

@@ -1,12 +1,18 @@
 """pyFAI PONI files -> a flat detector geometry (pyFAI is not needed: the text is parsed).
 
 A PONI file gives, in metres and radians, ``Distance``, ``Poni1`` (along the slow axis, the
-array's rows counted from row 0 as stored), ``Poni2`` (along the fast axis, the columns),
-``Rot1..3``, the pixel sizes (``PixelSize1/2`` in version 1, ``Detector_config`` JSON in
-version 2) and ``Wavelength``. With no rotation the point of normal incidence is where the
-direct beam hits, so (pyFAI's pixel i spans [i, i+1), as ours) the beam centre is
-column = Poni2 / pixel2 and, rows counted from the bottom of an image of ``rows`` rows whose
-file stores row 0 at the top, row = rows - Poni1 / pixel1. Tilted detectors are refused.
+array's rows, from the edge of row 0 as stored in the detector file), ``Poni2`` (along the fast
+axis, the columns), ``Rot1..3``, the pixel sizes (``PixelSize1/2`` in version 1,
+``Detector_config`` JSON ``pixel1/pixel2`` in version 2, or a known detector name such as
+``Pilatus1M``) and ``Wavelength``. With no rotation the point of normal incidence is where the
+direct beam hits. pyFAI's pixel i spans [i, i+1), as ours, and its default orientation (3, or
+0 / absent) counts both axes from the stored array's origin, so the beam centre is
+column = Poni2 / pixel2 and, since detector files store the top row first and deepgisas counts
+rows from the bottom, row = rows - Poni1 / pixel1. pyFAI 2024's ``orientation`` 1, 2 and 4
+count an axis from the other end instead (1: both, 2: the rows, 4: the columns). Tilted
+detectors (any rotation above 1e-6 rad) are refused: deepgisas models a flat detector
+perpendicular to the direct beam. A PONI file has no incidence angle: the caller gives it
+(:func:`poni_instrument`, ``--alpha-i`` on the command line).
 """
 
 from __future__ import annotations
@@ -15,17 +21,47 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from deepgisas.errors import UserError
 from deepgisas.io.text import read_text
-from deepgisas.sample import Rectangular
+from deepgisas.sample import Beam, Detector, Rectangular
 
 MAX_TILT = 1e-6  # rad: larger rotations are a tilted detector, which we do not model
+
+# pixel size (m) and full shape (rows, columns) of the named detectors pyFAI writes without
+# pixel sizes in Detector_config (pyFAI.detectors); names compare without spaces, '_', '-', CdTe
+_P172, _E75, _P150 = 172e-6, 75e-6, 150e-6
+KNOWN_DETECTORS: dict[str, tuple[float, tuple[int, int]]] = {
+    "pilatus100k": (_P172, (195, 487)), "pilatus200k": (_P172, (407, 487)),
+    "pilatus300k": (_P172, (619, 487)), "pilatus300kw": (_P172, (195, 1475)),
+    "pilatus900k": (_P172, (619, 1475)), "pilatus1m": (_P172, (1043, 981)),
+    "pilatus2m": (_P172, (1679, 1475)), "pilatus6m": (_P172, (2527, 2463)),
+    "pilatus4260k": (_P150, (530, 513)), "pilatus4260kw": (_P150, (255, 1033)),
+    "pilatus41m": (_P150, (1080, 1033)), "pilatus42m": (_P150, (1630, 1553)),
+    "pilatus44m": (_P150, (2180, 2073)),
+    "eiger500k": (_E75, (514, 1030)), "eiger1m": (_E75, (1065, 1030)),
+    "eiger4m": (_E75, (2167, 2070)), "eiger9m": (_E75, (3269, 3110)),
+    "eiger16m": (_E75, (4371, 4150)),
+    "eiger2250k": (_E75, (512, 512)), "eiger2500k": (_E75, (512, 1028)),
+    "eiger21m": (_E75, (1062, 1028)), "eiger21mw": (_E75, (512, 2068)),
+    "eiger22mw": (_E75, (512, 4148)), "eiger24m": (_E75, (2162, 2068)),
+    "eiger29m": (_E75, (3262, 3108)), "eiger216m": (_E75, (4362, 4148)),
+}
+ORIENTATIONS = (0, 1, 2, 3, 4)  # pyFAI's Orientation values that are plain flips
+
+
+def _detector_key(name: str) -> str:
+    key = name.lower()
+    for s in (" ", "_", "-", "cdte"):
+        key = key.replace(s, "")
+    return key
 
 
 @dataclass(frozen=True)
 class Poni:
-    """A PONI file's numbers, SI units as pyFAI writes them (m, rad)."""
+    """A PONI file's numbers, SI units as pyFAI writes them (m, rad); ``orientation`` is
+    pyFAI's (3 = its native one, as 0 or absent)."""
 
     distance_m: float
     poni1_m: float
@@ -35,11 +71,47 @@ class Poni:
     pixel2_m: float
     wavelength_m: float | None = None
     max_shape: tuple[int, int] | None = None
+    orientation: int = 3
+    detector: str = "Detector"
+
+
+def _config(values: dict[str, str], where: str) -> dict[str, Any]:
+    """The Detector_config JSON (empty if absent)."""
+    if "detector_config" not in values:
+        return {}
+    try:
+        cfg = json.loads(values["detector_config"])
+    except ValueError:
+        raise UserError("Detector_config is not JSON", where) from None
+    if not isinstance(cfg, dict):
+        raise UserError("Detector_config is not a JSON object", where)
+    return cfg
+
+
+def _shape(value: Any, where: str) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    if (not isinstance(value, list | tuple) or len(value) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0
+                       for v in value)):
+        raise UserError(f"max_shape must be two positive integers, got {value!r}", where)
+    return int(value[0]), int(value[1])
+
+
+def _float(value: Any, what: str, where: str) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise UserError(f"{what} is not a number: {value!r}", where) from None
+    if not math.isfinite(v):
+        raise UserError(f"{what} is not finite", where)
+    return v
 
 
 def read_poni(path: str | Path) -> Poni:
     """Parse a PONI file (version 1 or 2); one-line UserErrors name the file."""
     p = Path(path)
+    where = str(p)
     text = read_text(p)
     values: dict[str, str] = {}
     for line in text.splitlines():
@@ -53,57 +125,92 @@ def read_poni(path: str | Path) -> Poni:
         if key not in values:
             if default is not None:
                 return default
-            raise UserError(f"no {key!r} line", str(p))
-        try:
-            v = float(values[key])
-        except ValueError:
-            raise UserError(f"{key} is not a number: {values[key]!r}", str(p)) from None
-        if not math.isfinite(v):
-            raise UserError(f"{key} is not finite", str(p))
-        return v
+            raise UserError(f"no {key!r} line", where)
+        return _float(values[key], key, where)
 
-    pixel1 = pixel2 = None
-    shape = None
-    if "detector_config" in values:
-        try:
-            cfg = json.loads(values["detector_config"])
-            pixel1, pixel2 = float(cfg["pixel1"]), float(cfg["pixel2"])
-            if cfg.get("max_shape"):
-                shape = (int(cfg["max_shape"][0]), int(cfg["max_shape"][1]))
-        except (ValueError, KeyError, TypeError, IndexError):
-            raise UserError("Detector_config is not JSON with pixel1 and pixel2", str(p)) from None
-    else:
+    if not values:
+        raise UserError("not a PONI file (no 'key: value' lines)", where)
+    distance, poni1, poni2 = num("distance"), num("poni1"), num("poni2")
+    cfg = _config(values, where)
+    name = values.get("detector", "Detector")
+    shape = _shape(cfg.get("max_shape"), where)
+    if cfg.get("pixel1") is not None or cfg.get("pixel2") is not None:
+        pixel1, pixel2 = (_float(cfg.get(k), f"Detector_config {k}", where)
+                          for k in ("pixel1", "pixel2"))
+    elif "pixelsize1" in values or "pixelsize2" in values:
         pixel1, pixel2 = num("pixelsize1"), num("pixelsize2")
-    poni = Poni(num("distance"), num("poni1"), num("poni2"),
+    elif _detector_key(name) in KNOWN_DETECTORS:
+        size, full = KNOWN_DETECTORS[_detector_key(name)]
+        pixel1 = pixel2 = size
+        shape = shape or full
+    else:
+        raise UserError(f"no pixel size: give pixel1 and pixel2 (m) in Detector_config (the "
+                        f"detector {name!r} is not one deepgisas knows)", where)
+    if cfg.get("binning") not in (None, 1, [1, 1]):
+        raise UserError(f"binning {cfg['binning']!r} is not supported: write the PONI file "
+                        "for the binned detector (its pixel1, pixel2 and max_shape)", where)
+    if cfg.get("splineFile") or cfg.get("x_offset_file"):
+        raise UserError("detector distortion files (splineFile, offset files) are not "
+                        "supported", where)
+    orientation = cfg.get("orientation", 3)
+    if orientation not in ORIENTATIONS:
+        raise UserError(f"orientation {orientation!r} is not supported (pyFAI's 0 to 4)",
+                        where)
+    poni = Poni(distance, poni1, poni2,
                 (num("rot1", 0.0), num("rot2", 0.0), num("rot3", 0.0)), pixel1, pixel2,
-                num("wavelength") if "wavelength" in values else None, shape)
+                num("wavelength") if "wavelength" in values else None, shape,
+                int(orientation) or 3, name)
     if min(poni.distance_m, poni.pixel1_m, poni.pixel2_m) <= 0:
-        raise UserError("distance and pixel sizes must be positive", str(p))
+        raise UserError("distance and pixel sizes must be positive", where)
+    if poni.wavelength_m is not None and poni.wavelength_m <= 0:
+        raise UserError("wavelength must be positive", where)
     return poni
 
 
 def poni_to_rectangular(poni: Poni, shape: tuple[int, int] | None = None,
                         where: str = "PONI") -> Rectangular:
     """The flat detector of a PONI geometry for an image of ``shape`` (rows, cols; default the
-    PONI's max_shape). Square pixels and no rotation are required."""
+    PONI's max_shape) stored in its file with the top row first (every detector format; see
+    :mod:`deepgisas.io.readers`). Square pixels and no rotation are required."""
     shape = shape or poni.max_shape
     if shape is None:
-        raise UserError("the detector shape is not in the file: give the image", where)
-    if max(abs(r) for r in poni.rot) > MAX_TILT:
-        raise UserError(f"tilted detectors (rot = {poni.rot}) are not supported", where)
+        raise UserError("the detector shape is not in the file: add \"max_shape\": [rows, "
+                        "columns] to Detector_config", where)
+    tilted = [f"rot{i + 1} = {r:.3g}" for i, r in enumerate(poni.rot) if abs(r) > MAX_TILT]
+    if tilted:
+        raise UserError(f"tilted detector ({', '.join(tilted)} rad) is not supported: deepgisas "
+                        "models a flat detector perpendicular to the direct beam (calibrate "
+                        "with the rotations fixed at 0)", where)
     if abs(poni.pixel1_m - poni.pixel2_m) > 1e-9 * max(poni.pixel1_m, poni.pixel2_m):
         raise UserError(f"non-square pixels ({poni.pixel1_m} x {poni.pixel2_m} m) are not "
                         "supported", where)
-    rows = int(shape[0])
-    return Rectangular((rows, int(shape[1])), poni.pixel2_m * 1e3, poni.distance_m * 1e3,
-                       (poni.poni2_m / poni.pixel2_m, rows - poni.poni1_m / poni.pixel1_m))
+    rows, cols = int(shape[0]), int(shape[1])
+    along1, along2 = poni.poni1_m / poni.pixel1_m, poni.poni2_m / poni.pixel2_m
+    stored_row = rows - along1 if poni.orientation in (1, 2) else along1  # from stored row 0
+    column = cols - along2 if poni.orientation in (1, 4) else along2
+    return Rectangular((rows, cols), poni.pixel2_m * 1e3, poni.distance_m * 1e3,
+                       (column, rows - stored_row))
+
+
+def poni_instrument(path: str | Path, alpha_i_deg: float | None) -> tuple[Beam, Detector]:
+    """The beam and detector of a PONI file (the ``--instrument`` of a ``.poni`` file): the
+    wavelength from its ``Wavelength``, the incidence angle ``alpha_i_deg`` (deg) from the
+    caller, since a PONI file has none."""
+    where = str(path)
+    poni = read_poni(path)
+    if poni.wavelength_m is None:
+        raise UserError("no 'wavelength' line: the beam's wavelength is needed", where)
+    if alpha_i_deg is None:
+        raise UserError("a PONI file has no incidence angle: give it with --alpha-i DEG", where)
+    geometry = poni_to_rectangular(poni, where=where)
+    return Beam(poni.wavelength_m * 1e9, float(alpha_i_deg)), Detector(geometry)
 
 
 def rectangular_to_poni_text(geometry: Rectangular, wavelength_nm: float | None = None) -> str:
     """A version-2 PONI text for a flat detector (the inverse of :func:`poni_to_rectangular`)."""
     p = geometry.pixel_size_mm * 1e-3
     rows, cols = geometry.shape
-    cfg = json.dumps({"pixel1": p, "pixel2": p, "max_shape": [rows, cols]})
+    cfg = json.dumps({"pixel1": p, "pixel2": p, "max_shape": [rows, cols], "orientation": 3})
     lines = ["poni_version: 2", "Detector: Detector", f"Detector_config: {cfg}",
              f"Distance: {geometry.distance_mm * 1e-3!r}",
              f"Poni1: {(rows - geometry.beam_center_px[1]) * p!r}",

@@ -197,33 +197,37 @@ class _Run:
 def run_stream(model: str | Path, folder: str | Path, output: str | Path,
                instrument: str | Path | None = None, fit: str | Path | None = None,
                config: StreamConfig | None = None, stop: threading.Event | None = None,
-               warn: Callable[[str], None] = _stderr) -> StreamSummary:
+               warn: Callable[[str], None] = _stderr, alpha_i_deg: float | None = None
+               ) -> StreamSummary:
     """Stream ``folder`` through ``model`` into the CSV ``output`` (see the module docstring).
 
     Every check (model, folder, output, instrument, fit) runs before anything is written;
     a problem is a :class:`UserError`. Setting ``stop`` ends the run cleanly after the current
-    batch (the CLI sets it on Ctrl-C). Resumes ``output`` if it exists.
+    batch (the CLI sets it on Ctrl-C). Resumes ``output`` if it exists. ``instrument`` and
+    ``alpha_i_deg`` as :func:`deepgisas.sample.read_instrument` takes them.
     """
     config = config or StreamConfig()
     stop = stop or threading.Event()
     threads = torch.get_num_threads()
     torch.set_num_threads(config.network_threads)
     try:
-        return _run_stream(model, folder, output, instrument, fit, config, stop, warn)
+        return _run_stream(model, folder, output, instrument, fit, config, stop, warn,
+                           alpha_i_deg)
     finally:
         torch.set_num_threads(threads)
 
 
 def _run_stream(model: str | Path, folder: str | Path, output: str | Path,
                 instrument: str | Path | None, fit: str | Path | None, config: StreamConfig,
-                stop: threading.Event, warn: Callable[[str], None]) -> StreamSummary:
+                stop: threading.Event, warn: Callable[[str], None],
+                alpha_i_deg: float | None = None) -> StreamSummary:
     from deepgisas.api import load
 
     folder, output = Path(folder), Path(output)
     if not folder.is_dir():
         raise UserError("no such folder", str(folder))
     predictor = Predictor(model, engine=config.engine, threads=config.network_threads)
-    inst = read_instrument(instrument) if instrument is not None else None
+    inst = read_instrument(instrument, alpha_i_deg) if instrument is not None else None
     reader = ModelImages(predictor.template, inst, str(instrument))
     fitting = None
     if fit is not None:

@@ -1,0 +1,25 @@
+"""Command-line options that several commands share."""
+
+from __future__ import annotations
+
+import argparse
+
+INSTRUMENT_HELP = ("description file (YAML/JSON) giving the beam and detector, or a pyFAI "
+                   ".poni file (then give --alpha-i)")
+
+
+def add_instrument(p: argparse.ArgumentParser, help: str = INSTRUMENT_HELP) -> None:
+    """``--instrument FILE`` and ``--alpha-i DEG``."""
+    p.add_argument("--instrument", metavar="FILE", help=help)
+    p.add_argument("--alpha-i", type=float, metavar="DEG", dest="alpha_i",
+                   help="incidence angle in degrees: needed with a .poni instrument file "
+                        "(which has none); replaces a description file's beam.alpha_i_deg")
+
+
+def alpha_i(args: argparse.Namespace) -> float | None:
+    """``--alpha-i``, which only means something with ``--instrument``."""
+    from deepgisas.errors import UserError
+
+    if args.alpha_i is not None and not args.instrument:
+        raise UserError("--alpha-i needs --instrument (the detector it places)")
+    return args.alpha_i
