@@ -13,7 +13,7 @@ input: binned counts, crop jitter 2) fed by a DataLoader worker from (a) (with t
 default of 4 augmented views per simulation) and from (b): the fraction of wall time the loop
 waits for data. Usage:
 
-    python benchmarks/data_throughput.py [--n 64] [--batch 16] [--threads 2] [--steps 12]
+    python benchmarks/data_throughput.py [--n 64] [--batch 16] [--threads 2] [--steps 60]
                                          [--arch rodnet]
 """
 
@@ -58,9 +58,10 @@ def augment_rate(aug: object, clean: torch.Tensor, reps: int = 5) -> float:
     return reps * clean.shape[0] / (time.perf_counter() - t0)
 
 
-def train_wait(loader: DataLoader, steps: int, in_chans: int, arch: str = "compact"
-               ) -> tuple[float, float]:
-    """(fraction of time waiting for data, training images per second) for ``arch``."""
+def train_wait(loader: DataLoader, steps: int, in_chans: int, arch: str = "compact",
+               warmup: int = 10) -> tuple[float, float]:
+    """(fraction of time waiting for data, training images per second) for ``arch``, over
+    ``steps`` steps after ``warmup`` steps (the worker's start and the first batches)."""
     torch.manual_seed(0)
     net = create_model(arch, in_chans=in_chans, num_outputs=120)
     opt = torch.optim.AdamW(net.parameters(), 1e-3)
@@ -68,7 +69,10 @@ def train_wait(loader: DataLoader, steps: int, in_chans: int, arch: str = "compa
     next(it)  # workers started, first batch ready
     wait = busy = 0.0
     n = 0
-    for _ in range(steps):
+    for step in range(warmup + steps):
+        if step == warmup:  # steady state: count from here
+            wait = busy = 0.0
+            n = 0
         t0 = time.perf_counter()
         b = next(it)
         t1 = time.perf_counter()
@@ -87,7 +91,8 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=64, help="patterns per measurement")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--steps", type=int, default=12, help="training steps per loop")
+    ap.add_argument("--steps", type=int, default=60, help="training steps per loop, counted "
+                    "after 10 warm-up steps")
     ap.add_argument("--arch", default="rodnet", help="network of the training loops")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
