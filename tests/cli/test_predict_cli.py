@@ -196,5 +196,7 @@ def test_fit_film_on_galaxi_through_the_instrument(tmp_path: Path) -> None:
     assert {"image", "parameters", "std", "misfit", "seconds"} <= set(r)
     assert (tmp_path / "fit.png").read_bytes()[:4] == b"\x89PNG"
     assert r["masked_spots"]["alpha_f_deg"][0] == 0.275 and r["masked_spots"]["pixels"] > 10
+    # the instrument's beam is held, not fitted
+    assert r["fixed"]["beam.alpha_i_deg"] == 0.275 and "alpha_i_deg" not in r["parameters"]
     d_peak = _galaxi_side_peak_d()
     assert abs(r["parameters"]["distance_nm"] - d_peak) < 0.25 * d_peak, r["parameters"]

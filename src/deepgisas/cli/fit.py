@@ -26,6 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-specular-mask", action="store_true",
                    help="fit the specular spot and the direct beam too (by default, with "
                         "--instrument, pixels within 0.06 deg of them are masked)")
+    p.add_argument("--refine-beam", action="store_true",
+                   help="fit the wavelength and incidence angle within the template's priors "
+                        "(by default, with --instrument, the instrument's values are held)")
     p.add_argument("-o", "--output", help="output JSON file (default: stdout)")
     p.set_defaults(func=run)
 
@@ -47,7 +50,7 @@ def run(args: argparse.Namespace) -> None:
     result, image, spots = fit_file(template, args.image, args.model, args.instrument,
                                     alpha_i_deg=alpha_i(args),
                                     spot_radius_deg=None if args.no_specular_mask
-                                    else SPOT_RADIUS_DEG)
+                                    else SPOT_RADIUS_DEG, refine_beam=args.refine_beam)
     record = result.to_dict(args.image)
     text = json.dumps(record, indent=1)
     save_fit_png(image, result, template, png, Path(args.image).name, spots)

@@ -48,14 +48,16 @@ def network_start(model: str | Path, path: str | Path, instrument: str | Path | 
 
 def fit_file(template: Experiment, path: str | Path, model: str | Path | None = None,
              instrument: str | Path | None = None, config: FitConfig | None = None,
-             alpha_i_deg: float | None = None, spot_radius_deg: float | None = SPOT_RADIUS_DEG
-             ) -> tuple[FitResult, np.ndarray, np.ndarray | None]:
+             alpha_i_deg: float | None = None, spot_radius_deg: float | None = SPOT_RADIUS_DEG,
+             refine_beam: bool = False) -> tuple[FitResult, np.ndarray, np.ndarray | None]:
     """Fit ``template`` to the image file at ``path``; returns the result, the image on the
     template's grid (NaN = masked) and the pixels masked around the specular and direct beams
     (bool, True = masked; None without ``instrument`` or with ``spot_radius_deg`` None or 0).
     ``instrument`` and ``alpha_i_deg`` as :func:`deepgisas.sample.read_instrument` takes them.
     With ``model``, a parameter model's prediction is the start (an orientation model's
-    prediction is recorded in ``extra["network"]``)."""
+    prediction is recorded in ``extra["network"]``). With ``instrument`` the beam is known:
+    a wavelength or incidence angle that the template leaves free is held at the
+    instrument's value (recorded in ``extra["fixed"]``), unless ``refine_beam``."""
     inst = read_instrument(instrument, alpha_i_deg) if instrument is not None else None
     reader = ModelImages(template, inst, str(instrument))
     image = reader(path)
@@ -69,8 +71,17 @@ def fit_file(template: Experiment, path: str | Path, model: str | Path | None = 
         network = network_start(model, path, instrument, template, image, alpha_i_deg)
         if "parameters" in network:
             start = network_starts(network, template, config)
+    fixed: dict[str, float] = {}
+    if inst is not None and not refine_beam:
+        beam = inst[0]
+        for key in ("wavelength_nm", "alpha_i_deg"):
+            path = f"beam.{key}"
+            if path in template.free_parameters and isinstance(getattr(beam, key), int | float):
+                fixed[path] = float(getattr(beam, key))
     result = fit_image(template, image, mask=None if spots is None else ~spots, start=start,
-                       config=config)
+                       fixed=fixed, config=config)
+    if fixed:
+        result.extra["fixed"] = fixed
     if spots is not None:
         assert reader.alpha_i is not None
         result.extra["masked_spots"] = {"alpha_f_deg": [reader.alpha_i / DEG,
