@@ -2,9 +2,11 @@
 another template, train the same architecture from scratch with the same budget, and compare
 the two validation curves.
 
-Both runs use the source model's architecture and input specification, the same seed, data
-stream and time or step budget; the fine-tuned run starts from the source's backbone with a new
-head (``TrainConfig.init_from``). Speed-up: the training images the scratch run needs to reach
+Both runs use the source model's architecture and input options (augmentation, mask channel,
+binned counts, intensity scale, crop jitter), with the crop and block size fitted to the new
+template's detector as ``train`` would, the same seed, data stream and time or step budget;
+the fine-tuned run starts from the source's backbone with a new head
+(``TrainConfig.init_from``). Speed-up: the training images the scratch run needs to reach
 its best validation loss, divided by those the fine-tuned run needs to reach the same loss
 (none if it never does).
 """
@@ -39,11 +41,14 @@ def transfer(source: str | Path, template: Experiment, out: Path, cfg: TrainConf
              progress: bool = False) -> Result:
     """Train ``out/finetuned`` (from ``source``) and ``out/scratch`` on ``template`` with
     ``cfg`` (its arch and input are replaced by the source's); ``transfer.png``."""
-    from deepgisas.data.preprocess import InputSpec
+    from deepgisas.data.preprocess import default_input
 
     src = Model.load(source)
-    base = replace(cfg, arch=src.card["arch"], input=InputSpec.from_dict(src.card["input"]),
-                   init_from=None)
+    s0 = src.spec
+    spec = default_input(template.detector.shape, src.card["arch"], augment=s0.augment,
+                         mask_channel=s0.mask_channel, bin_counts=s0.bin_counts, scale=s0.scale,
+                         jitter=s0.jitter)
+    base = replace(cfg, arch=src.card["arch"], input=spec, init_from=None)
     train(template, out / "finetuned", replace(base, init_from=str(source)), progress=progress)
     train(template, out / "scratch", base, progress=progress)
     tuned, scratch = read_curve(out / "finetuned"), read_curve(out / "scratch")
