@@ -166,8 +166,9 @@ def test_transfer(hex_model: Path, tmp_path: Path) -> None:
 
     from tests.analysis.conftest import easy_hex
 
-    d = easy_hex(32).to_dict()
-    d["sample"]["interference"]["hexagonal_lattice"]["a_nm"] = 30.0  # a related template
+    # a related template, on a bigger detector: the crop follows it, the options stay
+    d = easy_hex(40).to_dict()
+    d["sample"]["interference"]["hexagonal_lattice"]["a_nm"] = 30.0
     (tmp_path / "t.yaml").write_text(yaml.safe_dump(d))
     n = _run("transfer", str(hex_model), str(tmp_path / "t.yaml"), "-o", str(tmp_path / "o"),
              "--max-steps", "20", "--batch-size", "16", "--steps-per-epoch", "5",
@@ -175,7 +176,8 @@ def test_transfer(hex_model: Path, tmp_path: Path) -> None:
     assert n["metric"] == "kl" and n["level"] > 0
     # the backbone learnt xi already: fine-tuning starts far ahead of scratch
     assert n["final_finetuned"] < n["final_scratch"]
-    assert (tmp_path / "o" / "finetuned" / "card.json").exists()
+    card = json.loads((tmp_path / "o" / "finetuned" / "card.json").read_text())
+    assert card["input"]["crop"] == [35, 35]
 
 
 def test_report_is_one_self_contained_page(hex_model: Path, tmp_path: Path) -> None:
