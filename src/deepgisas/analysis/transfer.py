@@ -17,6 +17,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from deepgisas.analysis.common import Model, Result, pyplot, save_figure
 from deepgisas.analysis.curves import read_curve
 from deepgisas.sample import Experiment
@@ -51,16 +53,25 @@ def transfer(source: str | Path, template: Experiment, out: Path, cfg: TrainConf
     base = replace(cfg, arch=src.card["arch"], input=spec, init_from=None)
     train(template, out / "finetuned", replace(base, init_from=str(source)), progress=progress)
     train(template, out / "scratch", base, progress=progress)
+    return compare_runs(out, src.name, base.arch)
+
+
+def compare_runs(out: Path, source_name: str, arch: str) -> Result:
+    """``transfer.png`` and the figures from the runs ``out/finetuned`` and ``out/scratch``."""
     tuned, scratch = read_curve(out / "finetuned"), read_curve(out / "scratch")
     key = "kl" if "kl" in scratch[0] else "nll"
     s = speed_up(scratch, tuned, key)
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     ax.plot([r["images"] for r in tuned], [r[key] for r in tuned], "o-", ms=3,
-            label=f"fine-tuned from {src.name}")
+            label=f"fine-tuned from {source_name}")
     ax.plot([r["images"] for r in scratch], [r[key] for r in scratch], "o-", ms=3,
             label="from scratch")
     ax.axhline(s["level"], color="0.5", ls=":", lw=1, label="scratch's best")
+    values = [r[key] for r in tuned + scratch]
+    lo, hi = min(values), float(np.percentile(values, 90))
+    if max(values) > hi:  # early spikes (a fresh head's first epochs) would flatten the rest
+        ax.set_ylim(lo - 0.05 * (hi - lo), hi + 0.1 * (hi - lo))
     ax.set_xlabel("training images")
     ax.set_ylabel(f"validation {key}")
     up = f"speed-up {s['speed_up']:.1f}x" if s["speed_up"] else "speed-up: not reached"
@@ -69,11 +80,11 @@ def transfer(source: str | Path, template: Experiment, out: Path, cfg: TrainConf
     ax.grid(alpha=0.3)
     fig.tight_layout()
     path = save_figure(fig, out / "transfer.png")
-    text = (f"Validation {key} of a {base.arch} fine-tuned from {src.name} (new head) and of "
+    text = (f"Validation {key} of a {arch} fine-tuned from {source_name} (new head) and of "
             "the same network trained from scratch, same data and budget. Final: fine-tuned "
             f"{s['final_finetuned']:.4g}, scratch {s['final_scratch']:.4g}. The fine-tuned run "
             + (f"reaches the scratch run's best ({s['level']:.4g}) after "
                f"{int(s['images_finetuned'])} images instead of {int(s['images_scratch'])}: "
                f"{s['speed_up']:.1f} times faster." if s["speed_up"] else
                "never reaches the scratch run's best."))
-    return Result("transfer", [path], {"source": src.name, "metric": key, **s}, text)
+    return Result("transfer", [path], {"source": source_name, "metric": key, **s}, text)
