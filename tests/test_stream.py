@@ -10,7 +10,6 @@ import subprocess
 import sys
 import threading
 import time
-import types
 from pathlib import Path
 
 import fabio
@@ -207,6 +206,7 @@ def test_user_errors(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
         (["stream", "film", str(folder), "-o", str(out), "--fit", str(tmp_path / "no.yaml")],
          out),
         (["stream", "film", str(folder), "-o", str(out), "--batch", "0"], out),
+        (["stream", "film", str(folder), "-o", str(out), "--fit", "hex-orientation"], out),
         (["stream", "film", str(folder), "-o", str(other), "--once"], other),
     ]
     errs = []
@@ -220,7 +220,7 @@ def test_user_errors(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
             target = tmp_path / "other.png"
         assert not target.exists(), args
         assert not errors_path(target).exists() and not plot_path(target).exists()
-    assert "no.yaml" in errs[5] and "other columns" in errs[7]
+    assert "no.yaml" in errs[5] and "not the model's" in errs[7] and "other columns" in errs[8]
 
 
 def test_fit_hook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -229,12 +229,14 @@ def test_fit_hook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
     from deepgisas.fit.gradient import FitResult
 
-    def fit_image(template, image, start=None, **kwargs):  # noqa: ANN001, ANN202
-        calls.append({"shape": image.shape, "start": start})
+    def fit_image(template, image, start=None, mask=None, fixed=None):  # noqa: ANN001, ANN202
+        calls.append({"shape": image.shape, "start": start, "mask": mask, "fixed": fixed})
         return FitResult({"radius_nm": 5.0, "distance_nm": 40.0}, {"radius_nm": 0.5}, 0.1,
                          1.0, image)
 
-    monkeypatch.setitem(sys.modules, "deepgisas.fit", types.SimpleNamespace(fit_image=fit_image))
+    import deepgisas.stream.run as stream_run
+
+    monkeypatch.setattr(stream_run, "fit_function", lambda: fit_image)
     folder, out = tmp_path / "frames", tmp_path / "r.csv"
     folder.mkdir()
     for i in range(7):
@@ -250,6 +252,26 @@ def test_fit_hook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert calls[0]["shape"] == SHAPE and set(start["parameters"]) >= {"radius_nm"}
     assert set(start["std"]) == set(start["parameters"])
     assert rows[0]["fit:std:radius_nm"] == "0.5" and rows[0]["fit:std:distance_nm"] == ""
+    assert calls[0]["fixed"] == {} and calls[0]["mask"] is None
+    # through an instrument: the fit holds its beam and leaves out the specular spot, as
+    # `deepgisas fit --instrument` does
+    import yaml
+
+    from deepgisas.api import load
+
+    film = load("film").to_dict()
+    inst = tmp_path / "inst.yaml"
+    inst.write_text(yaml.safe_dump({"beam": {**film["beam"], "alpha_i_deg": 0.3},
+                                    "detector": film["detector"]}))
+    calls.clear()
+    out2 = tmp_path / "r2.csv"
+    run_stream("film", folder, out2, instrument=inst, fit="film",
+               config=StreamConfig(**{**FAST, "settle_s": 0.0}, once=True, fit_every=3))
+    header, _ = read_csv(out2)
+    assert calls[0]["fixed"] == {"beam.alpha_i_deg": 0.3} and "fit:alpha_i_deg" not in header
+    mask = calls[0]["mask"]
+    row = int(round(0.3 / 2.5 * SHAPE[0] - 0.5))  # the specular spot: alpha_f = alpha_i
+    assert mask.shape == SHAPE and not mask[row, SHAPE[1] // 2] and mask.mean() > 0.95
 
 
 def test_instrument_resampling_matches_predict(tmp_path: Path) -> None:

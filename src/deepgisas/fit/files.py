@@ -46,6 +46,27 @@ def network_start(model: str | Path, path: str | Path, instrument: str | Path | 
     return predict_arrays(model, image[None], (net, card))[0]
 
 
+def known_beam(template: Experiment, beam: Any) -> dict[str, float]:
+    """Path -> value of the instrument ``beam``'s wavelength and incidence angle, for those
+    that ``template`` leaves free (a fit holds them: the beam is known)."""
+    fixed = {}
+    for key in ("wavelength_nm", "alpha_i_deg"):
+        path = f"beam.{key}"
+        if path in template.free_parameters and isinstance(getattr(beam, key), int | float):
+            fixed[path] = float(getattr(beam, key))
+    return fixed
+
+
+def spot_mask(template: Experiment, reader: ModelImages,
+              spot_radius_deg: float | None = SPOT_RADIUS_DEG) -> np.ndarray | None:
+    """True on the pixels of ``template``'s grid within ``spot_radius_deg`` of the specular
+    and direct beams of images read by ``reader`` (None when it knows no alpha_i)."""
+    if reader.alpha_i is None or not spot_radius_deg:
+        return None
+    return beam_spots(template.detector.geometry, reader.alpha_i, spot_radius_deg * DEG,
+                      reader.target_alpha_i)
+
+
 def fit_file(template: Experiment, path: str | Path, model: str | Path | None = None,
              instrument: str | Path | None = None, config: FitConfig | None = None,
              alpha_i_deg: float | None = None, spot_radius_deg: float | None = SPOT_RADIUS_DEG,
@@ -61,23 +82,14 @@ def fit_file(template: Experiment, path: str | Path, model: str | Path | None = 
     inst = read_instrument(instrument, alpha_i_deg) if instrument is not None else None
     reader = ModelImages(template, inst, str(instrument))
     image = reader(path)
-    spots = None
-    if reader.alpha_i is not None and spot_radius_deg:
-        spots = beam_spots(template.detector.geometry, reader.alpha_i, spot_radius_deg * DEG,
-                           reader.target_alpha_i)
+    spots = spot_mask(template, reader, spot_radius_deg)
     start = None
     network: dict[str, Any] | None = None
     if model is not None:
         network = network_start(model, path, instrument, template, image, alpha_i_deg)
         if "parameters" in network:
             start = network_starts(network, template, config)
-    fixed: dict[str, float] = {}
-    if inst is not None and not refine_beam:
-        beam = inst[0]
-        for key in ("wavelength_nm", "alpha_i_deg"):
-            path = f"beam.{key}"
-            if path in template.free_parameters and isinstance(getattr(beam, key), int | float):
-                fixed[path] = float(getattr(beam, key))
+    fixed = known_beam(template, inst[0]) if inst is not None and not refine_beam else {}
     result = fit_image(template, image, mask=None if spots is None else ~spots, start=start,
                        fixed=fixed, config=config)
     if fixed:

@@ -37,6 +37,17 @@ FitFunction = Callable[..., Any]  # deepgisas.fit.fit_image -> FitResult
 
 
 @dataclass(frozen=True)
+class _Fitting:
+    """What ``--fit`` needs: the fit function, its template, the pixels it may use (None: all)
+    and the parameters it holds (the instrument's beam)."""
+
+    function: FitFunction
+    template: Experiment
+    mask: np.ndarray | None
+    fixed: dict[str, float]
+
+
+@dataclass(frozen=True)
 class StreamConfig:
     """``poll_s``: seconds between polls of the folder; ``settle_s``: seconds a file must
     stay unchanged before it is read; ``retries``: failed reads of an unchanged file before
@@ -123,7 +134,7 @@ class _Run:
 
     def __init__(self, predictor: Predictor, reader: ModelImages, scanner: FolderScanner,
                  table: ResultsTable, errors: ResultsTable, columns: Columns, plot: LivePlot,
-                 config: StreamConfig, fit: tuple[FitFunction, Experiment] | None,
+                 config: StreamConfig, fit: _Fitting | None,
                  warn: Callable[[str], None]) -> None:
         self.predictor, self.reader, self.scanner = predictor, reader, scanner
         self.table, self.errors, self.columns, self.plot = table, errors, columns, plot
@@ -142,10 +153,10 @@ class _Run:
     def _fit(self, image: np.ndarray, result: dict[str, Any], name: str) -> dict | None:
         if self.fit is None:
             return None
-        fit_image, template = self.fit
+        fit = self.fit
         try:  # the model's whole result: fit starts from its mean and draws from its std
-            res = fit_image(template, image, start=result if "std" in result
-                            else result.get("parameters"))
+            res = fit.function(fit.template, image, mask=fit.mask, fixed=fit.fixed,
+                               start=result if "std" in result else result.get("parameters"))
             return {"parameters": res.parameters, "std": res.std, "misfit": res.misfit}
         except Exception as exc:  # noqa: BLE001  (a failed fit must not stop the stream)
             self.warn(f"{name}: fit failed ({exc.__class__.__name__}: {exc})")
@@ -230,13 +241,20 @@ def _run_stream(model: str | Path, folder: str | Path, output: str | Path,
     inst = read_instrument(instrument, alpha_i_deg) if instrument is not None else None
     reader = ModelImages(predictor.template, inst, str(instrument))
     fitting = None
-    if fit is not None:
-        fitting = (fit_function(), load(fit))
     fit_names: tuple[str, ...] = ()
-    if fitting is not None:
-        fit_labels = LabelSpace.of(fitting[1])
-        fit_names = tuple(fit_labels.short[p] for p in fitting[1].free_parameters
-                          if p != fit_labels.orientation)
+    if fit is not None:
+        from deepgisas.fit.files import known_beam, spot_mask
+
+        fit_template = load(fit)
+        if fit_template.detector != predictor.template.detector:
+            raise UserError("the fit template's detector is not the model's (frames are read "
+                            "onto the model's grid)", str(fit))
+        spots = spot_mask(fit_template, reader) if inst is not None else None
+        fitting = _Fitting(fit_function(), fit_template, None if spots is None else ~spots,
+                           known_beam(fit_template, inst[0]) if inst is not None else {})
+        fit_labels = LabelSpace.of(fit_template)
+        fit_names = tuple(fit_labels.short[p] for p in fit_template.free_parameters
+                          if p != fit_labels.orientation and p not in fitting.fixed)
     columns = Columns(tuple(predictor.parameter_names),
                       tuple(float(x) for x in predictor.labels.xi_deg())
                       if predictor.kind == "distribution" else (), config.bins, fit_names)
