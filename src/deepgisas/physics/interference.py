@@ -209,10 +209,22 @@ def hexagonal_lattice_exact(qx: Tensor, qy: Tensor, a: Tensor, w: Tensor, s: Ten
 def radial_paracrystal_phase(qp: Tensor, distance: Tensor, damping: Tensor,
                              omega: Tensor) -> Tensor:
     """f(q) = exp(i q D) exp(-q^2 omega^2 / 2) exp(-D / lambda) (lambda = 0: no damping)."""
-    damp = torch.where(damping > 0, torch.exp(-distance / torch.where(damping > 0, damping,
-                                                                       torch.ones_like(damping))),
+    damp = radial_paracrystal_damping(distance, damping)
+    return torch.exp(1j * qp * distance) * radial_paracrystal_envelope(qp, omega) * damp
+
+
+def radial_paracrystal_envelope(qp: Tensor, omega: Tensor) -> Tensor:
+    """|f| without damping: exp(-q^2 omega^2 / 2), its exponent floored at -80 (float32's exp
+    is about ten times slower where its result underflows; e^-80 is 2e-35)."""
+    return torch.exp((-0.5 * (qp * omega) ** 2).clamp_min(-80.0))
+
+
+def radial_paracrystal_damping(distance: Tensor, damping: Tensor) -> Tensor:
+    """exp(-D / lambda), 1 where lambda = 0 (no damping)."""
+    on = damping > 0
+    return torch.where(on, torch.exp(-distance / torch.where(on, damping,
+                                                             torch.ones_like(damping))),
                        torch.ones_like(damping))
-    return torch.exp(1j * qp * distance) * torch.exp(-0.5 * (qp * omega) ** 2) * damp
 
 
 def radial_paracrystal_density(distance: Tensor) -> Tensor:
