@@ -29,7 +29,7 @@ import deepgisas as dg
 from deepgisas.data.labels import LabelSpace, xi_histogram
 from deepgisas.fit import FitConfig, fit_image, fit_orientation, free_tensors
 from deepgisas.fit.files import network_starts
-from deepgisas.fit.gradient import DELTA
+from deepgisas.fit.levenberg import DELTA
 from deepgisas.predict import predict_arrays
 from deepgisas.sample import parse_experiment
 from deepgisas.templates import draw_parameters, instantiate
@@ -57,7 +57,7 @@ def film_cases(n: int, counts: float, tol: float) -> None:
         t0 = time.perf_counter()
         b = fit_image(template, data)
         tb = time.perf_counter() - t0
-        ref = fit_image(template, data, start=truth, config=FitConfig(adam_steps=0))
+        ref = fit_image(template, data, start=truth, config=FitConfig())
         best = min(a.misfit, b.misfit, ref.misfit)
         ok = {"network": a.misfit <= best * (1 + tol), "prior": b.misfit <= best * (1 + tol)}
         for k in hits:

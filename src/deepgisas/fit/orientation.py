@@ -25,7 +25,6 @@ from torch import Tensor
 from deepgisas.data.labels import LabelSpace
 from deepgisas.errors import UserError
 from deepgisas.fit.gradient import (
-    DELTA,
     FitConfig,
     FitResult,
     _bin_factor,
@@ -34,6 +33,7 @@ from deepgisas.fit.gradient import (
     _Problem,
     _starts,
 )
+from deepgisas.fit.levenberg import DELTA
 from deepgisas.fit.tensors import free_tensors, physical, with_free
 from deepgisas.sample import Experiment
 from deepgisas.units import DEG
@@ -112,7 +112,7 @@ def fit_orientation(template: Experiment, image: np.ndarray, mask: np.ndarray | 
     best_theta = torch.full((len(free.params),), 0.5, dtype=torch.float32)
     start_misfits: list[float] = []
     if free.params:
-        coarse = _Problem(free, data, c, _bin_factor(template, cfg.coarse_side), torch.float32)
+        coarse = _Problem(free, data, c, _bin_factor(template, 48), torch.float32)
         proj = _Projected(coarse, bins)
         starts = torch.tensor(_starts(template, free, start, cfg), dtype=torch.float32)
         if start is not None:  # the given start(s), then the prior centre and draws
@@ -120,7 +120,7 @@ def fit_orientation(template: Experiment, image: np.ndarray, mask: np.ndarray | 
                 _starts(template, free, None, cfg), dtype=torch.float32)])
         start_misfits = [proj.solve(s)[0] for s in starts]
         best_theta = starts[int(np.argmin(start_misfits))]
-        best_theta = _refine(proj, best_theta, refine_steps, cfg.adam_lr / 3)
+        best_theta = _refine(proj, best_theta, refine_steps, 0.1)
     misfit, x, b, model = _Projected(fine, bins).solve(best_theta)
     scale = float(x.sum())
     if scale <= 0:
