@@ -81,13 +81,15 @@ class FitConfig:
     n_polish: int = 8  # best screened prior starts raced by Levenberg-Marquardt (coarsest level)
     n_polish_given: int = 2  # the same with given starts (e.g. a network's)
     race: int = 8  # iterations between halvings of the race
+    race_given: int = 2  # the same with given starts
     seed: int = 0
     coarse_side: int = 32  # the coarsest pixel subset keeps at least this many rows/columns
     max_iter: int = 30  # Levenberg-Marquardt Jacobians per level
     tol: float = 0.1  # stop when every step is below tol standard deviations (finest level;
     coarse_tol: float = 0.5  # coarser levels stop at coarse_tol)
     floor: float = 1e-3  # c = floor x 99th percentile of the data
-    fd_step: float = 1e-5  # finite-difference step of the Jacobian, normalised units
+    fd_step: float = 1e-5  # finite-difference step of the Jacobian (float64), normalised units
+    float64: bool = False  # coarse levels in float64 too (else float32 with a 1e-3 step)
 
 
 def _strides(template: Experiment, side: int) -> list[int]:
@@ -270,21 +272,26 @@ def fit_image(template: Experiment, image: np.ndarray, mask: np.ndarray | None =
         raise UserError("the image has too few positive unmasked pixels to fit")
     c = cfg.floor * float(np.percentile(positive, 99))
     strides = _strides(template, cfg.coarse_side)
-    levels = [_Problem(free, data, c, f, torch.float64, subset=True) for f in strides]
+    levels = [_Problem(free, data, c, f, torch.float64 if f == 1 or cfg.float64 else
+                       torch.float32, subset=True) for f in strides]
     # screen every start at the coarsest level with its best scale and background, race the
     # best few by Levenberg-Marquardt there, carry the winner up the levels
     candidates = torch.from_numpy(np.clip(_starts(template, free, start, cfg), EDGE, 1 - EDGE))
     sims = lm.simulate(levels[0], candidates)
     log_s, log_b, screened = lm.fit_scale(levels[0], sims)
     screened = torch.nan_to_num(screened, nan=torch.inf)
-    top = torch.argsort(screened)[:max(cfg.n_polish if start is None else cfg.n_polish_given, 1)]
+    n_polish, race = (cfg.n_polish, cfg.race) if start is None else (cfg.n_polish_given,
+                                                                     cfg.race_given)
+    top = torch.argsort(screened)[:max(n_polish, 1)]
     x = torch.cat([torch.logit(candidates[top]), log_s[top, None], log_b[top, None]], 1)
     simulations = len(candidates)
     log: list[tuple[int, int, int, float, float]] = []
     for k, level in enumerate(levels):
-        out = lm.levenberg_marquardt(level, x, cfg.max_iter, cfg.tol if k == len(levels) - 1
-                                     else cfg.coarse_tol, cfg.fd_step, keep=1, race=cfg.race,
-                                     rescale=k > 0)
+        finest = k == len(levels) - 1
+        out = lm.levenberg_marquardt(
+            level, x, cfg.max_iter, cfg.tol if finest else cfg.coarse_tol,
+            cfg.fd_step if level.dtype == torch.float64 else 1e-3, keep=1, race=race,
+            rescale=k > 0)
         best = int(torch.argmin(out.misfit))
         x = out.state.x[best:best + 1]
         simulations += out.simulations
