@@ -114,6 +114,17 @@ def far_table(a: Tensor, w: Tensor, grid: int = FAR_GRID) -> Tensor:
     return (full * (TWO_PI * w * w)[:, None, None]).unsqueeze(1)
 
 
+def far_tables(a: Tensor, w: Tensor) -> Tensor:
+    """:func:`far_table` for each row [B], computed once per distinct (a, w) when no gradient
+    flows to them (e.g. the single-domain patterns of one nuisance at many xi)."""
+    if torch.is_grad_enabled() and (a.requires_grad or w.requires_grad):
+        return far_table(a, w)
+    uniq, inverse = torch.unique(torch.stack([a, w], -1), dim=0, return_inverse=True)
+    if uniq.shape[0] == a.shape[0]:
+        return far_table(a, w)
+    return far_table(uniq[:, 0].contiguous(), uniq[:, 1].contiguous())[inverse]
+
+
 def _lattice_terms(qx: Tensor, qy: Tensor, a: Tensor, w: Tensor, xi: Tensor,
                    table: Tensor | None) -> Iterator[tuple[Tensor, Tensor]]:
     """Per domain: the nearest peak D(fu, fv) (without 2 pi w^2) and the far sum (the table),

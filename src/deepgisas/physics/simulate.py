@@ -182,7 +182,7 @@ def _prepare(st: Structure, p: dict[str, Tensor]) -> _Batch:
         coverage = p["coverage"].sum(-1) if st.interference == "hexagonal_lattice" else 1.0
         fraction = coverage * rho * (wts * spec.volume(sizes)).sum(-1) / h_slice
         stack, js = _sliced_stack(st, p, h_slice, fraction, p["chi_particle"])
-        table = (itf.far_table(p["lattice_a"], p["lattice_decay"])
+        table = (itf.far_tables(p["lattice_a"], p["lattice_decay"])
                  if st.interference == "hexagonal_lattice" else None)
         extra = dict(js=js, sizes=sizes, wts=wts, h_slice=h_slice, rho=rho, coverage=coverage,
                      table=table)
