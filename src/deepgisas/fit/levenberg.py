@@ -93,12 +93,18 @@ def fit_scale(problem: Problem, sim: Tensor, iterations: int = 30
 def residual_jacobian(problem: Problem, theta: Tensor, sim: Tensor, log_s: Tensor,
                       log_b: Tensor, h: float) -> Tensor:
     """Jacobians of the log residuals over (theta, log s, log b), [K, N, P + 2], at K points
-    theta [K, P] with their sims [K, N]: d I / d theta by one-sided differences (K x P
-    simulations in one batch, each step pointing into the unit box)."""
-    k, p = theta.shape
-    step = torch.where(theta + h <= 1.0, torch.full_like(theta, h), torch.full_like(theta, -h))
-    moved = (theta[:, None, :] + torch.diag_embed(step)).reshape(k * p, p)
-    d_sim = (simulate(problem, moved).reshape(k, p, -1) - sim[:, None]) / step[..., None]
+    theta [K, P] with their sims [K, N]: d I / d theta by the problem's own
+    ``sim_jacobian(theta, sim, h) -> [K, P, N]`` if it has one, else by one-sided differences
+    (K x P simulations in one batch, each step pointing into the unit box)."""
+    own = getattr(problem, "sim_jacobian", None)
+    if own is not None:
+        d_sim = own(theta, sim, h)
+    else:
+        k, p = theta.shape
+        step = torch.where(theta + h <= 1.0, torch.full_like(theta, h),
+                           torch.full_like(theta, -h))
+        moved = (theta[:, None, :] + torch.diag_embed(step)).reshape(k * p, p)
+        d_sim = (simulate(problem, moved).reshape(k, p, -1) - sim[:, None]) / step[..., None]
     s, b = torch.exp(log_s)[:, None], torch.exp(log_b)[:, None]
     m = s * sim + b + problem.c  # [K, N]
     return torch.cat([(s[:, None] * d_sim / m[:, None]).transpose(1, 2),
