@@ -181,9 +181,10 @@ def test_orientation_nnls_recovers_two_domains() -> None:
 
 def test_orientation_scan_finds_the_lattice_from_the_wrong_start() -> None:
     """a and the wavelength unknown (the rest held): the scan of a / wavelength and the joint
-    refinement find the lattice's ratio and the 0.7 / 0.3 mixture; the two peaks' bootstrap
-    std is small (single bins may trade weight with their neighbours), and the Laplace std
-    of a is finite."""
+    refinement find the lattice's ratio and the 0.7 / 0.3 mixture, as two peaks (single bins
+    may trade weight with their neighbours) with finite standard deviations. (Over ten noise
+    draws the 30 deg weight spread by 0.014 around 0.28; the median reported std was 0.045
+    by Laplace, 0.073 by bootstrap.)"""
     t, img, nuisance = hex_case(48)
     free = ("sample.interference.hexagonal_lattice.a_nm", "beam.wavelength_nm")
     r = fit_orientation(t, img, fixed={k: v for k, v in nuisance.items() if k not in free},
@@ -195,7 +196,9 @@ def test_orientation_scan_finds_the_lattice_from_the_wrong_start() -> None:
     assert p.sum() == pytest.approx(1.0) and sd.shape == p.shape and np.isfinite(sd).all()
     for peak, xi, w in zip(top, (0.0, 30.0), (0.7, 0.3), strict=True):
         assert abs((peak["xi_deg"] - xi + 30) % 60 - 30) < 2  # bins 0.5 deg apart look alike
-        assert peak["weight"] == pytest.approx(w, abs=0.05) and 0 < peak["std"] < 0.08
+        assert peak["weight"] == pytest.approx(w, abs=0.05)
+        # Laplace (a and wavelength marginalised, conservative here) and bootstrap (held)
+        assert 0 < peak["std"] < 0.25 and 0 < peak["std_bootstrap"] < 0.1
     assert np.isfinite(r.std["a_nm"]) and r.misfit < 0.02
 
 
@@ -242,7 +245,7 @@ def test_cli_orientation_fit_writes_the_distribution_and_its_uncertainty(
     assert res["parameters"]["a_nm"] == pytest.approx(nuisance[
         "sample.interference.hexagonal_lattice.a_nm"], abs=3 * res["std"]["a_nm"] + 0.1)
     assert len(res["probability"]) == len(res["probability_std"]) == 120
-    assert res["peaks"] and {"xi_deg", "weight", "std"} == set(res["peaks"][0])
+    assert res["peaks"] and {"xi_deg", "weight", "std", "std_bootstrap"} == set(res["peaks"][0])
     png = (tmp_path / "fit.png").read_bytes()
     assert png[:4] == b"\x89PNG" and png[16:20] == (1800).to_bytes(4, "big")  # four panels
 

@@ -16,8 +16,9 @@ prior points) are screened at the coarsest level with their best scale and backg
 best few are refined by Levenberg-Marquardt there (:mod:`deepgisas.fit.levenberg`), and the
 best of those is carried up the levels, each run stopping once its steps fall below a fraction
 of the standard deviations. Standard deviations come from the curvature at the optimum
-(Laplace / Gauss-Newton: residual variance x (J^T J)^-1 with the last full-detector Jacobian,
-scale and background marginalised). Simulations run in float64.
+(Laplace with the last full-detector Jacobian, as the soft-L1 M-estimator's sandwich so that dim
+pixels' noisier log residuals do not inflate the bright pixels' share; scale and background
+marginalised). The coarse levels simulate in float32, the full detector in float64.
 """
 
 from __future__ import annotations

@@ -271,14 +271,28 @@ def levenberg_marquardt(problem: Problem, x: Tensor, max_iter: int = 30, tol: fl
     return Outcome(st, st.loss / n, jac, it, sims, converged)
 
 
-def laplace_std(jac: Tensor, residuals: Tensor, p: int) -> np.ndarray:
-    """Standard deviations of the P normalised parameters: sqrt(diag(s2 (J^T J)^-1)) with J
-    [N, P + 2] over (theta, log scale, log background) (scale and background marginalised) and
-    s2 = sum r^2 / (N - P - 2)."""
+def laplace_cov(jac: Tensor, residuals: Tensor, robust: bool = True) -> Tensor | None:
+    """Covariance of the parameters behind J [N, Q] (the Jacobian of the log residuals [N]) at
+    the optimum; None if too few pixels. ``robust``: the M-estimator sandwich of the soft-L1
+    misfit, H^-1 (J^T diag(rho'^2) J) H^-1 N / (N - Q) with H = J^T diag(rho'') J, which lets
+    each pixel have its own noise (dim pixels' log residuals are far noisier than bright
+    ones'); else the Gauss-Newton s2 (J^T J)^-1, s2 = sum r^2 / (N - Q)."""
     ok = torch.isfinite(jac).all(-1) & torch.isfinite(residuals)
     jac, r = jac[ok], residuals[ok]
-    if r.shape[0] <= p + 2:
+    n, q = jac.shape
+    if n <= q:
+        return None
+    if not robust:
+        return float((r * r).sum()) / (n - q) * torch.linalg.pinv(jac.T @ jac)
+    _, d1, d2 = soft_l1(r)
+    inverse = torch.linalg.pinv(jac.T @ (d2[:, None] * jac))
+    return inverse @ (jac.T @ (d1[:, None] ** 2 * jac)) @ inverse * (n / (n - q))
+
+
+def laplace_std(jac: Tensor, residuals: Tensor, p: int) -> np.ndarray:
+    """Standard deviations of the first P (normalised) parameters of J [N, Q] (the others, e.g.
+    scale and background, marginalised): sqrt(diag(:func:`laplace_cov`)) (robust)."""
+    cov = laplace_cov(jac, residuals)
+    if cov is None:
         return np.full(p, np.nan)
-    s2 = float((r * r).sum()) / (r.shape[0] - p - 2)
-    cov = s2 * torch.linalg.pinv(jac.T @ jac)
     return np.sqrt(np.clip(np.diag(cov.numpy())[:p], 0, None))

@@ -22,11 +22,13 @@ The nuisance search:
    new nuisance, which may change the active set; rounds repeat while the misfit falls.
    (Holding the weights while moving the nuisance, and alternating, stalls: decay, position
    variance and weights all set the rods' intensities.)
-3. *Uncertainty.* The weights' standard deviations come from a residual bootstrap of the NNLS
-   at the optimum (nuisance held there): per bin, and per peak (a run of non-zero bins, its
-   weight summed within two bins, as weight moves between neighbours a coarse detector hardly
-   tells apart). The nuisance's come from the Laplace approximation of the last refinement
-   (weights of the active domains marginalised).
+3. *Uncertainty.* A Laplace approximation at the optimum over the nuisance and the active
+   domains' weights together (one more Jacobian) gives the nuisance's standard deviations and
+   the weights' covariance; a residual bootstrap of the NNLS (nuisance held) gives per-bin
+   standard deviations over all bins. Both are summed per peak (a run of non-zero bins, its
+   weight within two bins, as weight moves between neighbours a coarse detector hardly tells
+   apart). Neither sees a distribution that fits equally well elsewhere (a rotated domain that
+   shows no rod on the detector): compare with the misfit of alternatives.
 
 The bundled network's distribution (``start={"probability": [...]}``) narrows the scan's basis to
 the bins it finds (with their neighbours and mirror images); the final weights always use the
@@ -147,7 +149,8 @@ class _Search:
         self.fast = _Problem(free, data, c, 1, torch.float32)
         self.exact = _Problem(free, data, c, 1, torch.float64)
         self.data = (torch.exp(self.exact.logd) - c).numpy()
-        self.logd = self.exact.logd.numpy()
+        self.logd_t = self.exact.logd.double()
+        self.logd = self.logd_t.numpy()
         self.c, self.bins = c, bins
         self.xi = torch.arange(bins, dtype=torch.float64) * (60.0 / bins) * DEG
 
@@ -209,13 +212,10 @@ def _network_bins(probability: Sequence[float], bins: int, spread: int = 2,
     return np.flatnonzero(out)
 
 
-def _refine(search: _Search, sol: _Solution, cfg: FitConfig, rounds: int
-            ) -> tuple[_Solution, Any]:
+def _refine(search: _Search, sol: _Solution, cfg: FitConfig, rounds: int) -> _Solution:
     """Levenberg-Marquardt on the nuisance and the weights of the active domains together, then
     NNLS over all bins at the new nuisance (which may change the active set), while the log
-    misfit falls; returns the best solution and the last refinement's outcome (for standard
-    deviations) or None."""
-    last = None
+    misfit falls; returns the best solution."""
     p = sol.theta.shape[0]
     for _ in range(rounds):
         active = np.flatnonzero(sol.coef > 0)
@@ -228,7 +228,7 @@ def _refine(search: _Search, sol: _Solution, cfg: FitConfig, rounds: int
                        torch.tensor([math.log(scale), math.log(max(sol.background,
                                                                    search.c * 1e-6))],
                                     dtype=torch.float64)])[None]
-        last = out = lm.levenberg_marquardt(mix, x, cfg.max_iter, cfg.tol, cfg.fd_step)
+        out = lm.levenberg_marquardt(mix, x, cfg.max_iter, cfg.tol, cfg.fd_step)
         st = out.state
         theta_v = st.theta[0]
         coef = np.zeros(search.bins)
@@ -242,7 +242,35 @@ def _refine(search: _Search, sol: _Solution, cfg: FitConfig, rounds: int
         if best.misfit >= sol.misfit * (1 - 1e-6):
             break
         sol = best
-    return sol, last
+    return sol
+
+
+def _laplace(search: _Search, sol: _Solution, h: float) -> tuple[np.ndarray, np.ndarray]:
+    """Laplace at the optimum over the nuisance and the active domains' weights together:
+    standard deviations of the nuisance [P] (normalised) and the covariance of the
+    distribution [bins, bins] (zero off the active set), scale and background marginalised."""
+    p, bins = sol.theta.shape[0], search.bins
+    active = np.flatnonzero(sol.coef > 0)
+    cov_w = np.zeros((bins, bins))
+    if active.size == 0:
+        return np.full(p, np.nan), cov_w
+    v = torch.from_numpy(sol.coef[active] / sol.coef[active].max())
+    mix = _Mixture(search.exact, search.xi[active], p)
+    point = torch.cat([sol.theta.double(), v])[None]
+    log_s = torch.tensor([math.log(sol.coef.sum())], dtype=torch.float64)
+    log_b = torch.tensor([math.log(max(sol.background, search.c * 1e-6))],
+                         dtype=torch.float64)
+    sim = lm.simulate(mix, point)
+    jac = lm.residual_jacobian(mix, point, sim, log_s, log_b, h)[0]
+    model = torch.exp(log_s) * sim[0] + torch.exp(log_b)
+    cov = lm.laplace_cov(jac, torch.log(model + search.c) - search.logd_t)
+    if cov is None:
+        return np.full(p, np.nan), cov_w
+    c = cov.numpy()
+    w = v.numpy() / v.numpy().sum()
+    g = (np.eye(active.size) - w[:, None]) / v.numpy().sum()  # d w_i / d v_j
+    cov_w[np.ix_(active, active)] = g @ c[p:p + active.size, p:p + active.size] @ g.T
+    return np.sqrt(np.clip(np.diag(c)[:p], 0, None)), cov_w
 
 
 def _bootstrap(search: _Search, sol: _Solution, n: int, seed: int) -> np.ndarray:
@@ -264,12 +292,14 @@ def _bootstrap(search: _Search, sol: _Solution, n: int, seed: int) -> np.ndarray
     return np.array(draws).reshape(-1, search.bins)
 
 
-def peaks(probability: np.ndarray, draws: np.ndarray, xi_deg: np.ndarray, reach: int = 2
-          ) -> list[dict[str, float]]:
+def peaks(probability: np.ndarray, draws: np.ndarray, xi_deg: np.ndarray,
+          cov: np.ndarray | None = None, reach: int = 2) -> list[dict[str, float]]:
     """The distribution as separate peaks: runs of non-zero bins (around the 60 deg circle,
-    gaps of one bin joined), each with its total weight, weighted mean xi (deg) and the
-    bootstrap std of the weight within ``reach`` bins of the run (weight moves between
-    neighbouring bins, which a coarse detector hardly tells apart)."""
+    gaps of one bin joined), each with its total weight, weighted mean xi (deg, in [0, 60)),
+    ``std`` from the Laplace covariance ``cov`` [bins, bins] of the weights (nuisance
+    marginalised) and ``std_bootstrap`` from the bootstrap draws [n, bins] (nuisance held),
+    each for the weight within ``reach`` bins of the run (weight moves between neighbouring
+    bins, which a coarse detector hardly tells apart)."""
     bins = probability.shape[0]
     on = probability > 1e-3 * max(float(probability.max()), 1e-300)
     if not on.any():
@@ -298,8 +328,11 @@ def peaks(probability: np.ndarray, draws: np.ndarray, xi_deg: np.ndarray, reach:
         unwrapped = np.unwrap(xi_deg[run] * (2 * np.pi / 60.0)) * (60.0 / (2 * np.pi))
         weight = float(probability[run].sum())
         mean = float((unwrapped * probability[run]).sum() / weight) % 60.0
-        std = float(draws[:, window].sum(1).std()) if draws.shape[0] > 1 else float("nan")
-        out.append({"xi_deg": mean, "weight": weight, "std": std})
+        boot = float(draws[:, window].sum(1).std()) if draws.shape[0] > 1 else float("nan")
+        lap = float(np.sqrt(max(cov[np.ix_(window, window)].sum(), 0.0))) if cov is not None \
+            else float("nan")
+        out.append({"xi_deg": 0.0 if mean > 60.0 - 1e-6 else mean, "weight": weight,
+                    "std": lap, "std_bootstrap": boot})
     return sorted(out, key=lambda q: -q["weight"])
 
 
@@ -342,7 +375,6 @@ def fit_orientation(template: Experiment, image: np.ndarray, mask: np.ndarray | 
     scan = [search.solve(row, scan_bins) for row in _scan_points(
         free, theta0, template.detector.shape[1], scan_step)] if free.params else []
     sol = search.solve(theta0, exact=True)
-    outcome = None
     if scan:
         order = np.argsort([s.misfit for s in scan])
         picked: list[int] = []
@@ -351,16 +383,12 @@ def fit_orientation(template: Experiment, image: np.ndarray, mask: np.ndarray | 
                 picked.append(int(i))
             if len(picked) == n_polish:
                 break
-        results = [_refine(search, search.solve(scan[i].theta, exact=True), cfg, rounds)
-                   for i in picked]
-        sol, outcome = min(results, key=lambda r: r[0].misfit)
+        sol = min((_refine(search, search.solve(scan[i].theta, exact=True), cfg, rounds)
+                   for i in picked), key=lambda r: r.misfit)
     scale = float(sol.coef.sum())
     if scale <= 0:
         raise UserError("no orientation distribution fits the image (all weights zero)")
-    std_theta = np.full(len(free.params), np.nan)
-    if outcome is not None:
-        std_theta = lm.laplace_std(outcome.jac[0], outcome.state.residuals(search.exact)[0],
-                                   len(free.params))
+    std_theta, cov_w = _laplace(search, sol, cfg.fd_step)
     th = sol.theta.double().numpy()
     prob, xi_deg = sol.coef / scale, labels.xi_deg()
     draws = _bootstrap(search, sol, bootstrap, cfg.seed)
@@ -375,4 +403,4 @@ def fit_orientation(template: Experiment, image: np.ndarray, mask: np.ndarray | 
         start_misfits=[s.misfit for s in scan],
         extra={"xi_deg": xi_deg.tolist(), "probability": prob.tolist(),
                "probability_std": (draws.std(0) if draws.shape[0] > 1 else np.full(
-                   bins, np.nan)).tolist(), "peaks": peaks(prob, draws, xi_deg)})
+                   bins, np.nan)).tolist(), "peaks": peaks(prob, draws, xi_deg, cov_w)})
