@@ -183,7 +183,7 @@ def test_orientation_scan_finds_the_lattice_from_the_wrong_start() -> None:
     """a and the wavelength unknown (the rest held): the scan of a / wavelength and the joint
     refinement find the lattice's ratio and the 0.7 / 0.3 mixture, as two peaks (single bins
     may trade weight with their neighbours) with finite standard deviations. (Over ten noise
-    draws the 30 deg weight spread by 0.014 around 0.28; the median reported std was 0.045
+    draws the 30 deg weight spread by 0.014 around 0.28; the median reported std was 0.056
     by Laplace, 0.073 by bootstrap.)"""
     t, img, nuisance = hex_case(48)
     free = ("sample.interference.hexagonal_lattice.a_nm", "beam.wavelength_nm")

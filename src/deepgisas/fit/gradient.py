@@ -16,9 +16,9 @@ prior points) are screened at the coarsest level with their best scale and backg
 best few are refined by Levenberg-Marquardt there (:mod:`deepgisas.fit.levenberg`), and the
 best of those is carried up the levels, each run stopping once its steps fall below a fraction
 of the standard deviations. Standard deviations come from the curvature at the optimum
-(Laplace with the last full-detector Jacobian, as the soft-L1 M-estimator's sandwich so that dim
-pixels' noisier log residuals do not inflate the bright pixels' share; scale and background
-marginalised). The coarse levels simulate in float32, the full detector in float64.
+(Laplace / Gauss-Newton: residual variance x (J^T J)^-1 with the last full-detector Jacobian,
+scale and background marginalised). The coarse levels simulate in float32, the full detector
+in float64.
 """
 
 from __future__ import annotations
@@ -286,7 +286,7 @@ def fit_image(template: Experiment, image: np.ndarray, mask: np.ndarray | None =
     top = torch.argsort(screened)[:max(n_polish, 1)]
     x = torch.cat([torch.logit(candidates[top]), log_s[top, None], log_b[top, None]], 1)
     simulations = len(candidates)
-    log: list[tuple[int, int, int, float, float]] = []
+    levels_log: list[dict[str, float]] = []
     for k, level in enumerate(levels):
         finest = k == len(levels) - 1
         out = lm.levenberg_marquardt(
@@ -296,8 +296,9 @@ def fit_image(template: Experiment, image: np.ndarray, mask: np.ndarray | None =
         best = int(torch.argmin(out.misfit))
         x = out.state.x[best:best + 1]
         simulations += out.simulations
-        log.append((len(level.logd), out.iterations, out.simulations, float(out.misfit[best]),
-                    time.perf_counter() - t0))
+        levels_log.append({"pixels": len(level.logd), "iterations": out.iterations,
+                           "simulations": out.simulations, "misfit": float(out.misfit[best]),
+                           "seconds": time.perf_counter() - t0})
     fine, theta = levels[-1], out.state.theta[best]
     std_theta = lm.laplace_std(out.jac[best], out.state.residuals(fine)[best],
                                len(free.params))
@@ -313,7 +314,7 @@ def fit_image(template: Experiment, image: np.ndarray, mask: np.ndarray | None =
         misfit=float(out.misfit[best]), seconds=time.perf_counter() - t0, fitted=fitted,
         scale=float(np.exp(log_s_fit)), background=float(np.exp(log_b_fit)), theta=th,
         start_misfits=[float(v) / len(levels[0].logd) for v in screened],
-        extra={"simulations": simulations, "log": log})
+        extra={"simulations": simulations, "levels": levels_log})
 
 
 def _masked(template: Experiment, image: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
