@@ -137,7 +137,8 @@ def orientation_cases(n: int, counts: float, size: int) -> None:
                    "a/wavelength": abs(a / lam / (a_true / lam_true) - 1) < 0.01}
             for k in keys:
                 tally[mode][k] += bool(hit[k])
-            peaks = ", ".join(f"{q['weight']:.2f}±{q['std']:.2f} at {q['xi_deg']:.1f}"
+            peaks = ", ".join(f"{q['weight']:.2f}±{q['std']:.2f} (bootstrap ±"
+                              f"{q['std_bootstrap']:.2f}) at {(q['xi_deg'] + 30) % 60 - 30:.1f}"
                               for q in r.extra["peaks"][:3])
             line.append(f"  {mode}: {times[mode][-1]:.0f} s, misfit {r.misfit:.5f}, peaks "
                         f"{peaks}; a {a:.2f}±{r.std.get('a_nm', float('nan')):.2f} nm")
