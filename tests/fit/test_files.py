@@ -18,7 +18,7 @@ from deepgisas.io.images import ModelImages
 from deepgisas.sample import parse_experiment, read_instrument
 from tests.io.helpers import INSTRUMENTS, real
 
-QUICK = FitConfig(n_starts=2, adam_steps=3, coarse_lbfgs_iter=2, lbfgs_iter=2)
+QUICK = FitConfig(n_starts=2, n_polish=1, n_fill=2, max_iter=3)
 
 
 @pytest.fixture(autouse=True, scope="module")

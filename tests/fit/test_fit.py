@@ -25,8 +25,6 @@ from deepgisas.physics.simulate import simulate_tensors
 from deepgisas.sample import Experiment, parse_experiment
 from deepgisas.templates import draw_parameters, instantiate
 
-FAST = FitConfig(n_starts=12)  # 12 prior starts
-
 
 @pytest.fixture(autouse=True, scope="module")
 def one_thread() -> Iterator[None]:
@@ -86,6 +84,29 @@ def test_free_map_gradient_matches_finite_differences() -> None:
         assert float(grad[0, i]) == pytest.approx(float(fd), rel=1e-4, abs=1e-8)
 
 
+@pytest.mark.parametrize("geometry", ["spherical", "rectangular"])
+@pytest.mark.parametrize("stride", [2, 3])
+def test_pixel_subsets_are_pixels_of_the_full_detector(geometry: str, stride: int) -> None:
+    """Every stride-th pixel (offset stride // 2) of the coarse levels: the same pixels as the
+    full detector's, intensities up to one constant factor (the pixel's solid angle)."""
+    from deepgisas.fit.gradient import _Problem
+
+    d = film(24, 3).to_dict()
+    if geometry == "rectangular":
+        d["detector"] = {"rectangular": {"shape": [24, 22], "pixel_size_mm": 0.5,
+                                         "distance_mm": 1500.0, "beam_center_px": [11.3, -2.6]}}
+    free = free_tensors(parse_experiment(d))
+    theta = torch.tensor([[0.3, 0.6, 0.4, 0.7, 0.2, 0.5]], dtype=torch.float64)
+    full = simulate_tensors(free.structure, with_free(free, theta))[0].numpy()
+    image = np.where(np.arange(full.shape[1]) % 5 == 1, np.nan, 1.0) * np.ones_like(full)
+    sub = _Problem(free, image, 1e-3, stride, torch.float64, subset=True)
+    o = stride // 2
+    expected = full[o::stride, o::stride][np.isfinite(image[o::stride, o::stride])]
+    ratio = sub.simulate(theta)[0].numpy() / expected
+    assert sub.mask.shape == full[o::stride, o::stride].shape and not sub.mask.all()
+    np.testing.assert_allclose(ratio, ratio[0], rtol=1e-9)
+
+
 def test_unsupported_free_parameter_is_a_user_error() -> None:
     d = film(8, 3).to_dict()
     d["sample"]["particles"]["material"]["delta"] = {"uniform": [1e-5, 5e-5]}
@@ -102,17 +123,20 @@ def test_starts_from_a_network_prediction_fill_in_the_nuisance() -> None:
                           "distance_nm": 50.0, "omega_nm": 99.0},
            "std": {"radius_nm": 1.0, "height_nm": 1.0, "sigma": 0.05, "distance_nm": 5.0,
                    "omega_nm": 1.0}}
-    starts = _starts(t, free, network_starts(net, t), FitConfig())
-    assert starts.shape == (4, 6) and ((starts >= 0) & (starts <= 1)).all()
+    starts = _starts(t, free, network_starts(net, t), FitConfig(n_fill=8))
+    assert starts.shape == (4 * 8, 6) and ((starts >= 0) & (starts <= 1)).all()
     assert starts[0, 1] == pytest.approx(0.5) and starts[0, 0] == 0.5  # radius; alpha_i centre
-    assert starts[0, 5] == 1.0 and len(set(starts[:, 0])) == 4  # clipped; nuisance drawn
+    assert starts[0, 5] == 1.0 and len(set(starts[:8, 0])) == 8  # clipped; nuisance filled
+    assert (starts[8:16, 0] == starts[:8, 0]).all() and (starts[8:16, 1] != starts[0, 1]).all()
     assert _starts(t, free, None, FitConfig(n_starts=8)).shape == (8, 6)
+    complete = {**net["parameters"], "alpha_i_deg": 0.3}
+    assert _starts(t, free, complete, FitConfig()).shape == (1, 6)
 
 
 def test_film_fit_recovers_the_truth() -> None:
     t = film(24, 7)
     img, truth = noisy_case(t, seed=1)
-    r = fit_image(t, img, config=FAST)
+    r = fit_image(t, img)
     assert r.method == "laplace" and set(r.parameters) == set(truth) == set(r.std)
     for name, v in truth.items():
         assert abs(r.parameters[name] - v) < max(5 * r.std[name], 0.05 * abs(v)), name
@@ -123,12 +147,12 @@ def test_masked_pixels_are_ignored() -> None:
     t = film(24, 7)
     img, truth = noisy_case(t, seed=1)
     spoiled = img.copy()
-    spoiled[:, 10:14] = 1e6  # a hot strip, masked
+    spoiled[:, 3:7] = 1e6  # a hot strip, masked (off the bright centre: it sets the floor)
     mask = np.ones(img.shape, bool)
-    mask[:, 10:14] = False
+    mask[:, 3:7] = False
     start = {**truth, "radius_nm": truth["radius_nm"] * 0.95}
-    r = fit_image(t, spoiled, mask=mask, start=start, config=FitConfig(adam_steps=0))
-    assert np.isnan(r.fitted[:, 10:14]).all()
+    r = fit_image(t, spoiled, mask=mask, start=start, config=FitConfig())
+    assert np.isnan(r.fitted[:, 3:7]).all()
     assert r.parameters["radius_nm"] == pytest.approx(truth["radius_nm"], rel=0.03)
 
 
@@ -151,8 +175,31 @@ def test_orientation_nnls_recovers_two_domains() -> None:
     p = np.array(r.extra["probability"])
     assert r.method == "nnls" and p.sum() == pytest.approx(1.0)
     # on a 48 x 48 detector neighbouring bins (0.5 deg apart) are nearly alike
-    near_0, near_30 = p[[119, 0, 1]].sum(), p[[59, 60, 61]].sum()
+    near_0, near_30 = p[[118, 119, 0, 1, 2]].sum(), p[58:63].sum()
     assert near_0 == pytest.approx(0.7, abs=0.05) and near_30 == pytest.approx(0.3, abs=0.05)
+
+
+def test_orientation_scan_finds_the_lattice_from_the_wrong_start() -> None:
+    """a and the wavelength unknown (the rest held): the scan of a / wavelength and the joint
+    refinement find the lattice's ratio and the 0.7 / 0.3 mixture, as two peaks (single bins
+    may trade weight with their neighbours) with finite standard deviations. (Over ten noise
+    draws the 30 deg weight spread by 0.014 around 0.28; the median reported std was 0.056
+    by Laplace, 0.073 by bootstrap.)"""
+    t, img, nuisance = hex_case(48)
+    free = ("sample.interference.hexagonal_lattice.a_nm", "beam.wavelength_nm")
+    r = fit_orientation(t, img, fixed={k: v for k, v in nuisance.items() if k not in free},
+                        start={"a_nm": 30.5, "wavelength_nm": 0.149}, n_polish=1, bootstrap=10)
+    p, sd = np.array(r.extra["probability"]), np.array(r.extra["probability_std"])
+    top = r.extra["peaks"][:2]  # heaviest first
+    ratio = r.parameters["a_nm"] / r.parameters["wavelength_nm"]
+    assert ratio == pytest.approx(nuisance[free[0]] / nuisance[free[1]], rel=0.01)
+    assert p.sum() == pytest.approx(1.0) and sd.shape == p.shape and np.isfinite(sd).all()
+    for peak, xi, w in zip(top, (0.0, 30.0), (0.7, 0.3), strict=True):
+        assert abs((peak["xi_deg"] - xi + 30) % 60 - 30) < 2  # bins 0.5 deg apart look alike
+        assert peak["weight"] == pytest.approx(w, abs=0.05)
+        # Laplace (a and wavelength marginalised, conservative here) and bootstrap (held)
+        assert 0 < peak["std"] < 0.25 and 0 < peak["std_bootstrap"] < 0.1
+    assert np.isfinite(r.std["a_nm"]) and r.misfit < 0.02
 
 
 def _template_file(tmp: Path) -> Path:
@@ -173,6 +220,34 @@ def test_cli_writes_the_contract_json_and_a_png(tmp_path: Path) -> None:
     assert res["image"] == str(tmp_path / "img.npy") and res["method"] == "laplace"
     assert set(res["parameters"]) == set(res["std"]) and len(res["parameters"]) == 6
     assert (tmp_path / "fit.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_cli_orientation_fit_writes_the_distribution_and_its_uncertainty(
+        tmp_path: Path) -> None:
+    """An orientation template with a alone free (32 x 32): the JSON holds the distribution,
+    its bootstrap std and peaks, a's Laplace std; the PNG has the distribution panel."""
+    t, img, nuisance = hex_case(32)
+    d = t.to_dict()
+    for path, value in nuisance.items():
+        if not path.endswith("a_nm"):
+            node = d
+            *head, last = path.split(".")
+            for key in head:
+                node = node[key] if key in node else node["spherical"]
+            node[last] = value
+    (tmp_path / "hex.yaml").write_text(yaml.safe_dump(d))
+    np.save(tmp_path / "img.npy", img)
+    out = tmp_path / "fit.json"
+    assert main(["fit", str(tmp_path / "hex.yaml"), str(tmp_path / "img.npy"), "-o",
+                 str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert res["method"] == "nnls" and list(res["parameters"]) == ["a_nm"]
+    assert res["parameters"]["a_nm"] == pytest.approx(nuisance[
+        "sample.interference.hexagonal_lattice.a_nm"], abs=3 * res["std"]["a_nm"] + 0.1)
+    assert len(res["probability"]) == len(res["probability_std"]) == 120
+    assert res["peaks"] and {"xi_deg", "weight", "std", "std_bootstrap"} == set(res["peaks"][0])
+    png = (tmp_path / "fit.png").read_bytes()
+    assert png[:4] == b"\x89PNG" and png[16:20] == (1800).to_bytes(4, "big")  # four panels
 
 
 @pytest.mark.parametrize("case", ["missing", "shape", "no_priors"])
@@ -199,16 +274,16 @@ def test_cli_bad_input_exits_2_and_writes_nothing(tmp_path: Path, case: str,
 
 @pytest.mark.slow
 def test_film_fits_are_within_their_uncertainty_in_most_cases() -> None:
-    """Six prior draws (32 x 32, Poisson noise, 8 prior starts). A fit reaches the global
+    """Six prior draws (32 x 32, Poisson noise, prior starts). A fit reaches the global
     optimum when its misfit is within 1 % of the truth's own polished misfit; where it does,
-    most parameters lie within 2 of their Laplace std of the truth. (Measured: 4 of 6 reach
-    it, 23 of 24 within 2 std; the two misses have overlapping particles, distance < 2 R.)"""
+    most parameters lie within 2 of their Laplace std of the truth. (Measured: 6 of 6 reach
+    it, 32 of 36 within 2 std; with the earlier Adam + L-BFGS search 4 of 6, 23 of 24.)"""
     t = film(32)
     reached, within, total = 0, 0, 0
     for seed in range(10, 16):
         img, truth = noisy_case(t, seed)
         r = fit_image(t, img)
-        ref = fit_image(t, img, start=truth, config=FitConfig(adam_steps=0, lbfgs_iter=60))
+        ref = fit_image(t, img, start=truth, config=FitConfig(tol=0.01))
         if r.misfit > 1.01 * ref.misfit:
             continue
         reached += 1

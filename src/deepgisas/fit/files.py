@@ -75,20 +75,23 @@ def fit_file(template: Experiment, path: str | Path, model: str | Path | None = 
     template's grid (NaN = masked) and the pixels masked around the specular and direct beams
     (bool, True = masked; None without ``instrument`` or with ``spot_radius_deg`` None or 0).
     ``instrument`` and ``alpha_i_deg`` as :func:`deepgisas.sample.read_instrument` takes them.
-    With ``model``, a parameter model's prediction is the start (an orientation model's
-    prediction is recorded in ``extra["network"]``). With ``instrument`` the beam is known:
+    With ``model``, the model's prediction is the start (a parameter model's mean and draws;
+    an orientation model's distribution narrows the scan's basis) and is recorded in
+    ``extra["network"]``. With ``instrument`` the beam is known:
     a wavelength or incidence angle that the template leaves free is held at the
     instrument's value (recorded in ``extra["fixed"]``), unless ``refine_beam``."""
     inst = read_instrument(instrument, alpha_i_deg) if instrument is not None else None
     reader = ModelImages(template, inst, str(instrument))
     image = reader(path)
     spots = spot_mask(template, reader, spot_radius_deg)
-    start = None
+    start: Any = None
     network: dict[str, Any] | None = None
     if model is not None:
         network = network_start(model, path, instrument, template, image, alpha_i_deg)
         if "parameters" in network:
             start = network_starts(network, template, config)
+        elif "probability" in network:
+            start = network
     fixed = known_beam(template, inst[0]) if inst is not None and not refine_beam else {}
     result = fit_image(template, image, mask=None if spots is None else ~spots, start=start,
                        fixed=fixed, config=config)
@@ -139,7 +142,8 @@ def save_fit_png(data: np.ndarray, result: FitResult, template: Experiment, path
     fit = np.where(np.isfinite(result.fitted) & (result.fitted > 0), result.fitted, np.nan)
     floor = vmax * 1e-4
     resid = np.log10((fit + floor) / (shown + floor))
-    fig, axes = plt.subplots(1, 3, figsize=(13.5, 4.6), dpi=100)
+    dist = "probability" in result.extra
+    fig, axes = plt.subplots(1, 4 if dist else 3, figsize=(18 if dist else 13.5, 4.6), dpi=100)
     norm = LogNorm(vmin=vmin, vmax=vmax)
     for ax, img, name in ((axes[0], shown, "data"), (axes[1], fit, "fit")):
         im = ax.imshow(img, origin="lower", extent=extent, aspect="auto", cmap="inferno",
@@ -151,14 +155,16 @@ def save_fit_png(data: np.ndarray, result: FitResult, template: Experiment, path
                         vmin=-lim, vmax=lim, interpolation="nearest")
     axes[2].set_title("log10(fit / data)")
     fig.colorbar(im, ax=axes[2], fraction=0.05)
-    for ax in axes:
+    for ax in axes[:3]:
         ax.set_xlabel(xlabel)
         if spots is not None and spots.any():
             ax.contour(spots.astype(float), levels=[0.5], colors="cyan", linewidths=0.8,
                        extent=extent, origin="lower")
     axes[0].set_ylabel(ylabel)
-    values = ", ".join(f"{k} {v:.4g}" + (f" ± {result.std[k]:.2g}" if k in result.std else "")
-                       for k, v in result.parameters.items())
+    if dist:
+        _distribution_panel(axes[3], result)
+    values = ", ".join(f"{k} {v:.4g}" + (f" ± {result.std[k]:.2g}" if np.isfinite(
+        result.std.get(k, np.nan)) else "") for k, v in result.parameters.items())
     masked = ""
     if spots is not None and spots.any():
         radius = result.extra.get("masked_spots", {}).get("radius_deg")
@@ -169,3 +175,24 @@ def save_fit_png(data: np.ndarray, result: FitResult, template: Experiment, path
     fig.tight_layout(rect=(0, 0, 1, 0.93))
     atomic_write(path, lambda f: fig.savefig(f, format="png"))
     plt.close(fig)
+
+
+def _distribution_panel(ax: Any, result: FitResult) -> None:
+    """The fitted xi distribution with its bootstrap +-1 std, and a network's if recorded."""
+    xi = np.asarray(result.extra["xi_deg"])
+    p = np.asarray(result.extra["probability"])
+    sd = np.asarray(result.extra.get("probability_std", np.full(p.shape, np.nan)))
+    width = float(xi[1] - xi[0]) if xi.size > 1 else 0.5
+    ax.bar(xi, p, width=width, color="C0", label="fit")
+    if np.isfinite(sd).any():
+        shown = p > 0.005
+        ax.errorbar(xi[shown], p[shown], yerr=sd[shown], fmt="none", ecolor="k", lw=0.8,
+                    capsize=2, label="±1 std (bootstrap)")
+    net = result.extra.get("network", {})
+    if "probability" in net:
+        ax.step(xi, np.asarray(net["probability"]), where="mid", color="C3", lw=0.8,
+                label="network")
+    ax.set_xlabel(r"$\xi$ (deg)")
+    ax.set_ylabel("weight")
+    ax.set_title("orientation distribution")
+    ax.legend(fontsize=7)

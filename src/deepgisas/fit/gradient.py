@@ -1,4 +1,4 @@
-"""Physics refinement of a template's free parameters by gradient descent through the simulator.
+"""Physics refinement of a template's free parameters through the differentiable simulator.
 
 The misfit of a simulated pattern I(theta) against data D over the unmasked pixels is a
 soft-L1 (smooth Huber) mean of the log residuals
@@ -7,10 +7,18 @@ soft-L1 (smooth Huber) mean of the log residuals
 
 with a free scale s and background b (both fitted in log), c a floor (a small fraction of the
 bright end of the data) and theta the free parameters in the unit box of their priors
-(sigmoid-bounded). Several starts run as one batch with Adam on a binned detector; the best is
-refined with L-BFGS on the full detector. Standard deviations come from the curvature at the
-optimum (Laplace / Gauss-Newton: residual variance x (J^T J)^-1, J by central differences in
-normalised space, scale and background marginalised).
+(sigmoid-bounded).
+
+The search runs on a pyramid of pixel subsets: every f-th pixel of every f-th row (f = 4, 2, 1
+for a 128-pixel detector), each an exact subset of the full detector, so the coarse misfits
+have the same optimum as the full one, only noisier. The starts (a network's mean and draws,
+prior points) are screened at the coarsest level with their best scale and background, the
+best few are refined by Levenberg-Marquardt there (:mod:`deepgisas.fit.levenberg`), and the
+best of those is carried up the levels, each run stopping once its steps fall below a fraction
+of the standard deviations. Standard deviations come from the curvature at the optimum
+(Laplace / Gauss-Newton: residual variance x (J^T J)^-1 with the last full-detector Jacobian,
+scale and background marginalised). The coarse levels simulate in float32, the full detector
+in float64.
 """
 
 from __future__ import annotations
@@ -23,18 +31,18 @@ from typing import Any
 
 import numpy as np
 import torch
+from scipy.stats import qmc
 from torch import Tensor
 
 from deepgisas.api import detector_mask
 from deepgisas.data.labels import LabelSpace
 from deepgisas.errors import UserError
+from deepgisas.fit import levenberg as lm
 from deepgisas.fit.tensors import FreeTensors, free_tensors, physical, with_free
 from deepgisas.physics.simulate import Structure, simulate_tensors
 from deepgisas.priors import LogUniform, Uniform
 from deepgisas.sample import Experiment, Spherical
-from deepgisas.templates import draw_parameters
 
-DELTA = 0.2  # soft-L1 transition, in log intensity
 EDGE = 1e-3  # starts are kept this far inside the unit box
 Start = Mapping[str, float]
 
@@ -67,17 +75,31 @@ class FitResult:
 
 @dataclass(frozen=True)
 class FitConfig:
-    """Optimiser settings (defaults suit 64 to 256 pixel detectors on a CPU)."""
+    """Search settings (defaults suit 32 to 1024 pixel detectors on a CPU)."""
 
-    n_starts: int = 8  # prior starts without a given start
+    n_starts: int = 256  # prior points screened without a start (centre + Sobol points)
+    n_fill: int = 8  # with a start that lacks names: that many prior points fill them in
+    n_polish: int = 8  # best screened prior starts raced by Levenberg-Marquardt (coarsest level)
+    n_polish_given: int = 2  # the same with given starts (e.g. a network's)
+    race: int = 8  # iterations between halvings of the race
+    race_given: int = 2  # the same with given starts
     seed: int = 0
-    adam_steps: int = 120
-    adam_lr: float = 0.3
-    coarse_lbfgs_iter: int = 40  # on the binned detector
-    lbfgs_iter: int = 40  # on the full detector
+    coarse_side: int = 32  # the coarsest pixel subset keeps at least this many rows/columns
+    max_iter: int = 30  # Levenberg-Marquardt Jacobians per level
+    tol: float = 0.1  # stop when every step is below tol standard deviations (finest level;
+    coarse_tol: float = 0.5  # coarser levels stop at coarse_tol)
     floor: float = 1e-3  # c = floor x 99th percentile of the data
-    coarse_side: int = 48  # the Adam stage bins the detector down to at least this side
-    fd_step: float = 1e-4  # finite-difference step of the Jacobian, normalised units
+    fd_step: float = 1e-5  # finite-difference step of the Jacobian (float64), normalised units
+    float64: bool = False  # coarse levels in float64 too (else float32 with a 1e-3 step)
+
+
+def _strides(template: Experiment, side: int) -> list[int]:
+    """Pixel-subset strides from coarse to fine: powers of 2 keeping >= side rows and columns."""
+    rows, cols = template.detector.shape
+    out = [1]
+    while min(rows, cols) // (2 * out[0]) >= side:
+        out.insert(0, 2 * out[0])
+    return out
 
 
 def _bin_factor(template: Experiment, side: int) -> int:
@@ -102,19 +124,44 @@ def _bin(data: np.ndarray, f: int) -> np.ndarray:
     return np.where(n * 2 >= f * f, total / np.maximum(n, 1), np.nan)
 
 
+def _subset_geometry(st: Structure, base: dict[str, Tensor], stride: int
+                     ) -> tuple[tuple[int, int], dict[str, Tensor]]:
+    """The detector of pixels (stride m + o) in both axes, o = stride // 2: its shape and
+    geometry tensors. Its pixels are exactly those of the full detector (same directions);
+    their weights (solid angles) are a constant multiple, which the free scale absorbs."""
+    rows, cols = st.shape
+    o = stride // 2
+    shape = (len(range(o, rows, stride)), len(range(o, cols, stride)))
+    out = dict(base)
+    if st.detector == "spherical":
+        for key, n, m in (("phi_edges", cols, shape[1]), ("alpha_edges", rows, shape[0])):
+            lo, hi = base[key][:, 0], base[key][:, 1]
+            d = (hi - lo) / n
+            lo2 = lo + (o + 0.5 - stride / 2) * d
+            out[key] = torch.stack([lo2, lo2 + m * stride * d], -1)
+    else:
+        out["pixel_mm"] = base["pixel_mm"] * stride
+        out["center_px"] = 0.5 - (o + 0.5 - base["center_px"]) / stride
+    return shape, out
+
+
 class _Problem:
-    """Data, mask and simulator of one fit on one grid."""
+    """Data, mask and simulator of one fit on one grid: the full detector binned by f x f
+    blocks (``subset`` False, for the orientation fit) or its subset of every f-th pixel."""
 
     def __init__(self, free: FreeTensors, data: np.ndarray, floor: float, f: int,
-                 dtype: torch.dtype) -> None:
+                 dtype: torch.dtype, subset: bool = False) -> None:
         rows, cols = free.structure.shape
-        self.st: Structure = dataclasses.replace(free.structure, shape=(rows // f, cols // f),
-                                                 roi=None, masks=())
-        self.free = FreeTensors(self.st, {k: (v.to(dtype) if not v.is_complex() else
-                                              v.to(torch.complex64 if dtype == torch.float32
-                                                   else torch.complex128))
-                                          for k, v in free.base.items()}, free.params)
-        d = _bin(data, f)
+        base = free.base
+        if subset and f > 1:
+            shape, base = _subset_geometry(free.structure, base, f)
+            o = f // 2
+            d = data[o::f, o::f]
+        else:
+            shape, d = (rows // f, cols // f), _bin(data, f)
+        self.st: Structure = dataclasses.replace(free.structure, shape=shape, roi=None,
+                                                 masks=())
+        self.free = _cast(FreeTensors(self.st, base, free.params), dtype)
         self.mask = torch.from_numpy(np.isfinite(d))
         self.c = floor
         self.logd = torch.log(torch.from_numpy(np.nan_to_num(d, nan=0.0)).clamp_min(0) + floor
@@ -122,26 +169,18 @@ class _Problem:
         self.dtype = dtype
 
     def simulate(self, theta: Tensor) -> Tensor:
-        return simulate_tensors(self.st, with_free(self.free, theta))
+        """[B, N] over the unmasked pixels for normalised theta [B, P]."""
+        return simulate_tensors(self.st, with_free(self.free, theta.to(self.dtype)))[
+            :, self.mask]
 
     def simulate_tensors(self, params: dict[str, Tensor]) -> Tensor:
         return simulate_tensors(self.st, params)
 
-    def residuals(self, theta: Tensor, log_s: Tensor, log_b: Tensor) -> Tensor:
-        """[B, N] log residuals over the unmasked pixels."""
-        sim = self.simulate(theta)[:, self.mask]
-        model = torch.exp(log_s)[:, None] * sim + torch.exp(log_b)[:, None]
-        return torch.log(model + self.c) - self.logd
 
-    def misfit(self, theta: Tensor, log_s: Tensor, log_b: Tensor) -> Tensor:
-        r = self.residuals(theta, log_s, log_b) / DELTA
-        return (2 * DELTA**2 * (torch.sqrt(1 + r * r) - 1)).mean(-1)
-
-    def initial_scale(self, theta: Tensor) -> Tensor:
-        with torch.no_grad():
-            sim = self.simulate(theta)[:, self.mask].clamp_min(1e-300)
-            d = torch.exp(self.logd) - self.c
-            return torch.log(d.sum().clamp_min(1e-300) / sim.sum(-1))
+def _cast(free: FreeTensors, dtype: torch.dtype) -> FreeTensors:
+    cdt = torch.complex64 if dtype == torch.float32 else torch.complex128
+    return FreeTensors(free.structure, {k: (v.to(cdt) if v.is_complex() else v.to(dtype))
+                                        for k, v in free.base.items()}, free.params)
 
 
 def _logit(theta: np.ndarray) -> np.ndarray:
@@ -152,32 +191,27 @@ def _logit(theta: np.ndarray) -> np.ndarray:
 def _starts(template: Experiment, free: FreeTensors, start: Start | Sequence[Start] | None,
             cfg: FitConfig) -> np.ndarray:
     """Normalised starts [S, P]. Without ``start``: the prior centre and n_starts - 1 seeded
-    prior draws. With a list of starts: one row each, names they lack taken from those prior
-    points in turn. With one start that lacks names (e.g. a network's labels without the
-    nuisance): it, and max(2, n_starts // 2) - 1 copies whose missing names are prior draws."""
-    n = max(cfg.n_starts, 1)
-    draws = draw_parameters(template, n - 1, seed=cfg.seed)
-    prior = np.concatenate([np.full((1, len(free.params)), 0.5), np.array(
-        [[float(q.prior.to_unit(draws[q.path][i])) for q in free.params] for i in range(n - 1)]
-    ).reshape(n - 1, len(free.params))])
+    prior draws. With starts (one dict or a list): each start once per fill, the names it
+    lacks (e.g. nuisance a network does not predict) taken from the first n_fill of those
+    prior points (the centre first); a start that lacks nothing appears once."""
+    n = max(cfg.n_starts, cfg.n_fill, 1)
+    sobol = qmc.Sobol(len(free.params), scramble=True, seed=cfg.seed)
+    prior = np.concatenate([np.full((1, len(free.params)), 0.5),
+                            sobol.random(n)[:n - 1]]) if n > 1 else np.full((1, len(
+                                free.params)), 0.5)
     if start is None:
-        return prior
+        return prior[:max(cfg.n_starts, 1)]
     given = [start] if isinstance(start, Mapping) else list(start)
     index = {**{q.name: i for i, q in enumerate(free.params)},
              **{q.path: i for i, q in enumerate(free.params)}}
     rows = []
-    for k, s in enumerate(given):
-        row = prior[k % n].copy()
-        for name, value in s.items():
-            if name in index:
-                row[index[name]] = float(free.params[index[name]].prior.to_unit(float(value)))
-        rows.append(row)
-    if isinstance(start, Mapping):
-        missing = [i for i, q in enumerate(free.params) if q.name not in start
-                   and q.path not in start]
-        for k in range(1, min(n, max(2, n // 2)) if missing else 1):
-            row = rows[0].copy()
-            row[missing] = prior[k, missing]
+    for s in given:
+        known = {index[k]: float(free.params[index[k]].prior.to_unit(float(v)))
+                 for k, v in s.items() if k in index}
+        for k in range(max(cfg.n_fill, 1) if len(known) < len(free.params) else 1):
+            row = prior[k].copy()
+            for i, v in known.items():
+                row[i] = v
             rows.append(row)
     return np.stack(rows)
 
@@ -238,79 +272,49 @@ def fit_image(template: Experiment, image: np.ndarray, mask: np.ndarray | None =
     if positive.size < len(free.params) + 2:
         raise UserError("the image has too few positive unmasked pixels to fit")
     c = cfg.floor * float(np.percentile(positive, 99))
-    # stage 1: all starts at once, Adam on the binned detector, float32
-    f = _bin_factor(template, cfg.coarse_side)
-    coarse = _Problem(free, data, c, f, torch.float32)
-    theta0 = torch.tensor(_starts(template, free, start, cfg), dtype=torch.float32)
-    u = torch.tensor(_logit(theta0.double().numpy()), dtype=torch.float32, requires_grad=True)
-    log_s = coarse.initial_scale(theta0).requires_grad_(True)
-    log_b = torch.full_like(log_s, float(np.log(c * 1e-2))).requires_grad_(True)
-    opt = torch.optim.Adam([u, log_s, log_b], lr=cfg.adam_lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(cfg.adam_steps, 1),
-                                                       cfg.adam_lr / 20)
-    for _ in range(cfg.adam_steps):
-        opt.zero_grad()
-        loss = coarse.misfit(torch.sigmoid(u), log_s, log_b)
-        torch.nan_to_num(loss, nan=0.0).sum().backward()
-        for v in (u, log_s, log_b):  # a start that left the simulator's range stands still
-            torch.nan_to_num_(v.grad, nan=0.0, posinf=0.0, neginf=0.0)  # type: ignore[arg-type]
-        opt.step()
-        sched.step()
-    with torch.no_grad():
-        final = torch.nan_to_num(coarse.misfit(torch.sigmoid(u), log_s, log_b), nan=np.inf)
-    best = int(torch.argmin(final))
-    # stage 2: the best start, L-BFGS on the binned detector (float32), then on the full one
-    ub = u.detach()[best:best + 1].clone()
-    lb = log_b.detach()[best:best + 1].clone()
-    ls = log_s.detach()[best:best + 1].clone()
-    _lbfgs(coarse, [ub, ls, lb], cfg.coarse_lbfgs_iter)
-    fine = _Problem(free, data, c, 1, torch.float64)
-    ub, lb = ub.double(), lb.double()
-    ls = fine.initial_scale(torch.sigmoid(ub)) if f > 1 else ls.double()
-    misfit = _lbfgs(fine, [ub, ls, lb], cfg.lbfgs_iter)
-    theta = torch.sigmoid(ub)[0]
-    std_theta = laplace_std(fine, theta, ls, lb, cfg.fd_step)
-    with torch.no_grad():
-        sim = fine.simulate(theta[None])[0].numpy()
-    fitted = float(torch.exp(ls)) * sim + float(torch.exp(lb))
-    fitted[~np.isfinite(data)] = np.nan
+    strides = _strides(template, cfg.coarse_side)
+    levels = [_Problem(free, data, c, f, torch.float64 if f == 1 or cfg.float64 else
+                       torch.float32, subset=True) for f in strides]
+    # screen every start at the coarsest level with its best scale and background, race the
+    # best few by Levenberg-Marquardt there, carry the winner up the levels
+    candidates = torch.from_numpy(np.clip(_starts(template, free, start, cfg), EDGE, 1 - EDGE))
+    sims = lm.simulate(levels[0], candidates)
+    log_s, log_b, screened = lm.fit_scale(levels[0], sims)
+    screened = torch.nan_to_num(screened, nan=torch.inf)
+    n_polish, race = (cfg.n_polish, cfg.race) if start is None else (cfg.n_polish_given,
+                                                                     cfg.race_given)
+    top = torch.argsort(screened)[:max(n_polish, 1)]
+    x = torch.cat([torch.logit(candidates[top]), log_s[top, None], log_b[top, None]], 1)
+    simulations = len(candidates)
+    levels_log: list[dict[str, float]] = []
+    for k, level in enumerate(levels):
+        finest = k == len(levels) - 1
+        out = lm.levenberg_marquardt(
+            level, x, cfg.max_iter, cfg.tol if finest else cfg.coarse_tol,
+            cfg.fd_step if level.dtype == torch.float64 else 1e-3, keep=1, race=race,
+            rescale=k > 0)
+        best = int(torch.argmin(out.misfit))
+        x = out.state.x[best:best + 1]
+        simulations += out.simulations
+        levels_log.append({"pixels": len(level.logd), "iterations": out.iterations,
+                           "simulations": out.simulations, "misfit": float(out.misfit[best]),
+                           "seconds": time.perf_counter() - t0})
+    fine, theta = levels[-1], out.state.theta[best]
+    std_theta = lm.laplace_std(out.jac[best], out.state.residuals(fine)[best],
+                               len(free.params))
+    log_s_fit, log_b_fit = float(x[0, -2]), float(x[0, -1])
+    fitted = np.full(data.shape, np.nan)
+    fitted[fine.mask.numpy()] = (np.exp(log_s_fit) * out.state.sim[best]
+                                 + np.exp(log_b_fit)).numpy()
     th = theta.numpy()
     return FitResult(
         parameters=physical(free, th),
         std={q.name: abs(q.slope(float(th[i]))) * float(std_theta[i])
              for i, q in enumerate(free.params)},
-        misfit=misfit, seconds=time.perf_counter() - t0, fitted=fitted,
-        scale=float(torch.exp(ls)), background=float(torch.exp(lb)), theta=th,
-        start_misfits=[float(x) for x in final])
-
-
-def _lbfgs(problem: _Problem, variables: list[Tensor], iterations: int) -> float:
-    """L-BFGS (strong Wolfe) on logit(theta), log scale, log background, in place; returns the
-    misfit. A run that leaves the simulator's range is undone."""
-    for v in variables:
-        v.requires_grad_(True)
-    opt = torch.optim.LBFGS(variables, lr=1.0, max_iter=iterations,
-                            line_search_fn="strong_wolfe", tolerance_grad=1e-10,
-                            tolerance_change=1e-12)
-    u, ls, lb = variables
-
-    def closure() -> Tensor:
-        opt.zero_grad()
-        loss = problem.misfit(torch.sigmoid(u), ls, lb).sum()
-        loss.backward()
-        return loss
-
-    saved = [v.detach().clone() for v in variables]
-    opt.step(closure)
-    with torch.no_grad():
-        for v in variables:
-            v.requires_grad_(False)
-        misfit = float(problem.misfit(torch.sigmoid(u), ls, lb)[0])
-        if not np.isfinite(misfit):
-            for v, old in zip(variables, saved, strict=True):
-                v.copy_(old)
-            misfit = float(problem.misfit(torch.sigmoid(u), ls, lb)[0])
-    return misfit
+        misfit=float(out.misfit[best]), seconds=time.perf_counter() - t0, fitted=fitted,
+        scale=float(np.exp(log_s_fit)), background=float(np.exp(log_b_fit)), theta=th,
+        start_misfits=[float(v) / len(levels[0].logd) for v in screened],
+        extra={"simulations": simulations, "levels": levels_log})
 
 
 def _masked(template: Experiment, image: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
@@ -324,36 +328,3 @@ def _masked(template: Experiment, image: np.ndarray, mask: np.ndarray | None) ->
         keep &= np.asarray(mask, dtype=bool)
     data[~keep] = np.nan
     return data
-
-
-def laplace_std(problem: _Problem, theta: Tensor, log_s: Tensor, log_b: Tensor,
-                step: float = 1e-4) -> np.ndarray:
-    """Standard deviations of the normalised parameters [P] at the optimum ``theta`` [P]:
-    sqrt(diag(s2 (J^T J)^-1)) over (theta, log scale, log background), s2 = sum r^2 / (N - P - 2),
-    J the Jacobian of the log residuals (central differences in theta, one-sided at the box
-    edges, as one batch)."""
-    p = theta.shape[0]
-    eye = torch.eye(p, dtype=theta.dtype)
-    hi = torch.clamp(theta + step, max=1.0)
-    lo = torch.clamp(theta - step, min=0.0)
-    plus = theta[None] + eye * (hi - theta)[None]
-    minus = theta[None] - eye * (theta - lo)[None]
-    with torch.no_grad():
-        batch = torch.cat([theta[None], plus, minus])
-        s, b = torch.exp(log_s), torch.exp(log_b)
-        sim = problem.simulate(batch)[:, problem.mask]
-        model = s * sim + b
-        r_all = torch.log(model + problem.c) - problem.logd
-        r0 = r_all[0]
-        jt = (r_all[1:p + 1] - r_all[p + 1:]) / (hi - lo)[:, None]
-        j_s = s * sim[0] / (model[0] + problem.c)
-        j_b = b / (model[0] + problem.c)
-        jac = torch.cat([jt, j_s[None], j_b[None]]).T  # [N, P + 2]
-        ok = torch.isfinite(jac).all(-1) & torch.isfinite(r0)
-        jac, r0 = jac[ok], r0[ok]
-        if r0.shape[0] <= p + 2:
-            return np.full(p, np.nan)
-        n = r0.shape[0]
-        s2 = float((r0 * r0).sum()) / max(n - p - 2, 1)
-        cov = s2 * torch.linalg.pinv(jac.T @ jac)
-    return np.sqrt(np.clip(np.diag(cov.numpy())[:p], 0, None))

@@ -114,6 +114,17 @@ def far_table(a: Tensor, w: Tensor, grid: int = FAR_GRID) -> Tensor:
     return (full * (TWO_PI * w * w)[:, None, None]).unsqueeze(1)
 
 
+def far_tables(a: Tensor, w: Tensor) -> Tensor:
+    """:func:`far_table` for each row [B], computed once per distinct (a, w) when no gradient
+    flows to them (e.g. the single-domain patterns of one nuisance at many xi)."""
+    if torch.is_grad_enabled() and (a.requires_grad or w.requires_grad):
+        return far_table(a, w)
+    uniq, inverse = torch.unique(torch.stack([a, w], -1), dim=0, return_inverse=True)
+    if uniq.shape[0] == a.shape[0]:
+        return far_table(a, w)
+    return far_table(uniq[:, 0].contiguous(), uniq[:, 1].contiguous())[inverse]
+
+
 def _lattice_terms(qx: Tensor, qy: Tensor, a: Tensor, w: Tensor, xi: Tensor,
                    table: Tensor | None) -> Iterator[tuple[Tensor, Tensor]]:
     """Per domain: the nearest peak D(fu, fv) (without 2 pi w^2) and the far sum (the table),
@@ -209,10 +220,22 @@ def hexagonal_lattice_exact(qx: Tensor, qy: Tensor, a: Tensor, w: Tensor, s: Ten
 def radial_paracrystal_phase(qp: Tensor, distance: Tensor, damping: Tensor,
                              omega: Tensor) -> Tensor:
     """f(q) = exp(i q D) exp(-q^2 omega^2 / 2) exp(-D / lambda) (lambda = 0: no damping)."""
-    damp = torch.where(damping > 0, torch.exp(-distance / torch.where(damping > 0, damping,
-                                                                       torch.ones_like(damping))),
+    damp = radial_paracrystal_damping(distance, damping)
+    return torch.exp(1j * qp * distance) * radial_paracrystal_envelope(qp, omega) * damp
+
+
+def radial_paracrystal_envelope(qp: Tensor, omega: Tensor) -> Tensor:
+    """|f| without damping: exp(-q^2 omega^2 / 2), its exponent floored at -80 (float32's exp
+    is about ten times slower where its result underflows; e^-80 is 2e-35)."""
+    return torch.exp((-0.5 * (qp * omega) ** 2).clamp_min(-80.0))
+
+
+def radial_paracrystal_damping(distance: Tensor, damping: Tensor) -> Tensor:
+    """exp(-D / lambda), 1 where lambda = 0 (no damping)."""
+    on = damping > 0
+    return torch.where(on, torch.exp(-distance / torch.where(on, damping,
+                                                             torch.ones_like(damping))),
                        torch.ones_like(damping))
-    return torch.exp(1j * qp * distance) * torch.exp(-0.5 * (qp * omega) ** 2) * damp
 
 
 def radial_paracrystal_density(distance: Tensor) -> Tensor:

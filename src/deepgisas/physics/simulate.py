@@ -182,7 +182,7 @@ def _prepare(st: Structure, p: dict[str, Tensor]) -> _Batch:
         coverage = p["coverage"].sum(-1) if st.interference == "hexagonal_lattice" else 1.0
         fraction = coverage * rho * (wts * spec.volume(sizes)).sum(-1) / h_slice
         stack, js = _sliced_stack(st, p, h_slice, fraction, p["chi_particle"])
-        table = (itf.far_table(p["lattice_a"], p["lattice_decay"])
+        table = (itf.far_tables(p["lattice_a"], p["lattice_decay"])
                  if st.interference == "hexagonal_lattice" else None)
         extra = dict(js=js, sizes=sizes, wts=wts, h_slice=h_slice, rho=rho, coverage=coverage,
                      table=table)
@@ -360,12 +360,21 @@ def _particle_scattering(st: Structure, p: dict[str, Tensor], pre: _Batch,
         return scale * (cov * mean_abs2 + coherent * weighted)
     # radial paracrystal, size-spacing coupling approximation (decoupling when kappa = 0)
     qp = torch.sqrt(qx * qx + qy * qy)
+    kap = p["para_kappa"][:, None, None, None]
+    if not kap.requires_grad and not bool(kap.any()):
+        # kappa = 0 in real arithmetic: f = g e^{i q D}, Re f / (1 - W f) =
+        # (g cos - W g^2) / (1 - 2 W g cos + W^2 g^2), W = sum of the size weights (= 1)
+        g = itf.radial_paracrystal_envelope(qp, p["para_omega"][:, None, None]) * \
+            itf.radial_paracrystal_damping(p["para_distance"], p["para_damping"])[:, None, None]
+        gc = g * torch.cos(qp * p["para_distance"][:, None, None])
+        sw = wts.sum(-1)[:, None, None]
+        ratio = (gc - sw * g * g) / (1.0 - 2.0 * sw * gc + (sw * g) ** 2)
+        return scale * (mean_abs2 + 2.0 * abs2((w4 * amp).sum(1)) * ratio)
     f = itf.radial_paracrystal_phase(qp, p["para_distance"][:, None, None],
                                      p["para_damping"][:, None, None],
                                      p["para_omega"][:, None, None])
     rk = _radial_extension(st.shape_kind, sizes)
     rdev = (rk - (wts * rk).sum(-1, keepdim=True))[:, :, None, None]
-    kap = p["para_kappa"][:, None, None, None]
     ph = torch.exp(1j * kap * qp[:, None] * rdev)
     ph2 = torch.exp(2j * kap * qp[:, None] * rdev)
     m = (w4 * ph * amp).sum(1) * (w4 * ph * amp.conj()).sum(1)

@@ -1,0 +1,301 @@
+"""Levenberg-Marquardt for the log-intensity misfit, run on several starts at once, with
+Jacobians by finite differences in one simulator batch.
+
+The misfit (see :mod:`deepgisas.fit.gradient`) is the mean over the unmasked pixels of the
+soft-L1 loss rho(r), r = log(s I(theta) + b + c) - log(D + c). Over x = (logit theta, log s,
+log b) its Gauss-Newton model is H = J^T diag(rho''(r)) J, g = J^T rho'(r) (sums over pixels).
+The theta columns of J are one-sided differences of I with a step ``h`` (1e-5) in the unit box,
+in float64: strongly correlated parameters amplify a Jacobian's errors along their weak
+direction (by the square root of the condition number, ~100 for the film), where float32
+differences (h ~ 1e-3) are too rough for Gauss-Newton to converge or to find the optimum; in
+float64 the gradient J^T rho' is as good as autograd's (its error moves the optimum by ~0.02
+standard deviations) at a third of the cost. Every iteration simulates the Jacobians of all
+running starts as one batch (K x P), then their trial steps as one batch.
+
+Each iteration tries the Gauss-Newton step first, then Marquardt-damped ones (Nielsen's rule).
+A start stops when the Newton step left at its new point (last Jacobian and Hessian) is below
+``tol`` standard deviations sqrt(k diag(H^-1)), k = sum rho'^2 / sum rho'' (M-estimator), in
+every coordinate but the background, or when no damping lowers its misfit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import torch
+from torch import Tensor
+
+DELTA = 0.2  # soft-L1 transition, in log intensity
+
+
+def soft_l1(r: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """rho, rho' and rho'' of 2 delta^2 (sqrt(1 + (r/delta)^2) - 1), elementwise."""
+    q = torch.sqrt(1.0 + (r / DELTA) ** 2)
+    return 2.0 * DELTA**2 * (q - 1.0), 2.0 * r / q, 2.0 / (q * q * q)
+
+
+class Problem(Protocol):
+    """What the solver needs of a fit on one pixel grid: ``simulate(theta [B, P]) -> [B, N]``
+    over the unmasked pixels (float64, differentiable), their data ``logd`` = log(D + c) [N]
+    and the floor ``c``."""
+
+    logd: Tensor
+    c: float
+
+    def simulate(self, theta: Tensor) -> Tensor: ...
+
+
+def simulate(problem: Problem, theta: Tensor) -> Tensor:
+    """[B, N] simulations of theta [B, P] as float64 (no autograd)."""
+    with torch.no_grad():
+        return problem.simulate(theta).double()
+
+
+def losses(problem: Problem, sim: Tensor, log_s: Tensor, log_b: Tensor) -> Tensor:
+    """Sums of rho over the pixels [S] for sims [S, N], log scale and background [S]; inf for
+    NaN."""
+    model = torch.exp(log_s)[:, None] * sim + torch.exp(log_b)[:, None]
+    total = soft_l1(torch.log(model + problem.c) - problem.logd)[0].sum(-1)
+    return torch.nan_to_num(total, nan=torch.inf)
+
+
+def fit_scale(problem: Problem, sim: Tensor, iterations: int = 30
+              ) -> tuple[Tensor, Tensor, Tensor]:
+    """The best log scale and log background [S] for fixed simulations sim [S, N] (damped
+    Newton on two numbers per row, no simulations); returns them and the loss sums [S]."""
+    d = torch.exp(problem.logd) - problem.c
+    ls = torch.log(d.clamp_min(0).sum().clamp_min(1e-300) / sim.sum(-1).clamp_min(1e-300))
+    lb = torch.full_like(ls, float(np.log(problem.c * 1e-2)))
+    lam = torch.full_like(ls, 1e-3)
+    loss = losses(problem, sim, ls, lb)
+    for _ in range(iterations):
+        s, b = torch.exp(ls)[:, None], torch.exp(lb)[:, None]
+        m = s * sim + b + problem.c
+        _, d1, d2 = soft_l1(torch.log(m) - problem.logd)
+        js, jb = s * sim / m, b / m
+        h11, h12, h22 = (d2 * js * js).sum(-1), (d2 * js * jb).sum(-1), (d2 * jb * jb).sum(-1)
+        g1, g2 = (d1 * js).sum(-1), (d1 * jb).sum(-1)
+        a11, a22 = h11 * (1 + lam) + 1e-12, h22 * (1 + lam) + 1e-12
+        det = a11 * a22 - h12 * h12
+        new_s = ls + ((-g1 * a22 + g2 * h12) / det).clamp(-5, 5)
+        new_b = (lb + ((-g2 * a11 + g1 * h12) / det).clamp(-5, 5)).clamp_min(
+            float(np.log(problem.c * 1e-6)))
+        new = losses(problem, sim, new_s, new_b)
+        better = new < loss
+        ls, lb = torch.where(better, new_s, ls), torch.where(better, new_b, lb)
+        loss = torch.where(better, new, loss)
+        lam = torch.where(better, lam / 3, lam * 10)
+    return ls, lb, loss
+
+
+def residual_jacobian(problem: Problem, theta: Tensor, sim: Tensor, log_s: Tensor,
+                      log_b: Tensor, h: float) -> Tensor:
+    """Jacobians of the log residuals over (theta, log s, log b), [K, N, P + 2], at K points
+    theta [K, P] with their sims [K, N]: d I / d theta by the problem's own
+    ``sim_jacobian(theta, sim, h) -> [K, P, N]`` if it has one, else by one-sided differences
+    (K x P simulations in one batch, each step pointing into the unit box)."""
+    own = getattr(problem, "sim_jacobian", None)
+    if own is not None:
+        d_sim = own(theta, sim, h)
+    else:
+        k, p = theta.shape
+        step = torch.where(theta + h <= 1.0, torch.full_like(theta, h),
+                           torch.full_like(theta, -h))
+        moved = (theta[:, None, :] + torch.diag_embed(step)).reshape(k * p, p)
+        d_sim = (simulate(problem, moved).reshape(k, p, -1) - sim[:, None]) / step[..., None]
+    s, b = torch.exp(log_s)[:, None], torch.exp(log_b)[:, None]
+    m = s * sim + b + problem.c  # [K, N]
+    return torch.cat([(s[:, None] * d_sim / m[:, None]).transpose(1, 2),
+                      (s * sim / m)[..., None], (b / m)[..., None]], -1)
+
+
+@dataclass
+class State:
+    """K points of the search: x = (logit theta, log s, log b) [K, P + 2], their sims [K, N]
+    and loss sums [K]."""
+
+    x: Tensor
+    sim: Tensor
+    loss: Tensor
+
+    @property
+    def theta(self) -> Tensor:
+        return torch.sigmoid(self.x[:, :-2])
+
+    @staticmethod
+    def at(problem: Problem, x: Tensor, rescale: bool = False) -> State:
+        """Simulate x [K, P + 2]. ``rescale``: replace log s and log b by their best values for
+        these sims (:func:`fit_scale`, no more simulations)."""
+        sim = simulate(problem, torch.sigmoid(x[:, :-2]))
+        if rescale:
+            ls, lb, loss = fit_scale(problem, sim)
+            return State(torch.cat([x[:, :-2], ls[:, None], lb[:, None]], 1), sim, loss)
+        return State(x.clone(), sim, losses(problem, sim, x[:, -2], x[:, -1]))
+
+    def residuals(self, problem: Problem) -> Tensor:
+        """[K, N] log residuals."""
+        model = torch.exp(self.x[:, -2:-1]) * self.sim + torch.exp(self.x[:, -1:])
+        return torch.log(model + problem.c) - problem.logd
+
+
+@dataclass
+class Outcome:
+    """Finished runs: the final state (K rows), misfits (mean rho) [K], the residual Jacobian
+    over (theta, log s, log b) at the last point where one was computed [K, N, P + 2],
+    iterations (Jacobians of the longest run), simulations and whether each converged."""
+
+    state: State
+    misfit: Tensor
+    jac: Tensor
+    iterations: int
+    simulations: int
+    converged: Tensor
+
+
+def _limit(delta: Tensor, max_step: float) -> Tensor:
+    """Scale the theta part of steps [K, P + 2] to at most ``max_step`` and clip the log scale
+    and background parts to it (a vanishing background asks for ever larger log steps)."""
+    out = delta.clone()
+    biggest = delta[:, :-2].abs().amax(-1, keepdim=True).clamp_min(1e-300)
+    out[:, :-2] *= (max_step / biggest).clamp(max=1.0)
+    out[:, -2:] = out[:, -2:].clamp(-max_step, max_step)
+    return out
+
+
+def _model(problem: Problem, st: State, rows: Tensor, h: float, floor_b: float
+           ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """Gauss-Newton model at ``rows``: residual Jacobian over (theta, log s, log b) [R, N, Q],
+    d r / d x [R, N, Q] (zero at non-finite pixels), gradient [R, Q], Hessian [R, Q, Q] and
+    the M-estimator variance factor k [R]. A background at its floor that wants to go lower is
+    held there (an active bound)."""
+    theta = st.theta[rows]
+    jac = residual_jacobian(problem, theta, st.sim[rows], st.x[rows, -2], st.x[rows, -1], h)
+    chain = torch.cat([theta * (1 - theta), torch.ones((rows.numel(), 2), dtype=theta.dtype)],
+                      1)
+    jx = jac * chain[:, None]
+    _, d1, d2 = soft_l1(st.residuals(problem)[rows])
+    ok = torch.isfinite(jx).all(-1) & torch.isfinite(d1)
+    jx = torch.where(ok[..., None], jx, 0.0)
+    d1, d2 = torch.where(ok, d1, 0.0), torch.where(ok, d2, 0.0)
+    grad = (jx * d1[..., None]).sum(1)
+    hess = jx.transpose(1, 2) @ (d2[..., None] * jx)
+    pinned = (st.x[rows, -1] <= floor_b + 1e-9) & (grad[:, -1] > 0)
+    hess[pinned, -1, :] = 0.0
+    hess[pinned, :, -1] = 0.0
+    hess[pinned, -1, -1] = 1.0
+    grad[pinned, -1] = 0.0
+    jx[pinned, :, -1] = 0.0
+    k = (d1 * d1).sum(-1) / d2.sum(-1).clamp_min(1e-300)
+    return jac, jx, grad, hess, k
+
+
+def levenberg_marquardt(problem: Problem, x: Tensor, max_iter: int = 30, tol: float = 0.1,
+                        h: float = 1e-5, max_step: float = 2.0, keep: int | None = None,
+                        race: int = 4, rescale: bool = False) -> Outcome:
+    """Minimise the misfit from K starts x [K, P + 2] (logit theta, log s, log b) at once.
+
+    ``keep``: after every ``race`` iterations, only the best half of the starts still running
+    (by misfit, at least ``keep``) go on; the others stop where they are. Steps larger than
+    ``max_step`` (logit units) are scaled down. ``rescale``: start from the best scale and
+    background for each start's theta (e.g. on a new pixel grid)."""
+    n = problem.logd.shape[0]
+    st = State.at(problem, x, rescale)
+    k_all, q = st.x.shape
+    lam = torch.full((k_all,), 1e-4, dtype=torch.float64)
+    nu = torch.full_like(lam, 2.0)
+    running = torch.isfinite(st.loss)
+    converged = torch.zeros(k_all, dtype=torch.bool)
+    jac = torch.zeros((k_all, n, q), dtype=torch.float64)
+    sims, it = k_all, 0
+    floor_b = float(np.log(problem.c * 1e-6))
+    for _ in range(max_iter):
+        if keep is not None and it and it % race == 0 and int(running.sum()) > keep:
+            order = torch.argsort(torch.where(running, st.loss, torch.inf))
+            running[order[max(keep, (int(running.sum()) + 1) // 2):]] = False
+        rows = running.nonzero()[:, 0]
+        if rows.numel() == 0:
+            break
+        it += 1
+        jac[rows], jx, grad, hess, kk = _model(problem, st, rows, h, floor_b)
+        sims += rows.numel() * (q - 2)
+        diag = torch.diagonal(hess, dim1=1, dim2=2)
+        diag = diag.clamp_min(1e-12 * diag.amax(-1, keepdim=True) + 1e-300)
+        old_x, old_loss = st.x[rows].clone(), st.loss[rows].clone()
+        pending = torch.ones(rows.numel(), dtype=torch.bool)
+        for attempt in range(12):  # the Gauss-Newton step first, then damped ones
+            idx = pending.nonzero()[:, 0]
+            if idx.numel() == 0:
+                break
+            damping = lam[rows[idx]] if attempt else torch.zeros(idx.numel(),
+                                                                 dtype=torch.float64)
+            a = hess[idx] + damping[:, None, None] * torch.diag_embed(diag[idx])
+            delta = _limit(torch.linalg.lstsq(a, -grad[idx, :, None]).solution[..., 0],
+                           max_step)
+            pred = -((grad[idx] * delta).sum(-1)
+                     + 0.5 * (delta[:, None, :] @ hess[idx] @ delta[..., None])[:, 0, 0])
+            trial_x = old_x[idx] + delta
+            trial_x[:, -1] = trial_x[:, -1].clamp_min(floor_b)
+            trial = State.at(problem, trial_x)
+            sims += idx.numel()
+            better = trial.loss < old_loss[idx]
+            ratio = ((old_loss[idx] - trial.loss) / pred.clamp_min(1e-300)).clamp(max=2.0)
+            got = idx[better]
+            for name in ("x", "sim", "loss"):
+                getattr(st, name)[rows[got]] = getattr(trial, name)[better]
+            lam[rows[got]] *= torch.clamp(1 - (2 * ratio[better] - 1) ** 3, min=1 / 3)
+            nu[rows[got]] = 2.0
+            if attempt:
+                bad = rows[idx[~better]]
+                lam[bad] *= nu[bad]
+                nu[bad] *= 2
+            pending[got] = False
+        stuck = rows[pending]  # no damping lowers the misfit: a minimum to working precision
+        converged[stuck] = True
+        running[stuck] = False
+        moved = ~pending
+        if bool(moved.any()):
+            # what is left: the Newton step at the new point, its gradient estimated with this
+            # Jacobian, in standard deviations (a damped step can be small far from the optimum)
+            _, d1, _ = soft_l1(st.residuals(problem)[rows[moved]])
+            g_new = (jx[moved] * torch.nan_to_num(d1)[..., None]).sum(1)
+            g_new[:, -1] = torch.where(grad[moved, -1] == 0, 0.0, g_new[:, -1])
+            inverse = torch.linalg.pinv(hess[moved])
+            sigma = torch.sqrt((torch.diagonal(inverse, dim1=1, dim2=2) * kk[moved, None]
+                                ).clamp_min(1e-300))
+            left = (inverse @ g_new[..., None])[..., 0].abs() / sigma
+            done = rows[moved][left[:, :-1].amax(-1) < tol]
+            converged[done] = True
+            running[done] = False
+    return Outcome(st, st.loss / n, jac, it, sims, converged)
+
+
+def laplace_cov(jac: Tensor, residuals: Tensor, robust: bool = False) -> Tensor | None:
+    """Covariance of the parameters behind J [N, Q] (the Jacobian of the log residuals [N]) at
+    the optimum; None if too few pixels: the Gauss-Newton s2 (J^T J)^-1, s2 = sum r^2 / (N - Q)
+    (one noise level for all pixels' log residuals), or with ``robust`` the soft-L1
+    M-estimator's sandwich H^-1 (J^T diag(rho'^2) J) H^-1 N / (N - Q), H = J^T diag(rho'') J
+    (each pixel its own noise). The sandwich is the smaller for film fits (about half) but
+    covered the truth within 2 std in 19 of 30 parameters against 26 of 30 (benchmarks/
+    fit_starts.py): the log misfit of low-count pixels is itself biased, and the plain
+    estimate's larger s2 covers that."""
+    ok = torch.isfinite(jac).all(-1) & torch.isfinite(residuals)
+    jac, r = jac[ok], residuals[ok]
+    n, q = jac.shape
+    if n <= q:
+        return None
+    if not robust:
+        return float((r * r).sum()) / (n - q) * torch.linalg.pinv(jac.T @ jac)
+    _, d1, d2 = soft_l1(r)
+    inverse = torch.linalg.pinv(jac.T @ (d2[:, None] * jac))
+    return inverse @ (jac.T @ (d1[:, None] ** 2 * jac)) @ inverse * (n / (n - q))
+
+
+def laplace_std(jac: Tensor, residuals: Tensor, p: int) -> np.ndarray:
+    """Standard deviations of the first P (normalised) parameters of J [N, Q] (the others, e.g.
+    scale and background, marginalised): sqrt(diag(:func:`laplace_cov`))."""
+    cov = laplace_cov(jac, residuals)
+    if cov is None:
+        return np.full(p, np.nan)
+    return np.sqrt(np.clip(np.diag(cov.numpy())[:p], 0, None))
