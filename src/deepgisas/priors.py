@@ -56,16 +56,19 @@ Prior = Uniform | LogUniform
 Number = float | Uniform | LogUniform
 
 
-def _float(value: Any, where: str) -> float:
+def finite_float(value: Any, where: str, what: str = "") -> float:
+    """``value`` as a finite float, or a UserError at ``where`` (naming ``what``, if given)."""
+    head = f"{what}: " if what else ""
     if isinstance(value, bool):
-        raise UserError(f"expected a number, got {value!r}", where)
+        raise UserError(f"{head}expected a number, got {value!r}", where)
     try:
         out = float(value)
     except (TypeError, ValueError):
-        raise UserError(f"expected a number, got {value!r}", where) from None
+        raise UserError(f"{head}expected a number, got {value!r}", where) from None
     if not math.isfinite(out):
-        raise UserError(f"expected a finite number, got {value!r}", where)
+        raise UserError(f"{head}expected a finite number, got {value!r}", where)
     return out
+
 
 
 def parse_number(value: Any, where: str, allow_prior: bool = True) -> Number:
@@ -79,7 +82,7 @@ def parse_number(value: Any, where: str, allow_prior: bool = True) -> Number:
         kind, bounds = next(iter(value.items()))
         if not isinstance(bounds, Sequence) or isinstance(bounds, str) or len(bounds) != 2:
             raise UserError(f"{kind} needs [lo, hi]", where)
-        lo, hi = _float(bounds[0], where), _float(bounds[1], where)
+        lo, hi = finite_float(bounds[0], where), finite_float(bounds[1], where)
         if not lo < hi:
             raise UserError(f"{kind} needs lo < hi, got [{lo:g}, {hi:g}]", where)
         if kind == "log_uniform":
@@ -87,4 +90,4 @@ def parse_number(value: Any, where: str, allow_prior: bool = True) -> Number:
                 raise UserError("log_uniform needs 0 < lo", where)
             return LogUniform(lo, hi)
         return Uniform(lo, hi)
-    return _float(value, where)
+    return finite_float(value, where)

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 import deepgisas as dg
 from deepgisas.fit import FitConfig
@@ -20,13 +18,6 @@ from tests.io.helpers import INSTRUMENTS, real
 
 QUICK = FitConfig(n_starts=2, n_polish=1, n_fill=2, max_iter=3)
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_the_galaxi_specular_spot_is_inside_the_mask() -> None:

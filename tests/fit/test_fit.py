@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -24,15 +23,6 @@ from deepgisas.fit import (
 from deepgisas.physics.simulate import simulate_tensors
 from deepgisas.sample import Experiment, parse_experiment
 from deepgisas.templates import draw_parameters, instantiate
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    """Fits are many small tensor passes: one thread is faster on a shared CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def film(n: int = 32, samples: int = 15) -> Experiment:

@@ -142,7 +142,7 @@ def test_poni_rows_match_the_real_specular_peak(tmp_path: Path) -> None:
 def test_poni_errors(tmp_path: Path) -> None:
     p = tmp_path / "bad.poni"
     p.write_text("PixelSize1: 1e-4\nPixelSize2: 1e-4\nDistance: 1\nPoni1: x\n")
-    with pytest.raises(UserError, match="bad.poni: poni1 is not a number"):
+    with pytest.raises(UserError, match="bad.poni: poni1: expected a number"):
         read_poni(p)
     p.write_text("PixelSize1: 1e-4\nPixelSize2: 1e-4\nDistance: 1\nPoni1: 0.01\nPoni2: 0.01\n"
                  "Rot1: 0.01\n")
@@ -152,11 +152,11 @@ def test_poni_errors(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("text", "message"), [
     (galaxi_poni().replace("Distance: 1.73\n", ""), "no 'distance' line"),
-    (galaxi_poni().replace("Poni2:", "Poni2: 0.1 m #"), "poni2 is not a number"),
+    (galaxi_poni().replace("Poni2:", "Poni2: 0.1 m #"), "poni2: expected a number"),
     (galaxi_poni().replace("Rot2: 0", "Rot2: 0.0012"), "tilted detector (rot2 = 0.0012 rad)"),
     (galaxi_poni().replace("Wavelength: 1.341e-10\n", ""), "no 'wavelength' line"),
     (galaxi_poni("{pixel1: 1}"), "Detector_config is not JSON"),
-    (galaxi_poni('{"pixel1": "big", "pixel2": 1e-4}'), "pixel1 is not a number"),
+    (galaxi_poni('{"pixel1": "big", "pixel2": 1e-4}'), "pixel1: expected a number"),
     (galaxi_poni("{}", "Mystery9000"), "no pixel size"),
     (galaxi_poni('{"pixel1": 1e-4, "pixel2": 1e-4}'), "max_shape"),
     (galaxi_poni('{"pixel1": 1e-4, "pixel2": 2e-4, "max_shape": [10, 10]}'), "non-square"),

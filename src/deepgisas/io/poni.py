@@ -18,13 +18,13 @@ perpendicular to the direct beam. A PONI file has no incidence angle: the caller
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from deepgisas.errors import UserError
 from deepgisas.io.text import read_text
+from deepgisas.priors import finite_float
 from deepgisas.sample import Beam, Detector, Rectangular
 
 MAX_TILT = 1e-6  # rad: larger rotations are a tilted detector, which we do not model
@@ -98,16 +98,6 @@ def _shape(value: Any, where: str) -> tuple[int, int] | None:
     return int(value[0]), int(value[1])
 
 
-def _float(value: Any, what: str, where: str) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise UserError(f"{what} is not a number: {value!r}", where) from None
-    if not math.isfinite(v):
-        raise UserError(f"{what} is not finite", where)
-    return v
-
-
 def read_poni(path: str | Path) -> Poni:
     """Parse a PONI file (version 1 or 2); one-line UserErrors name the file."""
     p = Path(path)
@@ -126,7 +116,7 @@ def read_poni(path: str | Path) -> Poni:
             if default is not None:
                 return default
             raise UserError(f"no {key!r} line", where)
-        return _float(values[key], key, where)
+        return finite_float(values[key], where, key)
 
     if not values:
         raise UserError("not a PONI file (no 'key: value' lines)", where)
@@ -135,7 +125,7 @@ def read_poni(path: str | Path) -> Poni:
     name = values.get("detector", "Detector")
     shape = _shape(cfg.get("max_shape"), where)
     if cfg.get("pixel1") is not None or cfg.get("pixel2") is not None:
-        pixel1, pixel2 = (_float(cfg.get(k), f"Detector_config {k}", where)
+        pixel1, pixel2 = (finite_float(cfg.get(k), where, f"Detector_config {k}")
                           for k in ("pixel1", "pixel2"))
     elif "pixelsize1" in values or "pixelsize2" in values:
         pixel1, pixel2 = num("pixelsize1"), num("pixelsize2")
