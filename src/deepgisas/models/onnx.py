@@ -2,9 +2,10 @@
 
 The ONNX file sits beside the weights as ``model.onnx``. Which engine is faster depends on the
 network and the machine: ONNX Runtime runs DenseNet169 about 3 times faster than eager torch
-on a small CPU, but the small ``rodnet`` is faster eager. So the export times both engines on
-the model's input, side by side, and writes the figures to ``model.onnx.json``; ``predict``
-(engine "auto") uses ONNX Runtime only when that record says it was faster."""
+on a small CPU, but the small ``rodnet`` is as fast or faster eager. So the export times both
+engines as ``predict`` runs them (preprocessing included) and writes the figures to
+``model.onnx.json``; ``predict`` (engine "auto") uses ONNX Runtime only when that record says
+it was faster."""
 
 from __future__ import annotations
 
