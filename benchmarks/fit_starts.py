@@ -34,7 +34,7 @@ import deepgisas as dg
 from deepgisas.data.labels import LabelSpace
 from deepgisas.fit import FitConfig, fit_image, fit_orientation, free_tensors
 from deepgisas.fit.files import network_starts
-from deepgisas.fit.levenberg import DELTA
+from deepgisas.fit.levenberg import soft_l1
 from deepgisas.predict import predict_arrays
 from deepgisas.sample import parse_experiment
 from deepgisas.templates import draw_parameters, instantiate
@@ -112,8 +112,8 @@ def orientation_cases(n: int, counts: float, size: int) -> None:
         lam_true = truth["beam.wavelength_nm"]
         ok = np.isfinite(img)
         c = FitConfig().floor * float(np.percentile(img[ok & (img > 0)], 99))
-        x = (np.log(clean[ok] + c) - np.log(np.clip(img[ok], 0, None) + c)) / DELTA
-        truth_misfit = float((2 * DELTA**2 * (np.sqrt(1 + x * x) - 1)).mean())
+        x = np.log(clean[ok] + c) - np.log(np.clip(img[ok], 0, None) + c)
+        truth_misfit = float(soft_l1(torch.from_numpy(x))[0].mean())
         known = np.array(fit_orientation(small, img, fixed=truth, bootstrap=0
                                          ).extra["probability"])
         known_ok += abs(near(known, 0) - 0.7) < 0.1 and abs(near(known, 30) - 0.3) < 0.1

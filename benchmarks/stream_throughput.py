@@ -93,7 +93,7 @@ def main() -> None:
             predictor(batch)
         t1 = time.perf_counter()
         print(f"  preprocess + network alone (batch 64, "
-              f"{'ONNX Runtime' if type(predictor.net).__name__ == 'OnnxRunner' else 'torch'}):"
+              f"{'ONNX Runtime' if predictor.engine == 'onnx' else 'torch'}):"
               f" {4 * len(batch) / (t1 - t0):7.1f} frames/s")
 
         # end to end
@@ -107,7 +107,7 @@ def main() -> None:
         lines = out.read_bytes().count(b"\n") - 1
         assert lines == args.n, f"{lines} rows for {args.n} frames"
         print(f"  end to end (scan, read, resample, preprocess, predict, CSV, PNG): "
-              f"{summary.frames / summary.seconds:7.1f} frames/s "
+              f"{summary.rate:7.1f} frames/s "
               f"({summary.frames} frames in {summary.seconds:.1f} s; {wall:.1f} s with "
               "start-up)")
 

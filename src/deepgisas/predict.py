@@ -110,12 +110,9 @@ def predict_files(model: str | Path, paths: Sequence[str | Path],
     resampled from the instrument's geometry onto the model's detector grid; without it each
     image must already have the model's shape. Warns (``OutsideWarning``) per image when the
     model's grid reaches outside the measured detector."""
-    net, card = load_model(model)
-    template = parse_experiment(card["template"], "model card")
+    predictor = Predictor(model, engine=engine)
     inst = read_instrument(instrument, alpha_i_deg) if instrument is not None else None
-    reader = ModelImages(template, inst, str(instrument))
-    images = [reader(p) for p in paths]
-    results = predict_arrays(model, np.stack(images), (net, card), engine)
-    name = card.get("name") or Path(str(model)).name
-    return {"model": name, "results": [{"image": str(p), **r}
-                                       for p, r in zip(paths, results, strict=True)]}
+    reader = ModelImages(predictor.template, inst, str(instrument))
+    results = predictor(np.stack([reader(p) for p in paths]))
+    return {"model": predictor.name, "results": [{"image": str(p), **r}
+                                                 for p, r in zip(paths, results, strict=True)]}

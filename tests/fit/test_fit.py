@@ -89,7 +89,7 @@ def test_pixel_subsets_are_pixels_of_the_full_detector(geometry: str, stride: in
     theta = torch.tensor([[0.3, 0.6, 0.4, 0.7, 0.2, 0.5]], dtype=torch.float64)
     full = simulate_tensors(free.structure, with_free(free, theta))[0].numpy()
     image = np.where(np.arange(full.shape[1]) % 5 == 1, np.nan, 1.0) * np.ones_like(full)
-    sub = _Problem(free, image, 1e-3, stride, torch.float64, subset=True)
+    sub = _Problem(free, image, 1e-3, stride, torch.float64)
     o = stride // 2
     expected = full[o::stride, o::stride][np.isfinite(image[o::stride, o::stride])]
     ratio = sub.simulate(theta)[0].numpy() / expected

@@ -9,6 +9,7 @@ from pathlib import Path
 from deepgisas.analysis.common import Result, pyplot, save_figure
 from deepgisas.errors import UserError
 from deepgisas.models.store import model_dir
+from deepgisas.training.curves import mean_data_wait
 
 FIXED = ("epoch", "step", "images", "seconds", "lr", "data_wait")
 
@@ -70,9 +71,9 @@ def curves(model: str | Path, out: Path) -> Result:
             f"the last, best {best[main]:.4g} (epoch {int(best['epoch'])}). A validation "
             "curve that flattens while the training loss keeps falling means over-fitting; "
             "one still falling means the budget, not the model, limits the result.")
-    if "data_wait" in rows[0]:
-        waits = [r["data_wait"] for r in rows[1:]] or [rows[0]["data_wait"]]
-        numbers["data_wait"] = sum(waits) / len(waits)
+    wait = mean_data_wait(rows)
+    if wait is not None:
+        numbers["data_wait"] = wait
         text += (f" The loop waited for data {numbers['data_wait']:.1%} of its time (mean over "
                  "the epochs after the first).")
     return Result("curves", [path], numbers, text)

@@ -23,3 +23,10 @@ def alpha_i(args: argparse.Namespace) -> float | None:
     if args.alpha_i is not None and not args.instrument:
         raise UserError("--alpha-i needs --instrument (the detector it places)")
     return args.alpha_i
+
+
+def add_engine(p: argparse.ArgumentParser, help: str) -> None:
+    """``--engine auto|torch|onnx`` (:func:`deepgisas.models.onnx.select_engine`)."""
+    from deepgisas.models.onnx import ENGINES
+
+    p.add_argument("--engine", choices=ENGINES, default="auto", help=help)

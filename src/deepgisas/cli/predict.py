@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import warnings
 from pathlib import Path
 
-from deepgisas.cli.options import add_instrument, alpha_i
+from deepgisas.cli.options import add_engine, add_instrument, alpha_i
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,8 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    ".h5/.nxs, .txt; each optionally .gz)")
     add_instrument(p)
     p.add_argument("-o", "--output", help="output JSON file (default: stdout)")
-    p.add_argument("--engine", choices=("auto", "torch", "onnx"), default="auto",
-                   help="auto (default): ONNX Runtime when the model's export measured it "
+    add_engine(p, "auto (default): ONNX Runtime when the model's export measured it "
                         "faster than eager torch; torch or onnx force one")
     p.set_defaults(func=run)
 
@@ -38,15 +36,10 @@ def run(args: argparse.Namespace) -> None:
     out = Path(args.output) if args.output else None
     if out is not None and not out.parent.is_dir():
         raise UserError("the folder does not exist", str(out))
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings():  # every image's warning (main prints each as one line)
         warnings.simplefilter("always", OutsideWarning)
         result = predict_files(args.model, args.images, args.instrument, args.engine,
                                alpha_i_deg=alpha_i(args))
-    for w in caught:
-        if issubclass(w.category, OutsideWarning):
-            print(f"deepgisas predict: warning: {w.message}", file=sys.stderr)
-        else:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     text = json.dumps(result, indent=1)
     if out is None:
         print(text)

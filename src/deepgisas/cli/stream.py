@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from deepgisas.cli.options import add_instrument, alpha_i
+from deepgisas.cli.options import add_engine, add_instrument, alpha_i
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -53,8 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=1,
                    help="threads of the network itself (default 1: reading already runs in "
                         "parallel with it)")
-    p.add_argument("--engine", choices=("auto", "torch", "onnx"), default="auto",
-                   help="the network's engine, as for predict (default auto)")
+    add_engine(p, "the network's engine, as for predict (default auto)")
     p.add_argument("--bins", action="store_true",
                    help="orientation models: also write the 120 probabilities")
     p.set_defaults(func=run)

@@ -30,19 +30,19 @@ from deepgisas.units import DEG
 SPOT_RADIUS_DEG = 0.06  # masked around the specular and direct beams (see the module docstring)
 
 
-def network_start(model: str | Path, path: str | Path, instrument: str | Path | None,
-                  template: Experiment, image: np.ndarray, alpha_i_deg: float | None = None
+def network_start(model: str | Path, path: str | Path, inst: tuple[Any, Any] | None,
+                  template: Experiment, image: np.ndarray, instrument: str = "instrument"
                   ) -> dict[str, Any]:
-    """The model's prediction for the image file (read onto the model's own grid when that
-    differs from the template's)."""
+    """The model's prediction for the image file, given as ``image`` on the template's grid;
+    read again onto the model's own grid when that differs, through ``inst`` (the parsed
+    beam and detector of the file ``instrument``, or None)."""
     from deepgisas.models.store import load_model
     from deepgisas.predict import predict_arrays
 
     net, card = load_model(model)
     own = parse_experiment(card["template"], "model card")
     if own.detector != template.detector:
-        inst = read_instrument(instrument, alpha_i_deg) if instrument is not None else None
-        image = image_for_model(path, own, inst, str(instrument))
+        image = image_for_model(path, own, inst, instrument)
     return predict_arrays(model, image[None], (net, card))[0]
 
 
@@ -87,7 +87,7 @@ def fit_file(template: Experiment, path: str | Path, model: str | Path | None = 
     start: Any = None
     network: dict[str, Any] | None = None
     if model is not None:
-        network = network_start(model, path, instrument, template, image, alpha_i_deg)
+        network = network_start(model, path, inst, template, image, str(instrument))
         if "parameters" in network:
             start = network_starts(network, template, config)
         elif "probability" in network:

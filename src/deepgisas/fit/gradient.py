@@ -41,7 +41,7 @@ from deepgisas.fit import levenberg as lm
 from deepgisas.fit.tensors import FreeTensors, free_tensors, physical, with_free
 from deepgisas.physics.simulate import Structure, simulate_tensors
 from deepgisas.priors import LogUniform, Uniform
-from deepgisas.sample import Experiment, Spherical
+from deepgisas.sample import Experiment
 
 EDGE = 1e-3  # starts are kept this far inside the unit box
 Start = Mapping[str, float]
@@ -61,7 +61,7 @@ class FitResult:
     background: float = 0.0
     method: str = "laplace"
     theta: np.ndarray = field(default_factory=lambda: np.zeros(0))  # normalised optimum [P]
-    start_misfits: list[float] = field(default_factory=list)  # per start, after Adam
+    start_misfits: list[float] = field(default_factory=list)  # per start, when screened
     extra: dict = field(default_factory=dict)  # e.g. the orientation distribution
 
     def to_dict(self, image: str) -> dict:
@@ -102,28 +102,6 @@ def _strides(template: Experiment, side: int) -> list[int]:
     return out
 
 
-def _bin_factor(template: Experiment, side: int) -> int:
-    if not isinstance(template.detector.geometry, Spherical):
-        return 1
-    rows, cols = template.detector.shape
-    f = 1
-    while rows % (2 * f) == 0 and cols % (2 * f) == 0 and min(rows, cols) // (2 * f) >= side:
-        f *= 2
-    return f
-
-
-def _bin(data: np.ndarray, f: int) -> np.ndarray:
-    """Mean of f x f blocks over finite pixels; NaN where fewer than half are finite."""
-    if f == 1:
-        return data
-    r, c = data.shape
-    blocks = data.reshape(r // f, f, c // f, f)
-    ok = np.isfinite(blocks)
-    n = ok.sum((1, 3))
-    total = np.where(ok, blocks, 0.0).sum((1, 3))
-    return np.where(n * 2 >= f * f, total / np.maximum(n, 1), np.nan)
-
-
 def _subset_geometry(st: Structure, base: dict[str, Tensor], stride: int
                      ) -> tuple[tuple[int, int], dict[str, Tensor]]:
     """The detector of pixels (stride m + o) in both axes, o = stride // 2: its shape and
@@ -146,19 +124,15 @@ def _subset_geometry(st: Structure, base: dict[str, Tensor], stride: int
 
 
 class _Problem:
-    """Data, mask and simulator of one fit on one grid: the full detector binned by f x f
-    blocks (``subset`` False, for the orientation fit) or its subset of every f-th pixel."""
+    """Data, mask and simulator of one fit on one grid: the full detector (f = 1) or its
+    subset of every f-th pixel of every f-th row."""
 
     def __init__(self, free: FreeTensors, data: np.ndarray, floor: float, f: int,
-                 dtype: torch.dtype, subset: bool = False) -> None:
-        rows, cols = free.structure.shape
-        base = free.base
-        if subset and f > 1:
+                 dtype: torch.dtype) -> None:
+        shape, base, d = free.structure.shape, free.base, data
+        if f > 1:
             shape, base = _subset_geometry(free.structure, base, f)
-            o = f // 2
-            d = data[o::f, o::f]
-        else:
-            shape, d = (rows // f, cols // f), _bin(data, f)
+            d = data[f // 2::f, f // 2::f]
         self.st: Structure = dataclasses.replace(free.structure, shape=shape, roi=None,
                                                  masks=())
         self.free = _cast(FreeTensors(self.st, base, free.params), dtype)
@@ -181,11 +155,6 @@ def _cast(free: FreeTensors, dtype: torch.dtype) -> FreeTensors:
     cdt = torch.complex64 if dtype == torch.float32 else torch.complex128
     return FreeTensors(free.structure, {k: (v.to(cdt) if v.is_complex() else v.to(dtype))
                                         for k, v in free.base.items()}, free.params)
-
-
-def _logit(theta: np.ndarray) -> np.ndarray:
-    t = np.clip(theta, EDGE, 1 - EDGE)
-    return np.log(t / (1 - t))
 
 
 def _starts(template: Experiment, free: FreeTensors, start: Start | Sequence[Start] | None,
@@ -219,8 +188,8 @@ def _starts(template: Experiment, free: FreeTensors, start: Start | Sequence[Sta
 def network_starts(network: dict[str, Any], template: Experiment,
                    config: FitConfig | None = None, n: int = 4) -> list[dict[str, float]]:
     """Starts from a parameter model's prediction: its mean, then n - 1 draws from its
-    Gaussian (mean, std) clipped to the priors, with the nuisance parameters it does not
-    predict drawn from their priors (by :func:`fit_image`)."""
+    Gaussian (mean, std) clipped to the priors; the nuisance parameters it does not predict
+    are filled in from prior points by :func:`fit_image`."""
     labels = LabelSpace.of(template)
     priors = {labels.short[p]: prior for p, prior in template.free_parameters.items()}
     rng = np.random.default_rng((config or FitConfig()).seed)
@@ -274,7 +243,7 @@ def fit_image(template: Experiment, image: np.ndarray, mask: np.ndarray | None =
     c = cfg.floor * float(np.percentile(positive, 99))
     strides = _strides(template, cfg.coarse_side)
     levels = [_Problem(free, data, c, f, torch.float64 if f == 1 or cfg.float64 else
-                       torch.float32, subset=True) for f in strides]
+                       torch.float32) for f in strides]
     # screen every start at the coarsest level with its best scale and background, race the
     # best few by Levenberg-Marquardt there, carry the winner up the levels
     candidates = torch.from_numpy(np.clip(_starts(template, free, start, cfg), EDGE, 1 - EDGE))

@@ -144,14 +144,13 @@ class State:
 class Outcome:
     """Finished runs: the final state (K rows), misfits (mean rho) [K], the residual Jacobian
     over (theta, log s, log b) at the last point where one was computed [K, N, P + 2],
-    iterations (Jacobians of the longest run), simulations and whether each converged."""
+    iterations (Jacobians of the longest run) and simulations."""
 
     state: State
     misfit: Tensor
     jac: Tensor
     iterations: int
     simulations: int
-    converged: Tensor
 
 
 def _limit(delta: Tensor, max_step: float) -> Tensor:
@@ -206,7 +205,6 @@ def levenberg_marquardt(problem: Problem, x: Tensor, max_iter: int = 30, tol: fl
     lam = torch.full((k_all,), 1e-4, dtype=torch.float64)
     nu = torch.full_like(lam, 2.0)
     running = torch.isfinite(st.loss)
-    converged = torch.zeros(k_all, dtype=torch.bool)
     jac = torch.zeros((k_all, n, q), dtype=torch.float64)
     sims, it = k_all, 0
     floor_b = float(np.log(problem.c * 1e-6))
@@ -252,7 +250,6 @@ def levenberg_marquardt(problem: Problem, x: Tensor, max_iter: int = 30, tol: fl
                 nu[bad] *= 2
             pending[got] = False
         stuck = rows[pending]  # no damping lowers the misfit: a minimum to working precision
-        converged[stuck] = True
         running[stuck] = False
         moved = ~pending
         if bool(moved.any()):
@@ -266,30 +263,23 @@ def levenberg_marquardt(problem: Problem, x: Tensor, max_iter: int = 30, tol: fl
                                 ).clamp_min(1e-300))
             left = (inverse @ g_new[..., None])[..., 0].abs() / sigma
             done = rows[moved][left[:, :-1].amax(-1) < tol]
-            converged[done] = True
             running[done] = False
-    return Outcome(st, st.loss / n, jac, it, sims, converged)
+    return Outcome(st, st.loss / n, jac, it, sims)
 
 
-def laplace_cov(jac: Tensor, residuals: Tensor, robust: bool = False) -> Tensor | None:
+def laplace_cov(jac: Tensor, residuals: Tensor) -> Tensor | None:
     """Covariance of the parameters behind J [N, Q] (the Jacobian of the log residuals [N]) at
     the optimum; None if too few pixels: the Gauss-Newton s2 (J^T J)^-1, s2 = sum r^2 / (N - Q)
-    (one noise level for all pixels' log residuals), or with ``robust`` the soft-L1
-    M-estimator's sandwich H^-1 (J^T diag(rho'^2) J) H^-1 N / (N - Q), H = J^T diag(rho'') J
-    (each pixel its own noise). The sandwich is the smaller for film fits (about half) but
-    covered the truth within 2 std in 19 of 30 parameters against 26 of 30 (benchmarks/
-    fit_starts.py): the log misfit of low-count pixels is itself biased, and the plain
-    estimate's larger s2 covers that."""
+    (one noise level for all pixels' log residuals). The soft-L1 M-estimator's sandwich (each
+    pixel its own noise) was tried: about half as large for film fits, it covered the truth
+    within 2 std in 19 of 30 parameters against 26 of 30 (benchmarks/fit_starts.py), since the
+    log misfit of low-count pixels is itself biased and the plain s2 covers that."""
     ok = torch.isfinite(jac).all(-1) & torch.isfinite(residuals)
     jac, r = jac[ok], residuals[ok]
     n, q = jac.shape
     if n <= q:
         return None
-    if not robust:
-        return float((r * r).sum()) / (n - q) * torch.linalg.pinv(jac.T @ jac)
-    _, d1, d2 = soft_l1(r)
-    inverse = torch.linalg.pinv(jac.T @ (d2[:, None] * jac))
-    return inverse @ (jac.T @ (d1[:, None] ** 2 * jac)) @ inverse * (n / (n - q))
+    return float((r * r).sum()) / (n - q) * torch.linalg.pinv(jac.T @ jac)
 
 
 def laplace_std(jac: Tensor, residuals: Tensor, p: int) -> np.ndarray:

@@ -52,7 +52,6 @@ from deepgisas.data.labels import LabelSpace
 from deepgisas.errors import UserError
 from deepgisas.fit import levenberg as lm
 from deepgisas.fit.gradient import EDGE, FitConfig, FitResult, _masked, _Problem, _starts
-from deepgisas.fit.levenberg import DELTA
 from deepgisas.fit.tensors import FreeTensors, free_tensors, physical, with_free
 from deepgisas.sample import Experiment
 from deepgisas.units import DEG
@@ -92,8 +91,8 @@ def solve_weights(a: np.ndarray, data: np.ndarray, c: float, iterations: int = 3
 
 
 def _misfit(model: np.ndarray, logd: np.ndarray, c: float) -> float:
-    r = (np.log(np.clip(model, 0, None) + c) - logd) / DELTA
-    return float((2 * DELTA**2 * (np.sqrt(1 + r * r) - 1)).mean())
+    r = np.log(np.clip(model, 0, None) + c) - logd
+    return float(lm.soft_l1(torch.from_numpy(r))[0].mean())
 
 
 @dataclass
@@ -375,8 +374,9 @@ def fit_orientation(template: Experiment, image: np.ndarray, mask: np.ndarray | 
                  else np.arange(0, bins, scan_every))
     scan = [search.solve(row, scan_bins) for row in _scan_points(
         free, theta0, template.detector.shape[1], scan_step)] if free.params else []
-    sol = search.solve(theta0, exact=True)
-    if scan:
+    if not scan:
+        sol = search.solve(theta0, exact=True)
+    else:
         order = np.argsort([s.misfit for s in scan])
         picked: list[int] = []
         for i in order:

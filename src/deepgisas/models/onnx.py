@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
@@ -28,7 +28,6 @@ from deepgisas.models.nets import Net
 
 ONNX = "model.onnx"
 TIMING = "model.onnx.json"
-Engine = Literal["auto", "torch", "onnx"]
 ENGINES = ("auto", "torch", "onnx")
 
 
@@ -143,9 +142,7 @@ def select_engine(folder: Path, engine: str, threads: int | None = None) -> Onnx
     if engine == "torch" or (engine == "auto" and not onnx_is_faster(folder)):
         return None
     runner = onnx_runner(folder, threads)
-    if engine == "onnx":
-        if runner is None:
-            raise UserError("engine onnx needs model.onnx (deepgisas export MODEL --onnx) and "
-                            "onnxruntime (pip install 'deepgisas[onnx]')", str(folder))
-        return runner
+    if runner is None and engine == "onnx":
+        raise UserError("engine onnx needs model.onnx (deepgisas export MODEL --onnx) and "
+                        "onnxruntime (pip install 'deepgisas[onnx]')", str(folder))
     return runner

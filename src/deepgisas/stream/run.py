@@ -26,6 +26,7 @@ import torch
 from deepgisas.data.labels import LabelSpace
 from deepgisas.errors import UserError
 from deepgisas.io.images import ModelImages
+from deepgisas.models.onnx import ENGINES
 from deepgisas.predict import Predictor
 from deepgisas.sample import Experiment, read_instrument
 from deepgisas.stream.columns import ERRORS, Columns
@@ -84,11 +85,12 @@ class StreamConfig:
                 raise UserError(f"--{name[:-2].replace('_', '-')} must be >= 0")
         for name in ("retries", "batch", "workers", "fit_every", "network_threads"):
             if int(getattr(self, name)) < 1:
-                raise UserError(f"--{name.replace('_', '-')} must be >= 1")
+                flag = "threads" if name == "network_threads" else name.replace("_", "-")
+                raise UserError(f"--{flag} must be >= 1")
         if self.idle_exit_s is not None and self.idle_exit_s < 0:
             raise UserError("--idle-exit must be >= 0")
-        if self.engine not in ("auto", "torch", "onnx"):
-            raise UserError(f"--engine must be auto, torch or onnx, not {self.engine!r}")
+        if self.engine not in ENGINES:
+            raise UserError(f"--engine must be one of {', '.join(ENGINES)}, not {self.engine!r}")
         if self.x not in ("index", "time"):
             raise UserError(f"--x must be index or time, not {self.x!r}")
 
@@ -150,13 +152,12 @@ class _Run:
         except Exception as exc:  # noqa: BLE001  (anything a corrupt file makes a library do)
             return frame, None, f"{frame.path}: {exc.__class__.__name__}: {exc}"[:300]
 
-    def _fit(self, image: np.ndarray, result: dict[str, Any], name: str) -> dict | None:
-        if self.fit is None:
-            return None
-        fit = self.fit
-        try:  # the model's whole result: fit starts from its mean and draws from its std
+    def _fit(self, fit: _Fitting, image: np.ndarray, result: dict[str, Any], name: str
+             ) -> dict | None:
+        try:  # the network's whole result: a parameter model's mean and std start the fit,
+            # an orientation model's distribution narrows its scan (as in `deepgisas fit`)
             res = fit.function(fit.template, image, mask=fit.mask, fixed=fit.fixed,
-                               start=result if "std" in result else result.get("parameters"))
+                               start=result)
             return {"parameters": res.parameters, "std": res.std, "misfit": res.misfit}
         except Exception as exc:  # noqa: BLE001  (a failed fit must not stop the stream)
             self.warn(f"{name}: fit failed ({exc.__class__.__name__}: {exc})")
@@ -178,7 +179,7 @@ class _Run:
         rows: list[list[Any]] = []
         for (frame, img), result in zip(good, results, strict=True):
             index = self.table.count + len(rows)
-            fitted = (self._fit(img, result, frame.name)
+            fitted = (self._fit(self.fit, img, result, frame.name)
                       if self.fit is not None and index % self.config.fit_every == 0 else None)
             rows.append(self.columns.row(frame.name, index, frame.mtime, result, fitted))
         self.table.append(rows)

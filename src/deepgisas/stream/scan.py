@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -96,7 +97,7 @@ class FolderScanner:
                     st = entry.stat()
                 except OSError:  # vanished between the listing and the stat
                     continue
-                if not os.path.isfile(entry.path):
+                if not stat.S_ISREG(st.st_mode):  # (entry.stat follows links, as isfile does)
                     continue
                 present.add(name)
                 sig = (st.st_size, st.st_mtime_ns)

@@ -34,3 +34,13 @@ def write_curves(folder: Path, rows: list[dict[str, float]]) -> None:
     fig.tight_layout()
     atomic_write(folder / "learning_curve.png", lambda f: fig.savefig(f, format="png"))
     plt.close(fig)
+
+
+def mean_data_wait(rows: list[dict[str, float]]) -> float | None:
+    """The mean share of time the loop waited for data, over the epochs after the first (whose
+    wait includes the workers' start), or the first's alone; None without a record."""
+    waits = [r["data_wait"] for r in rows if "data_wait" in r]
+    if not waits:
+        return None
+    later = waits[1:] or waits
+    return round(sum(later) / len(later), 4)

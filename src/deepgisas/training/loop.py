@@ -27,7 +27,7 @@ from deepgisas.models import Net, create_model
 from deepgisas.models.store import save_model
 from deepgisas.sample import Experiment
 from deepgisas.training.checkpoint import load_checkpoint, save_checkpoint
-from deepgisas.training.curves import write_curves
+from deepgisas.training.curves import mean_data_wait, write_curves
 from deepgisas.training.evaluation import card_figures, dist_figures
 from deepgisas.training.losses import (
     circular_emd,
@@ -230,6 +230,7 @@ def train(template: Experiment, out: str | Path, cfg: TrainConfig, resume: bool 
             scaler.update()
             losses.append(loss.item())
             state["step"] += 1
+        wait_share = waited / (time.perf_counter() - t_epoch)  # of the steps, not validation
         state["seconds"] = _agree(time.perf_counter() - t_start, world)
         if cfg.max_steps is None:  # fit the schedule to what is left of the time budget,
             # at the run's mean speed so far, so that it ends when the time does
@@ -243,8 +244,7 @@ def train(template: Experiment, out: str | Path, cfg: TrainConfig, resume: bool 
                    "images": state["step"] * cfg.batch_size * world,
                    "seconds": round(state["seconds"], 1), "lr": opt.param_groups[0]["lr"],
                    "train_loss": sum(losses) / len(losses), **figures,
-                   # the share of the epoch's training steps spent waiting for data
-                   "data_wait": round(waited / (time.perf_counter() - t_epoch), 4)}
+                   "data_wait": round(wait_share, 4)}
             state["curve"].append(row)
             write_curves(out, state["curve"])
             if board is not None:
@@ -270,9 +270,8 @@ def train(template: Experiment, out: str | Path, cfg: TrainConfig, resume: bool 
                          "init_history": _init_history(cfg)},
             "validation": {"n": cfg.val_size, **{k: v for k, v in (
                 state["curve"][-1] if rank == 0 else {}).items() if k != "data_wait"}}}
-    if rank == 0 and "data_wait" in state["curve"][-1]:  # epochs after the first (warm-up)
-        waits = [r["data_wait"] for r in state["curve"][1:] if "data_wait" in r]
-        card["training"]["data_wait"] = round(sum(waits) / len(waits), 4) if waits else None
+    if rank == 0 and "data_wait" in state["curve"][-1]:
+        card["training"]["data_wait"] = mean_data_wait(state["curve"])
     if rank == 0:
         card["validation"]["figures"] = card_figures(net, template, val)
         save_model(out, net, card)
