@@ -3,7 +3,9 @@
 Each architecture runs at its designed input size (the talk's 256 x 256 detector, cropped to
 224 x 224 and averaged down to that size), batch 64, on N CPU threads, untrained weights,
 *including* preprocessing (log, crop, downsample, standardise, mask channel) from raw
-256 x 256 float64 images. Eager torch, and ONNX Runtime when it is installed. Also compares
+256 x 256 float64 images. Eager torch as trained ("eager"), eager torch as predict runs it
+(``for_inference``: batch norms folded into the convolutions, channels-last weights;
+"predict"), and ONNX Runtime when it is installed. Also compares
 compact-network variants that motivated its design. Usage:
 
     python benchmarks/inference_throughput.py [--threads 2] [--batch 64] [--reps 5]
@@ -23,7 +25,7 @@ from torch import nn
 
 from deepgisas.data.preprocess import default_input
 from deepgisas.models import create_model, list_models
-from deepgisas.models.nets import Net, _conv_bn
+from deepgisas.models.nets import Net, _conv_bn, for_inference
 from deepgisas.predict import network_input
 
 
@@ -75,16 +77,19 @@ def main() -> None:
     raw = np.random.default_rng(0).gamma(1.0, 100.0, (args.batch, 256, 256))
     print(f"batch {args.batch}, {args.threads} threads, 256 x 256 raw images, preprocessing "
           f"included; frames per second")
-    print(f"{'model':14s} {'input':>9s} {'params':>8s} {'eager':>8s} {'onnx':>8s} "
-          f"{'preproc only':>13s}")
+    print(f"{'model':14s} {'input':>9s} {'params':>8s} {'eager':>8s} {'predict':>10s} "
+          f"{'onnx':>8s} {'preproc only':>13s}")
     runs = [(name, default_input((256, 256), name)) for name in list_models()]
     # the bundled hex-orientation model's input: counts binned before the log (cheaper)
     runs.append(("rodnet, binned", default_input((256, 256), "rodnet", bin_counts=True)))
     for name, spec in runs:
         net = create_model(name.split(",")[0], spec.in_chans, 120).eval()
         pre = _fps(lambda s=spec: network_input(raw, s), args.batch, args.reps)
+        fast = for_inference(net)
         with torch.inference_mode():
             eager = _fps(lambda n=net, s=spec: n(network_input(raw, s)), args.batch, args.reps)
+            folded = _fps(lambda n=fast, s=spec: n(network_input(raw, s)), args.batch,
+                          args.reps)
         ort_fps = float("nan")
         if has_onnx:
             run = _onnx(net, network_input(raw[:2], spec), args.threads)
@@ -92,7 +97,8 @@ def main() -> None:
                            args.reps)
         params = sum(p.numel() for p in net.parameters()) / 1e6
         shape = "x".join(map(str, spec.input_shape))
-        print(f"{name:14s} {shape:>9s} {params:7.2f}M {eager:8.0f} {ort_fps:8.0f} {pre:13.0f}")
+        print(f"{name:14s} {shape:>9s} {params:7.2f}M {eager:8.0f} {folded:10.0f} {ort_fps:8.0f} "
+              f"{pre:13.0f}")
     print("\ncompact variants (network only, eager):")
     for widths, stem, stride, shape in [((16, 32, 64, 128), (5, 3), (2, 1), (56, 112)),
                                         ((16, 32, 64, 128), (3, 3), (1, 1), (56, 112)),

@@ -14,6 +14,7 @@ from deepgisas.data.augment import center_window, to_network_input
 from deepgisas.data.labels import LabelSpace
 from deepgisas.data.preprocess import InputSpec
 from deepgisas.io.images import ModelImages
+from deepgisas.models.nets import for_inference
 from deepgisas.models.onnx import select_engine
 from deepgisas.models.store import load_model, model_dir
 from deepgisas.sample import parse_experiment, read_instrument
@@ -31,8 +32,7 @@ def network_input(images: np.ndarray, spec: InputSpec) -> torch.Tensor:
     if spec.crop[0] <= rows and spec.crop[1] <= cols:
         images = images[(..., *center_window((rows, cols), spec.crop))]
     x = torch.from_numpy(np.ascontiguousarray(images)).float()
-    mask = torch.isfinite(x)
-    x, mask = spec.predict()(torch.nan_to_num(x, nan=0.0), mask, seed=0)
+    x, mask = spec.predict()(x, seed=0)  # NaN and infinite pixels are masked
     return to_network_input(x, mask, spec.mask_channel)
 
 
@@ -51,7 +51,7 @@ class Predictor:
         net, card = net_and_card or load_model(model)
         runner = select_engine(model_dir(model), engine, threads)
         self.engine = "onnx" if runner is not None else "torch"
-        self.net = runner if runner is not None else net
+        self.net = runner if runner is not None else for_inference(net)
         self.card = card
         self.spec = InputSpec.from_dict(card["input"])
         self.template = parse_experiment(card["template"], "model card")

@@ -203,3 +203,18 @@ def test_errors_are_one_line(film_model: Path, tmp_path: Path,
         assert main(args) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and err.startswith("deepgisas analyze:"), err
+
+
+def test_bound_ideal_observer_below_the_model(hex_model: Path, film_model: Path,
+                                              tmp_path: Path) -> None:
+    n = _run("bound", str(hex_model), "-o", str(tmp_path), "--n", "60", "--scales", "-2", "2",
+             "--unknown", "radius_nm", "--points", "3")
+    assert n["uniform"]["kl"] == pytest.approx(np.log(6))
+    assert len(n["grid"]) == 3 and 9 < n["grid"][0] < n["grid"][1] < n["grid"][2] < 11
+    low, high = n["rows"]
+    for row in n["rows"]:  # a theorem, up to the Monte Carlo error of 60 samples
+        se = row["model"]["kl_se"] + row["known"]["kl_se"]
+        assert row["known"]["kl"] <= row["model"]["kl"] + 3 * se
+        assert row["unknown"]["kl"] >= row["known"]["kl"] - 3 * se
+    assert high["known"]["kl"] < low["known"]["kl"]  # more counts, more information
+    assert high["model"]["kl"] < n["uniform"]["kl"]

@@ -58,3 +58,28 @@ def test_rodnet_head_knows_the_column_of_a_feature() -> None:
         # the compact head only sees the global mean, so a sideways shift barely changes it
         shift = (compact(left) - compact(right)).abs().max()
         assert shift < (net(left) - net(right)).abs().max()
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_for_inference_folds_batch_norms_and_keeps_the_outputs(name: str) -> None:
+    from deepgisas.models.nets import for_inference
+
+    torch.manual_seed(0)
+    net = create_model(name, 2, 5)
+    with torch.no_grad():  # running statistics far from the initial (0, 1)
+        for _ in range(3):
+            net(torch.randn(4, 2, 64, 64) * 3 + 2)
+    net.eval()
+    n_bn = sum(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())
+    fast = for_inference(net)
+    x = torch.randn(3, 2, 64, 64) * 3 + 2
+    with torch.no_grad():
+        ref, got = net(x), fast(x)
+    assert torch.allclose(got, ref, rtol=1e-4, atol=1e-4 * ref.abs().max().item())
+    left = sum(isinstance(m, torch.nn.BatchNorm2d) for m in fast.modules())
+    if name in ("compact", "rodnet"):
+        assert left == 0  # every batch norm folded
+    assert left <= n_bn and fast.first_conv is next(
+        m for m in fast.backbone.modules() if isinstance(m, torch.nn.Conv2d))
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules()) == n_bn  # untouched
+    assert fast.first_conv is not net.first_conv

@@ -1,8 +1,10 @@
 """The talk's checks of a trained network, one module each: learning curves, validation,
-accuracy against exposure, re-simulation, PLS, prior bias, the uniform test, attention maps,
-conv0 filters, transfer learning, and an HTML report of them all."""
+accuracy against exposure, the ideal observer's bound, re-simulation, PLS, prior bias, the
+uniform test, attention maps, conv0 filters, transfer learning, and an HTML report of them
+all."""
 
 from deepgisas.analysis.bias import bias
+from deepgisas.analysis.bound import bound
 from deepgisas.analysis.common import Model, Result
 from deepgisas.analysis.curves import curves, read_curve
 from deepgisas.analysis.exposure import exposure
@@ -15,7 +17,7 @@ from deepgisas.analysis.transfer import transfer
 from deepgisas.analysis.uniform_test import compare_uniform, uniform_test
 from deepgisas.analysis.validate import validate
 
-__all__ = ["Model", "Result", "bias", "compare_uniform", "curves", "exposure", "filters", "fit_pls",
-           "grad_cam", "gradient", "integrated_gradients", "log_misfit", "pls", "read_curve",
-           "report",
-           "resimulate", "saliency", "transfer", "uniform_test", "validate"]
+__all__ = ["Model", "Result", "bias", "bound", "compare_uniform", "curves", "exposure", "filters",
+           "fit_pls", "grad_cam", "gradient", "integrated_gradients", "log_misfit", "pls",
+           "read_curve", "report", "resimulate", "saliency", "transfer", "uniform_test",
+           "validate"]

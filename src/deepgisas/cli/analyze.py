@@ -12,10 +12,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from deepgisas.analysis.bound import __doc__ as BOUND_DOC
 from deepgisas.analysis.uniform_test import __doc__ as TEST_DOC
 from deepgisas.cli.options import add_instrument, alpha_i
 
-WHAT = ("curves", "validate", "exposure", "resimulate", "pls", "bias", "compare-uniform",
+WHAT = ("curves", "validate", "exposure", "bound", "resimulate", "pls", "bias", "compare-uniform",
         "saliency", "filters", "transfer")
 NUISANCE = ("Nuisance parameters (free parameters that are not labels: beam, lattice, radius, "
             "...) are set to their prior's midpoint, or to values given with --set "
@@ -55,6 +56,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--n", type=int, default=128, help="patterns (128)")
     q.add_argument("--scales", type=float, nargs="+", default=[-2.0, -1.0, 0.0, 1.0, 2.0],
                    metavar="LOG10", help="log10 intensity scales (-2 -1 0 1 2)")
+    q = s.add_parser("bound", help="the ideal observer: the lowest KL the counts allow, "
+                     "beside the model's (orientation models, single-domain samples)",
+                     description=BOUND_DOC, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _common(q)
+    q.add_argument("--n", type=int, default=480, help="samples per scale (480)")
+    q.add_argument("--scales", type=float, nargs="+", default=[-2.0, -1.0, 0.0, 1.0, 2.0],
+                   metavar="LOG10", help="log10 intensity scales (-2 -1 0 1 2)")
+    q.add_argument("--unknown", metavar="NAME", help="a nuisance parameter left unknown: "
+                   "drawn from, and summed over, a grid of its prior")
+    q.add_argument("--points", type=int, default=9, help="grid points for --unknown (9)")
+    q.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="a nuisance value (repeatable)")
     q = s.add_parser("resimulate", help="simulate the predicted structure beside the input",
                      description="Simulate the pattern the prediction implies and show it "
                      "beside the input and their difference, with a log-intensity misfit "
@@ -167,6 +180,9 @@ def run(args: argparse.Namespace) -> None:
             res = an.validate(model, out, args.n, args.seed, args.data, args.cases)
         elif what == "exposure":
             res = an.exposure(model, out, tuple(args.scales), args.n, args.seed)
+        elif what == "bound":
+            res = an.bound(model, out, tuple(args.scales), args.n, args.unknown, args.points,
+                           _overrides(args.set), args.seed)
         elif what == "pls":
             res = an.pls(model, out, args.n, args.components, args.seed)
         elif what == "bias":

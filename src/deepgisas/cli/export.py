@@ -36,6 +36,7 @@ def _inputs(spec: Any, shape: tuple[int, int]) -> Callable[[], Any]:
 def run(args: argparse.Namespace) -> None:
     from deepgisas.data.preprocess import InputSpec
     from deepgisas.errors import UserError
+    from deepgisas.models.nets import for_inference
     from deepgisas.models.onnx import ONNX, OnnxRunner, export_onnx, time_engines, write_timing
     from deepgisas.models.store import load_model, model_dir
     from deepgisas.sample import parse_experiment
@@ -50,7 +51,7 @@ def run(args: argparse.Namespace) -> None:
         return
     spec = InputSpec.from_dict(card["input"])
     shape = parse_experiment(card["template"], "model card").detector.shape
-    t = time_engines(net, OnnxRunner(out), _inputs(spec, shape))
+    t = time_engines(for_inference(net), OnnxRunner(out), _inputs(spec, shape))  # as predict
     write_timing(out.parent, t)
     print(f"with preprocessing: ONNX Runtime {t['onnx_ms_per_image']:.3g} ms/image, eager torch "
           f"{t['torch_ms_per_image']:.3g} ms/image ({t['threads']} threads, batch {t['batch']}, "

@@ -276,7 +276,7 @@ class Compose:
             raise ValueError("give gen or seed, not both")
         if mask is not None and mask.shape != x.shape:
             raise ValueError(f"mask {tuple(mask.shape)} does not match x {tuple(x.shape)}")
-        finite = torch.isfinite(x)
+        finite = x.abs() < math.inf  # as torch.isfinite, in two passes instead of four
         mask = finite if mask is None else mask.to(torch.bool) & finite
         x = torch.where(mask, x, torch.zeros_like(x))
         if gen is None:

@@ -7,6 +7,9 @@ filters) and ``reset_head(num_outputs)`` (transfer learning).
 
 from __future__ import annotations
 
+import copy
+
+import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
@@ -117,3 +120,34 @@ def resnet(depth: int, in_chans: int, num_outputs: int) -> Net:
     backbone = nn.Sequential(tv.conv1, tv.bn1, tv.relu, tv.maxpool, tv.layer1, tv.layer2,
                              tv.layer3, tv.layer4)
     return Net(backbone, tv.fc.in_features, num_outputs, tv.conv1, (224, 224))
+
+
+def for_inference(net: Net) -> Net:
+    """A copy of ``net`` for fast inference, equal in its outputs to float rounding: in eval
+    mode, every convolution directly followed by a batch norm inside an ``nn.Sequential``
+    folded into one convolution, and the weights in channels-last memory order.
+
+    On this 2-core CPU this makes the compact networks 1.6x faster at batch 64
+    (benchmarks/inference_throughput.py prints both). The copy leaves ``net`` untouched, so
+    a network still training can be predicted with. Only for inference: the folded
+    convolutions no longer train as the original did.
+    """
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    fast = copy.deepcopy(net).eval()
+    for seq in [m for m in fast.modules() if isinstance(m, nn.Sequential)]:
+        for i in range(len(seq) - 1):
+            conv, bn = seq[i], seq[i + 1]
+            if (isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d)
+                    and bn.track_running_stats):
+                seq[i], seq[i + 1] = fuse_conv_bn_eval(conv, bn), nn.Identity()
+    fast._first_conv = [_first_conv_of(fast)]
+    return fast.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+
+
+def _first_conv_of(net: Net) -> nn.Conv2d:
+    """The first convolution of a network's backbone (after folding, a new module)."""
+    for m in net.backbone.modules():
+        if isinstance(m, nn.Conv2d):
+            return m
+    raise ValueError("the backbone has no convolution")
