@@ -186,7 +186,8 @@ def test_report_is_one_self_contained_page(hex_model: Path, tmp_path: Path) -> N
     page = out.read_text()
     assert page.count("<img src=\"data:image/png;base64,") >= 9
     for title in ("Learning curves", "Partial least squares", "Prior bias",
-                  "distinguishable from uniform", "Attention maps", "First-layer filters"):
+                  "distinguishable from uniform", "Attention maps", "First-layer filters",
+                  "The ideal observer"):
         assert title in page
     assert not [p for p in tmp_path.iterdir() if p.name != "report.html"]
 

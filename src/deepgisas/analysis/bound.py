@@ -18,8 +18,10 @@ detector (a crop, binned, with a beam stop). Two posteriors come from the same c
 A bound with every nuisance parameter unknown would be higher still; these are lower bounds.
 
 The model meets the same kind of samples (the same bins and grid values, its own validation
-augmentation at each fixed scale, other noise draws), so the gap between its KL and the bound
-is what a better network or training could still gain; the bound is what the counts allow.
+augmentation at each fixed scale, other noise draws). The bound is what the counts allow. The
+gap to the model is what a better network, training or prior could still gain on these
+samples: a model trained on several domains per sample cannot know that these have one, and
+hedges.
 """
 
 from __future__ import annotations

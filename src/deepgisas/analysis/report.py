@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from deepgisas.analysis.bias import bias
+from deepgisas.analysis.bound import bound
 from deepgisas.analysis.common import Model, Result
 from deepgisas.analysis.curves import curves
 from deepgisas.analysis.exposure import exposure
@@ -27,6 +28,7 @@ from deepgisas.io.atomic import atomic_write
 
 TITLES = {"curves": "Learning curves", "validate": "Validation on simulated data",
           "exposure": "Accuracy against exposure",
+          "bound": "The ideal observer: the lowest KL the counts allow",
           "resimulate": "Re-simulation of the prediction", "pls": "Partial least squares",
           "bias": "Prior bias", "compare-uniform": "Is it distinguishable from uniform?",
           "saliency": "Attention maps", "filters": "First-layer filters"}
@@ -70,7 +72,8 @@ def analyses(model: Model, model_arg: str, work: Path, n: int, seed: int
             ("pls", lambda: pls(model, sub("pls"), n=n, seed=seed)),
             ("bias", lambda: bias(model, sub("bias"), n=max(8, n // 8), seed=seed))]
     if model.kind == "distribution":
-        out.append(("compare-uniform", cmp))
+        out += [("bound", lambda: bound(model, sub("bound"), n=max(32, n), seed=seed)),
+                ("compare-uniform", cmp)]
     out += [("saliency", sal), ("filters", lambda: filters([model], sub("filters")))]
     return out
 
