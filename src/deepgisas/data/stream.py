@@ -67,7 +67,7 @@ def to_batch(intensity: np.ndarray, labels: dict[str, np.ndarray],
     """
     x = torch.from_numpy(np.ascontiguousarray(intensity, dtype=np.float32)).to(device)
     mask = torch.isfinite(x)
-    x = torch.nan_to_num(x, nan=0.0)
+    x = torch.where(mask, x, 0.0)
     if augment is not None:
         x, mask = augment(x, mask, gen)
     if x.dim() == 3:
