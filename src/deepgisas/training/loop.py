@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader, IterableDataset
 from tqdm import tqdm
 
 from deepgisas.data.labels import LabelSpace
+from deepgisas.data.prefetch import Prefetcher
 from deepgisas.data.preprocess import InputSpec
 from deepgisas.data.shard_dataset import ShardDataset
 from deepgisas.data.stream import SimulatedStream, validation_batches
@@ -207,56 +208,61 @@ def train(template: Experiment, out: str | Path, cfg: TrainConfig, resume: bool 
     bar = tqdm(total=int(budget), initial=int(state["seconds"]), unit="s",
                disable=not progress or rank != 0, desc=f"train {cfg.arch}")
     board = _tensorboard(out) if rank == 0 else None
-    batches = iter(loader)
+    # with workers, a thread takes their batches over while the step runs (data/prefetch.py)
+    batches = Prefetcher(loader) if cfg.workers else iter(loader)
     done = bool(state["curve"]) and (state["seconds"] >= budget
                                or state["step"] >= (state["total_steps"] or 10**18))
-    while not done:  # (a run resumed after its last checkpoint only writes the model)
-        model.train()
-        losses = []
-        waited, t_epoch = 0.0, time.perf_counter()
-        for _ in range(cfg.steps_per_epoch):
-            total = state["total_steps"] or 10**9
-            for g in opt.param_groups:
-                g["lr"] = lr_at(state["step"], cfg, total)
-            t_wait = time.perf_counter()
-            raw = next(batches)
-            waited += time.perf_counter() - t_wait
-            batch = {k: v.to(dev, non_blocking=True) for k, v in raw.items()}
-            with torch.autocast(dev.type, enabled=dev.type == "cuda"):
-                loss = batch_loss(kind, cfg.loss, model(batch["x"]).float(), batch)
-            opt.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(opt)
-            scaler.update()
-            losses.append(loss.item())
-            state["step"] += 1
-        wait_share = waited / (time.perf_counter() - t_epoch)  # of the steps, not validation
-        state["seconds"] = _agree(time.perf_counter() - t_start, world)
-        if cfg.max_steps is None:  # fit the schedule to what is left of the time budget,
-            # at the run's mean speed so far, so that it ends when the time does
-            rate = state["step"] / max(state["seconds"], 1e-9)
-            left = max(budget - state["seconds"], 0.0)
-            state["total_steps"] = state["step"] + max(1, int(rate * left))
-        done = state["seconds"] >= budget or state["step"] >= state["total_steps"]
-        if rank == 0:
-            figures = evaluate(net, kind, val)
-            row = {"epoch": len(state["curve"]) + 1, "step": state["step"],
-                   "images": state["step"] * cfg.batch_size * world,
-                   "seconds": round(state["seconds"], 1), "lr": opt.param_groups[0]["lr"],
-                   "train_loss": sum(losses) / len(losses), **figures,
-                   "data_wait": round(wait_share, 4)}
-            state["curve"].append(row)
-            write_curves(out, state["curve"])
-            if board is not None:
-                for key, value in row.items():
-                    if key not in ("epoch", "step", "images"):
-                        board.add_scalar(key, value, row["images"])
-                board.flush()
-            bar.n = min(int(state["seconds"]), int(budget))
-            bar.set_postfix({k: f"{v:.4g}" for k, v in figures.items()})
-            if done or time.perf_counter() - last_ckpt >= cfg.checkpoint_minutes * 60:
-                save_checkpoint(out / "checkpoint", net, opt, state)
-                last_ckpt = time.perf_counter()
+    try:
+        while not done:  # (a run resumed after its last checkpoint only writes the model)
+            model.train()
+            losses = []
+            waited, t_epoch = 0.0, time.perf_counter()
+            for _ in range(cfg.steps_per_epoch):
+                total = state["total_steps"] or 10**9
+                for g in opt.param_groups:
+                    g["lr"] = lr_at(state["step"], cfg, total)
+                t_wait = time.perf_counter()
+                raw = next(batches)
+                waited += time.perf_counter() - t_wait
+                batch = {k: v.to(dev, non_blocking=True) for k, v in raw.items()}
+                with torch.autocast(dev.type, enabled=dev.type == "cuda"):
+                    loss = batch_loss(kind, cfg.loss, model(batch["x"]).float(), batch)
+                opt.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                scaler.step(opt)
+                scaler.update()
+                losses.append(loss.item())
+                state["step"] += 1
+            wait_share = waited / (time.perf_counter() - t_epoch)  # of the steps, not validation
+            state["seconds"] = _agree(time.perf_counter() - t_start, world)
+            if cfg.max_steps is None:  # fit the schedule to what is left of the time budget,
+                # at the run's mean speed so far, so that it ends when the time does
+                rate = state["step"] / max(state["seconds"], 1e-9)
+                left = max(budget - state["seconds"], 0.0)
+                state["total_steps"] = state["step"] + max(1, int(rate * left))
+            done = state["seconds"] >= budget or state["step"] >= state["total_steps"]
+            if rank == 0:
+                figures = evaluate(net, kind, val)
+                row = {"epoch": len(state["curve"]) + 1, "step": state["step"],
+                       "images": state["step"] * cfg.batch_size * world,
+                       "seconds": round(state["seconds"], 1), "lr": opt.param_groups[0]["lr"],
+                       "train_loss": sum(losses) / len(losses), **figures,
+                       "data_wait": round(wait_share, 4)}
+                state["curve"].append(row)
+                write_curves(out, state["curve"])
+                if board is not None:
+                    for key, value in row.items():
+                        if key not in ("epoch", "step", "images"):
+                            board.add_scalar(key, value, row["images"])
+                    board.flush()
+                bar.n = min(int(state["seconds"]), int(budget))
+                bar.set_postfix({k: f"{v:.4g}" for k, v in figures.items()})
+                if done or time.perf_counter() - last_ckpt >= cfg.checkpoint_minutes * 60:
+                    save_checkpoint(out / "checkpoint", net, opt, state)
+                    last_ckpt = time.perf_counter()
+    finally:
+        if isinstance(batches, Prefetcher):
+            batches.close()
     bar.close()
     card: dict[str, Any] = {"arch": cfg.arch, "in_chans": cfg.input.in_chans, "num_outputs": n_out,
             "head": kind, "input": cfg.input.to_dict(), "template": template.to_dict(),
