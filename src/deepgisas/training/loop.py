@@ -185,18 +185,19 @@ def train(template: Experiment, out: str | Path, cfg: TrainConfig, resume: bool 
                                  dtype=getattr(torch, cfg.precision),
                                  mask_channel=cfg.input.mask_channel)
         val = [{k: v.to(dev) for k, v in b.items()} for b in val]
+    # params=False: batches of labels without every drawn number, fewer tensors to hand over
     stream: IterableDataset
     if cfg.data is not None:  # shards of this template (a resumed run starts a new order)
         stream = ShardDataset(cfg.data, cfg.batch_size, augment=cfg.input.train(),
                               seed=cfg.seed + state["step"], epochs=None,
-                              mask_channel=cfg.input.mask_channel)
+                              mask_channel=cfg.input.mask_channel, params=False)
         if stream.template != template:
             raise UserError("the shards were made from another template", cfg.data)
     else:
         stream = SimulatedStream(template, cfg.batch_size, cfg.seed, augment=cfg.input.train(),
                                  mask_channel=cfg.input.mask_channel,
                                  start=state["step"] * world, repeats=cfg.repeats,
-                                 dtype=getattr(torch, cfg.precision))
+                                 dtype=getattr(torch, cfg.precision), params=False)
     # a generator of its own keeps the loader from drawing on the global RNG (dropout), so a
     # resumed run continues exactly
     loader = DataLoader(stream, batch_size=None, num_workers=cfg.workers,
