@@ -21,6 +21,7 @@ from tqdm import tqdm
 from deepgisas.data.labels import LabelSpace
 from deepgisas.data.prefetch import Prefetcher
 from deepgisas.data.preprocess import InputSpec
+from deepgisas.data.replay import BufferedStream, reuse_factor
 from deepgisas.data.shard_dataset import ShardDataset
 from deepgisas.data.stream import SimulatedStream, validation_batches
 from deepgisas.errors import UserError
@@ -54,6 +55,8 @@ class TrainConfig:
     seed: int = 0
     workers: int = 1
     repeats: int = 4  # augmented views per simulation (on-the-fly data)
+    buffer: int | None = None  # on the fly from a replay buffer of this many patterns per
+    # data stream (data/replay.py): no waiting, a reported reuse factor, no bit-for-bit resume
     precision: str = "float32"  # of the on-the-fly simulation (both match BornAgain to 1e-3)
     checkpoint_minutes: float = 5.0
     data: str | None = None  # a generation folder (shards) instead of simulation on the fly
@@ -68,6 +71,12 @@ class TrainConfig:
             raise UserError(f"loss must be kl or emd, got {self.loss!r}")
         if self.minutes <= 0 or self.batch_size < 1 or self.steps_per_epoch < 1:
             raise UserError("minutes, batch size and steps per epoch must be positive")
+        if self.buffer is not None:
+            if self.data is not None:
+                raise UserError("a replay buffer is for data made on the fly, not shards")
+            if self.buffer < self.batch_size:
+                raise UserError(f"the buffer ({self.buffer}) must hold at least a batch "
+                                f"({self.batch_size})")
 
 
 def head_kind(labels: LabelSpace) -> tuple[str, int]:
@@ -193,6 +202,11 @@ def train(template: Experiment, out: str | Path, cfg: TrainConfig, resume: bool 
                               mask_channel=cfg.input.mask_channel, params=False)
         if stream.template != template:
             raise UserError("the shards were made from another template", cfg.data)
+    elif cfg.buffer is not None:
+        stream = BufferedStream(template, cfg.buffer, cfg.batch_size, cfg.seed,
+                                augment=cfg.input.train(), dtype=getattr(torch, cfg.precision),
+                                mask_channel=cfg.input.mask_channel,
+                                start=state["step"] * world, params=False)
     else:
         stream = SimulatedStream(template, cfg.batch_size, cfg.seed, augment=cfg.input.train(),
                                  mask_channel=cfg.input.mask_channel,
@@ -209,6 +223,8 @@ def train(template: Experiment, out: str | Path, cfg: TrainConfig, resume: bool 
     bar = tqdm(total=int(budget), initial=int(state["seconds"]), unit="s",
                disable=not progress or rank != 0, desc=f"train {cfg.arch}")
     board = _tensorboard(out) if rank == 0 else None
+    counts: dict[int, tuple[int, int]] = {}  # replay buffer: stream -> (simulated, drawn)
+    before = state.get("buffer_counts", [0, 0])  # of the run before a resume
     # with workers, a thread takes their batches over while the step runs (data/prefetch.py)
     batches = Prefetcher(loader) if cfg.workers else iter(loader)
     done = bool(state["curve"]) and (state["seconds"] >= budget
@@ -225,6 +241,9 @@ def train(template: Experiment, out: str | Path, cfg: TrainConfig, resume: bool 
                 t_wait = time.perf_counter()
                 raw = next(batches)
                 waited += time.perf_counter() - t_wait
+                if "buffer" in raw:  # stream, simulated, drawn (data/replay.py)
+                    sid, simulated, drawn = raw.pop("buffer").tolist()
+                    counts[sid] = (simulated, drawn)
                 batch = {k: v.to(dev, non_blocking=True) for k, v in raw.items()}
                 with torch.autocast(dev.type, enabled=dev.type == "cuda"):
                     loss = batch_loss(kind, cfg.loss, model(batch["x"]).float(), batch)
@@ -249,6 +268,10 @@ def train(template: Experiment, out: str | Path, cfg: TrainConfig, resume: bool 
                        "seconds": round(state["seconds"], 1), "lr": opt.param_groups[0]["lr"],
                        "train_loss": sum(losses) / len(losses), **figures,
                        "data_wait": round(wait_share, 4)}
+                if counts:  # patterns drawn per pattern simulated, over the run so far
+                    state["buffer_counts"] = [before[0] + sum(c[0] for c in counts.values()),
+                                              before[1] + sum(c[1] for c in counts.values())]
+                    row["reuse"] = round(reuse_factor({0: state["buffer_counts"]}) or 0.0, 3)
                 state["curve"].append(row)
                 write_curves(out, state["curve"])
                 if board is not None:
@@ -276,9 +299,12 @@ def train(template: Experiment, out: str | Path, cfg: TrainConfig, resume: bool 
                          "seconds": round(state["seconds"], 1),
                          "init_history": _init_history(cfg)},
             "validation": {"n": cfg.val_size, **{k: v for k, v in (
-                state["curve"][-1] if rank == 0 else {}).items() if k != "data_wait"}}}
+                state["curve"][-1] if rank == 0 else {}).items()
+                if k not in ("data_wait", "reuse")}}}
     if rank == 0 and "data_wait" in state["curve"][-1]:
         card["training"]["data_wait"] = mean_data_wait(state["curve"])
+    if rank == 0 and "reuse" in state["curve"][-1]:
+        card["training"]["reuse"] = state["curve"][-1]["reuse"]
     if rank == 0:
         card["validation"]["figures"] = card_figures(net, template, val)
         save_model(out, net, card)
