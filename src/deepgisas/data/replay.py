@@ -20,7 +20,6 @@ training is both).
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator, Mapping
 
@@ -29,6 +28,7 @@ import torch
 from torch.utils.data import IterableDataset
 
 from deepgisas.data.labels import LabelSpace, record
+from deepgisas.data.prefetch import lower_priority
 from deepgisas.data.stream import Augment, generator, simulate_draws, stream_id, to_batch
 from deepgisas.errors import UserError
 from deepgisas.sample import Experiment
@@ -105,15 +105,6 @@ def reuse_factor(counts: Mapping[int, tuple[int, int]]) -> float | None:
     return drawn / simulated if simulated else None
 
 
-def _lower_priority() -> None:
-    """Give the calling thread the lowest CPU priority (Linux: nice 19 for this thread
-    only), so that it runs on cycles nothing else wants; elsewhere, nothing."""
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
-    except (AttributeError, OSError):
-        pass
-
-
 class BufferedStream(IterableDataset):
     """An endless stream of batches drawn from a replay buffer of ``capacity`` clean
     simulations per stream, each draw augmented afresh; a low-priority thread refills it
@@ -141,7 +132,7 @@ class BufferedStream(IterableDataset):
 
     def _simulate(self, buf: ReplayBuffer, sid: int, n_streams: int,
                   stop: threading.Event) -> None:
-        _lower_priority()
+        lower_priority(19)  # the loop's worker thread and the loop itself come first
         c = 0
         while not stop.is_set():
             ss = np.random.SeedSequence(self.seed, spawn_key=(5, self.start, sid + c * n_streams))
