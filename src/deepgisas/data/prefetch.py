@@ -11,11 +11,15 @@ the batches over in a thread, while the training step runs (torch's operations r
 GIL), so the loop finds them in memory. It yields the batches in the loader's order: what a
 run sees, and its bit-for-bit resumption, do not change.
 
-The thread runs at nice 10. At the same priority as the loop, Linux let the thread, woken
-when the loop took a batch, preempt the loop on its own core for its burst of unpickling:
-the loop still waited a median 1.5 ms per batch with the queue full (3.3 % of the time, on
-the shared 2-core machine). At nice 10 it mostly runs on the data worker's spare cycles
-(0.5 to 0.7 ms, 1.3 to 1.7 %); at nice 19 it starved and the queue ran dry.
+Two details keep the loop from paying for the thread on a busy CPU (measured on the shared
+2-core machine, a `rodnet` loop fed from shards, the queue always full):
+
+- the loop never wakes the thread. When taking a batch woke it (a bounded ``queue.Queue``),
+  Linux let the woken thread preempt the loop on its core for its burst of unpickling: the
+  loop waited a median 1.1 to 2.3 ms per batch (2.3 to 3.3 % of the time). The thread now
+  looks for room every ``poll`` seconds instead: 0.3 ms, 0.5 %.
+- the thread runs at nice 10, so that it mostly takes the data worker's spare cycles rather
+  than the loop's (at nice 19 it starved and the queue ran dry).
 """
 
 from __future__ import annotations
@@ -53,15 +57,19 @@ class Prefetcher(Generic[T]):
     """Iterate ``source`` in a background thread, keeping up to ``depth`` items ready.
 
     ``next()`` returns the items in order, re-raises an exception of the source in the
-    calling thread, and ends when the source does. :meth:`close` (or leaving a ``with``
-    block) stops the thread and drops the source, so that a DataLoader iterator shuts its
-    workers down; the thread finishes the item it is waiting for first.
+    calling thread, and ends when the source does. With ``depth`` items ready the thread
+    sleeps ``poll`` seconds at a time (taking an item never wakes it). :meth:`close` (or
+    leaving a ``with`` block) stops the thread and drops the source, so that a DataLoader
+    iterator shuts its workers down; the thread finishes the item it is waiting for first.
     """
 
-    def __init__(self, source: Iterable[T], depth: int = 2) -> None:
+    def __init__(self, source: Iterable[T], depth: int = 2, poll: float = 0.005) -> None:
         if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
             raise UserError(f"prefetch depth must be an integer >= 1, got {depth!r}")
-        self._queue: queue.Queue[T | _End] = queue.Queue(depth)
+        if not 0 < poll <= 1:
+            raise UserError(f"prefetch poll must be in (0, 1] s, got {poll!r}")
+        self.depth, self.poll = depth, poll
+        self._queue: queue.SimpleQueue[T | _End] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._source: Iterator[T] | None = iter(source)
         self._ended = False
@@ -69,27 +77,20 @@ class Prefetcher(Generic[T]):
                                         daemon=True)
         self._thread.start()
 
-    def _put(self, item: T | _End) -> bool:
-        """Put ``item`` unless stopped; False once :meth:`close` was called."""
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.05)
-                return True
-            except queue.Full:
-                continue
-        return False
-
     def _run(self) -> None:
         lower_priority(NICE)
         source = self._source
         assert source is not None
         try:
             for item in source:
-                if not self._put(item):
+                while self._queue.qsize() >= self.depth and not self._stop.wait(self.poll):
+                    pass
+                if self._stop.is_set():
                     return
-            self._put(_End())
+                self._queue.put(item)
+            self._queue.put(_End())
         except BaseException as exc:  # handed to the consumer, which re-raises it
-            self._put(_End(exc))
+            self._queue.put(_End(exc))
 
     def __iter__(self) -> Prefetcher[T]:
         return self
@@ -107,10 +108,11 @@ class Prefetcher(Generic[T]):
         return item
 
     def close(self, timeout: float = 60.0) -> None:
-        """Stop the thread (within ``timeout`` seconds) and drop the source."""
+        """Stop the thread (within ``timeout`` seconds) and drop the source and the items
+        it had made."""
         self._stop.set()
         self._thread.join(timeout)
-        while True:  # drop the items it had made
+        while True:
             try:
                 self._queue.get_nowait()
             except queue.Empty:
