@@ -8,13 +8,21 @@ Patterns per second, 256 x 256, 1 to 5 domains (hex-orientation.yaml):
   (d) the augmentation alone on the same clean batch: per pixel at 256 x 256 as in the talk
       (Poisson per pixel, log, then averaged down) against ``--bin-counts`` (crop and bin
       counts to the 56 x 112 input first, then Poisson and log): the ratio.
-Then a training loop of the network (``--arch``, with the bundled hex-orientation model's
-input: binned counts, crop jitter 2) fed by a DataLoader worker from (a) (with the training
-default of 4 augmented views per simulation) and from (b): the fraction of wall time the loop
-waits for data. Usage:
+Then the training loop of the network (``--arch``, with the bundled hex-orientation model's
+input: binned counts, crop jitter 2) fed by one DataLoader worker (the loop gets the other
+core), and the share of wall time it waits for data, with its images per second:
+  - old: the DataLoader's own iterator, batches with every drawn number (``p:PATH``);
+  - new: as ``deepgisas train`` feeds its loop now: labels only (``params=False``), taken over
+    by the prefetch thread (``deepgisas.data.Prefetcher``); the ratio of images per second.
+Each from shards (b) and on the fly (a) with the training default of 4 augmented views per
+simulation, and on the fly through a replay buffer (``--buffer``, ``BufferedStream``: the
+new way has one more option), with the reuse factor it reached (each simulation seen that
+many times on average). The runs alternate ``--rounds`` times (medians): the machine may be
+shared. Usage:
 
     python benchmarks/data_throughput.py [--n 64] [--batch 16] [--threads 2] [--steps 60]
-                                         [--arch rodnet]
+                                         [--arch rodnet] [--rounds 1] [--buffer 256]
+                                         [--loops-only]
 """
 
 from __future__ import annotations
