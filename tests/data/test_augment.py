@@ -307,6 +307,20 @@ def test_downsample_averages_measured_pixels_of_each_block() -> None:
         Downsample((3, 3))(x, mask, torch.Generator())
 
 
+def test_downsample_equals_the_reshape_reduction() -> None:
+    """The block sums (strided slices, for speed) equal the plain reshape-and-sum."""
+    from deepgisas.data.augment import Downsample
+
+    x = torch.rand(3, 12, 10, generator=_gen(4), dtype=torch.float64)
+    mask = torch.rand(3, 12, 10, generator=_gen(5)) > 0.3
+    for f in ((4, 2), (3, 5), (1, 1), (12, 10)):
+        m = mask.to(x.dtype)
+        s = (x * m).reshape(3, 12 // f[0], f[0], 10 // f[1], f[1]).sum(dim=(2, 4))
+        n = m.reshape(3, 12 // f[0], f[0], 10 // f[1], f[1]).sum(dim=(2, 4))
+        y, ym = Downsample(f, "sum")(x, mask, torch.Generator())
+        assert torch.allclose(y, s / n.clamp_min(1) * (f[0] * f[1])) and torch.equal(ym, n > 0)
+
+
 def test_downsample_sum_bins_counts() -> None:
     """reduce="sum": the counts of a detector with bigger pixels; a partly masked block is
     extrapolated from its measured pixels."""

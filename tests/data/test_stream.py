@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -127,3 +129,18 @@ def test_repeats_augment_each_simulation_several_times() -> None:
     assert b["x"].shape[0] == 6 and len(set(wl.tolist())) == 2
     assert torch.equal(wl[0:3], wl[0].expand(3)) and torch.equal(b["dist"][1], b["dist"][0])
     assert not torch.equal(b["x"][0], b["x"][1])  # same simulation, different noise
+
+
+def test_params_false_leaves_the_drawn_numbers_out(tmp_path: Path) -> None:
+    """Training's batches: the same images and labels, without the p:PATH tensors."""
+    from deepgisas.data.generate import generate
+    from deepgisas.data.shard_dataset import ShardDataset
+
+    t = small_template(16)
+    full = next(iter(SimulatedStream(t, batch_size=4, seed=2)))
+    lean = next(iter(SimulatedStream(t, batch_size=4, seed=2, params=False)))
+    assert any(k.startswith("p:") for k in full) and set(lean) == {"x", "dist"}
+    assert torch.equal(full["x"], lean["x"]) and torch.equal(full["dist"], lean["dist"])
+    generate(t, 4, tmp_path / "g", shard_size=4, seed=7, progress=False)
+    shard = next(iter(ShardDataset(tmp_path / "g", batch_size=4, params=False)))
+    assert set(shard) == {"x", "dist"}

@@ -196,3 +196,18 @@ def test_curriculum_stage_keeps_weights_and_records_its_history(tmp_path: Path) 
     assert first["input"]["scale"] == [1.0, 3.0] and card["input"]["scale"] == [-2.0, 2.0]
     with pytest.raises(UserError, match="outputs"):
         init_backbone(create_model("compact", 2, 7), cfg)
+
+
+def test_a_replay_buffer_run_records_its_reuse(tmp_path: Path) -> None:
+    """--buffer: the card keeps the option and the reuse factor, the curve a reuse column."""
+    src = write_template(tmp_path, 32)
+    assert main(["train", str(src), "-o", str(tmp_path / "m"), "--max-steps", "6",
+                 "--buffer", "16", *SMALL]) == 0
+    card = json.loads((tmp_path / "m" / "card.json").read_text())
+    assert card["training"]["config"]["buffer"] == 16 and "reuse" not in card["validation"]
+    rows = (tmp_path / "m" / "learning_curve.csv").read_text().splitlines()
+    reuse = [float(r.split(",")[rows[0].split(",").index("reuse")]) for r in rows[1:]]
+    assert len(reuse) == 2 and card["training"]["reuse"] == reuse[-1] > 0
+    for kw in ({"buffer": 4}, {"buffer": 64, "data": str(tmp_path)}):
+        with pytest.raises(UserError, match="buffer"):
+            _cfg(**kw)

@@ -53,6 +53,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "BornAgain to 1e-3)")
     p.add_argument("--repeats", type=int, default=4,
                    help="augmented views of each simulation in a batch (4)")
+    p.add_argument("--buffer", type=int, metavar="N",
+                   help="on-the-fly data from a replay buffer of N simulations per data "
+                        "worker, refilled with spare CPU, each draw augmented afresh: the "
+                        "loop never waits for the simulator, the card reports how often a "
+                        "simulation was reused; replaces --repeats, and --resume is not bit "
+                        "for bit (memory: N x rows x cols x 4 bytes per worker)")
     p.add_argument("--steps-per-epoch", type=int, default=25)
     p.add_argument("--val-size", type=int, default=128)
     p.add_argument("--seed", type=int, default=0)
@@ -99,10 +105,13 @@ def run(args: argparse.Namespace) -> None:
                       workers=args.workers, steps_per_epoch=args.steps_per_epoch,
                       val_size=args.val_size, data=args.data, input=spec,
                       checkpoint_minutes=args.checkpoint_minutes, repeats=args.repeats,
+                      buffer=args.buffer,
                       precision=args.precision, init_from=args.init_from,
                       init_head=args.init_head)
     command = "deepgisas " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     card = train(template, out, cfg, resume=args.resume, command=command)
     figs = ", ".join(f"{k} {v:.4g}" for k, v in card["validation"].items()
                      if isinstance(v, float) and k not in ("seconds", "lr"))
-    print(f"wrote {out}: {card['training']['steps']} steps, validation {figs}")
+    reuse = card["training"].get("reuse")
+    seen = "" if reuse is None else f"; each simulation seen {reuse:.3g} times on average"
+    print(f"wrote {out}: {card['training']['steps']} steps, validation {figs}{seen}")

@@ -278,7 +278,7 @@ class Compose:
             raise ValueError(f"mask {tuple(mask.shape)} does not match x {tuple(x.shape)}")
         finite = x.abs() < math.inf  # as torch.isfinite, in two passes instead of four
         mask = finite if mask is None else mask.to(torch.bool) & finite
-        x = torch.where(mask, x, torch.zeros_like(x))
+        x = torch.where(mask, x, 0.0)
         if gen is None:
             gen = torch.Generator(device=x.device)
             gen.manual_seed(int(torch.randint(2**62, ())) if seed is None else seed)

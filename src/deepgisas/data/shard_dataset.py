@@ -23,14 +23,16 @@ class ShardDataset(IterableDataset):
     Every shard is checked when the dataset is made (missing or corrupt shards are a
     UserError naming the file). Each epoch visits the shards in a seeded random order, and the
     patterns of a shard in a seeded random order; shards are dealt round-robin to DataLoader
-    workers and distributed ranks. ``epochs=None`` repeats forever.
+    workers and distributed ranks. ``epochs=None`` repeats forever. ``params=False`` leaves
+    the drawn numbers (``p:PATH``) out of the batches (training uses the labels only).
     """
 
     def __init__(self, folder: str | Path, batch_size: int = 16, augment: Augment | None = None,
                  shuffle: bool = True, seed: int = 0, epochs: int | None = 1,
-                 device: str | torch.device = "cpu", mask_channel: bool = True) -> None:
+                 device: str | torch.device = "cpu", mask_channel: bool = True,
+                 params: bool = True) -> None:
         super().__init__()
-        self.mask_channel = mask_channel
+        self.mask_channel, self.params = mask_channel, params
         self.folder = Path(folder)
         self.manifest = read_manifest(self.folder)
         for entry in self.manifest["shards"]:
@@ -58,7 +60,8 @@ class ShardDataset(IterableDataset):
                 data.read_direct(inten, np.s_[int(i)], np.s_[j])
             # the label and parameter arrays are small: read whole, then index
             labels = {name: f["labels"][name][()][idx] for name in f.get("labels", {})}
-            params = {name: f["params"][name][()][idx] for name in f["params"]}
+            params = ({name: f["params"][name][()][idx] for name in f["params"]}
+                      if self.params else {})
         return inten, labels, params
 
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:

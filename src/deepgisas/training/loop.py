@@ -19,7 +19,9 @@ from torch.utils.data import DataLoader, IterableDataset
 from tqdm import tqdm
 
 from deepgisas.data.labels import LabelSpace
+from deepgisas.data.prefetch import Prefetcher
 from deepgisas.data.preprocess import InputSpec
+from deepgisas.data.replay import BufferedStream, reuse_factor
 from deepgisas.data.shard_dataset import ShardDataset
 from deepgisas.data.stream import SimulatedStream, validation_batches
 from deepgisas.errors import UserError
@@ -53,6 +55,8 @@ class TrainConfig:
     seed: int = 0
     workers: int = 1
     repeats: int = 4  # augmented views per simulation (on-the-fly data)
+    buffer: int | None = None  # on the fly from a replay buffer of this many patterns per
+    # data stream (data/replay.py): no waiting, a reported reuse factor, no bit-for-bit resume
     precision: str = "float32"  # of the on-the-fly simulation (both match BornAgain to 1e-3)
     checkpoint_minutes: float = 5.0
     data: str | None = None  # a generation folder (shards) instead of simulation on the fly
@@ -67,6 +71,12 @@ class TrainConfig:
             raise UserError(f"loss must be kl or emd, got {self.loss!r}")
         if self.minutes <= 0 or self.batch_size < 1 or self.steps_per_epoch < 1:
             raise UserError("minutes, batch size and steps per epoch must be positive")
+        if self.buffer is not None:
+            if self.data is not None:
+                raise UserError("a replay buffer is for data made on the fly, not shards")
+            if self.buffer < self.batch_size:
+                raise UserError(f"the buffer ({self.buffer}) must hold at least a batch "
+                                f"({self.batch_size})")
 
 
 def head_kind(labels: LabelSpace) -> tuple[str, int]:
@@ -184,18 +194,24 @@ def train(template: Experiment, out: str | Path, cfg: TrainConfig, resume: bool 
                                  dtype=getattr(torch, cfg.precision),
                                  mask_channel=cfg.input.mask_channel)
         val = [{k: v.to(dev) for k, v in b.items()} for b in val]
+    # params=False: batches of labels without every drawn number, fewer tensors to hand over
     stream: IterableDataset
     if cfg.data is not None:  # shards of this template (a resumed run starts a new order)
         stream = ShardDataset(cfg.data, cfg.batch_size, augment=cfg.input.train(),
                               seed=cfg.seed + state["step"], epochs=None,
-                              mask_channel=cfg.input.mask_channel)
+                              mask_channel=cfg.input.mask_channel, params=False)
         if stream.template != template:
             raise UserError("the shards were made from another template", cfg.data)
+    elif cfg.buffer is not None:
+        stream = BufferedStream(template, cfg.buffer, cfg.batch_size, cfg.seed,
+                                augment=cfg.input.train(), dtype=getattr(torch, cfg.precision),
+                                mask_channel=cfg.input.mask_channel,
+                                start=state["step"] * world, params=False)
     else:
         stream = SimulatedStream(template, cfg.batch_size, cfg.seed, augment=cfg.input.train(),
                                  mask_channel=cfg.input.mask_channel,
                                  start=state["step"] * world, repeats=cfg.repeats,
-                                 dtype=getattr(torch, cfg.precision))
+                                 dtype=getattr(torch, cfg.precision), params=False)
     # a generator of its own keeps the loader from drawing on the global RNG (dropout), so a
     # resumed run continues exactly
     loader = DataLoader(stream, batch_size=None, num_workers=cfg.workers,
@@ -207,56 +223,70 @@ def train(template: Experiment, out: str | Path, cfg: TrainConfig, resume: bool 
     bar = tqdm(total=int(budget), initial=int(state["seconds"]), unit="s",
                disable=not progress or rank != 0, desc=f"train {cfg.arch}")
     board = _tensorboard(out) if rank == 0 else None
-    batches = iter(loader)
+    counts: dict[int, tuple[int, int]] = {}  # replay buffer: stream -> (simulated, drawn)
+    before = state.get("buffer_counts", [0, 0])  # of the run before a resume
+    # with workers, a thread takes their batches over while the step runs (data/prefetch.py)
+    batches = Prefetcher(loader) if cfg.workers else iter(loader)
     done = bool(state["curve"]) and (state["seconds"] >= budget
                                or state["step"] >= (state["total_steps"] or 10**18))
-    while not done:  # (a run resumed after its last checkpoint only writes the model)
-        model.train()
-        losses = []
-        waited, t_epoch = 0.0, time.perf_counter()
-        for _ in range(cfg.steps_per_epoch):
-            total = state["total_steps"] or 10**9
-            for g in opt.param_groups:
-                g["lr"] = lr_at(state["step"], cfg, total)
-            t_wait = time.perf_counter()
-            raw = next(batches)
-            waited += time.perf_counter() - t_wait
-            batch = {k: v.to(dev, non_blocking=True) for k, v in raw.items()}
-            with torch.autocast(dev.type, enabled=dev.type == "cuda"):
-                loss = batch_loss(kind, cfg.loss, model(batch["x"]).float(), batch)
-            opt.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(opt)
-            scaler.update()
-            losses.append(loss.item())
-            state["step"] += 1
-        wait_share = waited / (time.perf_counter() - t_epoch)  # of the steps, not validation
-        state["seconds"] = _agree(time.perf_counter() - t_start, world)
-        if cfg.max_steps is None:  # fit the schedule to what is left of the time budget,
-            # at the run's mean speed so far, so that it ends when the time does
-            rate = state["step"] / max(state["seconds"], 1e-9)
-            left = max(budget - state["seconds"], 0.0)
-            state["total_steps"] = state["step"] + max(1, int(rate * left))
-        done = state["seconds"] >= budget or state["step"] >= state["total_steps"]
-        if rank == 0:
-            figures = evaluate(net, kind, val)
-            row = {"epoch": len(state["curve"]) + 1, "step": state["step"],
-                   "images": state["step"] * cfg.batch_size * world,
-                   "seconds": round(state["seconds"], 1), "lr": opt.param_groups[0]["lr"],
-                   "train_loss": sum(losses) / len(losses), **figures,
-                   "data_wait": round(wait_share, 4)}
-            state["curve"].append(row)
-            write_curves(out, state["curve"])
-            if board is not None:
-                for key, value in row.items():
-                    if key not in ("epoch", "step", "images"):
-                        board.add_scalar(key, value, row["images"])
-                board.flush()
-            bar.n = min(int(state["seconds"]), int(budget))
-            bar.set_postfix({k: f"{v:.4g}" for k, v in figures.items()})
-            if done or time.perf_counter() - last_ckpt >= cfg.checkpoint_minutes * 60:
-                save_checkpoint(out / "checkpoint", net, opt, state)
-                last_ckpt = time.perf_counter()
+    try:
+        while not done:  # (a run resumed after its last checkpoint only writes the model)
+            model.train()
+            losses = []
+            waited, t_epoch = 0.0, time.perf_counter()
+            for _ in range(cfg.steps_per_epoch):
+                total = state["total_steps"] or 10**9
+                for g in opt.param_groups:
+                    g["lr"] = lr_at(state["step"], cfg, total)
+                t_wait = time.perf_counter()
+                raw = next(batches)
+                waited += time.perf_counter() - t_wait
+                if "buffer" in raw:  # stream, simulated, drawn (data/replay.py)
+                    sid, simulated, drawn = raw.pop("buffer").tolist()
+                    counts[sid] = (simulated, drawn)
+                batch = {k: v.to(dev, non_blocking=True) for k, v in raw.items()}
+                with torch.autocast(dev.type, enabled=dev.type == "cuda"):
+                    loss = batch_loss(kind, cfg.loss, model(batch["x"]).float(), batch)
+                opt.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                scaler.step(opt)
+                scaler.update()
+                losses.append(loss.item())
+                state["step"] += 1
+            wait_share = waited / (time.perf_counter() - t_epoch)  # of the steps, not validation
+            state["seconds"] = _agree(time.perf_counter() - t_start, world)
+            if cfg.max_steps is None:  # fit the schedule to what is left of the time budget,
+                # at the run's mean speed so far, so that it ends when the time does
+                rate = state["step"] / max(state["seconds"], 1e-9)
+                left = max(budget - state["seconds"], 0.0)
+                state["total_steps"] = state["step"] + max(1, int(rate * left))
+            done = state["seconds"] >= budget or state["step"] >= state["total_steps"]
+            if rank == 0:
+                figures = evaluate(net, kind, val)
+                row = {"epoch": len(state["curve"]) + 1, "step": state["step"],
+                       "images": state["step"] * cfg.batch_size * world,
+                       "seconds": round(state["seconds"], 1), "lr": opt.param_groups[0]["lr"],
+                       "train_loss": sum(losses) / len(losses), **figures,
+                       "data_wait": round(wait_share, 4)}
+                if counts:  # patterns drawn per pattern simulated, over the run so far
+                    state["buffer_counts"] = [before[0] + sum(c[0] for c in counts.values()),
+                                              before[1] + sum(c[1] for c in counts.values())]
+                    row["reuse"] = round(reuse_factor({0: state["buffer_counts"]}) or 0.0, 3)
+                state["curve"].append(row)
+                write_curves(out, state["curve"])
+                if board is not None:
+                    for key, value in row.items():
+                        if key not in ("epoch", "step", "images"):
+                            board.add_scalar(key, value, row["images"])
+                    board.flush()
+                bar.n = min(int(state["seconds"]), int(budget))
+                bar.set_postfix({k: f"{v:.4g}" for k, v in figures.items()})
+                if done or time.perf_counter() - last_ckpt >= cfg.checkpoint_minutes * 60:
+                    save_checkpoint(out / "checkpoint", net, opt, state)
+                    last_ckpt = time.perf_counter()
+    finally:
+        if isinstance(batches, Prefetcher):
+            batches.close()
     bar.close()
     card: dict[str, Any] = {"arch": cfg.arch, "in_chans": cfg.input.in_chans, "num_outputs": n_out,
             "head": kind, "input": cfg.input.to_dict(), "template": template.to_dict(),
@@ -269,9 +299,12 @@ def train(template: Experiment, out: str | Path, cfg: TrainConfig, resume: bool 
                          "seconds": round(state["seconds"], 1),
                          "init_history": _init_history(cfg)},
             "validation": {"n": cfg.val_size, **{k: v for k, v in (
-                state["curve"][-1] if rank == 0 else {}).items() if k != "data_wait"}}}
+                state["curve"][-1] if rank == 0 else {}).items()
+                if k not in ("data_wait", "reuse")}}}
     if rank == 0 and "data_wait" in state["curve"][-1]:
         card["training"]["data_wait"] = mean_data_wait(state["curve"])
+    if rank == 0 and "reuse" in state["curve"][-1]:
+        card["training"]["reuse"] = state["curve"][-1]["reuse"]
     if rank == 0:
         card["validation"]["figures"] = card_figures(net, template, val)
         save_model(out, net, card)
