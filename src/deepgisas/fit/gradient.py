@@ -90,6 +90,8 @@ class FitConfig:
     coarse_tol: float = 0.5  # coarser levels stop at coarse_tol)
     floor: float = 1e-3  # c = floor x 99th percentile of the data
     fd_step: float = 1e-5  # finite-difference step of the Jacobian (float64), normalised units
+    reuse: float = 1.0  # keep d I / d theta (Broyden-updated) for one more step when the step
+    # left is below this many standard deviations (deepgisas.fit.levenberg.levenberg_marquardt)
     float64: bool = False  # coarse levels in float64 too (else float32 with a 1e-3 step)
 
 
@@ -297,7 +299,7 @@ def fit_image(template: Experiment, image: np.ndarray, mask: np.ndarray | None =
         out = lm.levenberg_marquardt(
             level, x, cfg.max_iter, cfg.tol if finest else cfg.coarse_tol,
             cfg.fd_step if level.dtype == torch.float64 else 1e-3, keep=1, race=race,
-            rescale=k > 0)
+            rescale=k > 0, reuse=cfg.reuse)
         best = int(torch.argmin(out.misfit))
         x = out.state.x[best:best + 1]
         simulations += out.simulations
