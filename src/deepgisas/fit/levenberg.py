@@ -67,12 +67,15 @@ def losses(problem: Problem, sim: Tensor, log_s: Tensor, log_b: Tensor) -> Tenso
 def fit_scale(problem: Problem, sim: Tensor, iterations: int = 30
               ) -> tuple[Tensor, Tensor, Tensor]:
     """The best log scale and log background [S] for fixed simulations sim [S, N] (damped
-    Newton on two numbers per row, no simulations); returns them and the loss sums [S]."""
+    Newton on two numbers per row, no simulations, until no row's step exceeds 1e-9; the
+    background's floor is an active bound as in Levenberg-Marquardt); returns them and the
+    loss sums [S]."""
     d = torch.exp(problem.logd) - problem.c
     ls = torch.log(d.clamp_min(0).sum().clamp_min(1e-300) / sim.sum(-1).clamp_min(1e-300))
     lb = torch.full_like(ls, float(np.log(problem.c * 1e-2)))
     lam = torch.full_like(ls, 1e-3)
     loss = losses(problem, sim, ls, lb)
+    floor = float(np.log(problem.c * 1e-6))
     for _ in range(iterations):
         s, b = torch.exp(ls)[:, None], torch.exp(lb)[:, None]
         m = s * sim + b + problem.c
@@ -82,14 +85,20 @@ def fit_scale(problem: Problem, sim: Tensor, iterations: int = 30
         g1, g2 = (d1 * js).sum(-1), (d1 * jb).sum(-1)
         a11, a22 = h11 * (1 + lam) + 1e-12, h22 * (1 + lam) + 1e-12
         det = a11 * a22 - h12 * h12
-        new_s = ls + ((-g1 * a22 + g2 * h12) / det).clamp(-5, 5)
-        new_b = (lb + ((-g2 * a11 + g1 * h12) / det).clamp(-5, 5)).clamp_min(
-            float(np.log(problem.c * 1e-6)))
+        # a background at its floor that wants to go lower stays there: s alone moves
+        pinned = (lb <= floor + 1e-9) & (g2 > 0)
+        step_s = torch.where(pinned, -g1 / a11, (-g1 * a22 + g2 * h12) / det)
+        step_b = torch.where(pinned, 0.0, (-g2 * a11 + g1 * h12) / det)
+        new_s = ls + step_s.clamp(-5, 5)
+        new_b = (lb + step_b.clamp(-5, 5)).clamp_min(floor)
+        moving = ((new_s - ls).abs() > 1e-9) | ((new_b - lb).abs() > 1e-9)
         new = losses(problem, sim, new_s, new_b)
         better = new < loss
         ls, lb = torch.where(better, new_s, ls), torch.where(better, new_b, lb)
         loss = torch.where(better, new, loss)
         lam = torch.where(better, lam / 3, lam * 10)
+        if not bool(moving.any()):
+            break
     return ls, lb, loss
 
 
