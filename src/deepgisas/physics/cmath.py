@@ -56,7 +56,7 @@ def expi_ladder(re: Tensor, im: Tensor, t: Tensor) -> tuple[Tensor, Tensor, Tens
         return c, s, e
     step = (t[:, -1:] - t0) / (n - 1)
     angle, decay = step * re, step * im
-    while c.shape[1] < n:
+    while c.shape[1] < n:  # members [k, k + m) from [0, m) and exp(i k s z), k = 1, 2, 4, ...
         m = min(c.shape[1], n - c.shape[1])
         cs, ss, es = torch.cos(angle), torch.sin(angle), torch.exp(-decay)
         cm, sm = c[:, :m], s[:, :m]

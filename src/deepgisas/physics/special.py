@@ -95,35 +95,36 @@ def sphere_amplitude_ladder(wr: Tensor, wi: Tensor, t: Tensor, scale: Tensor
     """
     m2 = torch.addcmul(wr * wr, wi, wi)  # |w|^2
     t2 = t * t
-    small = (m2 * (t2 * t2)) < 0.0625**2  # |t x| < 1/4
-    any_small = bool(small.any())
+    t4_lo, t4_hi = (t2 * t2).amin(1, keepdim=True), (t2 * t2).amax(1, keepdim=True)
+    any_small = bool((m2 * t4_lo < 0.0625**2).any())  # |t x| < 1/4 for some member
     if any_small:  # a pixel with every member small: any root will do (the series replaces it)
-        all_small = m2 * (t2[:, -1:] * t2[:, -1:]) < 0.0625**2
+        all_small = m2 * t4_hi < 0.0625**2
         wr_s = torch.where(all_small, torch.ones_like(wr), wr)
         wi_s = torch.where(all_small, torch.zeros_like(wi), wi)
-        m2 = torch.where(all_small, torch.ones_like(m2), m2)
+        m2_s = torch.where(all_small, torch.ones_like(m2), m2)
     else:
-        wr_s, wi_s = wr, wi
-    r = torch.sqrt(0.5 * (torch.sqrt(m2) + wr_s.abs()))
+        wr_s, wi_s, m2_s = wr, wi, m2
+    r = torch.sqrt(0.5 * (torch.sqrt(m2_s) + wr_s.abs()))
     o = wi_s / (2.0 * r)
     pos = wr_s >= 0
     a, b = torch.where(pos, r, o), torch.where(pos, o, r)
     ca, sa, ei = expi_ladder(a, b, t)  # cos(t a), sin(t a), exp(-t b)
     e = torch.reciprocal(ei)
-    ch, sh = 0.5 * (e + ei), 0.5 * (e - ei)
+    ch, sh = e + ei, e - ei  # 2 cosh(t b), 2 sinh(t b)
     ta, tb = t * a, t * b
-    # sin tx - tx cos tx
+    # 2 (sin tx - tx cos tx)
     n_re = torch.addcmul(ch * torch.addcmul(sa, ta, ca, value=-1.0), tb, sa * sh, value=-1.0)
     n_im = torch.addcmul(sh * torch.addcmul(ca, ta, sa), tb, ca * ch, value=-1.0)
-    # 3 scale / x^3 with x^3 = w x: 3 scale conj(w x) / |w x|^2, per pixel
+    # 3 scale / (2 x^3) with x^3 = w x: 1.5 scale conj(w x) / |w x|^2, per pixel
     d_re = torch.addcmul(wr_s * a, wi_s, b, value=-1.0)
     d_im = torch.addcmul(wr_s * b, wi_s, a)
-    inv = 3.0 * scale / torch.addcmul(d_re * d_re, d_im, d_im)
+    inv = 1.5 * scale / torch.addcmul(d_re * d_re, d_im, d_im)
     k_re, k_im = d_re * inv, -d_im * inv
     f_re = torch.addcmul(n_re * k_re, n_im, k_im, value=-1.0)
     f_im = torch.addcmul(n_re * k_im, n_im, k_re)
     if not any_small:
         return f_re, f_im
+    small = m2 * (t2 * t2) < 0.0625**2
     # series in t^2 w = (t x)^2: Horner on (re, im), times scale t^3
     vr, vi = t2 * wr, t2 * wi
     s_re = torch.full_like(vr, _SPHERE_SERIES[-1])
