@@ -18,7 +18,8 @@ best of those is carried up the levels, each run stopping once its steps fall be
 of the standard deviations. Standard deviations come from the curvature at the optimum
 (Laplace / Gauss-Newton: residual variance x (J^T J)^-1 with the last full-detector Jacobian,
 scale and background marginalised). The coarse levels simulate in float32, the full detector
-in float64.
+in float64. On the full detector a pattern mirror-symmetric in phi_f (the film's) is
+simulated on the columns left of the centre only, each standing for its mirror image too.
 """
 
 from __future__ import annotations
@@ -140,10 +141,12 @@ def _subset_geometry(st: Structure, base: dict[str, Tensor], stride: int, cols: 
 
 class _Problem:
     """Data and simulator of one fit on one grid: the full detector (f = 1) or its subset of
-    every f-th pixel of every f-th row. When the pattern is mirror-symmetric in phi_f
-    (:func:`_mirrored`), only the columns left of the centre are simulated (half the work)
-    and each also stands for its mirror image: the subset's columns are then every f-th
-    left of the centre and their mirror images.
+    every f-th pixel of every f-th row. On the full detector of a pattern mirror-symmetric in
+    phi_f (:func:`_mirrored`), only the columns left of the centre are simulated (half the
+    work), each standing for its mirror image too. The subsets keep their own columns: a
+    subset of mirrored pairs sees half as many distinct |phi_f| (coarser interference
+    fringes), and lost the global optimum from prior starts in one of five film cases
+    (benchmarks/fit_starts.py).
 
     ``pixels``: the unmasked pixels fitted, as flat indices into the full detector [N];
     ``source``: where each is in the simulated grid ``st.shape``, flat [N]."""
@@ -153,7 +156,7 @@ class _Problem:
         rows, cols = free.structure.shape
         o = f // 2
         columns = list(range(o, cols, f))
-        mirror = _mirrored(free.structure, free.base)
+        mirror = f == 1 and _mirrored(free.structure, free.base)
         if mirror:
             columns = [c for c in columns if 2 * c <= cols - 1]
         shape, base = free.structure.shape, free.base
