@@ -10,7 +10,7 @@ import torch
 from deepgisas.physics import cmath
 from deepgisas.physics import interference as itf
 from deepgisas.physics.multilayer import amplitude_lists, amplitude_parts_in_layer, kz_list
-from deepgisas.physics.special import sphere_amplitude, sphere_amplitude_pair
+from deepgisas.physics.special import sphere_amplitude, sphere_amplitude_ladder
 
 
 def _max_rel(got: torch.Tensor, ref: torch.Tensor, floor: float = 1e-30) -> float:
@@ -38,11 +38,25 @@ def test_complex_helpers_match_torch() -> None:
         assert float(((got - ref).abs() / (1.0 + ref.abs())).max()) < 1e-14
 
 
-def test_sphere_amplitude_on_parts() -> None:
+def test_expi_ladder_matches_direct_phases() -> None:
+    z = _samples()[None, None]
+    z = z[z.abs() < 5][None, None]
+    t = torch.linspace(-0.7, 2.3, 15, dtype=torch.float64)[None, :, None]
+    c, s, e = cmath.expi_ladder(z.real, z.imag, t)
+    ref = torch.exp(1j * t * z)
+    assert _max_rel(torch.complex(e * c, e * s), ref, 1e-300) < 1e-13
+
+
+@pytest.mark.parametrize("members", [1, 2, 15])
+def test_sphere_amplitude_ladder_on_parts(members: int) -> None:
+    """The members t_j x of a size distribution against the sphere amplitude at each of them,
+    the series branch included (|t x| < 1/4 for some members of some samples)."""
     x = _samples()
-    w = x * x
-    re, im = sphere_amplitude_pair(w.real.contiguous(), w.imag.contiguous())
-    ref = sphere_amplitude(x)
+    w = (x * x)[None, None]
+    t = torch.linspace(0.3, 3.0, members, dtype=torch.float64)[None, :, None]
+    scale = torch.tensor(2.5, dtype=torch.float64)
+    re, im = sphere_amplitude_ladder(w.real.contiguous(), w.imag.contiguous(), t, scale)
+    ref = scale * t**3 * sphere_amplitude(t * x)
     assert _max_rel(torch.complex(re, im), ref, 1e-3) < 1e-10
 
 

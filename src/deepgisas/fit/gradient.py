@@ -18,7 +18,8 @@ best of those is carried up the levels, each run stopping once its steps fall be
 of the standard deviations. Standard deviations come from the curvature at the optimum
 (Laplace / Gauss-Newton: residual variance x (J^T J)^-1 with the last full-detector Jacobian,
 scale and background marginalised). The coarse levels simulate in float32, the full detector
-in float64.
+in float64. On the full detector a pattern mirror-symmetric in phi_f (the film's) is
+simulated on the columns left of the centre only, each standing for its mirror image too.
 """
 
 from __future__ import annotations
@@ -90,6 +91,8 @@ class FitConfig:
     coarse_tol: float = 0.5  # coarser levels stop at coarse_tol)
     floor: float = 1e-3  # c = floor x 99th percentile of the data
     fd_step: float = 1e-5  # finite-difference step of the Jacobian (float64), normalised units
+    reuse: float = 1.0  # keep d I / d theta (Broyden-updated) for one more step when the step
+    # left is below this many standard deviations (deepgisas.fit.levenberg.levenberg_marquardt)
     float64: bool = False  # coarse levels in float64 too (else float32 with a 1e-3 step)
 
 
@@ -102,17 +105,30 @@ def _strides(template: Experiment, side: int) -> list[int]:
     return out
 
 
-def _subset_geometry(st: Structure, base: dict[str, Tensor], stride: int
+def _mirrored(st: Structure, base: dict[str, Tensor]) -> bool:
+    """Whether a column and its mirror image (phi_f -> -phi_f) have the same intensity: a
+    spherical detector whose phi edges are symmetric about 0 and an isotropic interference
+    (dilute or radial paracrystal). Every shape is even in qy, roughness depends on |q_par|
+    only, and the other pixel quantities on phi_f^2; the hexagonal lattice's domains break
+    the symmetry."""
+    if st.detector != "spherical" or st.interference not in ("dilute", "radial_paracrystal"):
+        return False
+    lo, hi = base["phi_edges"][:, 0], base["phi_edges"][:, 1]
+    return bool(((lo + hi).abs() <= 1e-12 * (hi - lo)).all())
+
+
+def _subset_geometry(st: Structure, base: dict[str, Tensor], stride: int, cols: int
                      ) -> tuple[tuple[int, int], dict[str, Tensor]]:
-    """The detector of pixels (stride m + o) in both axes, o = stride // 2: its shape and
-    geometry tensors. Its pixels are exactly those of the full detector (same directions);
-    their weights (solid angles) are a constant multiple, which the free scale absorbs."""
-    rows, cols = st.shape
+    """The detector of pixels (stride m + o) in both axes, o = stride // 2, with only the first
+    ``cols`` of those columns: its shape and geometry tensors. Its pixels are exactly those of
+    the full detector (same directions); their weights (solid angles) are a constant multiple,
+    which the free scale absorbs."""
+    rows, all_cols = st.shape
     o = stride // 2
-    shape = (len(range(o, rows, stride)), len(range(o, cols, stride)))
+    shape = (len(range(o, rows, stride)), cols)
     out = dict(base)
     if st.detector == "spherical":
-        for key, n, m in (("phi_edges", cols, shape[1]), ("alpha_edges", rows, shape[0])):
+        for key, n, m in (("phi_edges", all_cols, cols), ("alpha_edges", rows, shape[0])):
             lo, hi = base[key][:, 0], base[key][:, 1]
             d = (hi - lo) / n
             lo2 = lo + (o + 0.5 - stride / 2) * d
@@ -124,31 +140,56 @@ def _subset_geometry(st: Structure, base: dict[str, Tensor], stride: int
 
 
 class _Problem:
-    """Data, mask and simulator of one fit on one grid: the full detector (f = 1) or its
-    subset of every f-th pixel of every f-th row."""
+    """Data and simulator of one fit on one grid: the full detector (f = 1) or its subset of
+    every f-th pixel of every f-th row. On the full detector of a pattern mirror-symmetric in
+    phi_f (:func:`_mirrored`), only the columns left of the centre are simulated (half the
+    work), each standing for its mirror image too. The subsets keep their own columns: a
+    subset of mirrored pairs sees half as many distinct |phi_f| (coarser interference
+    fringes), and lost the global optimum from prior starts in one of five film cases
+    (benchmarks/fit_starts.py).
+
+    ``pixels``: the unmasked pixels fitted, as flat indices into the full detector [N];
+    ``source``: where each is in the simulated grid ``st.shape``, flat [N]."""
 
     def __init__(self, free: FreeTensors, data: np.ndarray, floor: float, f: int,
                  dtype: torch.dtype) -> None:
-        shape, base, d = free.structure.shape, free.base, data
-        if f > 1:
-            shape, base = _subset_geometry(free.structure, base, f)
-            d = data[f // 2::f, f // 2::f]
+        rows, cols = free.structure.shape
+        o = f // 2
+        columns = list(range(o, cols, f))
+        mirror = f == 1 and _mirrored(free.structure, free.base)
+        if mirror:
+            columns = [c for c in columns if 2 * c <= cols - 1]
+        shape, base = free.structure.shape, free.base
+        if f > 1 or mirror:
+            shape, base = _subset_geometry(free.structure, base, f, len(columns))
         self.st: Structure = dataclasses.replace(free.structure, shape=shape, roi=None,
                                                  masks=())
         self.free = _cast(FreeTensors(self.st, base, free.params), dtype)
-        self.mask = torch.from_numpy(np.isfinite(d))
+        # the fitted columns: the simulated ones, then the mirror images (the centre once)
+        twins = [i for i, c in enumerate(columns) if 2 * c < cols - 1] if mirror else []
+        data_cols = np.array(columns + [cols - 1 - columns[i] for i in twins], dtype=np.int64)
+        sim_cols = np.array(list(range(len(columns))) + twins, dtype=np.int64)
+        r = np.arange(o, rows, f)[:, None]
+        pixels = r * cols + data_cols
+        source = np.arange(len(r))[:, None] * len(columns) + sim_cols
+        d = data.reshape(-1)[pixels.reshape(-1)]
+        keep = np.isfinite(d)
+        self.pixels = torch.from_numpy(pixels.reshape(-1)[keep])
+        self.source = torch.from_numpy(source.reshape(-1)[keep])
         self.c = floor
-        self.logd = torch.log(torch.from_numpy(np.nan_to_num(d, nan=0.0)).clamp_min(0) + floor
-                              ).to(dtype)[self.mask]
+        self.logd = torch.log(torch.from_numpy(d[keep]).clamp_min(0) + floor).to(dtype)
         self.dtype = dtype
 
     def simulate(self, theta: Tensor) -> Tensor:
-        """[B, N] over the unmasked pixels for normalised theta [B, P]."""
-        return simulate_tensors(self.st, with_free(self.free, theta.to(self.dtype)))[
-            :, self.mask]
+        """[B, N] over the fitted pixels for normalised theta [B, P]."""
+        return self.pick(simulate_tensors(self.st, with_free(self.free, theta.to(self.dtype))))
 
     def simulate_tensors(self, params: dict[str, Tensor]) -> Tensor:
         return simulate_tensors(self.st, params)
+
+    def pick(self, images: Tensor) -> Tensor:
+        """The fitted pixels [B, N] of simulated images [B, *st.shape]."""
+        return images.reshape(images.shape[0], -1)[:, self.source]
 
 
 def _cast(free: FreeTensors, dtype: torch.dtype) -> FreeTensors:
@@ -261,7 +302,7 @@ def fit_image(template: Experiment, image: np.ndarray, mask: np.ndarray | None =
         out = lm.levenberg_marquardt(
             level, x, cfg.max_iter, cfg.tol if finest else cfg.coarse_tol,
             cfg.fd_step if level.dtype == torch.float64 else 1e-3, keep=1, race=race,
-            rescale=k > 0)
+            rescale=k > 0, reuse=cfg.reuse)
         best = int(torch.argmin(out.misfit))
         x = out.state.x[best:best + 1]
         simulations += out.simulations
@@ -273,8 +314,8 @@ def fit_image(template: Experiment, image: np.ndarray, mask: np.ndarray | None =
                                len(free.params))
     log_s_fit, log_b_fit = float(x[0, -2]), float(x[0, -1])
     fitted = np.full(data.shape, np.nan)
-    fitted[fine.mask.numpy()] = (np.exp(log_s_fit) * out.state.sim[best]
-                                 + np.exp(log_b_fit)).numpy()
+    fitted.flat[fine.pixels.numpy()] = (np.exp(log_s_fit) * out.state.sim[best]
+                                        + np.exp(log_b_fit)).numpy()
     th = theta.numpy()
     return FitResult(
         parameters=physical(free, th),

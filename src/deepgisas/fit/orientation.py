@@ -66,7 +66,7 @@ def basis(problem: _Problem, theta: Tensor, xi_rad: Tensor) -> Tensor:
     p = with_free(problem.free, th.repeat_interleave(k, 0).to(problem.dtype))
     p["xi"] = xi_rad.to(problem.dtype).repeat(b)[:, None]
     p["coverage"] = torch.ones((b * k, 1), dtype=problem.dtype)
-    out = problem.simulate_tensors(p)[:, problem.mask].reshape(b, k, -1)
+    out = problem.pick(problem.simulate_tensors(p)).reshape(b, k, -1)
     return out[0] if single else out
 
 
@@ -394,7 +394,7 @@ def fit_orientation(template: Experiment, image: np.ndarray, mask: np.ndarray | 
     prob, xi_deg = sol.coef / scale, labels.xi_deg()
     draws = _bootstrap(search, sol, bootstrap, cfg.seed)
     fitted = np.full(data.shape, np.nan)
-    fitted[search.exact.mask.numpy()] = sol.model
+    fitted.flat[search.exact.pixels.numpy()] = sol.model
     return FitResult(
         parameters=physical(free, th),
         std={q.name: abs(q.slope(float(th[i]))) * float(std_theta[i])

@@ -17,8 +17,11 @@ Formulas (BornAgain, ``Sample/HardParticle``):
 
 All but the hemisphere are of the form F = E(qx, qy, qz^2) exp(i qz c) with E even in qz and c a
 height (R, c, H/2, H/2): ``Shape.center`` gives c, and ``Shape.even`` E (complex tensors;
-cylinder, box) or ``Shape.even_pair`` E on real and imaginary parts (sphere, spheroid), which
-lets the DWBA share one E between the terms whose qz differ only in sign (see ``simulate``).
+cylinder, box), which lets the DWBA share one E between the terms whose qz differ only in sign
+(see ``simulate``). The sphere and the spheroid are E = V f(x) with f the sphere amplitude and
+x^2 = w linear in qp^2 and qz^2 (``Shape.sphere_arg`` gives w on real and imaginary parts): their
+size-distribution members, scaled copies, share x up to a factor, so the DWBA evaluates them
+all at once (:func:`deepgisas.physics.special.sphere_amplitude_ladder`).
 """
 
 from __future__ import annotations
@@ -38,7 +41,6 @@ from deepgisas.physics.special import (
     sinc,
     sinc_sq,
     sphere_amplitude,
-    sphere_amplitude_pair,
 )
 
 Kernel = Callable[[Tensor, Tensor, Tensor, dict[str, Tensor]], Tensor]
@@ -59,7 +61,7 @@ class Shape:
     description: str
     even: EvenKernel | None = None
     center: VolumeFn | None = None
-    even_pair: PairKernel | None = None  # E(qp^2, qz^2) on real and imaginary parts
+    sphere_arg: PairKernel | None = None  # E = V f(x), x^2 = w(qp^2, qz^2): (Re w, Im w)
 
     @property
     def size_param(self) -> str:
@@ -85,22 +87,17 @@ def _spheroid(qx: Tensor, qy: Tensor, qz: Tensor, p: dict[str, Tensor]) -> Tenso
     return vol * sphere_amplitude(u) * torch.exp(1j * qz * c)
 
 
-def _sphere_pair(qp2: Tensor, qz2_re: Tensor, qz2_im: Tensor,
-                 p: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
-    r = p["radius_nm"]
-    r2 = r * r
-    vol = 4.0 / 3.0 * math.pi * r2 * r
-    f_re, f_im = sphere_amplitude_pair((qp2 + qz2_re) * r2, qz2_im * r2)
-    return vol * f_re, vol * f_im
+def _sphere_arg(qp2: Tensor, qz2_re: Tensor, qz2_im: Tensor,
+                p: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+    r2 = p["radius_nm"] * p["radius_nm"]
+    return (qp2 + qz2_re) * r2, qz2_im * r2
 
 
-def _spheroid_pair(qp2: Tensor, qz2_re: Tensor, qz2_im: Tensor,
-                   p: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
-    r, c = p["radius_nm"], 0.5 * p["height_nm"]
-    r2, c2 = r * r, c * c
-    vol = 4.0 / 3.0 * math.pi * r2 * c
-    f_re, f_im = sphere_amplitude_pair(torch.addcmul(qp2 * r2, qz2_re, c2), qz2_im * c2)
-    return vol * f_re, vol * f_im
+def _spheroid_arg(qp2: Tensor, qz2_re: Tensor, qz2_im: Tensor,
+                  p: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+    c = 0.5 * p["height_nm"]
+    c2 = c * c
+    return torch.addcmul(qp2 * (p["radius_nm"] * p["radius_nm"]), qz2_re, c2), qz2_im * c2
 
 
 def _cylinder_even(qx: Tensor, qy: Tensor, qp2: Tensor, qz2: Tensor,
@@ -162,7 +159,7 @@ SHAPES: dict[str, Shape] = {
         "full sphere (ba.Sphere(R))",
         None,
         lambda p: p["radius_nm"],
-        _sphere_pair,
+        _sphere_arg,
     ),
     "spheroid": Shape(
         "spheroid",
@@ -176,7 +173,7 @@ SHAPES: dict[str, Shape] = {
         "spheroid (ba.Spheroid(R, height/2))",
         None,
         lambda p: 0.5 * p["height_nm"],
-        _spheroid_pair,
+        _spheroid_arg,
     ),
     "cylinder": Shape(
         "cylinder",

@@ -112,6 +112,7 @@ def amplitudes(kz: Tensor, thickness: Tensor, sigma: Tensor) -> tuple[Tensor, Te
 ROW_NODES = (-1.0, -0.5, 0.0, 0.5, 1.0)
 ROW_CHECK = 1e-4  # the quadratic through t = -1, 0, 1 must reproduce t = +-1/2 this well
 ROW_CHECK_FLOAT32 = 1e-3  # float32 rounding noise of the nodes is ~1e-6
+EXACT_PIXELS = 16384  # up to this many pixels (B x h x W), every one is evaluated exactly
 
 
 def _row_tolerance(dtype: torch.dtype) -> float:
@@ -131,6 +132,8 @@ def amplitude_parts_in_layer(chi: Tensor, k: Tensor, thickness: Tensor, sigma: T
     through them. The rows must be smooth on that scale: the quadratic through t = -1, 0, 1
     has to reproduce t = +-1/2 to ``ROW_CHECK`` (float32: ``ROW_CHECK_FLOAT32``) of the row's
     largest kz, and of its largest |T| + |R| for T and R; else every pixel is evaluated exactly.
+    So are blocks of up to ``EXACT_PIXELS`` pixels (B x h x W: the fit's pixel subsets, single
+    patterns), where that is as fast or faster (film detector, float32 and float64).
     The quartic's error is smaller by about that factor to the power 2/3 (~1e-7); measured on
     the talk's sample and the test cases: 2e-13 relative L2 of the images in float64 (1e-6 in
     float32).
@@ -146,6 +149,9 @@ def amplitude_parts_in_layer(chi: Tensor, k: Tensor, thickness: Tensor, sigma: T
         ts, rs = amplitude_lists(kz, thickness, sigma)
         return kz[j], ts[j], rs[j]
 
+    if sin_alpha.numel() <= EXACT_PIXELS:
+        kz, tt, rr = exact(sin_alpha)
+        return (kz.real, kz.imag), (tt.real, tt.imag), (rr.real, rr.imag)
     lo = sin_alpha.amin(-1, keepdim=True)
     hi = sin_alpha.amax(-1, keepdim=True)
     mid, half = 0.5 * (lo + hi), 0.5 * (hi - lo)  # [B, h, 1]

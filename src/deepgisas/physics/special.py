@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from deepgisas.physics.cmath import abs2, cdiv, csincos, csqrt
+from deepgisas.physics.cmath import abs2, cdiv, csincos, csqrt, expi_ladder
 
 _SMALL = 1e-3
 
@@ -77,46 +77,63 @@ def sinc_sq(y2: Tensor) -> Tensor:
     return torch.where(small, series, cdiv(s, y))
 
 
-def sphere_amplitude_pair(wr: Tensor, wi: Tensor) -> tuple[Tensor, Tensor]:
-    """3 (sin x - x cos x) / x^3 at x^2 = w = wr + i wi, on real tensors only: (Re, Im).
+def sphere_amplitude_ladder(wr: Tensor, wi: Tensor, t: Tensor, scale: Tensor
+                            ) -> tuple[Tensor, Tensor]:
+    """scale t^3 f(t x) for f(x) = 3 (sin x - x cos x) / x^3 at x^2 = w = wr + i wi, on real
+    tensors only: (Re, Im). w [B, 1, ...], a linear ladder of positive factors t [B, M, 1, ...]
+    (see :func:`deepgisas.physics.cmath.expi_ladder`), scale broadcasting against w; returns
+    [B, M, ...] each.
 
-    The function is even in x; below |x| < 1/4 a five-term series in w is used (truncation
-    < 1e-11, no cancellation in float32).
-
-    No complex tensors at all (complex128 kernels are unvectorised on CPU). x is either root
-    of w (the function is even): with m = |w|, t = sqrt((m + |wr|)/2), o = wi/(2t),
-    x = t + i o for wr >= 0 and o + i t otherwise (no cancellation).
+    This is V f for a sphere-like shape (argument and volume scaling with the size) at sizes t_j
+    times those of w and scale = V: the members of a size distribution. Per pixel: the root x,
+    3 / x^3 and the phases of :func:`~deepgisas.physics.cmath.expi_ladder`; per member only
+    products, t^3 f(t x) = 3 (sin tx - tx cos tx) / x^3. f is even in x; x is either root of w:
+    with m = |w|, r = sqrt((m + |wr|)/2), o = wi/(2r), x = r + i o for wr >= 0 and o + i r
+    otherwise (no cancellation). Below |t x| < 1/4 a five-term series in t^2 w is used
+    (truncation < 1e-11, no cancellation in float32). No complex tensors at all (complex128
+    kernels are unvectorised on CPU).
     """
-    small = torch.addcmul(wr * wr, wi, wi) < 0.0625**2
-    any_small = bool(small.any())
-    if any_small:
-        wr_s = torch.where(small, torch.ones_like(wr), wr)
-        wi_s = torch.where(small, torch.zeros_like(wi), wi)
+    m2 = torch.addcmul(wr * wr, wi, wi)  # |w|^2
+    t2 = t * t
+    t4_lo, t4_hi = (t2 * t2).amin(1, keepdim=True), (t2 * t2).amax(1, keepdim=True)
+    any_small = bool((m2 * t4_lo < 0.0625**2).any())  # |t x| < 1/4 for some member
+    if any_small:  # a pixel with every member small: any root will do (the series replaces it)
+        all_small = m2 * t4_hi < 0.0625**2
+        wr_s = torch.where(all_small, torch.ones_like(wr), wr)
+        wi_s = torch.where(all_small, torch.zeros_like(wi), wi)
+        m2_s = torch.where(all_small, torch.ones_like(m2), m2)
     else:
-        wr_s, wi_s = wr, wi
-    t = torch.sqrt(0.5 * (torch.sqrt(torch.addcmul(wr_s * wr_s, wi_s, wi_s)) + wr_s.abs()))
-    o = wi_s / (2.0 * t)
+        wr_s, wi_s, m2_s = wr, wi, m2
+    r = torch.sqrt(0.5 * (torch.sqrt(m2_s) + wr_s.abs()))
+    o = wi_s / (2.0 * r)
     pos = wr_s >= 0
-    a, b = torch.where(pos, t, o), torch.where(pos, o, t)
-    sa, ca = torch.sin(a), torch.cos(a)
-    e = torch.exp(b)
-    ei = torch.reciprocal(e)
-    ch, sh = 0.5 * (e + ei), 0.5 * (e - ei)
-    # sin x - x cos x
-    n_re = torch.addcmul(ch * torch.addcmul(sa, a, ca, value=-1.0), b, sa * sh, value=-1.0)
-    n_im = torch.addcmul(sh * torch.addcmul(ca, a, sa), b, ca * ch, value=-1.0)
-    # x^3 = w x, and 3 N / x^3 = 3 N conj(x^3) / |x^3|^2
+    a, b = torch.where(pos, r, o), torch.where(pos, o, r)
+    ca, sa, ei = expi_ladder(a, b, t)  # cos(t a), sin(t a), exp(-t b)
+    e = torch.reciprocal(ei)
+    ch, sh = e + ei, e - ei  # 2 cosh(t b), 2 sinh(t b)
+    ta, tb = t * a, t * b
+    # 2 (sin tx - tx cos tx)
+    n_re = torch.addcmul(ch * torch.addcmul(sa, ta, ca, value=-1.0), tb, sa * sh, value=-1.0)
+    n_im = torch.addcmul(sh * torch.addcmul(ca, ta, sa), tb, ca * ch, value=-1.0)
+    # 3 scale / (2 x^3) with x^3 = w x: 1.5 scale conj(w x) / |w x|^2, per pixel
     d_re = torch.addcmul(wr_s * a, wi_s, b, value=-1.0)
     d_im = torch.addcmul(wr_s * b, wi_s, a)
-    inv = 3.0 / torch.addcmul(d_re * d_re, d_im, d_im)
-    f_re = torch.addcmul(n_re * d_re, n_im, d_im) * inv
-    f_im = torch.addcmul(n_im * d_re, n_re, d_im, value=-1.0) * inv
+    inv = 1.5 * scale / torch.addcmul(d_re * d_re, d_im, d_im)
+    k_re, k_im = d_re * inv, -d_im * inv
+    f_re = torch.addcmul(n_re * k_re, n_im, k_im, value=-1.0)
+    f_im = torch.addcmul(n_re * k_im, n_im, k_re)
     if not any_small:
         return f_re, f_im
-    # series in w = x^2: Horner on (re, im)
-    s_re = torch.full_like(wr, _SPHERE_SERIES[-1])
-    s_im = torch.zeros_like(wi)
+    # 1 where |t x| < 1/4, else 0: a float mask (torch.where and bool tensors are ~30 times
+    # slower than arithmetic on CPU); f is finite there, so blending is exact
+    small = (0.0625**2 - m2 * (t2 * t2)).clamp(min=0.0).sign()
+    # series in t^2 w = (t x)^2: Horner on (re, im), times scale t^3
+    vr, vi = t2 * wr, t2 * wi
+    s_re = torch.full_like(vr, _SPHERE_SERIES[-1])
+    s_im = torch.zeros_like(vi)
     for coef in _SPHERE_SERIES[-2::-1]:
-        s_re, s_im = (torch.addcmul(s_re * wr, s_im, wi, value=-1.0) + coef,
-                      torch.addcmul(s_re * wi, s_im, wr))
-    return torch.where(small, s_re, f_re), torch.where(small, s_im, f_im)
+        s_re, s_im = (torch.addcmul(s_re * vr, s_im, vi, value=-1.0) + coef,
+                      torch.addcmul(s_re * vi, s_im, vr))
+    t3 = scale * t2 * t
+    return (torch.addcmul(f_re, small, t3 * s_re - f_re),
+            torch.addcmul(f_im, small, t3 * s_im - f_im))
