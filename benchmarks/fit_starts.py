@@ -35,6 +35,7 @@ from deepgisas.data.labels import LabelSpace
 from deepgisas.fit import FitConfig, fit_image, fit_orientation, free_tensors
 from deepgisas.fit.files import network_starts
 from deepgisas.fit.levenberg import soft_l1
+from deepgisas.physics.memory import retain_freed_memory
 from deepgisas.predict import predict_arrays
 from deepgisas.sample import parse_experiment
 from deepgisas.templates import draw_parameters, instantiate
@@ -160,6 +161,7 @@ def main() -> None:
     ap.add_argument("--tol", type=float, default=0.01)
     args = ap.parse_args()
     torch.set_num_threads(1)
+    retain_freed_memory()  # as the deepgisas command does (deepgisas.physics.memory)
     if args.cases:
         film_cases(args.cases, args.counts, args.tol)
     if args.orientation:

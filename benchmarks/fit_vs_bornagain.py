@@ -38,6 +38,7 @@ from deepgisas.fit.files import network_start, network_starts
 from deepgisas.fit.gradient import FitConfig, FitResult, fit_image
 from deepgisas.fit.levenberg import DELTA, soft_l1
 from deepgisas.fit.tensors import free_tensors
+from deepgisas.physics.memory import retain_freed_memory
 from deepgisas.reference import bornagain_simulate
 from deepgisas.templates import draw_parameters, instantiate
 
@@ -58,6 +59,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1)
     args = ap.parse_args()
     torch.set_num_threads(1)
+    retain_freed_memory()  # as the deepgisas command does (deepgisas.physics.memory)
     template = dg.load("film")
     free = free_tensors(template)
     draws = draw_parameters(template, 1, seed=args.seed)

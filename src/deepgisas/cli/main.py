@@ -58,6 +58,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                  **__: object) -> None:
         print(f"deepgisas {args.command}: warning: {message}", file=sys.stderr)
 
+    from deepgisas.physics.memory import retain_freed_memory
+
+    retain_freed_memory()  # the simulator's temporaries reuse mapped pages (see the module)
     try:
         with warnings.catch_warnings():
             warnings.showwarning = one_line  # a user sees one line per warning, no source

@@ -10,6 +10,11 @@ benchmark-like) took 2.6 to 2.9 s of CPU in all against 2.0 to 2.1 s with the th
 as below. Raising both keeps such blocks on the heap; blocks above 32 MB are still mapped and
 returned, and freed memory beyond 256 MB at the heap's top is still given back. Other C
 libraries are left as they are.
+
+This changes the allocator of the whole process, so importing deepgisas never does it: an
+application opts in by calling :func:`retain_freed_memory` once. The ``deepgisas`` command
+does, before it runs any subcommand (forked data workers inherit it); so do the fit
+benchmarks, which time the library as the command runs it.
 """
 
 from __future__ import annotations

@@ -24,7 +24,6 @@ from deepgisas.physics import interference as itf
 from deepgisas.physics.cmath import abs2, expi, expi_ladder, expi_pair
 from deepgisas.physics.detector import PixelGrid, apply_masks, rectangular_grid, spherical_grid
 from deepgisas.physics.formfactors import SHAPES, Shape
-from deepgisas.physics.memory import retain_freed_memory
 from deepgisas.physics.multilayer import Parts, amplitude_lists, amplitude_parts_in_layer, kz_list
 from deepgisas.physics.special import sphere_amplitude_ladder
 
@@ -168,7 +167,6 @@ class _Batch:
 
 
 BLOCK_BYTES = 1 << 21  # bytes of a real pixel x member tensor per block of rows
-retain_freed_memory()  # the temporaries reuse mapped pages (deepgisas.physics.memory)
 
 
 def _prepare(st: Structure, p: dict[str, Tensor]) -> _Batch:
@@ -202,7 +200,8 @@ def simulate_tensors(st: Structure, p: dict[str, Tensor]) -> Tensor:
     pixels and pixels outside the region of interest are 0. The per-experiment work is done
     once; the pixels are then processed in blocks of rows such that a real [B, M, rows, cols]
     tensor has about ``BLOCK_BYTES``: the many elementwise temporaries stay near cache size
-    (and reuse mapped memory, :mod:`deepgisas.physics.memory`), and the blocks' own small
+    (and reuse mapped memory when the application opts in,
+    :mod:`deepgisas.physics.memory`), and the blocks' own small
     tensors (per row and member) stay few. 2 MB was the fastest of 0.25 to 8 MB for
     the film's detector and its subsets (float64 and float32, 1 to 12 patterns per batch).
     """
