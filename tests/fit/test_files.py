@@ -10,8 +10,7 @@ import pytest
 
 import deepgisas as dg
 from deepgisas.fit import FitConfig
-from deepgisas.fit.files import SPOT_RADIUS_DEG, fit_file, residual_limit, save_fit_png
-from deepgisas.io.geometry import beam_spots
+from deepgisas.fit.files import SPOT_RADIUS_DEG, fit_file, residual_limit, save_fit_png, spot_mask
 from deepgisas.io.images import ModelImages
 from deepgisas.sample import parse_experiment, read_instrument
 from tests.io.helpers import INSTRUMENTS, real
@@ -28,8 +27,8 @@ def test_the_galaxi_specular_spot_is_inside_the_mask() -> None:
     reader = ModelImages(template, read_instrument(INSTRUMENTS / "galaxi.yaml"), "galaxi")
     img = reader(real("galaxi"))
     assert reader.alpha_i == pytest.approx(math.radians(0.275))
-    spots = beam_spots(template.detector.geometry, reader.alpha_i,
-                       math.radians(SPOT_RADIUS_DEG), reader.target_alpha_i)
+    spots = spot_mask(template, reader)  # what fit_file masks
+    assert spots is not None
     assert 10 <= spots.sum() <= 40
     peak = np.unravel_index(np.nanargmax(img), img.shape)
     assert spots[peak] and np.nanmax(img[~spots]) < np.nanmax(img) / 30

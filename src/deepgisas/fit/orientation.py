@@ -78,15 +78,15 @@ def solve_weights(a: np.ndarray, data: np.ndarray, c: float, iterations: int = 3
     empty pixels of low-count data pull the model down). Returns the coefficients [K] and the
     background."""
     design0 = np.concatenate([a, np.ones((a.shape[0], 1))], 1)
-    w = 1.0 / (np.clip(data, 0, None) + c)
-    x = np.zeros(design0.shape[1])
+    fitted = np.clip(data, 0, None)
     for _ in range(max(iterations, 1)):
+        w = 1.0 / (fitted + c)
         design = design0 * w[:, None]
         norms = np.linalg.norm(design, axis=0)
         norms[norms == 0] = 1.0
         x, _ = nnls(design / norms, data * w, maxiter=50 * design.shape[1])
         x = x / norms
-        w = 1.0 / (np.clip(design0 @ x, 0, None) + c)
+        fitted = np.clip(design0 @ x, 0, None)
     return x[:-1], float(x[-1])
 
 
@@ -134,7 +134,7 @@ class _Mixture:
         with torch.no_grad():
             pats = basis(self.problem, rows.reshape(b * (p + 1), p), self.xi).double()
         pats = pats.reshape(b, p + 1, self.xi.shape[0], -1)  # [B, 1 + P, K, N]
-        base = self._mix(pats[:, 0], v)
+        base = sim.to(pats.dtype)  # = self._mix(pats[:, 0], v)
         d_nuis = (self._mix(pats[:, 1:], v[:, None]) - base[:, None]) / step[..., None]
         d_v = (pats[:, 0] - base[:, None]) / v.sum(-1)[:, None, None]
         return torch.cat([d_nuis, d_v], 1)
