@@ -60,6 +60,36 @@ def test_sphere_amplitude_ladder_on_parts(members: int) -> None:
     assert _max_rel(torch.complex(re, im), ref, 1e-3) < 1e-10
 
 
+def test_sphere_amplitude_ladder_gradients() -> None:
+    """Autograd through the ladder, the pixels that take the series included (some members
+    small, all members small, w = 0), against autograd through the amplitude itself; the
+    ladder t = t0 + j d stays linear (as the sizes of a distribution do)."""
+    x = torch.cat([_samples()[:2000], torch.tensor([0.0, 0.01, 0.05j, 0.2 + 0.01j],
+                                                    dtype=torch.complex128)])
+    wr = (x * x).real.clone().requires_grad_(True)
+    wi = (x * x).imag.clone().requires_grad_(True)
+    t0 = torch.tensor(0.3, dtype=torch.float64, requires_grad=True)
+    d = torch.tensor(2.7 / 14, dtype=torch.float64, requires_grad=True)
+    t = t0 + d * torch.arange(15, dtype=torch.float64)
+    weights = torch.randn(2, 15, x.shape[0], dtype=torch.float64,
+                          generator=torch.Generator().manual_seed(0))
+    leaves = (wr, wi, t0, d)
+    re, im = sphere_amplitude_ladder(wr[None, None], wi[None, None], t[None, :, None], 1.0)
+    got = torch.autograd.grad((weights[0] * re[0] + weights[1] * im[0]).sum(), leaves,
+                              retain_graph=True)
+    # the reference: t^3 f(t x) with x = sqrt(w), differentiated through w; where |t x| < 0.1
+    # (w = 0 among them) its Taylor series in v = t^2 w, 1 - v/10 + v^2/280 - v^3/15120
+    w = torch.complex(wr, wi)
+    v = t[:, None] ** 2 * w
+    small = v.abs() < 0.01
+    xs = torch.sqrt(torch.where(small, torch.ones_like(v), v))
+    series = 1 - v / 10 + v * v / 280 - v * v * v / 15120
+    ref = t[:, None] ** 3 * torch.where(small, series, sphere_amplitude(xs))
+    want = torch.autograd.grad((weights[0] * ref.real + weights[1] * ref.imag).sum(), leaves)
+    for g, r in zip(got, want, strict=True):
+        assert _max_rel(g, r, 1e-6) < 1e-8
+
+
 @pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-8), (torch.float32, 1e-4)])
 def test_row_interpolation_of_the_outgoing_wave(dtype: torch.dtype, tol: float) -> None:
     """kz, T, R in the particles' slice of the talk's sample over a 2.2 deg x 2.14 deg

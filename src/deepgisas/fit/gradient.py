@@ -79,7 +79,7 @@ class FitConfig:
     """Search settings (defaults suit 32 to 1024 pixel detectors on a CPU)."""
 
     n_starts: int = 256  # prior points screened without a start (centre + Sobol points)
-    n_fill: int = 8  # with a start that lacks names: that many prior points fill them in
+    n_fill: int = 4  # with a start that lacks names: that many prior points fill them in
     n_polish: int = 8  # best screened prior starts raced by Levenberg-Marquardt (coarsest level)
     n_polish_given: int = 2  # the same with given starts (e.g. a network's)
     race: int = 8  # iterations between halvings of the race
@@ -91,6 +91,8 @@ class FitConfig:
     coarse_tol: float = 0.5  # coarser levels stop at coarse_tol)
     floor: float = 1e-3  # c = floor x 99th percentile of the data
     fd_step: float = 1e-5  # finite-difference step of the Jacobian (float64), normalised units
+    spread: int = 4  # damped steps tried at once (one batch) when a Gauss-Newton step fails,
+    # on the coarse levels (one at a time on the full detector, where simulations cost most)
     reuse: float = 1.0  # keep d I / d theta (Broyden-updated) for one more step when the step
     # left is below this many standard deviations (deepgisas.fit.levenberg.levenberg_marquardt)
     float64: bool = False  # coarse levels in float64 too (else float32 with a 1e-3 step)
@@ -289,7 +291,8 @@ def fit_image(template: Experiment, image: np.ndarray, mask: np.ndarray | None =
     # best few by Levenberg-Marquardt there, carry the winner up the levels
     candidates = torch.from_numpy(np.clip(_starts(template, free, start, cfg), EDGE, 1 - EDGE))
     sims = lm.simulate(levels[0], candidates)
-    log_s, log_b, screened = lm.fit_scale(levels[0], sims)
+    # to rank the starts, 1e-5 in log scale and background is plenty (loss to ~1e-10)
+    log_s, log_b, screened = lm.fit_scale(levels[0], sims, tol=1e-5)
     screened = torch.nan_to_num(screened, nan=torch.inf)
     n_polish, race = (cfg.n_polish, cfg.race) if start is None else (cfg.n_polish_given,
                                                                      cfg.race_given)
@@ -302,7 +305,8 @@ def fit_image(template: Experiment, image: np.ndarray, mask: np.ndarray | None =
         out = lm.levenberg_marquardt(
             level, x, cfg.max_iter, cfg.tol if finest else cfg.coarse_tol,
             cfg.fd_step if level.dtype == torch.float64 else 1e-3, keep=1, race=race,
-            rescale=k > 0, reuse=cfg.reuse)
+            rescale=k > 0, reuse=cfg.reuse, spread=1 if finest else cfg.spread,
+            sim=sims[top] if k == 0 else None)
         best = int(torch.argmin(out.misfit))
         x = out.state.x[best:best + 1]
         simulations += out.simulations

@@ -15,7 +15,8 @@ running starts as one batch (K x P), then their trial steps as one batch. Near t
 taken, instead of P more simulations: on film fits the result moves by at most ~0.15 standard
 deviations, as much as the stopping rule's own spread (its test uses the last Jacobian too).
 
-Each iteration tries the Gauss-Newton step first, then Marquardt-damped ones (Nielsen's rule).
+Each iteration tries the Gauss-Newton step first, then Marquardt-damped ones (Nielsen's rule),
+``spread`` of the rule's next dampings at once in one simulator batch, the best kept.
 A start stops when the Newton step left at its new point (last Jacobian and Hessian) is below
 ``tol`` standard deviations sqrt(k diag(H^-1)), k = sum rho'^2 / sum rho'' (M-estimator), in
 every coordinate but the background, or when no damping lowers its misfit.
@@ -64,10 +65,10 @@ def losses(problem: Problem, sim: Tensor, log_s: Tensor, log_b: Tensor) -> Tenso
     return torch.nan_to_num(total, nan=torch.inf)
 
 
-def fit_scale(problem: Problem, sim: Tensor, iterations: int = 30
+def fit_scale(problem: Problem, sim: Tensor, iterations: int = 30, tol: float = 1e-9
               ) -> tuple[Tensor, Tensor, Tensor]:
     """The best log scale and log background [S] for fixed simulations sim [S, N] (damped
-    Newton on two numbers per row, no simulations, until no row's step exceeds 1e-9; the
+    Newton on two numbers per row, no simulations, until no row's step exceeds ``tol``; the
     background's floor is an active bound as in Levenberg-Marquardt); returns them and the
     loss sums [S]."""
     d = torch.exp(problem.logd) - problem.c
@@ -91,7 +92,7 @@ def fit_scale(problem: Problem, sim: Tensor, iterations: int = 30
         step_b = torch.where(pinned, 0.0, (-g2 * a11 + g1 * h12) / det)
         new_s = ls + step_s.clamp(-5, 5)
         new_b = (lb + step_b.clamp(-5, 5)).clamp_min(floor)
-        moving = ((new_s - ls).abs() > 1e-9) | ((new_b - lb).abs() > 1e-9)
+        moving = ((new_s - ls).abs() > tol) | ((new_b - lb).abs() > tol)
         new = losses(problem, sim, new_s, new_b)
         better = new < loss
         ls, lb = torch.where(better, new_s, ls), torch.where(better, new_b, lb)
@@ -221,9 +222,28 @@ def _broyden(d_sim: Tensor, theta0: Tensor, sim0: Tensor, theta1: Tensor, sim1: 
     return d_sim + step[:, :, None] * miss[:, None, :] / (step * step).sum(-1)[:, None, None]
 
 
+def _damped(problem: Problem, x: Tensor, grad: Tensor, hess: Tensor, diag: Tensor,
+            damping: Tensor, max_step: float, floor_b: float) -> tuple[State, Tensor]:
+    """Trial steps from I points x [I, Q] with their gradients [I, Q], Hessians [I, Q, Q] and
+    Hessian diagonals [I, Q], S Marquardt dampings each [I, S] (H + d diag(H)): the trial
+    states (I x S rows, simulated in one batch) and the steps' predicted decreases [I x S]."""
+    i, s = damping.shape
+    q = x.shape[1]
+    a = hess[:, None] + damping[..., None, None] * torch.diag_embed(diag)[:, None]
+    g = grad[:, None].expand(i, s, q)
+    delta = _limit(torch.linalg.lstsq(a, -g[..., None]).solution[..., 0].reshape(i * s, q),
+                   max_step).reshape(i, s, q)
+    pred = -((g * delta).sum(-1)
+             + 0.5 * (delta[..., None, :] @ hess[:, None] @ delta[..., None])[..., 0, 0])
+    trial_x = (x[:, None] + delta).reshape(i * s, q)
+    trial_x[:, -1] = trial_x[:, -1].clamp_min(floor_b)
+    return State.at(problem, trial_x), pred.reshape(-1)
+
+
 def levenberg_marquardt(problem: Problem, x: Tensor, max_iter: int = 30, tol: float = 0.1,
                         h: float = 1e-5, max_step: float = 2.0, keep: int | None = None,
-                        race: int = 4, rescale: bool = False, reuse: float = 0.0) -> Outcome:
+                        race: int = 4, rescale: bool = False, reuse: float = 0.0,
+                        spread: int = 1, sim: Tensor | None = None) -> Outcome:
     """Minimise the misfit from K starts x [K, P + 2] (logit theta, log s, log b) at once.
 
     ``keep``: after every ``race`` iterations, only the best half of the starts still running
@@ -233,9 +253,12 @@ def levenberg_marquardt(problem: Problem, x: Tensor, max_iter: int = 30, tol: fl
     left after an iteration is below ``reuse`` standard deviations (but not below ``tol``),
     the next iteration keeps that iteration's d I / d theta, Broyden-updated (no simulations;
     the scale and background columns are exact), instead of a fresh one, once; a reused
-    model whose steps all fail gets a fresh one."""
+    model whose steps all fail gets a fresh one. ``spread``: dampings tried at once, in one
+    simulator batch, when the Gauss-Newton step fails (see :func:`_damped`). ``sim``: the
+    starts' simulations [K, N] when already made (then ``rescale`` is ignored)."""
     n = problem.logd.shape[0]
-    st = State.at(problem, x, rescale)
+    st = (State.at(problem, x, rescale) if sim is None else
+          State(x.clone(), sim, losses(problem, sim, x[:, -2], x[:, -1])))
     k_all, q = st.x.shape
     lam = torch.full((k_all,), 1e-4, dtype=torch.float64)
     nu = torch.full_like(lam, 2.0)
@@ -243,7 +266,7 @@ def levenberg_marquardt(problem: Problem, x: Tensor, max_iter: int = 30, tol: fl
     jac = torch.zeros((k_all, n, q), dtype=torch.float64)
     d_sim = torch.zeros((k_all, q - 2, n), dtype=torch.float64)
     stale = torch.zeros(k_all, dtype=torch.bool)  # the next model reuses d_sim
-    sims, it = k_all, 0
+    sims, it = (k_all if sim is None else 0), 0
     floor_b = float(np.log(problem.c * 1e-6))
     for _ in range(max_iter):
         if keep is not None and it and it % race == 0 and int(running.sum()) > keep:
@@ -264,32 +287,42 @@ def levenberg_marquardt(problem: Problem, x: Tensor, max_iter: int = 30, tol: fl
         diag = diag.clamp_min(1e-12 * diag.amax(-1, keepdim=True) + 1e-300)
         old_x, old_loss, old_sim = st.x[rows].clone(), st.loss[rows].clone(), st.sim[rows].clone()
         pending = torch.ones(rows.numel(), dtype=torch.bool)
-        for attempt in range(12):  # the Gauss-Newton step first, then damped ones
+        for attempt in range(1 + -(-11 // spread)):  # Gauss-Newton, then damped steps
             idx = pending.nonzero()[:, 0]
             if idx.numel() == 0:
                 break
-            damping = lam[rows[idx]] if attempt else torch.zeros(idx.numel(),
-                                                                 dtype=torch.float64)
-            a = hess[idx] + damping[:, None, None] * torch.diag_embed(diag[idx])
-            delta = _limit(torch.linalg.lstsq(a, -grad[idx, :, None]).solution[..., 0],
-                           max_step)
-            pred = -((grad[idx] * delta).sum(-1)
-                     + 0.5 * (delta[:, None, :] @ hess[idx] @ delta[..., None])[:, 0, 0])
-            trial_x = old_x[idx] + delta
-            trial_x[:, -1] = trial_x[:, -1].clamp_min(floor_b)
-            trial = State.at(problem, trial_x)
-            sims += idx.numel()
-            better = trial.loss < old_loss[idx]
-            ratio = ((old_loss[idx] - trial.loss) / pred.clamp_min(1e-300)).clamp(max=2.0)
-            got = idx[better]
-            for name in ("x", "sim", "loss"):
-                getattr(st, name)[rows[got]] = getattr(trial, name)[better]
-            lam[rows[got]] *= torch.clamp(1 - (2 * ratio[better] - 1) ** 3, min=1 / 3)
-            nu[rows[got]] = 2.0
+            # dampings [I, S]: none first, then the next ``spread`` of Nielsen's sequence
+            # (lam, lam nu, lam nu^2 2, ...), all at once
             if attempt:
+                grow = torch.cumprod(torch.cat([torch.ones((idx.numel(), 1), dtype=torch.float64),
+                                                nu[rows[idx], None] * 2.0 ** torch.arange(
+                                                    spread - 1, dtype=torch.float64)], 1), 1)
+                damping = lam[rows[idx], None] * grow
+            else:
+                damping = torch.zeros((idx.numel(), 1), dtype=torch.float64)
+            trial, pred = _damped(problem, old_x[idx], grad[idx], hess[idx], diag[idx],
+                                  damping, max_step, floor_b)
+            sims += trial.loss.numel()
+            # each row keeps its best trial
+            along = torch.arange(idx.numel())
+            tried = trial.loss.reshape(damping.shape)
+            pick = torch.argmin(torch.nan_to_num(tried, nan=torch.inf), 1)
+            new_loss = tried[along, pick]
+            better = new_loss < old_loss[idx]
+            ratio = ((old_loss[idx] - new_loss) / pred.reshape(damping.shape)[along, pick]
+                     .clamp_min(1e-300)).clamp(max=2.0)
+            got = idx[better]
+            flat = (along * damping.shape[1] + pick)[better]
+            for name in ("x", "sim", "loss"):
+                getattr(st, name)[rows[got]] = getattr(trial, name)[flat]
+            used = damping[along, pick] if attempt else lam[rows[idx]]
+            lam[rows[got]] = used[better] * torch.clamp(1 - (2 * ratio[better] - 1) ** 3,
+                                                        min=1 / 3)
+            nu[rows[got]] = 2.0
+            if attempt:  # all failed: on along the sequence
                 bad = rows[idx[~better]]
-                lam[bad] *= nu[bad]
-                nu[bad] *= 2
+                lam[bad] = damping[~better, -1] * nu[bad] * 2.0 ** (spread - 1)
+                nu[bad] *= 2.0 ** spread
             pending[got] = False
         # no damping lowers the misfit: a minimum to working precision (unless the model was
         # reused: then a fresh one)

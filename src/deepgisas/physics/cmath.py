@@ -44,10 +44,11 @@ def expi_ladder(re: Tensor, im: Tensor, t: Tensor) -> tuple[Tensor, Tensor, Tens
     linear ladder t_j = t_0 + j (t_1 - t_0) along axis 1 (e.g. the members of a size
     distribution): re, im [B, 1, ...], t [B, M, 1, ...] -> each [B, M, ...].
 
-    Only 3 log2(M) pixel-sized transcendentals: exp(i t_0 z) times exp(i s z), exp(2 i s z),
-    exp(4 i s z), ... (s the ladder's step), doubling the members done with every product;
-    each value is a product of at most log2(M) + 1 factors (rounding ~1e-15 relative in
-    float64). The step is taken from the ends of t, so t must be linear to working precision.
+    Only 6 pixel-sized transcendentals: exp(i t_0 z) times exp(i s z), exp(2 i s z),
+    exp(4 i s z), ... (s the ladder's step, each factor the square of the one before),
+    doubling the members done with every product; each value is a product of at most
+    log2(M) + 1 factors (rounding ~1e-14 relative in float64). The step is taken from the ends
+    of t, so t must be linear to working precision.
     """
     n = t.shape[1]
     t0 = t[:, :1]
@@ -55,15 +56,15 @@ def expi_ladder(re: Tensor, im: Tensor, t: Tensor) -> tuple[Tensor, Tensor, Tens
     if n == 1:
         return c, s, e
     step = (t[:, -1:] - t0) / (n - 1)
-    angle, decay = step * re, step * im
+    cs, ss, es = torch.cos(step * re), torch.sin(step * re), torch.exp(-step * im)
     while c.shape[1] < n:  # members [k, k + m) from [0, m) and exp(i k s z), k = 1, 2, 4, ...
         m = min(c.shape[1], n - c.shape[1])
-        cs, ss, es = torch.cos(angle), torch.sin(angle), torch.exp(-decay)
         cm, sm = c[:, :m], s[:, :m]
         c, s = (torch.cat([c, torch.addcmul(cm * cs, sm, ss, value=-1.0)], 1),
                 torch.cat([s, torch.addcmul(sm * cs, cm, ss)], 1))
         e = torch.cat([e, e[:, :m] * es], 1)
-        angle, decay = 2.0 * angle, 2.0 * decay
+        if c.shape[1] < n:  # exp(i 2k s z) = exp(i k s z)^2
+            cs, ss, es = torch.addcmul(cs * cs, ss, ss, value=-1.0), 2.0 * cs * ss, es * es
     return c, s, e
 
 

@@ -90,8 +90,9 @@ def sphere_amplitude_ladder(wr: Tensor, wi: Tensor, t: Tensor, scale: Tensor
     products, t^3 f(t x) = 3 (sin tx - tx cos tx) / x^3. f is even in x; x is either root of w:
     with m = |w|, r = sqrt((m + |wr|)/2), o = wi/(2r), x = r + i o for wr >= 0 and o + i r
     otherwise (no cancellation). Below |t x| < 1/4 a five-term series in t^2 w is used
-    (truncation < 1e-11, no cancellation in float32). No complex tensors at all (complex128
-    kernels are unvectorised on CPU).
+    (truncation < 1e-11, no cancellation in float32), evaluated on the few pixels that need it
+    only (near q = 0; blending it in everywhere took a third of the function's time). No complex
+    tensors at all (complex128 kernels are unvectorised on CPU).
     """
     m2 = torch.addcmul(wr * wr, wi, wi)  # |w|^2
     t2 = t * t
@@ -124,16 +125,24 @@ def sphere_amplitude_ladder(wr: Tensor, wi: Tensor, t: Tensor, scale: Tensor
     f_im = torch.addcmul(n_re * k_im, n_im, k_re)
     if not any_small:
         return f_re, f_im
-    # 1 where |t x| < 1/4, else 0: a float mask (torch.where and bool tensors are ~30 times
-    # slower than arithmetic on CPU); f is finite there, so blending is exact
-    small = (0.0625**2 - m2 * (t2 * t2)).clamp(min=0.0).sign()
+    # where |t x| < 1/4 the series replaces f, member by member; only on the pixels where some
+    # member is that small (a few near q = 0), gathered: [K, M]
+    found = (m2 * t4_lo < 0.0625**2)[:, 0].nonzero(as_tuple=True)
+    index = (found[0], slice(None), *found[1:])
+
+    def at(x: Tensor) -> Tensor:
+        return torch.broadcast_to(torch.as_tensor(x, dtype=f_re.dtype), f_re.shape)[index]
+
+    tk2 = at(t2)
+    vr, vi = tk2 * at(wr), tk2 * at(wi)
+    small = at(m2) * (tk2 * tk2) < 0.0625**2
     # series in t^2 w = (t x)^2: Horner on (re, im), times scale t^3
-    vr, vi = t2 * wr, t2 * wi
     s_re = torch.full_like(vr, _SPHERE_SERIES[-1])
     s_im = torch.zeros_like(vi)
     for coef in _SPHERE_SERIES[-2::-1]:
         s_re, s_im = (torch.addcmul(s_re * vr, s_im, vi, value=-1.0) + coef,
                       torch.addcmul(s_re * vi, s_im, vr))
-    t3 = scale * t2 * t
-    return (torch.addcmul(f_re, small, t3 * s_re - f_re),
-            torch.addcmul(f_im, small, t3 * s_im - f_im))
+    t3 = at(scale) * tk2 * at(t)
+    f_re[index] = torch.where(small, t3 * s_re, f_re[index])
+    f_im[index] = torch.where(small, t3 * s_im, f_im[index])
+    return f_re, f_im
