@@ -128,7 +128,7 @@ def sphere_amplitude_ladder(wr: Tensor, wi: Tensor, t: Tensor, scale: Tensor
     # where |t x| < 1/4 the series replaces f, member by member; only on the pixels where some
     # member is that small (a few near q = 0), gathered: [K, M]
     found = (m2 * t4_lo < 0.0625**2)[:, 0].nonzero(as_tuple=True)
-    index = (found[0], slice(None), *found[1:])
+    index: tuple[Tensor | slice, ...] = (found[0], slice(None), *found[1:])
 
     def at(x: Tensor) -> Tensor:
         return torch.broadcast_to(torch.as_tensor(x, dtype=f_re.dtype), f_re.shape)[index]
