@@ -98,13 +98,15 @@ def _misfit(model: np.ndarray, logd: np.ndarray, c: float) -> float:
 @dataclass
 class _Solution:
     """Nuisance theta [P], coefficients over the bins (weights times the scale) and background,
-    the model [N] and its log misfit."""
+    the model [N] and its log misfit; ``basis``: the float64 single-domain patterns of all bins
+    at theta [N, bins], when they were simulated for it."""
 
     theta: Tensor
     coef: np.ndarray
     background: float
     model: np.ndarray
     misfit: float
+    basis: np.ndarray | None = None
 
 
 class _Mixture:
@@ -163,7 +165,16 @@ class _Search:
         model = a @ x + b
         coef = np.zeros(self.bins)
         coef[idx] = x
-        return _Solution(theta.double(), coef, b, model, _misfit(model, self.logd, self.c))
+        return _Solution(theta.double(), coef, b, model, _misfit(model, self.logd, self.c),
+                         a if exact and bins is None else None)
+
+    def full_basis(self, sol: _Solution) -> np.ndarray:
+        """The float64 single-domain patterns of all bins at sol's nuisance, [N, bins] (kept
+        in ``sol.basis``: simulated at most once)."""
+        if sol.basis is None:
+            with torch.no_grad():
+                sol.basis = basis(self.exact, sol.theta, self.xi).double().numpy().T
+        return sol.basis
 
 
 def _scan_points(free: FreeTensors, theta: Tensor, cols: int, step: float) -> list[Tensor]:
@@ -259,7 +270,8 @@ def _laplace(search: _Search, sol: _Solution, h: float) -> tuple[np.ndarray, np.
     log_s = torch.tensor([math.log(sol.coef.sum())], dtype=torch.float64)
     log_b = torch.tensor([math.log(max(sol.background, search.c * 1e-6))],
                          dtype=torch.float64)
-    sim = lm.simulate(mix, point)
+    sim = (lm.simulate(mix, point) if sol.basis is None else
+           torch.from_numpy(sol.basis[:, active] @ (v.numpy() / v.numpy().sum()))[None])
     jac = lm.residual_jacobian(mix, point, sim, log_s, log_b, h)[0]
     model = torch.exp(log_s) * sim[0] + torch.exp(log_b)
     cov = lm.laplace_cov(jac, torch.log(model + search.c) - search.logd_t)
@@ -277,8 +289,7 @@ def _bootstrap(search: _Search, sol: _Solution, n: int, seed: int) -> np.ndarray
     weighted residuals, [n, bins] (fewer rows if some refits vanish)."""
     if n <= 1 or sol.coef.sum() <= 0:
         return np.zeros((0, search.bins))
-    with torch.no_grad():
-        a = basis(search.exact, sol.theta, search.xi).double().numpy().T
+    a = search.full_basis(sol)
     w = 1.0 / (np.clip(sol.model, 0, None) + search.c)
     resid = (search.data - sol.model) * w
     rng = np.random.default_rng(seed)
@@ -389,6 +400,8 @@ def fit_orientation(template: Experiment, image: np.ndarray, mask: np.ndarray | 
     scale = float(sol.coef.sum())
     if scale <= 0:
         raise UserError("no orientation distribution fits the image (all weights zero)")
+    if bootstrap > 1:
+        search.full_basis(sol)  # the bootstrap's basis, which gives Laplace its start too
     std_theta, cov_w = _laplace(search, sol, cfg.fd_step)
     th = sol.theta.double().numpy()
     prob, xi_deg = sol.coef / scale, labels.xi_deg()
