@@ -36,6 +36,21 @@ def test_bundled_model_loads_and_predicts(name: str) -> None:
         assert all(np.isfinite(v) for r in res for v in r["parameters"].values())
 
 
+def test_one_image_and_a_folded_batch_predict_alike() -> None:
+    """A single image runs the network as trained, FOLD_MIN or more its folded copy."""
+    from deepgisas.predict import FOLD_MIN, Predictor
+
+    template = dg.load("film")
+    images = dg.simulate_batch(dg.sample_experiments(template, 2, seed=5), dtype=torch.float32)
+    predictor = Predictor("film")
+    one = [predictor(images[i:i + 1])[0] for i in range(2)]
+    many = predictor(np.concatenate([images] * (FOLD_MIN // 2)))
+    assert predictor._eager is None  # folded now
+    for a, b in zip(one, many[:2], strict=True):
+        for key in ("parameters", "std"):
+            assert a[key] == pytest.approx(b[key], rel=1e-4)
+
+
 def test_bundled_models_beat_their_baselines() -> None:
     """The card's validation figures (computed by `train` on the template's fixed validation
     set) against the uniform / mean-label baselines of the same set."""

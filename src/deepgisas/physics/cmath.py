@@ -6,12 +6,22 @@ take and return complex tensors (any shape, complex64 or complex128) but do the 
 real and imaginary parts, so they stay differentiable through autograd and keep the dtype and
 device of their inputs. They are for the moderate arguments that occur in GISAS (no overflow
 guards beyond what is noted).
+
+Tensors of at most ``TINY`` elements (the per-experiment quantities: the incoming wave, the
+layer stack) take torch's own complex functions: there the cost is the number of operations
+dispatched, not the arithmetic.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor
+
+TINY = 256
+
+
+def _tiny(*zs: Tensor) -> bool:
+    return all(z.numel() <= TINY for z in zs)
 
 
 def abs2(z: Tensor) -> Tensor:
@@ -21,18 +31,24 @@ def abs2(z: Tensor) -> Tensor:
 
 def cexp(z: Tensor) -> Tensor:
     """exp(z) for complex z."""
+    if _tiny(z):
+        return torch.exp(z)
     m = torch.exp(z.real)
     return torch.complex(m * torch.cos(z.imag), m * torch.sin(z.imag))
 
 
 def expi(z: Tensor) -> Tensor:
     """exp(i z) for complex z."""
+    if _tiny(z):
+        return torch.exp(1j * z)
     m = torch.exp(-z.imag)
     return torch.complex(m * torch.cos(z.real), m * torch.sin(z.real))
 
 
 def expi_pair(z: Tensor) -> tuple[Tensor, Tensor]:
     """(exp(i z), exp(-i z)) for complex z, sharing the trigonometric work."""
+    if _tiny(z):
+        return torch.exp(1j * z), torch.exp(-1j * z)
     e = torch.exp(-z.imag)
     c, s = torch.cos(z.real), torch.sin(z.real)
     ei = 1.0 / e
@@ -70,12 +86,16 @@ def expi_ladder(re: Tensor, im: Tensor, t: Tensor) -> tuple[Tensor, Tensor, Tens
 
 def crecip(w: Tensor) -> Tensor:
     """1 / w for complex w (w != 0)."""
+    if _tiny(w):
+        return torch.reciprocal(w)
     inv = 1.0 / abs2(w)
     return torch.complex(w.real * inv, -w.imag * inv)
 
 
 def cdiv(z: Tensor, w: Tensor) -> Tensor:
     """z / w for complex z, w (w != 0)."""
+    if _tiny(z, w):
+        return z / w
     return z * crecip(w)
 
 
@@ -84,6 +104,8 @@ def csqrt(z: Tensor) -> Tensor:
 
     Uses t = sqrt((|z| + |Re z|)/2), which has no cancellation; z = 0 gives 0.
     """
+    if _tiny(z):
+        return torch.sqrt(z)
     a, b = z.real, z.imag
     t = torch.sqrt(0.5 * (torch.sqrt(a * a + b * b) + a.abs()))
     safe = torch.where(t > 0, t, torch.ones_like(t))
