@@ -110,10 +110,35 @@ def sim_derivative(problem: Problem, theta: Tensor, sim: Tensor, h: float) -> Te
     own = getattr(problem, "sim_jacobian", None)
     if own is not None:
         return own(theta, sim, h)
+    moved, step = _moved(theta, h)
+    return _differences(simulate(problem, moved), sim, step)
+
+
+def _moved(theta: Tensor, h: float) -> tuple[Tensor, Tensor]:
+    """The K x P points [K P, P] of one-sided differences at theta [K, P], and their steps
+    [K, P] (each pointing into the unit box)."""
     k, p = theta.shape
     step = torch.where(theta + h <= 1.0, torch.full_like(theta, h), torch.full_like(theta, -h))
-    moved = (theta[:, None, :] + torch.diag_embed(step)).reshape(k * p, p)
-    return (simulate(problem, moved).reshape(k, p, -1) - sim[:, None]) / step[..., None]
+    return (theta[:, None, :] + torch.diag_embed(step)).reshape(k * p, p), step
+
+
+def _differences(moved_sims: Tensor, sim: Tensor, step: Tensor) -> Tensor:
+    k, p = step.shape
+    return (moved_sims.reshape(k, p, -1) - sim[:, None]) / step[..., None]
+
+
+def _start(problem: Problem, x: Tensor, rescale: bool, h: float
+           ) -> tuple[State, Tensor | None]:
+    """The starts x [K, Q] simulated (see :meth:`State.at`) and, when the problem has no
+    ``sim_jacobian`` of its own, their d I / d theta [K, P, N] from the same simulator batch
+    (one call instead of two)."""
+    if getattr(problem, "sim_jacobian", None) is not None:
+        return State.at(problem, x, rescale), None
+    theta = torch.sigmoid(x[:, :-2])
+    moved, step = _moved(theta, h)
+    sims = simulate(problem, torch.cat([theta, moved]))
+    st = State.from_sims(problem, x, sims[:len(x)], rescale)
+    return st, _differences(sims[len(x):], st.sim, step)
 
 
 def residual_jacobian(problem: Problem, theta: Tensor, sim: Tensor, log_s: Tensor,
@@ -150,7 +175,11 @@ class State:
     def at(problem: Problem, x: Tensor, rescale: bool = False) -> State:
         """Simulate x [K, P + 2]. ``rescale``: replace log s and log b by their best values for
         these sims (:func:`fit_scale`, no more simulations)."""
-        sim = simulate(problem, torch.sigmoid(x[:, :-2]))
+        return State.from_sims(problem, x, simulate(problem, torch.sigmoid(x[:, :-2])), rescale)
+
+    @staticmethod
+    def from_sims(problem: Problem, x: Tensor, sim: Tensor, rescale: bool = False) -> State:
+        """:meth:`at` with the sims [K, N] of x given."""
         if rescale:
             ls, lb, loss = fit_scale(problem, sim)
             return State(torch.cat([x[:, :-2], ls[:, None], lb[:, None]], 1), sim, loss)
@@ -257,8 +286,11 @@ def levenberg_marquardt(problem: Problem, x: Tensor, max_iter: int = 30, tol: fl
     simulator batch, when the Gauss-Newton step fails (see :func:`_damped`). ``sim``: the
     starts' simulations [K, N] when already made (then ``rescale`` is ignored)."""
     n = problem.logd.shape[0]
-    st = (State.at(problem, x, rescale) if sim is None else
-          State(x.clone(), sim, losses(problem, sim, x[:, -2], x[:, -1])))
+    first = None
+    if sim is None:
+        st, first = _start(problem, x, rescale, h)
+    else:
+        st = State.from_sims(problem, x, sim)
     k_all, q = st.x.shape
     lam = torch.full((k_all,), 1e-4, dtype=torch.float64)
     nu = torch.full_like(lam, 2.0)
@@ -266,7 +298,11 @@ def levenberg_marquardt(problem: Problem, x: Tensor, max_iter: int = 30, tol: fl
     jac = torch.zeros((k_all, n, q), dtype=torch.float64)
     d_sim = torch.zeros((k_all, q - 2, n), dtype=torch.float64)
     stale = torch.zeros(k_all, dtype=torch.bool)  # the next model reuses d_sim
+    ready = torch.zeros(k_all, dtype=torch.bool)  # d_sim is fresh at the row's point
     sims, it = (k_all if sim is None else 0), 0
+    if first is not None:
+        d_sim[:], ready[:] = first, True
+        sims += first.shape[0] * first.shape[1]
     floor_b = float(np.log(problem.c * 1e-6))
     for _ in range(max_iter):
         if keep is not None and it and it % race == 0 and int(running.sum()) > keep:
@@ -277,11 +313,11 @@ def levenberg_marquardt(problem: Problem, x: Tensor, max_iter: int = 30, tol: fl
             break
         it += 1
         reused = stale[rows]
-        fresh = rows[~reused]
+        fresh = rows[~reused & ~ready[rows]]
         if fresh.numel():
             d_sim[fresh] = sim_derivative(problem, st.theta[fresh], st.sim[fresh], h)
             sims += fresh.numel() * (q - 2)
-        stale[rows] = False
+        stale[rows], ready[rows] = False, False
         jac[rows], jx, grad, hess, kk = _model(problem, st, rows, d_sim[rows], floor_b)
         diag = torch.diagonal(hess, dim1=1, dim2=2)
         diag = diag.clamp_min(1e-12 * diag.amax(-1, keepdim=True) + 1e-300)
