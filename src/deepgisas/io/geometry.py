@@ -6,7 +6,8 @@ alpha_f = asin(u_z), phi_f = atan2(u_y, u_x), with u the unit vector of k_f. For
 detector, pixel (row i, column j) spans [j, j+1) x [i, i+1) in pixel coordinates, rows from
 the bottom, and the direct beam (coming down at alpha_i) hits ``beam_center_px`` = (column,
 row); the detector is perpendicular to the direct beam. For a spherical detector u is
-BornAgain 25's (1, phi_c, alpha_c) / norm of the bin centre.
+BornAgain 25's direction of the bin centre, u ~ (1, phi_c, alpha_c sqrt(1 + phi_c^2)): the bin
+coordinates are the tangents of the azimuth and of the elevation.
 
 q = k_f - k_i with k_i = k (cos ai, 0, -sin ai), k = 2 pi / lambda: q_y = k u_y,
 q_z = k (u_z + sin ai), in 1/nm. Functions here take radians and nm unless their names say deg.
@@ -93,7 +94,8 @@ def direction_to_pixel(ux: np.ndarray, uy: np.ndarray, uz: np.ndarray, geometry:
     ux, uy, uz = (np.asarray(a, dtype=np.float64) for a in (ux, uy, uz))
     if isinstance(geometry, Spherical):
         with np.errstate(divide="ignore", invalid="ignore"):
-            phi_c, al_c = np.where(ux > 0, uy / ux, np.nan), np.where(ux > 0, uz / ux, np.nan)
+            phi_c = np.where(ux > 0, uy / ux, np.nan)
+            al_c = np.where(ux > 0, uz / np.sqrt(ux * ux + uy * uy), np.nan)
         (p0, p1), (a0, a1) = np.radians(geometry.phi_deg), np.radians(geometry.alpha_deg)
         n_alpha, n_phi = geometry.shape
         return (phi_c - p0) / (p1 - p0) * n_phi, (al_c - a0) / (a1 - a0) * n_alpha
@@ -123,7 +125,7 @@ def pixel_to_angles(col: np.ndarray, row: np.ndarray, geometry: Geometry, alpha_
         (p0, p1), (a0, a1) = np.radians(geometry.phi_deg), np.radians(geometry.alpha_deg)
         n_alpha, n_phi = geometry.shape
         phi_c, al_c = p0 + col / n_phi * (p1 - p0), a0 + row / n_alpha * (a1 - a0)
-        ux, uy, uz = np.ones_like(phi_c), phi_c, al_c
+        ux, uy, uz = np.ones_like(phi_c), phi_c, al_c * np.sqrt(1.0 + phi_c * phi_c)
     else:
         cx, cz = geometry.beam_center_px
         p, d = geometry.pixel_size_mm, geometry.distance_mm

@@ -126,10 +126,10 @@ def amplitude_parts_in_layer(chi: Tensor, k: Tensor, thickness: Tensor, sigma: T
                              sin_alpha: Tensor) -> tuple[Parts, Parts, Parts]:
     """(Re, Im) of kz, T, R of layer ``j`` at grazing angles with sines ``sin_alpha``.
 
-    Within a detector row sin(alpha) varies very little (for BornAgain's spherical pixels
-    u ~ (1, phi, alpha)/norm, by a relative phi^2/2). So kz, T, R are evaluated exactly at five
-    values per row spanning its range, t = -1, -1/2, 0, 1/2, 1, and interpolated by the quartic
-    through them. The rows must be smooth on that scale: the quadratic through t = -1, 0, 1
+    Within a detector row sin(alpha) varies very little (for BornAgain's spherical pixels not
+    at all; for a flat detector by a relative ~phi^2/2). So kz, T, R are evaluated exactly at
+    five values per row spanning its range, t = -1, -1/2, 0, 1/2, 1, and interpolated by the
+    quartic through them. The rows must be smooth on that scale: the quadratic through t = -1, 0, 1
     has to reproduce t = +-1/2 to ``ROW_CHECK`` (float32: ``ROW_CHECK_FLOAT32``) of the row's
     largest kz, and of its largest |T| + |R| for T and R; else every pixel is evaluated exactly.
     So are blocks of up to ``EXACT_PIXELS`` pixels (B x h x W: the fit's pixel subsets, single
