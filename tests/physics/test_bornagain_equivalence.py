@@ -1,4 +1,6 @@
-"""deepgisas against BornAgain 25 itself, run in the test: relative L2 <= 1e-3 per case."""
+"""deepgisas against BornAgain 25 itself, run in the test: relative L2 <= 1e-5 per case in
+float64 and <= 1e-4 in float32 (measured 2026-11-26: 2e-7 to 2.5e-6, and 5e-7 to 2.7e-5; with
+the old spherical-pixel direction they were up to 4.4e-4 and the bar was 1e-3)."""
 
 from __future__ import annotations
 
@@ -13,7 +15,8 @@ from tests.cases import CASES, base
 ba = pytest.importorskip("bornagain")
 from deepgisas.reference import bornagain_pixels, bornagain_simulate  # noqa: E402
 
-TOL = 1e-3
+TOL = 1e-5
+TOL32 = 1e-4
 
 
 def rel_l2(ours: np.ndarray, ref: np.ndarray) -> float:
@@ -30,7 +33,7 @@ def test_matches_bornagain(name: str) -> None:
     e = parse_experiment(CASES[name])
     ref = bornagain_simulate(e, threads=2)
     assert rel_l2(simulate(e), ref) <= TOL
-    assert rel_l2(simulate_batch([e], dtype=torch.float32)[0], ref) <= TOL
+    assert rel_l2(simulate_batch([e], dtype=torch.float32)[0], ref) <= TOL32
 
 
 def test_rectangular_detector_matches_bornagain_pixels() -> None:
