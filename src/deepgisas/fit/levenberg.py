@@ -327,8 +327,8 @@ def levenberg_marquardt(problem: Problem, x: Tensor, max_iter: int = 30, tol: fl
             idx = pending.nonzero()[:, 0]
             if idx.numel() == 0:
                 break
-            # dampings [I, S]: none first, then the next ``spread`` of Nielsen's sequence
-            # (lam, lam nu, lam nu^2 2, ...), all at once
+            # dampings [I, S]: none first, then the next ``spread`` of Nielsen's sequence (lam,
+            # then each the last times nu, with nu doubling every time), all at once
             if attempt:
                 grow = torch.cumprod(torch.cat([torch.ones((idx.numel(), 1), dtype=torch.float64),
                                                 nu[rows[idx], None] * 2.0 ** torch.arange(
@@ -355,7 +355,7 @@ def levenberg_marquardt(problem: Problem, x: Tensor, max_iter: int = 30, tol: fl
             lam[rows[got]] = used[better] * torch.clamp(1 - (2 * ratio[better] - 1) ** 3,
                                                         min=1 / 3)
             nu[rows[got]] = 2.0
-            if attempt:  # all failed: on along the sequence
+            if attempt:  # all failed: the sequence goes on from the last one tried
                 bad = rows[idx[~better]]
                 lam[bad] = damping[~better, -1] * nu[bad] * 2.0 ** (spread - 1)
                 nu[bad] *= 2.0 ** spread
