@@ -55,8 +55,10 @@ class Predictor:
         net, card = net_and_card or load_model(model)
         runner = select_engine(model_dir(model), engine, threads)
         self.engine = "onnx" if runner is not None else "torch"
-        self.net = runner if runner is not None else net.eval()
-        self._eager: Any = None if runner is not None else net  # folded on demand
+        # the caller's network runs as it is only if already in eval mode (never changed here)
+        eager = runner is None and not net.training
+        self.net = runner if runner is not None else (net if eager else for_inference(net))
+        self._eager: Any = net if eager else None  # folded on demand
         self.card = card
         self.spec = InputSpec.from_dict(card["input"])
         self.template = parse_experiment(card["template"], "model card")

@@ -60,6 +60,18 @@ def test_sphere_amplitude_ladder_on_parts(members: int) -> None:
     assert _max_rel(torch.complex(re, im), ref, 1e-3) < 1e-10
 
 
+def test_sphere_amplitude_ladder_with_a_wider_scale() -> None:
+    """A scale with more rows than w and t: every row gets the series where it applies."""
+    x = _samples()
+    w = (x * x)[None, None]
+    t = torch.linspace(0.3, 3.0, 15, dtype=torch.float64)[None, :, None]
+    scale = torch.tensor([1.0, 2.0, -3.0], dtype=torch.float64)[:, None, None]
+    re, im = sphere_amplitude_ladder(w.real.contiguous(), w.imag.contiguous(), t, scale)
+    re1, im1 = sphere_amplitude_ladder(w.real.contiguous(), w.imag.contiguous(), t, 1.0)
+    assert re.shape == (3, 15, x.shape[0])
+    assert _max_rel(torch.complex(re, im), scale * torch.complex(re1, im1), 1e-3) < 1e-10
+
+
 def test_sphere_amplitude_ladder_gradients() -> None:
     """Autograd through the ladder, the pixels that take the series included (some members
     small, all members small, w = 0), against autograd through the amplitude itself; the

@@ -9,8 +9,10 @@ in float64: strongly correlated parameters amplify a Jacobian's errors along the
 direction (by the square root of the condition number, ~100 for the film), where float32
 differences (h ~ 1e-3) are too rough for Gauss-Newton to converge or to find the optimum; in
 float64 the gradient J^T rho' is as good as autograd's (its error moves the optimum by ~0.02
-standard deviations) at a third of the cost. Every iteration simulates the Jacobians of all
-running starts as one batch (K x P), then their trial steps as one batch. Near the optimum
+standard deviations) at a third of the cost. The starts are simulated together with their
+first Jacobians (one batch of K (1 + P)); every later iteration simulates the Jacobians of all
+running starts as one batch (K x P); then come their trial steps, one batch per attempt (the
+Gauss-Newton step, then ``spread`` dampings at a time). Near the optimum
 (``reuse``) one iteration may keep the last d I / d theta, Broyden-updated with the step just
 taken, instead of P more simulations: on film fits the result moves by at most ~0.15 standard
 deviations, as much as the stopping rule's own spread (its test uses the last Jacobian too).
@@ -285,6 +287,8 @@ def levenberg_marquardt(problem: Problem, x: Tensor, max_iter: int = 30, tol: fl
     model whose steps all fail gets a fresh one. ``spread``: dampings tried at once, in one
     simulator batch, when the Gauss-Newton step fails (see :func:`_damped`). ``sim``: the
     starts' simulations [K, N] when already made (then ``rescale`` is ignored)."""
+    if spread < 1:
+        raise ValueError(f"spread must be at least 1, not {spread}")
     n = problem.logd.shape[0]
     first = None
     if sim is None:

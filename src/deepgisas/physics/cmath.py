@@ -63,8 +63,9 @@ def expi_ladder(re: Tensor, im: Tensor, t: Tensor) -> tuple[Tensor, Tensor, Tens
     Only 6 pixel-sized transcendentals: exp(i t_0 z) times exp(i s z), exp(2 i s z),
     exp(4 i s z), ... (s the ladder's step, each factor the square of the one before),
     doubling the members done with every product; each value is a product of at most
-    log2(M) + 1 factors (rounding ~1e-14 relative in float64). The step is taken from the ends
-    of t, so t must be linear to working precision.
+    log2(M) + 1 factors. Squaring doubles a factor's phase error, so rounding grows about
+    linearly with M: ~1e-14 relative in float64 up to M = 64 (4e-14 at 200), ~3e-5 in float32
+    at 200. The step is taken from the ends of t, so t must be linear to working precision.
     """
     n = t.shape[1]
     t0 = t[:, :1]

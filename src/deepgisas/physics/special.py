@@ -127,11 +127,13 @@ def sphere_amplitude_ladder(wr: Tensor, wi: Tensor, t: Tensor, scale: Tensor
         return f_re, f_im
     # where |t x| < 1/4 the series replaces f, member by member; only on the pixels where some
     # member is that small (a few near q = 0), gathered: [K, M]
-    found = (m2 * t4_lo < 0.0625**2)[:, 0].nonzero(as_tuple=True)
+    near = torch.broadcast_to(m2 * t4_lo < 0.0625**2, (f_re.shape[0], 1, *f_re.shape[2:]))
+    found = near[:, 0].nonzero(as_tuple=True)
     index: tuple[Tensor | slice, ...] = (found[0], slice(None), *found[1:])
 
     def at(x: Tensor) -> Tensor:
-        return torch.broadcast_to(torch.as_tensor(x, dtype=f_re.dtype), f_re.shape)[index]
+        x = torch.as_tensor(x, dtype=f_re.dtype, device=f_re.device)
+        return torch.broadcast_to(x, f_re.shape)[index]
 
     tk2 = at(t2)
     vr, vi = tk2 * at(wr), tk2 * at(wi)

@@ -1,0 +1,74 @@
+"""The Levenberg-Marquardt search on a toy problem: batched dampings, the starts simulated with
+their first Jacobians, given start simulations, and the simulation count."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import Tensor
+
+from deepgisas.fit import levenberg as lm
+
+
+class Toy:
+    """I_n = (1 + 4 t0) exp(-x_n (0.5 + 3 t1)) + 0.3 t2 cos(6 x_n) + 0.5, theta in the unit
+    box, on 300 pixels; counts every simulated row."""
+
+    def __init__(self, truth: tuple[float, float, float], seed: int = 0) -> None:
+        self.x = torch.linspace(0.0, 3.0, 300, dtype=torch.float64)
+        clean = self.simulate(torch.tensor([truth], dtype=torch.float64))[0]
+        rng = np.random.default_rng(seed)
+        data = torch.from_numpy(rng.poisson(clean.numpy() * 200) / 200)
+        self.c = 1e-3
+        self.logd = torch.log(data.clamp_min(0) + self.c)
+        self.rows = 0
+
+    def simulate(self, theta: Tensor) -> Tensor:
+        self.rows = getattr(self, "rows", 0) + theta.shape[0]
+        t0, t1, t2 = (theta[:, i:i + 1] for i in range(3))
+        return ((1 + 4 * t0) * torch.exp(-self.x * (0.5 + 3 * t1))
+                + 0.3 * t2 * torch.cos(6 * self.x) + 0.5)
+
+
+def starts(k: int) -> Tensor:
+    theta = torch.tensor([[0.2, 0.8, 0.3], [0.9, 0.1, 0.7], [0.5, 0.5, 0.5]],
+                         dtype=torch.float64)[:k]
+    return torch.cat([torch.logit(theta), torch.zeros((k, 1), dtype=torch.float64),
+                      torch.full((k, 1), -8.0, dtype=torch.float64)], 1)
+
+
+@pytest.mark.parametrize("keep", [None, 1])
+def test_batched_dampings_reach_the_same_optimum(keep: int | None) -> None:
+    runs = {}
+    for spread in (1, 4):
+        p = Toy((0.6, 0.4, 0.5))
+        out = lm.levenberg_marquardt(p, starts(3), tol=0.01, keep=keep, race=2,
+                                     spread=spread, rescale=True)
+        assert out.simulations == p.rows
+        runs[spread] = out
+    best = {s: int(torch.argmin(o.misfit)) for s, o in runs.items()}
+    m1, m4 = (float(runs[s].misfit[best[s]]) for s in (1, 4))
+    assert m4 == pytest.approx(m1, rel=1e-7)
+    th1, th4 = (runs[s].state.theta[best[s]] for s in (1, 4))
+    assert torch.allclose(th1, th4, atol=1e-3)
+
+
+def test_starts_come_with_their_first_jacobian() -> None:
+    p = Toy((0.6, 0.4, 0.5))
+    x = starts(2)
+    st, first = lm._start(p, x, True, 1e-5)
+    assert first is not None and p.rows == 2 * (1 + 3)
+    assert torch.equal(first, lm.sim_derivative(p, st.theta, st.sim, 1e-5))
+    assert torch.equal(st.x, lm.State.at(p, x, True).x)
+
+
+def test_given_start_simulations_are_used_and_not_counted() -> None:
+    p = Toy((0.3, 0.7, 0.2))
+    x = starts(2)
+    sims = lm.simulate(p, torch.sigmoid(x[:, :-2]))
+    p.rows = 0
+    given = lm.levenberg_marquardt(p, x, tol=0.01, sim=sims)
+    assert given.simulations == p.rows
+    fresh = lm.levenberg_marquardt(Toy((0.3, 0.7, 0.2)), x, tol=0.01)
+    assert torch.allclose(given.state.x, fresh.state.x, atol=1e-9)
