@@ -149,7 +149,7 @@ def fit_case(seed: int, args: argparse.Namespace) -> dict[str, Any] | None:
     t_ours, t_ba = [], []
     for _ in range(max(args.repeat, 1)):
         # each timed fit starts with the other's garbage collected: a BornAgain fit leaves
-        # enough Python objects that a collection inside the next fit cost up to 0.15 s
+        # enough Python objects that a collection inside the next fit cost 0.13 s
         gc.collect()
         t0 = time.perf_counter()
         result, net = ours()
