@@ -72,3 +72,13 @@ def test_given_start_simulations_are_used_and_not_counted() -> None:
     assert given.simulations == p.rows
     fresh = lm.levenberg_marquardt(Toy((0.3, 0.7, 0.2)), x, tol=0.01)
     assert torch.allclose(given.state.x, fresh.state.x, atol=1e-9)
+
+
+@pytest.mark.parametrize("bad", [{"spread": 0}, {"n_starts": 0}, {"tol": 0.0},
+                                 {"fd_step": -1e-5}, {"reuse": -1.0}])
+def test_fit_settings_are_validated(bad: dict) -> None:
+    from deepgisas.errors import UserError
+    from deepgisas.fit import FitConfig
+
+    with pytest.raises(UserError, match=next(iter(bad))):
+        FitConfig(**bad)

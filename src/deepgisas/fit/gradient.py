@@ -97,6 +97,18 @@ class FitConfig:
     # left is below this many standard deviations (deepgisas.fit.levenberg.levenberg_marquardt)
     float64: bool = False  # coarse levels in float64 too (else float32 with a 1e-3 step)
 
+    def __post_init__(self) -> None:
+        counts = ("n_starts", "n_fill", "n_polish", "n_polish_given", "race", "race_given",
+                  "coarse_side", "max_iter", "spread")
+        low = [k for k in counts if getattr(self, k) < 1]
+        if low:
+            raise UserError(f"fit settings {', '.join(low)} must be at least 1")
+        positive = ("tol", "coarse_tol", "floor", "fd_step")
+        if any(not getattr(self, k) > 0 for k in positive):
+            raise UserError(f"fit settings {', '.join(positive)} must be positive")
+        if self.reuse < 0:
+            raise UserError("fit setting reuse must not be negative")
+
 
 def _strides(template: Experiment, side: int) -> list[int]:
     """Pixel-subset strides from coarse to fine: powers of 2 keeping >= side rows and columns."""
