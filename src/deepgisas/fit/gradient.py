@@ -18,8 +18,8 @@ best of those is carried up the levels, each run stopping once its steps fall be
 of the standard deviations. Standard deviations come from the curvature at the optimum
 (Laplace / Gauss-Newton: residual variance x (J^T J)^-1 with the last full-detector Jacobian,
 scale and background marginalised). The coarse levels simulate in float32, the full detector
-in float64. On the full detector a pattern mirror-symmetric in phi_f (the film's) is
-simulated on the columns left of the centre only, each standing for its mirror image too.
+in float64. On the full detector the simulator computes a pattern mirror-symmetric in phi_f
+(the film's) on the columns up to the centre only.
 """
 
 from __future__ import annotations
@@ -119,30 +119,17 @@ def _strides(template: Experiment, side: int) -> list[int]:
     return out
 
 
-def _mirrored(st: Structure, base: dict[str, Tensor]) -> bool:
-    """Whether a column and its mirror image (phi_f -> -phi_f) have the same intensity: a
-    spherical detector whose phi edges are symmetric about 0 and an isotropic interference
-    (dilute or radial paracrystal). Every shape is even in qy, roughness depends on |q_par|
-    only, and the other pixel quantities on phi_f^2; the hexagonal lattice's domains break
-    the symmetry."""
-    if st.detector != "spherical" or st.interference not in ("dilute", "radial_paracrystal"):
-        return False
-    lo, hi = base["phi_edges"][:, 0], base["phi_edges"][:, 1]
-    return bool(((lo + hi).abs() <= 1e-12 * (hi - lo)).all())
-
-
-def _subset_geometry(st: Structure, base: dict[str, Tensor], stride: int, cols: int
+def _subset_geometry(st: Structure, base: dict[str, Tensor], stride: int
                      ) -> tuple[tuple[int, int], dict[str, Tensor]]:
-    """The detector of pixels (stride m + o) in both axes, o = stride // 2, with only the first
-    ``cols`` of those columns: its shape and geometry tensors. Its pixels are exactly those of
-    the full detector (same directions); their weights (solid angles) are a constant multiple,
-    which the free scale absorbs."""
-    rows, all_cols = st.shape
+    """The detector of pixels (stride m + o) in both axes, o = stride // 2: its shape and
+    geometry tensors. Its pixels are exactly those of the full detector (same directions);
+    their weights (solid angles) are a constant multiple, which the free scale absorbs."""
+    rows, cols = st.shape
     o = stride // 2
-    shape = (len(range(o, rows, stride)), cols)
+    shape = (len(range(o, rows, stride)), len(range(o, cols, stride)))
     out = dict(base)
     if st.detector == "spherical":
-        for key, n, m in (("phi_edges", all_cols, cols), ("alpha_edges", rows, shape[0])):
+        for key, n, m in (("phi_edges", cols, shape[1]), ("alpha_edges", rows, shape[0])):
             lo, hi = base[key][:, 0], base[key][:, 1]
             d = (hi - lo) / n
             lo2 = lo + (o + 0.5 - stride / 2) * d
@@ -155,12 +142,10 @@ def _subset_geometry(st: Structure, base: dict[str, Tensor], stride: int, cols: 
 
 class _Problem:
     """Data and simulator of one fit on one grid: the full detector (f = 1) or its subset of
-    every f-th pixel of every f-th row. On the full detector of a pattern mirror-symmetric in
-    phi_f (:func:`_mirrored`), only the columns left of the centre are simulated (half the
-    work), each standing for its mirror image too. The subsets keep their own columns: a
-    subset of mirrored pairs sees half as many distinct |phi_f| (coarser interference
-    fringes), and lost the global optimum from prior starts in one of five film cases
-    (benchmarks/fit_starts.py).
+    every f-th pixel of every f-th row. (The simulator itself halves the work of a
+    mirror-symmetric pattern on the full detector,
+    :func:`deepgisas.physics.simulate.mirror_symmetric`; a subset's columns are not
+    symmetric about phi_f = 0, so it simulates all of them.)
 
     ``pixels``: the unmasked pixels fitted, as flat indices into the full detector [N];
     ``source``: where each is in the simulated grid ``st.shape``, flat [N]."""
@@ -169,27 +154,19 @@ class _Problem:
                  dtype: torch.dtype) -> None:
         rows, cols = free.structure.shape
         o = f // 2
-        columns = list(range(o, cols, f))
-        mirror = f == 1 and _mirrored(free.structure, free.base)
-        if mirror:
-            columns = [c for c in columns if 2 * c <= cols - 1]
         shape, base = free.structure.shape, free.base
-        if f > 1 or mirror:
-            shape, base = _subset_geometry(free.structure, base, f, len(columns))
+        if f > 1:
+            shape, base = _subset_geometry(free.structure, base, f)
         self.st: Structure = dataclasses.replace(free.structure, shape=shape, roi=None,
                                                  masks=())
         self.free = _cast(FreeTensors(self.st, base, free.params), dtype)
-        # the fitted columns: the simulated ones, then the mirror images (the centre once)
-        twins = [i for i, c in enumerate(columns) if 2 * c < cols - 1] if mirror else []
-        data_cols = np.array(columns + [cols - 1 - columns[i] for i in twins], dtype=np.int64)
-        sim_cols = np.array(list(range(len(columns))) + twins, dtype=np.int64)
-        r = np.arange(o, rows, f)[:, None]
-        pixels = r * cols + data_cols
-        source = np.arange(len(r))[:, None] * len(columns) + sim_cols
-        d = data.reshape(-1)[pixels.reshape(-1)]
+        r, c = np.arange(o, rows, f)[:, None], np.arange(o, cols, f)[None, :]
+        pixels = (r * cols + c).reshape(-1)
+        source = np.arange(pixels.size)
+        d = data.reshape(-1)[pixels]
         keep = np.isfinite(d)
-        self.pixels = torch.from_numpy(pixels.reshape(-1)[keep])
-        self.source = torch.from_numpy(source.reshape(-1)[keep])
+        self.pixels = torch.from_numpy(pixels[keep])
+        self.source = torch.from_numpy(source[keep])
         self.c = floor
         self.logd = torch.log(torch.from_numpy(d[keep]).clamp_min(0) + floor).to(dtype)
         self.dtype = dtype
