@@ -40,7 +40,7 @@ import deepgisas as dg
 from deepgisas.data.generate import generate
 from deepgisas.data.prefetch import Prefetcher
 from deepgisas.data.preprocess import default_input
-from deepgisas.data.replay import BufferedStream, reuse_factor
+from deepgisas.data.replay import BufferedStream, reuse_factor, take_counts
 from deepgisas.data.shard_dataset import ShardDataset
 from deepgisas.data.stream import Augment, SimulatedStream
 from deepgisas.models import create_model
@@ -87,9 +87,7 @@ def train_wait(batches: Iterator[dict], steps: int, in_chans: int, arch: str = "
         t0 = time.perf_counter()
         b = next(batches)
         t1 = time.perf_counter()
-        if "buffer" in b:
-            sid, simulated, drawn = b.pop("buffer").tolist()
-            counts[sid] = (simulated, drawn)
+        take_counts(b, counts)
         loss = torch.nn.functional.kl_div(torch.log_softmax(net(b["x"]), 1), b["dist"],
                                           reduction="batchmean")
         opt.zero_grad()

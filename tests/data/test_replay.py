@@ -36,10 +36,13 @@ def test_the_oldest_patterns_go_first_and_draws_follow_the_seed() -> None:
     assert np.array_equal(a["v"], b["v"]) and buf.drawn == 400
     assert reuse_factor({0: (buf.added, buf.drawn)}) == pytest.approx(400 / 7)
     assert reuse_factor({}) is None
-    # an orientation of more domains than before widens the stored array with NaN
-    buf.add(_rows(7, 5, width=3))
-    c = buf.sample(10, torch.Generator().manual_seed(2))
-    assert c["w"].shape == (10, 3) and np.all(c["w"][:, 2] == c["w"][:, 0])
+    # an orientation of more domains than before widens the stored array with NaN: the 2 new
+    # rows (slots 2, 3) have a third column, the 3 older ones NaN there
+    buf.add(_rows(7, 2, width=3))
+    c = buf.sample(200, torch.Generator().manual_seed(2))
+    new = c["v"] >= 7
+    assert c["w"].shape == (200, 3) and new.any() and (~new).any()
+    assert np.all(c["w"][new, 2] == c["w"][new, 0]) and np.isnan(c["w"][~new, 2]).all()
     with pytest.raises(UserError, match="capacity"):
         ReplayBuffer(0)
 

@@ -71,16 +71,14 @@ class Prefetcher(Generic[T]):
         self.depth, self.poll = depth, poll
         self._queue: queue.SimpleQueue[T | _End] = queue.SimpleQueue()
         self._stop = threading.Event()
-        self._source: Iterator[T] | None = iter(source)
         self._ended = False
-        self._thread = threading.Thread(target=self._run, name="deepgisas-prefetch",
-                                        daemon=True)
+        # the thread holds the only reference to the source's iterator, dropped when it ends
+        self._thread = threading.Thread(target=self._run, args=(iter(source),),
+                                        name="deepgisas-prefetch", daemon=True)
         self._thread.start()
 
-    def _run(self) -> None:
+    def _run(self, source: Iterator[T]) -> None:
         lower_priority(NICE)
-        source = self._source
-        assert source is not None
         try:
             for item in source:
                 while self._queue.qsize() >= self.depth and not self._stop.wait(self.poll):
@@ -111,14 +109,13 @@ class Prefetcher(Generic[T]):
         """Stop the thread (within ``timeout`` seconds) and drop the source and the items
         it had made."""
         self._stop.set()
+        self._ended = True
         self._thread.join(timeout)
         while True:
             try:
                 self._queue.get_nowait()
             except queue.Empty:
                 break
-        if not self._thread.is_alive():
-            self._source = None
 
     def __enter__(self) -> Prefetcher[T]:
         return self

@@ -76,8 +76,8 @@ class ReplayBuffer:
     def add(self, arrays: Mapping[str, np.ndarray]) -> None:
         """Put ``n`` patterns in: every array has ``n`` rows (the same names every time)."""
         n = len(next(iter(arrays.values())))
-        slots = (self.added + np.arange(n)) % self.capacity
         with self._lock:
+            slots = (self.added + np.arange(n)) % self.capacity
             for name, a in arrays.items():
                 have = self._arrays.get(name)
                 if have is None:
@@ -103,6 +103,14 @@ class ReplayBuffer:
             idx = torch.randint(self.size, (n,), generator=gen).numpy()
             self.drawn += n
             return {name: a[idx] for name, a in self._arrays.items()}
+
+
+def take_counts(batch: dict, counts: dict[int, tuple[int, int]]) -> None:
+    """Move a :class:`BufferedStream` batch's ``"buffer"`` entry (stream, simulated, drawn)
+    into ``counts`` {stream: (simulated, drawn)}; other batches are left alone."""
+    if "buffer" in batch:
+        sid, simulated, drawn = batch.pop("buffer").tolist()
+        counts[sid] = (simulated, drawn)
 
 
 def reuse_factor(counts: Mapping[int, tuple[int, int]]) -> float | None:

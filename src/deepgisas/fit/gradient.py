@@ -162,11 +162,10 @@ class _Problem:
         self.free = _cast(FreeTensors(self.st, base, free.params), dtype)
         r, c = np.arange(o, rows, f)[:, None], np.arange(o, cols, f)[None, :]
         pixels = (r * cols + c).reshape(-1)
-        source = np.arange(pixels.size)
         d = data.reshape(-1)[pixels]
         keep = np.isfinite(d)
         self.pixels = torch.from_numpy(pixels[keep])
-        self.source = torch.from_numpy(source[keep])
+        self.source = torch.from_numpy(np.flatnonzero(keep))
         self.c = floor
         self.logd = torch.log(torch.from_numpy(d[keep]).clamp_min(0) + floor).to(dtype)
         self.dtype = dtype

@@ -257,7 +257,7 @@ def _damped(problem: Problem, x: Tensor, grad: Tensor, hess: Tensor, diag: Tenso
             damping: Tensor, max_step: float, floor_b: float) -> tuple[State, Tensor]:
     """Trial steps from I points x [I, Q] with their gradients [I, Q], Hessians [I, Q, Q] and
     Hessian diagonals [I, Q], S Marquardt dampings each [I, S] (H + d diag(H)): the trial
-    states (I x S rows, simulated in one batch) and the steps' predicted decreases [I x S]."""
+    states (I x S rows, simulated in one batch) and the steps' predicted decreases [I, S]."""
     i, s = damping.shape
     q = x.shape[1]
     a = hess[:, None] + damping[..., None, None] * torch.diag_embed(diag)[:, None]
@@ -268,7 +268,7 @@ def _damped(problem: Problem, x: Tensor, grad: Tensor, hess: Tensor, diag: Tenso
              + 0.5 * (delta[..., None, :] @ hess[:, None] @ delta[..., None])[..., 0, 0])
     trial_x = (x[:, None] + delta).reshape(i * s, q)
     trial_x[:, -1] = trial_x[:, -1].clamp_min(floor_b)
-    return State.at(problem, trial_x), pred.reshape(-1)
+    return State.at(problem, trial_x), pred
 
 
 def levenberg_marquardt(problem: Problem, x: Tensor, max_iter: int = 30, tol: float = 0.1,
@@ -349,8 +349,8 @@ def levenberg_marquardt(problem: Problem, x: Tensor, max_iter: int = 30, tol: fl
             pick = torch.argmin(torch.nan_to_num(tried, nan=torch.inf), 1)
             new_loss = tried[along, pick]
             better = new_loss < old_loss[idx]
-            ratio = ((old_loss[idx] - new_loss) / pred.reshape(damping.shape)[along, pick]
-                     .clamp_min(1e-300)).clamp(max=2.0)
+            ratio = ((old_loss[idx] - new_loss) / pred[along, pick].clamp_min(1e-300)
+                     ).clamp(max=2.0)
             got = idx[better]
             flat = (along * damping.shape[1] + pick)[better]
             for name in ("x", "sim", "loss"):

@@ -35,10 +35,10 @@ class PixelGrid:
 
 def _ba_direction(phi_c: Tensor, alpha_c: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """u ~ (1, phi_c, alpha_c sqrt(1 + phi_c^2)): phi_c and alpha_c are the tangents of the
-    azimuth and of the elevation."""
-    h = torch.sqrt(1.0 + phi_c * phi_c)
-    norm = h * torch.sqrt(1.0 + alpha_c * alpha_c)
-    return 1.0 / norm, phi_c / norm, alpha_c * h / norm
+    azimuth and of the elevation, so u_z = alpha_c / sqrt(1 + alpha_c^2) keeps alpha_c's shape
+    (one value per row: the simulator computes the exit wave per row)."""
+    norm = torch.sqrt(1.0 + phi_c * phi_c) * torch.sqrt(1.0 + alpha_c * alpha_c)
+    return 1.0 / norm, phi_c / norm, alpha_c / torch.sqrt(1.0 + alpha_c * alpha_c)
 
 
 def _ba_gain(phi_c: Tensor, alpha_c: Tensor) -> Tensor:

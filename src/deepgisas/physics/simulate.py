@@ -240,7 +240,8 @@ def _simulate(st: Structure, p: dict[str, Tensor]) -> Tensor:
     members = 1 if pre.wts is None else pre.wts.shape[-1]
     step = max(1, BLOCK_BYTES // (pre.k.element_size() * bsz * cols * members))
     full = (bsz, rows, cols)
-    ux, uy, uz, weight = (t.expand(full) for t in (grid.ux, grid.uy, grid.uz, grid.weight))
+    ux, uy, weight = (t.expand(full) for t in (grid.ux, grid.uy, grid.weight))
+    uz = grid.uz.expand(bsz, rows, grid.uz.shape[-1])  # [B, rows, 1] when constant along rows
     blocks = [_block(st, p, pre, ux[:, r:r + step], uy[:, r:r + step], uz[:, r:r + step],
                      weight[:, r:r + step]) for r in range(0, rows, step)]
     return torch.cat(blocks, 1)
@@ -248,7 +249,9 @@ def _simulate(st: Structure, p: dict[str, Tensor]) -> Tensor:
 
 def _block(st: Structure, p: dict[str, Tensor], pre: _Batch, ux: Tensor, uy: Tensor, uz: Tensor,
            weight: Tensor) -> Tensor:
-    """Intensity of a block of pixels with directions ux, uy, uz and weights, [B, h, W] each."""
+    """Intensity of a block of pixels with directions ux, uy, uz and weights, [B, h, W] each
+    (uz [B, h, 1] on a spherical detector, whose rows have one exit angle: the exit wave and its
+    phases are then computed once per row)."""
     k, ai = pre.k, p["alpha_i"]
     kk = k[:, None, None]
     qx = kk * (torch.cos(ai)[:, None, None] - ux)

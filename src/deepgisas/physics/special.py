@@ -97,7 +97,8 @@ def sphere_amplitude_ladder(wr: Tensor, wi: Tensor, t: Tensor, scale: Tensor
     m2 = torch.addcmul(wr * wr, wi, wi)  # |w|^2
     t2 = t * t
     t4_lo, t4_hi = (t2 * t2).amin(1, keepdim=True), (t2 * t2).amax(1, keepdim=True)
-    any_small = bool((m2 * t4_lo < 0.0625**2).any())  # |t x| < 1/4 for some member
+    near = m2 * t4_lo < 0.0625**2  # |t x| < 1/4 for some member
+    any_small = bool(near.any())
     if any_small:  # a pixel with every member small: any root will do (the series replaces it)
         all_small = m2 * t4_hi < 0.0625**2
         wr_s = torch.where(all_small, torch.ones_like(wr), wr)
@@ -127,8 +128,8 @@ def sphere_amplitude_ladder(wr: Tensor, wi: Tensor, t: Tensor, scale: Tensor
         return f_re, f_im
     # where |t x| < 1/4 the series replaces f, member by member; only on the pixels where some
     # member is that small (a few near q = 0), gathered: [K, M]
-    near = torch.broadcast_to(m2 * t4_lo < 0.0625**2, (f_re.shape[0], 1, *f_re.shape[2:]))
-    found = near[:, 0].nonzero(as_tuple=True)
+    found = torch.broadcast_to(near, (f_re.shape[0], 1, *f_re.shape[2:]))[:, 0].nonzero(
+        as_tuple=True)
     index: tuple[Tensor | slice, ...] = (found[0], slice(None), *found[1:])
 
     def at(x: Tensor) -> Tensor:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +22,7 @@ from tqdm import tqdm
 from deepgisas.data.labels import LabelSpace
 from deepgisas.data.prefetch import Prefetcher
 from deepgisas.data.preprocess import InputSpec
-from deepgisas.data.replay import BufferedStream, reuse_factor
+from deepgisas.data.replay import BufferedStream, take_counts
 from deepgisas.data.shard_dataset import ShardDataset
 from deepgisas.data.stream import SimulatedStream, validation_batches
 from deepgisas.errors import UserError
@@ -225,10 +226,12 @@ def train(template: Experiment, out: str | Path, cfg: TrainConfig, resume: bool 
     board = _tensorboard(out) if rank == 0 else None
     counts: dict[int, tuple[int, int]] = {}  # replay buffer: stream -> (simulated, drawn)
     before = state.get("buffer_counts", [0, 0])  # of the run before a resume
-    # with workers, a thread takes their batches over while the step runs (data/prefetch.py)
-    batches = Prefetcher(loader) if cfg.workers else iter(loader)
     done = bool(state["curve"]) and (state["seconds"] >= budget
                                or state["step"] >= (state["total_steps"] or 10**18))
+    # with workers, a thread takes their batches over while the step runs (data/prefetch.py);
+    # a run resumed after its end starts no workers and draws no batch
+    batches: Iterator[dict] = (iter(()) if done else Prefetcher(loader) if cfg.workers
+                               else iter(loader))
     try:
         while not done:  # (a run resumed after its last checkpoint only writes the model)
             model.train()
@@ -241,9 +244,7 @@ def train(template: Experiment, out: str | Path, cfg: TrainConfig, resume: bool 
                 t_wait = time.perf_counter()
                 raw = next(batches)
                 waited += time.perf_counter() - t_wait
-                if "buffer" in raw:  # stream, simulated, drawn (data/replay.py)
-                    sid, simulated, drawn = raw.pop("buffer").tolist()
-                    counts[sid] = (simulated, drawn)
+                take_counts(raw, counts)
                 batch = {k: v.to(dev, non_blocking=True) for k, v in raw.items()}
                 with torch.autocast(dev.type, enabled=dev.type == "cuda"):
                     loss = batch_loss(kind, cfg.loss, model(batch["x"]).float(), batch)
@@ -269,9 +270,10 @@ def train(template: Experiment, out: str | Path, cfg: TrainConfig, resume: bool 
                        "train_loss": sum(losses) / len(losses), **figures,
                        "data_wait": round(wait_share, 4)}
                 if counts:  # patterns drawn per pattern simulated, over the run so far
-                    state["buffer_counts"] = [before[0] + sum(c[0] for c in counts.values()),
-                                              before[1] + sum(c[1] for c in counts.values())]
-                    row["reuse"] = round(reuse_factor({0: state["buffer_counts"]}) or 0.0, 3)
+                    simulated, drawn = (before[i] + sum(c[i] for c in counts.values())
+                                        for i in (0, 1))
+                    state["buffer_counts"] = [simulated, drawn]
+                    row["reuse"] = round(drawn / max(simulated, 1), 3)
                 state["curve"].append(row)
                 write_curves(out, state["curve"])
                 if board is not None:
