@@ -254,7 +254,10 @@ def _block(st: Structure, p: dict[str, Tensor], pre: _Batch, ux: Tensor, uy: Ten
     phases are then computed once per row)."""
     k, ai = pre.k, p["alpha_i"]
     kk = k[:, None, None]
-    qx = kk * (torch.cos(ai)[:, None, None] - ux)
+    # q_x = k (cos ai - u_x) = k ((1 - u_x) - 2 sin^2(ai / 2)), with 1 - u_x = (u_y^2 + u_z^2) /
+    # (1 + u_x): no cancellation against 1 (in float32 it cost 1e-4 of q_x near phi_f = 0)
+    half_ai = torch.sin(0.5 * ai)[:, None, None]
+    qx = kk * ((uy * uy + uz * uz) / (1.0 + ux) - 2.0 * half_ai * half_ai)
     qy = -kk * uy
     norm = (p["intensity"] / torch.sin(ai))[:, None, None] * weight
     total = torch.zeros_like(qx)
