@@ -229,8 +229,9 @@ def test_fit_hook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
     from deepgisas.fit.gradient import FitResult
 
-    def fit_image(template, image, start=None, mask=None, fixed=None):  # noqa: ANN001, ANN202
-        calls.append({"shape": image.shape, "start": start, "mask": mask, "fixed": fixed})
+    def fit_image(template, image, start=None, mask=None):  # noqa: ANN001, ANN202
+        calls.append({"shape": image.shape, "start": start, "mask": mask,
+                      "beam": template.beam, "free": template.free_parameters})
         return FitResult({"radius_nm": 5.0, "distance_nm": 40.0}, {"radius_nm": 0.5}, 0.1,
                          1.0, image)
 
@@ -252,7 +253,7 @@ def test_fit_hook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert calls[0]["shape"] == SHAPE and set(start["parameters"]) >= {"radius_nm"}
     assert set(start["std"]) == set(start["parameters"])
     assert rows[0]["fit:std:radius_nm"] == "0.5" and rows[0]["fit:std:distance_nm"] == ""
-    assert calls[0]["fixed"] == {} and calls[0]["mask"] is None
+    assert "beam.alpha_i_deg" in calls[0]["free"] and calls[0]["mask"] is None
     # through an instrument: the fit holds its beam and leaves out the specular spot, as
     # `deepgisas fit --instrument` does
     import yaml
@@ -268,7 +269,8 @@ def test_fit_hook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     run_stream("film", folder, out2, instrument=inst, fit="film",
                config=StreamConfig(**{**FAST, "settle_s": 0.0}, once=True, fit_every=3))
     header, _ = read_csv(out2)
-    assert calls[0]["fixed"] == {"beam.alpha_i_deg": 0.3} and "fit:alpha_i_deg" not in header
+    assert calls[0]["beam"].alpha_i_deg == 0.3 and "fit:alpha_i_deg" not in header
+    assert "beam.alpha_i_deg" not in calls[0]["free"]
     mask = calls[0]["mask"]
     row = int(round(0.3 / 2.5 * SHAPE[0] - 0.5))  # the specular spot: alpha_f = alpha_i
     assert mask.shape == SHAPE and not mask[row, SHAPE[1] // 2] and mask.mean() > 0.95
@@ -318,8 +320,9 @@ def test_orientation_model_columns(tmp_path: Path) -> None:
                config=StreamConfig(**{**FAST, "settle_s": 0.0}, once=True, bins=True))
     header, rows = read_csv(out)
     assert header[3:8] == ["xi_mode_deg", "p_mode", "folded_mode_deg", "folded_mean_deg",
-                           "folded_std_deg"] and header[8] == "p:0" and len(header) == 128
-    p = np.array([float(rows[0][h]) for h in header[8:]])
+                           "folded_std_deg"] and header[8] == "p:0" and len(header) == 129
+    assert header[-1] == "flags"
+    p = np.array([float(rows[0][h]) for h in header[8:-1]])
     assert p.sum() == pytest.approx(1.0)
     s = orientation_summary(np.arange(120) * 0.5, p)
     assert float(rows[0]["folded_mean_deg"]) == pytest.approx(s["folded_mean_deg"])

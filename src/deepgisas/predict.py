@@ -3,6 +3,7 @@ their standard deviations. Preprocessing comes from the model card's input speci
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from deepgisas.io.images import ModelImages
 from deepgisas.models.nets import for_inference
 from deepgisas.models.onnx import select_engine
 from deepgisas.models.store import load_model, model_dir
+from deepgisas.priors import bound_flag
 from deepgisas.sample import parse_experiment, read_instrument
 from deepgisas.training.losses import split_gaussian
 
@@ -95,9 +97,20 @@ class Predictor:
         labels = self.labels
         val, lo = labels.decode(mean.numpy()), labels.decode((mean - std).numpy())
         hi = labels.decode((mean + std).numpy())
-        return [{"parameters": {k: float(val[k][i]) for k in val},
-                 "std": {k: float(abs(hi[k][i] - lo[k][i]) / 2) for k in val}}
-                for i in range(len(images))]
+        results = []
+        for i in range(len(images)):
+            r: dict[str, Any] = {"parameters": {k: float(val[k][i]) for k in val},
+                                 "std": {k: float(abs(hi[k][i] - lo[k][i]) / 2) for k in val}}
+            outside = {}
+            for path, prior in zip(labels.numeric, labels.priors, strict=True):
+                name = labels.short[path]
+                flag = bound_flag(prior, r["parameters"][name])
+                if flag is not None:
+                    outside[name] = flag
+            if outside:  # the network's answer lies beyond the range it was trained on
+                r["outside_prior"] = outside
+            results.append(r)
+        return results
 
 
 def predict_arrays(model: str | Path, images: np.ndarray, net_and_card: tuple | None = None,
@@ -109,19 +122,66 @@ def predict_arrays(model: str | Path, images: np.ndarray, net_and_card: tuple | 
     return Predictor(model, net_and_card, engine)(images)
 
 
+class ExtrapolationWarning(UserWarning):
+    """The beam or detector lies outside what a model was trained on."""
+
+
+def check_extrapolation(entries: Sequence[dict[str, Any]], where: str, strict: bool = False
+                        ) -> None:
+    """Warn (:class:`ExtrapolationWarning`) once per entry of :attr:`ModelImages.extrapolation`,
+    or with ``strict`` raise a UserError naming ``where``."""
+    from deepgisas.errors import UserError
+    from deepgisas.io.instrument import describe
+
+    if strict and entries:
+        raise UserError("extrapolation (--strict): " + "; ".join(describe(e) for e in entries),
+                        where)
+    for e in entries:
+        warnings.warn(f"{where}: extrapolation: {describe(e)}", ExtrapolationWarning,
+                      stacklevel=2)
+
+
+def warn_outside_prior(results: Sequence[dict[str, Any]], names: Sequence[str]) -> None:
+    """One warning per parameter a result puts beyond its prior (``outside_prior``)."""
+    from deepgisas.priors import describe_bound
+
+    for name, r in zip(names, results, strict=True):
+        for k, flag in r.get("outside_prior", {}).items():
+            warnings.warn(f"{name}: network: {describe_bound(k, flag)}", ExtrapolationWarning,
+                          stacklevel=2)
+
+
 def predict_files(model: str | Path, paths: Sequence[str | Path],
                   instrument: str | Path | None = None, engine: str = "auto",
-                  alpha_i_deg: float | None = None) -> dict[str, Any]:
+                  alpha_i_deg: float | None = None, orientation: str | None = None,
+                  keep_negative: bool = False, strict: bool = False) -> dict[str, Any]:
     """The contract's ``{"model": NAME, "results": [...]}`` for image files of any supported
     format. With ``instrument`` (a description file, its sample ignored, or a pyFAI PONI
-    file; ``alpha_i_deg`` replaces its incidence angle, see
-    :func:`~deepgisas.sample.read_instrument`) each image is
-    resampled from the instrument's geometry onto the model's detector grid; without it each
-    image must already have the model's shape. Warns (``OutsideWarning``) per image when the
-    model's grid reaches outside the measured detector."""
+    file; ``alpha_i_deg`` and ``orientation`` replace its incidence angle and detector
+    orientation, see :func:`~deepgisas.sample.read_instrument`) each image is resampled from
+    the instrument's geometry onto the model's detector grid, in q (the instrument's
+    wavelength and incidence angle matched to the model's, :mod:`deepgisas.io.instrument`),
+    and ``"instrument"`` records both beams; without it each image must already have the
+    model's shape. Each result holds ``extrapolation``: what the model was not trained on
+    (warned, and with ``strict`` an error), and, for a parameter model, ``outside_prior``
+    for values beyond the priors. Warns (``OutsideWarning``) per image when the model's grid
+    reaches outside the measured detector. ``keep_negative``: negative pixel values are kept
+    (background-subtracted data), not masked."""
     predictor = Predictor(model, engine=engine)
-    inst = read_instrument(instrument, alpha_i_deg) if instrument is not None else None
-    reader = ModelImages(predictor.template, inst, str(instrument))
-    results = predictor(np.stack([reader(p) for p in paths]))
-    return {"model": predictor.name, "results": [{"image": str(p), **r}
-                                                 for p, r in zip(paths, results, strict=True)]}
+    inst = (read_instrument(instrument, alpha_i_deg, orientation) if instrument is not None
+            else None)
+    reader = ModelImages(predictor.template, inst, str(instrument), keep_negative, orientation)
+    if strict:
+        check_extrapolation(reader.extrapolation, str(instrument), strict)
+    # a grid partly outside the detector is said once, as extrapolation, above 1 %
+    outside_said = any(e["what"] == "detector.outside_fraction" for e in reader.extrapolation)
+    images = np.stack([reader(p, warn=not outside_said) for p in paths])
+    check_extrapolation(reader.extrapolation, str(instrument))  # the files are good: warn
+    results = predictor(images)
+    warn_outside_prior(results, [str(p) for p in paths])
+    out: dict[str, Any] = {"model": predictor.name}
+    if reader.match is not None:
+        out["instrument"] = {"file": str(instrument), **reader.match.to_dict()}
+    out["results"] = [{"image": str(p), **r, "extrapolation": reader.extrapolation}
+                      for p, r in zip(paths, results, strict=True)]
+    return out

@@ -56,6 +56,26 @@ Prior = Uniform | LogUniform
 Number = float | Uniform | LogUniform
 
 
+def bound_flag(prior: Prior, value: float, within: float = 0.0) -> dict[str, Any] | None:
+    """``{"bound": "lower" | "upper", "prior": [lo, hi], "value", "outside"}`` when ``value``
+    lies within ``within`` of a bound of ``prior`` (a fraction of its width in the unit box,
+    logarithmic for ``log_uniform``) or beyond it; else None."""
+    u = float(prior.to_unit(value))
+    if within <= u <= 1.0 - within:
+        return None
+    return {"bound": "lower" if u < 0.5 else "upper", "prior": [prior.lo, prior.hi],
+            "value": float(value), "outside": not 0.0 <= u <= 1.0}
+
+
+def describe_bound(name: str, flag: dict[str, Any]) -> str:
+    """One line for a :func:`bound_flag`: e.g. "sigma 0.4 is at its prior's upper bound
+    (prior [0.05, 0.4]): a limit, not a measurement"."""
+    lo, hi = flag["prior"]
+    where = "beyond" if flag["outside"] else "at"
+    return (f"{name} {flag['value']:.4g} is {where} its prior's {flag['bound']} bound (prior "
+            f"[{lo:g}, {hi:g}]): a limit, not a measurement")
+
+
 def finite_float(value: Any, where: str, what: str = "") -> float:
     """``value`` as a finite float, or a UserError at ``where`` (naming ``what``, if given)."""
     head = f"{what}: " if what else ""

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from deepgisas.errors import UserError
+from deepgisas.io.readers import ORIENTATIONS
 from deepgisas.io.text import read_text
 from deepgisas.physics.formfactors import SHAPES
 from deepgisas.physics.params import ParamSpec
@@ -345,9 +346,14 @@ class Rectangular:
 
 @dataclass(frozen=True)
 class Detector:
+    """``orientation``: how the instrument's detector files store the image, overriding the
+    format's default (:mod:`deepgisas.io.readers`): "top-down", "bottom-up", or "vertical"
+    for a vertical-sample instrument (MARIA: file columns are alpha_f); None = the default."""
+
     geometry: Spherical | Rectangular = field(default_factory=Spherical)
     roi_px: tuple[int, int, int, int] | None = None
     mask_px: tuple[tuple[int, int, int, int], ...] = ()
+    orientation: str | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -359,6 +365,8 @@ class Detector:
             out["roi_px"] = list(self.roi_px)
         if self.mask_px:
             out["mask_px"] = [list(m) for m in self.mask_px]
+        if self.orientation is not None:
+            out["orientation"] = self.orientation
         return out
 
 
@@ -458,7 +466,7 @@ def _parse_particles(d: Any, where: str, n_layers: int) -> Particles:
 
 
 def _parse_detector(d: Any, where: str) -> Detector:
-    d = _keys(d, where, ("spherical", "rectangular", "roi_px", "mask_px"))
+    d = _keys(d, where, ("spherical", "rectangular", "roi_px", "mask_px", "orientation"))
     kinds = [k for k in ("spherical", "rectangular") if k in d]
     if len(kinds) != 1:
         raise UserError("give exactly one of spherical, rectangular", where)
@@ -493,7 +501,12 @@ def _parse_detector(d: Any, where: str) -> Detector:
     masks = d.get("mask_px", [])
     if not isinstance(masks, list):
         raise UserError("expected a list of rectangles", f"{where}.mask_px")
-    return Detector(geom, roi, tuple(rect(m, f"{where}.mask_px.{i}") for i, m in enumerate(masks)))
+    orientation = d.get("orientation")
+    if orientation is not None and orientation not in ORIENTATIONS:
+        raise UserError(f"unknown orientation {orientation!r} ({', '.join(ORIENTATIONS)})",
+                        f"{where}.orientation")
+    return Detector(geom, roi, tuple(rect(m, f"{where}.mask_px.{i}") for i, m in enumerate(masks)),
+                    orientation)
 
 
 def _parse_beam(d: Any) -> Beam:
@@ -509,18 +522,23 @@ def _parse_beam(d: Any) -> Beam:
     )
 
 
-def read_instrument(path: str | Path, alpha_i_deg: float | None = None
-                    ) -> tuple[Beam, Detector]:
+def read_instrument(path: str | Path, alpha_i_deg: float | None = None,
+                    orientation: str | None = None) -> tuple[Beam, Detector]:
     """The beam and detector of a description file (its sample, if any, is ignored) or of a
     pyFAI PONI file (``.poni``, :func:`deepgisas.io.poni.poni_instrument`). ``alpha_i_deg``
-    (the CLI's ``--alpha-i``) replaces the file's incidence angle; a PONI file needs it."""
+    (the CLI's ``--alpha-i``) replaces the file's incidence angle; a PONI file needs it.
+    ``orientation`` (the CLI's ``--orientation``) replaces the file's
+    ``detector.orientation``: how its detector files store the image."""
     if alpha_i_deg is not None and not 0.0 < alpha_i_deg < 90.0:
         raise UserError(f"the incidence angle must be in (0, 90) deg, got {alpha_i_deg:g}",
                         "--alpha-i")
+    if orientation is not None and orientation not in ORIENTATIONS:
+        raise UserError(f"unknown orientation {orientation!r} ({', '.join(ORIENTATIONS)})",
+                        "--orientation")
     if Path(path).suffix.lower() == ".poni":
         from deepgisas.io.poni import poni_instrument
 
-        return poni_instrument(path, alpha_i_deg)
+        return poni_instrument(path, alpha_i_deg, orientation)
     data = _load_text(Path(path))
     try:
         d = _keys(data, "instrument", ("beam", "detector", "sample", "options", "labels"),
@@ -528,7 +546,10 @@ def read_instrument(path: str | Path, alpha_i_deg: float | None = None
         beam = _parse_beam(d["beam"])
         if alpha_i_deg is not None:
             beam = replace(beam, alpha_i_deg=float(alpha_i_deg))
-        return beam, _parse_detector(d["detector"], "detector")
+        detector = _parse_detector(d["detector"], "detector")
+        if orientation is not None:
+            detector = replace(detector, orientation=orientation)
+        return beam, detector
     except UserError as exc:
         raise exc.located(str(path)) from None
 

@@ -9,17 +9,30 @@ import numpy as np
 
 from deepgisas.analysis.common import Model, distribution_dict, parse_distribution, simulate_set
 from deepgisas.errors import UserError
+from deepgisas.units import DEG
 
 
 def file_images(model: Model, paths: list[str], instrument: str | None = None,
-                alpha_i_deg: float | None = None) -> np.ndarray:
-    """Files on the model's detector grid [n, H, W] (NaN = masked); ``instrument`` and
-    ``alpha_i_deg`` as :func:`deepgisas.sample.read_instrument` takes them."""
-    from deepgisas.io.images import image_for_model
+                alpha_i_deg: float | None = None, orientation: str | None = None,
+                keep_negative: bool = False) -> tuple[np.ndarray, dict[str, float]]:
+    """Files on the model's detector grid [n, H, W] (NaN = masked), and the beam of that grid
+    (path -> value: the instrument's wavelength and incidence angle matched to the model's,
+    :mod:`deepgisas.io.instrument`; empty without ``instrument``), to simulate them with.
+    ``instrument``, ``alpha_i_deg`` and ``orientation`` as
+    :func:`deepgisas.sample.read_instrument` takes them. Extrapolation is warned about."""
+    from deepgisas.io.images import ModelImages
+    from deepgisas.predict import check_extrapolation
     from deepgisas.sample import read_instrument
 
-    inst = read_instrument(instrument, alpha_i_deg) if instrument is not None else None
-    return np.stack([image_for_model(p, model.template, inst, str(instrument)) for p in paths])
+    inst = (read_instrument(instrument, alpha_i_deg, orientation) if instrument is not None
+            else None)
+    reader = ModelImages(model.template, inst, str(instrument), keep_negative, orientation)
+    check_extrapolation(reader.extrapolation, str(instrument))
+    beam = {}
+    if reader.match is not None:
+        beam = {"beam.wavelength_nm": reader.match.target_wavelength_nm,
+                "beam.alpha_i_deg": reader.match.target_alpha_i / DEG}
+    return np.stack([reader(p) for p in paths]), beam
 
 
 def simulated_images(model: Model, spec: str | None, count: int, seed: int,

@@ -144,8 +144,7 @@ def pls(model: Model, out: Path, n: int = 256, n_components: int = 8, seed: int 
                     else "the talk's finding does not hold here."))
     else:
         ax.axis("off")
-        best = comp[int(np.nanargmax(on_truth["r2"]))]
-        extra = f" The most linearly predictable parameter is {best}."
+        extra = predictable_text(comp, on_truth["r2"])
     fig.tight_layout()
     path = save_figure(fig, out / "pls.png")
     text = (f"PLS on {n} simulated patterns (three quarters to fit, a quarter held out). "
@@ -154,3 +153,14 @@ def pls(model: Model, out: Path, n: int = 256, n_components: int = 8, seed: int 
             "weight images show which pixels the first two components read." + extra +
             " Table: pls.csv.")
     return Result("pls", [path, table], numbers, text)
+
+
+def predictable_text(names: list[str], r2: np.ndarray) -> str:
+    """The sentence on which parameter is linearly predictable: the one with the highest
+    held-out R^2, or, when none is above 0, that none is (a PLS worse than the mean)."""
+    r2 = np.asarray(r2, dtype=np.float64)
+    if not np.isfinite(r2).any() or np.nanmax(r2) <= 0:
+        return (" No parameter is linearly predictable from the image: every held-out R^2 is "
+                "at or below 0 (no better than predicting the mean).")
+    k = int(np.nanargmax(r2))
+    return f" The most linearly predictable parameter is {names[k]} (held-out R^2 {r2[k]:.2f})."

@@ -34,6 +34,13 @@ TITLES = {"curves": "Learning curves", "validate": "Validation on simulated data
           "saliency": "Attention maps", "filters": "First-layer filters"}
 
 
+def counts(n: int) -> dict[str, int]:
+    """Simulated patterns per analysis for the report's ``n``: ``n`` for validation, exposure
+    and PLS, at least 32 for the bound, n / 8 (at least 8) per reference for the bias."""
+    return {"validate": n, "exposure": n, "pls": n, "bound": max(32, n),
+            "bias": max(8, n // 8)}
+
+
 def analyses(model: Model, model_arg: str, work: Path, n: int, seed: int
              ) -> list[tuple[str, Callable[[], Result]]]:
     """The analyses that apply to ``model``, as deferred calls."""
@@ -66,13 +73,16 @@ def analyses(model: Model, model_arg: str, work: Path, n: int, seed: int
 
     if (model_dir(model_arg) / "learning_curve.csv").exists():
         out.append(("curves", lambda: curves(model_arg, sub("curves"))))
-    out += [("validate", lambda: validate(model, sub("validate"), n=n, seed=seed)),
-            ("exposure", lambda: exposure(model, sub("exposure"), n=max(16, n // 2), seed=seed)),
+    count = counts(n)
+    out += [("validate", lambda: validate(model, sub("validate"), n=count["validate"],
+                                          seed=seed)),
+            ("exposure", lambda: exposure(model, sub("exposure"), n=count["exposure"],
+                                          seed=seed)),
             ("resimulate", resim),
-            ("pls", lambda: pls(model, sub("pls"), n=n, seed=seed)),
-            ("bias", lambda: bias(model, sub("bias"), n=max(8, n // 8), seed=seed))]
+            ("pls", lambda: pls(model, sub("pls"), n=count["pls"], seed=seed)),
+            ("bias", lambda: bias(model, sub("bias"), n=count["bias"], seed=seed))]
     if model.kind == "distribution":
-        out += [("bound", lambda: bound(model, sub("bound"), n=max(32, n), seed=seed)),
+        out += [("bound", lambda: bound(model, sub("bound"), n=count["bound"], seed=seed)),
                 ("compare-uniform", cmp)]
     out += [("saliency", sal), ("filters", lambda: filters([model], sub("filters")))]
     return out
@@ -106,7 +116,10 @@ def report(model_arg: str, out: Path, n: int = 128, seed: int = 0,
     parts = [f"<h1>deepgisas report: {html.escape(model.name)}</h1>",
              f"<p>{html.escape(model.card['arch'])}, {model.kind} head, labels: "
              f"{html.escape(', '.join(model.labels.names) or str(model.labels.orientation))}"
-             f"; {n} simulated patterns per analysis, seed {seed}.</p>"]
+             f"; simulated patterns: {n} for validation, exposure and PLS"
+             + (f", {counts(n)['bound']} for the bound" if model.kind == "distribution"
+                else "")
+             + f", {counts(n)['bias']} per reference for the bias; seed {seed}.</p>"]
     with tempfile.TemporaryDirectory(prefix="report.", dir=out.parent) as tmp:
         for name, run in analyses(model, model_arg, Path(tmp), n, seed):
             if progress:

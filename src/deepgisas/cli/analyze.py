@@ -125,7 +125,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _inputs(args: argparse.Namespace, model: Any, augment: bool) -> tuple[Any, Any, list[str]]:
-    """(clean images or None, network inputs or None, names)."""
+    """(clean images or None, network inputs or None, names). With files and an instrument,
+    the beam their grid is read at is added to ``args.beam`` (for re-simulation)."""
     from deepgisas.analysis.inputs import check_files, file_images, simulated_images
     from deepgisas.errors import UserError
     from deepgisas.predict import network_input
@@ -134,7 +135,8 @@ def _inputs(args: argparse.Namespace, model: Any, augment: bool) -> tuple[Any, A
         if args.simulate:
             raise UserError("give images or --simulate, not both")
         check_files(args.images)
-        imgs = file_images(model, args.images, args.instrument, alpha_i(args))
+        imgs, args.beam = file_images(model, args.images, args.instrument, alpha_i(args),
+                                      args.orientation, args.keep_negative)
         return imgs, network_input(imgs, model.spec), list(args.images)
     if args.count < 1:
         raise UserError(f"--count must be >= 1, got {args.count}")
@@ -191,9 +193,12 @@ def run(args: argparse.Namespace) -> None:
             models = [model] + ([Model.load(args.other)] if args.other else [])
             res = an.filters(models, out, args.channel)
         elif what == "resimulate":
+            args.beam = {}
             imgs, _, names = _inputs(args, model, augment=False)
             ref = None if args.reference == "none" else args.reference
-            res = an.resimulate(model, imgs, names, out, ref, _overrides(args.set))
+            free = model.template.free_parameters  # the instrument's beam, unless --set
+            beam = {model.labels.short[p]: v for p, v in args.beam.items() if p in free}
+            res = an.resimulate(model, imgs, names, out, ref, {**beam, **_overrides(args.set)})
         elif what == "compare-uniform":
             if model.kind != "distribution":
                 raise UserError("compare-uniform applies to orientation models only")

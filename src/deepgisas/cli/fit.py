@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import warnings
 from pathlib import Path
+from typing import Any
 
-from deepgisas.cli.options import add_instrument, alpha_i
+from deepgisas.cli.options import add_instrument, add_strict, alpha_i
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -17,18 +19,25 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "given, else from several prior draws. Writes {\"image\", \"parameters\", "
                     "\"std\", \"misfit\", \"seconds\", ...} as JSON to OUT.json (or stdout) and a "
                     "PNG of data, fit and residual to OUT.png (or IMAGE_STEM.fit.png). With "
-                    "--instrument, the specular spot and the direct beam, which the simulator "
-                    "does not model, are masked (0.06 deg around them; outlined in the PNG).")
+                    "--instrument, its wavelength and incidence angle replace the template's "
+                    "(recorded under 'beam'), and the specular spot and the direct beam, which "
+                    "the simulator does not model, are masked (0.06 deg around them; outlined "
+                    "in the PNG). A parameter within 1 %% of its prior's bound is flagged "
+                    "'at_bound' (its std is null: a limit, not a measurement); with --model, "
+                    "the network-to-fit difference of each parameter is given in combined "
+                    "standard deviations ('disagreement') and flagged above 3.")
     p.add_argument("template", help="description file with priors, or a bundled name")
     p.add_argument("image", help="detector image (.npy, .tif, .cbf, .edf, .h5/.nxs, .txt)")
     p.add_argument("--model", help="bundled model name or model directory for the start")
     add_instrument(p)
+    add_strict(p)
     p.add_argument("--no-specular-mask", action="store_true",
                    help="fit the specular spot and the direct beam too (by default, with "
                         "--instrument, pixels within 0.06 deg of them are masked)")
     p.add_argument("--refine-beam", action="store_true",
                    help="fit the wavelength and incidence angle within the template's priors "
-                        "(by default, with --instrument, the instrument's values are held)")
+                        "(by default, with --instrument, the instrument's values replace the "
+                        "template's, fixed or free)")
     p.add_argument("-o", "--output", help="output JSON file (default: stdout)")
     p.set_defaults(func=run)
 
@@ -50,7 +59,9 @@ def run(args: argparse.Namespace) -> None:
     result, image, spots = fit_file(template, args.image, args.model, args.instrument,
                                     alpha_i_deg=alpha_i(args),
                                     spot_radius_deg=None if args.no_specular_mask
-                                    else SPOT_RADIUS_DEG, refine_beam=args.refine_beam)
+                                    else SPOT_RADIUS_DEG, refine_beam=args.refine_beam,
+                                    orientation=args.orientation,
+                                    keep_negative=args.keep_negative, strict=args.strict)
     record = result.to_dict(args.image)
     text = json.dumps(record, indent=1)
     save_fit_png(image, result, template, png, Path(args.image).name, spots)
@@ -59,3 +70,22 @@ def run(args: argparse.Namespace) -> None:
     else:
         atomic_write(out, lambda f: f.write(text.encode()))
         print(f"wrote {out} and {png} (misfit {result.misfit:.4g}, {result.seconds:.1f} s)")
+    for line in flag_lines(result):
+        warnings.warn(line, stacklevel=1)
+
+
+def flag_lines(result: Any) -> list[str]:
+    """One line per flag of a fit: parameters at a prior's bound, a network start beyond its
+    prior, and network-to-fit disagreements above 3 combined std."""
+    from deepgisas.fit.files import DISAGREE
+    from deepgisas.priors import describe_bound
+
+    lines = [f"fit: {describe_bound(k, f)}" for k, f in result.extra.get("at_bound", {}).items()]
+    net = result.extra.get("network", {})
+    lines += [f"network: {describe_bound(k, f)}"
+              for k, f in net.get("outside_prior", {}).items()]
+    z = result.extra.get("disagreement", {})
+    lines += [f"the network and the fit disagree on {k}: {net['parameters'][k]:.4g} against "
+              f"{result.parameters[k]:.4g}, {z[k]:+.1f} combined std (above {DISAGREE:g})"
+              for k in result.extra.get("disagree", [])]
+    return lines

@@ -9,11 +9,28 @@ INSTRUMENT_HELP = ("description file (YAML/JSON) giving the beam and detector, o
 
 
 def add_instrument(p: argparse.ArgumentParser, help: str = INSTRUMENT_HELP) -> None:
-    """``--instrument FILE`` and ``--alpha-i DEG``."""
+    """``--instrument FILE``, ``--alpha-i DEG``, ``--orientation`` and ``--keep-negative``."""
+    from deepgisas.sample import ORIENTATIONS
+
     p.add_argument("--instrument", metavar="FILE", help=help)
     p.add_argument("--alpha-i", type=float, metavar="DEG", dest="alpha_i",
                    help="incidence angle in degrees: needed with a .poni instrument file "
                         "(which has none); replaces a description file's beam.alpha_i_deg")
+    p.add_argument("--orientation", choices=ORIENTATIONS,
+                   help="how the detector files store the image (default: the instrument "
+                        "file's detector.orientation, else per format; 'vertical' for "
+                        "vertical-sample instruments such as MARIA)")
+    p.add_argument("--keep-negative", action="store_true",
+                   help="keep negative pixel values (background-subtracted data) instead of "
+                        "masking them as detector gaps")
+
+
+def add_strict(p: argparse.ArgumentParser) -> None:
+    """``--strict``: extrapolation beyond a model's training is an error, not a warning."""
+    p.add_argument("--strict", action="store_true",
+                   help="stop with an error (exit 2) when the beam or detector lies outside "
+                        "what the model was trained on (by default a warning, recorded in the "
+                        "JSON as 'extrapolation')")
 
 
 def alpha_i(args: argparse.Namespace) -> float | None:

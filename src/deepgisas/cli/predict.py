@@ -7,7 +7,7 @@ import json
 import warnings
 from pathlib import Path
 
-from deepgisas.cli.options import add_engine, add_instrument, alpha_i
+from deepgisas.cli.options import add_engine, add_instrument, add_strict, alpha_i
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -15,12 +15,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         "predict", help="predict xi distributions or parameters from detector images",
         description="Run a trained model (a bundled name or a model directory) on detector "
                     "images. Writes {\"model\": NAME, \"results\": [...]} as JSON to OUT.json "
-                    "or stdout. Pixels below 0 are masked. With --instrument each image is "
-                    "resampled from the instrument's geometry onto the model's detector.")
+                    "or stdout. Pixels below 0 are masked (unless --keep-negative). With "
+                    "--instrument each image is resampled from the instrument's geometry onto "
+                    "the model's detector in q: the instrument's wavelength and incidence "
+                    "angle are matched to the model's. A beam or detector outside the model's "
+                    "training is warned about and recorded as 'extrapolation' (--strict: an "
+                    "error); a parameter beyond its prior is flagged as 'outside_prior'.")
     p.add_argument("model", help="bundled model name or model directory")
     p.add_argument("images", nargs="+", help="detector images (.npy, .tif, .cbf, .edf, "
                    ".h5/.nxs, .txt; each optionally .gz)")
     add_instrument(p)
+    add_strict(p)
     p.add_argument("-o", "--output", help="output JSON file (default: stdout)")
     add_engine(p, "auto (default): ONNX Runtime when the model's export measured it "
                         "faster than eager torch; torch or onnx force one")
@@ -39,7 +44,8 @@ def run(args: argparse.Namespace) -> None:
     with warnings.catch_warnings():  # every image's warning (main prints each as one line)
         warnings.simplefilter("always", OutsideWarning)
         result = predict_files(args.model, args.images, args.instrument, args.engine,
-                               alpha_i_deg=alpha_i(args))
+                               alpha_i_deg=alpha_i(args), orientation=args.orientation,
+                               keep_negative=args.keep_negative, strict=args.strict)
     text = json.dumps(result, indent=1)
     if out is None:
         print(text)

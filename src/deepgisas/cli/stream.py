@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from deepgisas.cli.options import add_engine, add_instrument, alpha_i
+from deepgisas.cli.options import add_engine, add_instrument, add_strict, alpha_i
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,7 +21,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "that stay unreadable are logged to RESULTS.errors.csv and skipped. A PNG "
                     "of the parameters against frame number is kept up to date beside the CSV. "
                     "Stops on Ctrl-C (the CSV stays complete), with --once when the folder is "
-                    "done, or after --idle-exit seconds without a new frame.")
+                    "done, or after --idle-exit seconds without a new frame. Frames of the "
+                    "wrong shape before any good frame (no or the wrong --instrument) stop it "
+                    "at once, and a run that predicts no frame exits with status 2. The "
+                    "'flags' column marks values beyond or at a prior's bound and network-fit "
+                    "disagreements.")
     p.add_argument("model", metavar="MODEL", help="bundled model name or model directory")
     p.add_argument("folder", metavar="DIR", help="the folder the detector writes frames into")
     p.add_argument("-o", "--output", required=True, metavar="RESULTS.csv",
@@ -29,6 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_instrument(p, "description file (or pyFAI .poni file, with --alpha-i) giving the "
                    "beam and detector; each frame is resampled from it onto the model's "
                    "detector grid")
+    add_strict(p)
     p.add_argument("--fit", metavar="TEMPLATE", help="refine every k-th frame by a physics fit "
                    "of TEMPLATE's free parameters, starting from the network (columns fit:NAME)")
     p.add_argument("--fit-every", type=int, default=10, metavar="K",
@@ -78,7 +83,9 @@ def run(args: argparse.Namespace) -> None:
            if main_thread else {})
     try:
         summary = run_stream(args.model, args.folder, args.output, args.instrument, args.fit,
-                             config, stop, alpha_i_deg=alpha_i(args))
+                             config, stop, alpha_i_deg=alpha_i(args),
+                             orientation=args.orientation, keep_negative=args.keep_negative,
+                             strict=args.strict)
     finally:
         for s, handler in old.items():
             signal.signal(s, handler)

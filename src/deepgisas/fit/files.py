@@ -15,88 +15,183 @@ hides little else.
 
 from __future__ import annotations
 
+import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from deepgisas.errors import UserError
 from deepgisas.fit.gradient import FitConfig, FitResult, fit_image, network_starts
 from deepgisas.io.atomic import atomic_write
 from deepgisas.io.geometry import beam_spots
-from deepgisas.io.images import ModelImages, image_for_model
-from deepgisas.sample import Experiment, Spherical, parse_experiment, read_instrument
+from deepgisas.io.images import ModelImages
+from deepgisas.priors import LogUniform, Uniform
+from deepgisas.sample import Beam, Experiment, Spherical, parse_experiment, read_instrument
 from deepgisas.units import DEG
 
 SPOT_RADIUS_DEG = 0.06  # masked around the specular and direct beams (see the module docstring)
 
 
+class MaterialsWarning(UserWarning):
+    """A template's material constants are used at another wavelength than its own."""
+
+
 def network_start(model: str | Path, path: str | Path, inst: tuple[Any, Any] | None,
-                  template: Experiment, image: np.ndarray, instrument: str = "instrument"
+                  template: Experiment, image: np.ndarray, instrument: str = "instrument",
+                  reader: ModelImages | None = None, keep_negative: bool = False
                   ) -> dict[str, Any]:
-    """The model's prediction for the image file, given as ``image`` on the template's grid;
-    read again onto the model's own grid when that differs, through ``inst`` (the parsed
-    beam and detector of the file ``instrument``, or None)."""
+    """The model's prediction for the image file, given as ``image`` on the template's grid
+    (read by ``reader``); read again onto the model's own grid, in q
+    (:class:`~deepgisas.io.images.ModelImages`), through ``inst`` (the parsed beam and
+    detector of the file ``instrument``, or None) when that grid or its beam differ. The
+    result carries ``extrapolation``: what the model was not trained on."""
     from deepgisas.models.store import load_model
     from deepgisas.predict import predict_arrays
 
     net, card = load_model(model)
     own = parse_experiment(card["template"], "model card")
-    if own.detector != template.detector:
-        image = image_for_model(path, own, inst, instrument)
-    return predict_arrays(model, image[None], (net, card))[0]
+    own_reader = ModelImages(own, inst, instrument, keep_negative)
+    if reader is None or not own_reader.same_grid(reader):
+        if inst is not None or own.detector != template.detector:
+            image = own_reader(path, warn=False)
+    result = predict_arrays(model, image[None], (net, card))[0]
+    result["extrapolation"] = own_reader.extrapolation
+    return result
 
 
-def known_beam(template: Experiment, beam: Any) -> dict[str, float]:
-    """Path -> value of the instrument ``beam``'s wavelength and incidence angle, for those
-    that ``template`` leaves free (a fit holds them: the beam is known)."""
-    fixed = {}
+def instrument_template(template: Experiment, beam: Beam, refine_beam: bool = False
+                        ) -> tuple[Experiment, dict[str, dict[str, Any]]]:
+    """``template`` with the instrument's ``beam``: its wavelength and incidence angle replace
+    the template's, fixed or free (with ``refine_beam``, a free one stays free within its
+    prior). Returns the template and the record of each: ``{"value", "source":
+    "instrument"}`` (and ``"template"``: the fixed value it replaced), or ``{"source":
+    "fitted", "prior", "instrument"}``. Warns (:class:`MaterialsWarning`) when the wavelength
+    replaces a different fixed one and the sample has materials: their constants are used as
+    given."""
+    record: dict[str, dict[str, Any]] = {}
+    values: dict[str, float] = {}
     for key in ("wavelength_nm", "alpha_i_deg"):
-        path = f"beam.{key}"
-        if path in template.free_parameters and isinstance(getattr(beam, key), int | float):
-            fixed[path] = float(getattr(beam, key))
-    return fixed
+        given = getattr(beam, key)
+        if not isinstance(given, int | float):
+            raise UserError(f"beam.{key} of the instrument must be a number")
+        mine = getattr(template.beam, key)
+        prior = isinstance(mine, Uniform | LogUniform)
+        if refine_beam and prior:
+            record[key] = {"source": "fitted", "prior": [mine.lo, mine.hi],
+                           "instrument": float(given)}
+            continue
+        values[key] = float(given)
+        record[key] = {"value": float(given), "source": "instrument"}
+        if not prior and float(mine) != float(given):
+            record[key]["template"] = float(mine)
+        if refine_beam:
+            record[key]["note"] = "the template has no prior to refine it within"
+    old = template.beam.wavelength_nm
+    new = values.get("wavelength_nm")
+    if (new is not None and isinstance(old, int | float) and abs(new / old - 1) > 0.01
+            and _has_materials(template)):
+        warnings.warn(f"the template's material constants (delta, beta) are for {old:g} nm "
+                      f"and are used as given at the instrument's {new:g} nm; X-ray and "
+                      "neutron deltas scale as the wavelength squared: give them at "
+                      f"{new:g} nm", MaterialsWarning, stacklevel=2)
+    paths = {f"beam.{k}" for k in values}
+    labels = template.labels
+    if labels is not None:
+        labels = tuple(p for p in labels if p not in paths) or None
+    return replace(template, beam=replace(template.beam, **values), labels=labels), record
+
+
+def _has_materials(template: Experiment) -> bool:
+    s = template.sample
+    mats = [layer.material for layer in s.layers]
+    if s.particles is not None:
+        mats.append(s.particles.material)
+    return any(m.delta != 0 or m.beta != 0 for m in mats)
 
 
 def spot_mask(template: Experiment, reader: ModelImages,
               spot_radius_deg: float | None = SPOT_RADIUS_DEG) -> np.ndarray | None:
     """True on the pixels of ``template``'s grid within ``spot_radius_deg`` of the specular
     and direct beams of images read by ``reader`` (None when it knows no alpha_i)."""
-    if reader.alpha_i is None or not spot_radius_deg:
+    if reader.target_alpha_i is None or not spot_radius_deg:
         return None
-    return beam_spots(template.detector.geometry, reader.alpha_i, spot_radius_deg * DEG,
-                      reader.target_alpha_i)
+    # on the grid the spots sit at the grid's (matched) incidence angle
+    return beam_spots(template.detector.geometry, reader.target_alpha_i,
+                      spot_radius_deg * DEG, reader.target_alpha_i)
+
+
+DISAGREE = 3.0  # network and fit further apart than this many combined std are flagged
+
+
+def disagreement(network: dict[str, Any], result: FitResult) -> dict[str, float]:
+    """Name -> (fit - network) / sqrt(std_fit^2 + std_network^2) for the parameters both
+    give (a std that is missing or not finite counts as 0; NaN when both are)."""
+    out = {}
+    for name, v in network.get("parameters", {}).items():
+        if name not in result.parameters:
+            continue
+        s_fit, s_net = result.std.get(name, np.nan), network.get("std", {}).get(name, np.nan)
+        var = sum(float(x) ** 2 for x in (s_fit, s_net) if x is not None and np.isfinite(x))
+        diff = result.parameters[name] - float(v)
+        out[name] = float(diff / np.sqrt(var)) if var > 0 else float("nan")
+    return out
 
 
 def fit_file(template: Experiment, path: str | Path, model: str | Path | None = None,
              instrument: str | Path | None = None, config: FitConfig | None = None,
              alpha_i_deg: float | None = None, spot_radius_deg: float | None = SPOT_RADIUS_DEG,
-             refine_beam: bool = False) -> tuple[FitResult, np.ndarray, np.ndarray | None]:
+             refine_beam: bool = False, orientation: str | None = None,
+             keep_negative: bool = False, strict: bool = False
+             ) -> tuple[FitResult, np.ndarray, np.ndarray | None]:
     """Fit ``template`` to the image file at ``path``; returns the result, the image on the
     template's grid (NaN = masked) and the pixels masked around the specular and direct beams
     (bool, True = masked; None without ``instrument`` or with ``spot_radius_deg`` None or 0).
-    ``instrument`` and ``alpha_i_deg`` as :func:`deepgisas.sample.read_instrument` takes them.
-    With ``model``, the model's prediction is the start (a parameter model's mean and draws;
-    an orientation model's distribution narrows the scan's basis) and is recorded in
-    ``extra["network"]``. With ``instrument`` the beam is known:
-    a wavelength or incidence angle that the template leaves free is held at the
-    instrument's value (recorded in ``extra["fixed"]``), unless ``refine_beam``."""
-    inst = read_instrument(instrument, alpha_i_deg) if instrument is not None else None
-    reader = ModelImages(template, inst, str(instrument))
+    ``instrument``, ``alpha_i_deg`` and ``orientation`` as
+    :func:`deepgisas.sample.read_instrument` takes them.
+
+    With ``instrument`` the beam is known: its wavelength and incidence angle replace the
+    template's, fixed or free (:func:`instrument_template`; recorded in ``extra["beam"]``, and
+    the ones taken from the instrument in ``extra["fixed"]``), unless ``refine_beam`` frees
+    them within the template's priors. With ``model``, the model's prediction is the start (a
+    parameter model's mean and draws; an orientation model's distribution narrows the scan's
+    basis) and is recorded in ``extra["network"]`` with its ``extrapolation`` (an error with
+    ``strict``) and, in ``extra["disagreement"]``, the network-to-fit difference of each
+    parameter in combined standard deviations (``extra["disagree"]``: those above 3).
+    ``keep_negative`` keeps negative pixel values; the log misfit cannot use them, so it is
+    refused until a Gaussian objective exists."""
+    if keep_negative:
+        raise UserError("--keep-negative: background-subtracted data need a Gaussian "
+                        "objective, which fit does not have yet (its log misfit takes "
+                        "counts); fit the image before background subtraction", str(path))
+    inst = (read_instrument(instrument, alpha_i_deg, orientation) if instrument is not None
+            else None)
+    beam_record: dict[str, dict[str, Any]] = {}
+    reading = fitting = template
+    if inst is not None:
+        fitting, beam_record = instrument_template(template, inst[0], refine_beam)
+        reading = instrument_template(template, inst[0])[0] if refine_beam else fitting
+    reader = ModelImages(reading, inst, str(instrument))
     image = reader(path)
-    spots = spot_mask(template, reader, spot_radius_deg)
+    spots = spot_mask(reading, reader, spot_radius_deg)
     start: Any = None
     network: dict[str, Any] | None = None
     if model is not None:
-        network = network_start(model, path, inst, template, image, str(instrument))
+        from deepgisas.predict import check_extrapolation
+
+        network = network_start(model, path, inst, reading, image, str(instrument), reader)
+        check_extrapolation(network["extrapolation"], f"{model}", strict)
         if "parameters" in network:
-            start = network_starts(network, template, config)
+            start = network_starts(network, fitting, config)
         elif "probability" in network:
             start = network
-    fixed = known_beam(template, inst[0]) if inst is not None and not refine_beam else {}
-    result = fit_image(template, image, mask=None if spots is None else ~spots, start=start,
-                       fixed=fixed, config=config)
-    if fixed:
-        result.extra["fixed"] = fixed
+    result = fit_image(fitting, image, mask=None if spots is None else ~spots, start=start,
+                       config=config)
+    if beam_record:
+        result.extra["beam"] = beam_record
+        result.extra["fixed"] = {f"beam.{k}": r["value"] for k, r in beam_record.items()
+                                 if r["source"] == "instrument"}
     if spots is not None:
         assert reader.alpha_i is not None
         result.extra["masked_spots"] = {"alpha_f_deg": [reader.alpha_i / DEG,
@@ -105,6 +200,10 @@ def fit_file(template: Experiment, path: str | Path, model: str | Path | None = 
                                         "pixels": int(spots.sum())}
     if network is not None:
         result.extra["network"] = network
+        if "parameters" in network:
+            z = disagreement(network, result)
+            result.extra["disagreement"] = z
+            result.extra["disagree"] = [k for k, v in z.items() if abs(v) > DISAGREE]
     return result, image, spots
 
 
@@ -163,8 +262,12 @@ def save_fit_png(data: np.ndarray, result: FitResult, template: Experiment, path
     axes[0].set_ylabel(ylabel)
     if dist:
         _distribution_panel(axes[3], result)
-    values = ", ".join(f"{k} {v:.4g}" + (f" ± {result.std[k]:.2g}" if np.isfinite(
-        result.std.get(k, np.nan)) else "") for k, v in result.parameters.items())
+    values = ", ".join(_value_text(result, k, v) for k, v in result.parameters.items())
+    z = result.extra.get("disagreement", {})
+    disagree = result.extra.get("disagree", [])
+    if disagree:
+        values += "\nnetwork and fit disagree (combined std): " + ", ".join(
+            f"{k} {z[k]:+.1f}" for k in disagree)
     masked = ""
     if spots is not None and spots.any():
         radius = result.extra.get("masked_spots", {}).get("radius_deg")
@@ -172,9 +275,19 @@ def save_fit_png(data: np.ndarray, result: FitResult, template: Experiment, path
                   "(and direct) beam, masked" if radius else "; cyan: masked")
     fig.suptitle(f"{title}  misfit {result.misfit:.4g}, {result.seconds:.1f} s{masked}\n"
                  f"{values}", fontsize=8)
-    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    fig.tight_layout(rect=(0, 0, 1, 0.93 if not disagree else 0.90))
     atomic_write(path, lambda f: fig.savefig(f, format="png"))
     plt.close(fig)
+
+
+def _value_text(result: FitResult, name: str, value: float) -> str:
+    """"R 4.69 ± 0.05", or "sigma 0.4 (AT UPPER BOUND)" for a parameter at its prior's
+    bound, whose std is no error."""
+    flag = result.extra.get("at_bound", {}).get(name)
+    if flag is not None:
+        return f"{name} {value:.4g} (AT {flag['bound'].upper()} BOUND)"
+    std = result.std.get(name, np.nan)
+    return f"{name} {value:.4g}" + (f" ± {std:.2g}" if np.isfinite(std) else "")
 
 
 def _distribution_panel(ax: Any, result: FitResult) -> None:

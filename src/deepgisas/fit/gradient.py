@@ -41,7 +41,7 @@ from deepgisas.errors import UserError
 from deepgisas.fit import levenberg as lm
 from deepgisas.fit.tensors import FreeTensors, free_tensors, physical, with_free
 from deepgisas.physics.simulate import Structure, simulate_tensors
-from deepgisas.priors import LogUniform, Uniform
+from deepgisas.priors import LogUniform, Uniform, bound_flag
 from deepgisas.sample import Experiment
 
 EDGE = 1e-3  # starts are kept this far inside the unit box
@@ -309,14 +309,33 @@ def fit_image(template: Experiment, image: np.ndarray, mask: np.ndarray | None =
     fitted.flat[fine.pixels.numpy()] = (np.exp(log_s_fit) * out.state.sim[best]
                                         + np.exp(log_b_fit)).numpy()
     th = theta.numpy()
-    return FitResult(
+    return flag_bounds(FitResult(
         parameters=physical(free, th),
         std={q.name: abs(q.slope(float(th[i]))) * float(std_theta[i])
              for i, q in enumerate(free.params)},
         misfit=float(out.misfit[best]), seconds=time.perf_counter() - t0, fitted=fitted,
         scale=float(np.exp(log_s_fit)), background=float(np.exp(log_b_fit)), theta=th,
         start_misfits=[float(v) / len(levels[0].logd) for v in screened],
-        extra={"simulations": simulations, "levels": levels_log})
+        extra={"simulations": simulations, "levels": levels_log}), free)
+
+
+AT_BOUND = 0.01  # a fitted value this close to a prior's bound (fraction of its width) is flagged
+
+
+def flag_bounds(result: FitResult, free: FreeTensors) -> FitResult:
+    """Mark every parameter within ``AT_BOUND`` of its prior's bound in
+    ``result.extra["at_bound"]`` (:func:`deepgisas.priors.bound_flag`) and set its std to NaN
+    (null in the JSON): the optimum sits on the edge of the box, where the curvature does not
+    give an error; the value is a limit, not a measurement."""
+    at = {}
+    for q in free.params:
+        flag = bound_flag(q.prior, result.parameters[q.name], AT_BOUND)
+        if flag is not None:
+            at[q.name] = flag
+            result.std[q.name] = float("nan")
+    if at:
+        result.extra["at_bound"] = at
+    return result
 
 
 def _masked(template: Experiment, image: np.ndarray, mask: np.ndarray | None) -> np.ndarray:

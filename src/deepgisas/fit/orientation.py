@@ -51,7 +51,15 @@ from torch import Tensor
 from deepgisas.data.labels import LabelSpace
 from deepgisas.errors import UserError
 from deepgisas.fit import levenberg as lm
-from deepgisas.fit.gradient import EDGE, FitConfig, FitResult, _masked, _Problem, _starts
+from deepgisas.fit.gradient import (
+    EDGE,
+    FitConfig,
+    FitResult,
+    _masked,
+    _Problem,
+    _starts,
+    flag_bounds,
+)
 from deepgisas.fit.tensors import FreeTensors, free_tensors, physical, with_free
 from deepgisas.sample import Experiment
 from deepgisas.units import DEG
@@ -408,7 +416,7 @@ def fit_orientation(template: Experiment, image: np.ndarray, mask: np.ndarray | 
     draws = _bootstrap(search, sol, bootstrap, cfg.seed)
     fitted = np.full(data.shape, np.nan)
     fitted.flat[search.exact.pixels.numpy()] = sol.model
-    return FitResult(
+    return flag_bounds(FitResult(
         parameters=physical(free, th),
         std={q.name: abs(q.slope(float(th[i]))) * float(std_theta[i])
              for i, q in enumerate(free.params)},
@@ -417,4 +425,4 @@ def fit_orientation(template: Experiment, image: np.ndarray, mask: np.ndarray | 
         start_misfits=[s.misfit for s in scan],
         extra={"xi_deg": xi_deg.tolist(), "probability": prob.tolist(),
                "probability_std": (draws.std(0) if draws.shape[0] > 1 else np.full(
-                   bins, np.nan)).tolist(), "peaks": peaks(prob, draws, xi_deg, cov_w)})
+                   bins, np.nan)).tolist(), "peaks": peaks(prob, draws, xi_deg, cov_w)}), free)

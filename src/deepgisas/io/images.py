@@ -7,13 +7,22 @@ pixels NaN (see :mod:`deepgisas.io.readers` for the orientation of each format).
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from deepgisas.errors import UserError
-from deepgisas.io.geometry import beam_angles
-from deepgisas.io.readers import masked_pixels, read_detector_image, read_raw_image
+from deepgisas.io.instrument import BeamMatch, match_beam, outside_entry
+from deepgisas.io.readers import (
+    DetectorImage,
+    describe_mask,
+    mask_reasons,
+    masked_pixels,
+    read_detector_image,
+    read_raw_image,
+)
 from deepgisas.io.resample import ResampleMap, resample_map, warn_outside
 from deepgisas.sample import Beam, Detector, Experiment
 
@@ -39,70 +48,144 @@ def detector_masks(image: np.ndarray, detector: Detector) -> np.ndarray:
     return out
 
 
+def read_measured(path: str | Path, detector: Detector | None = None,
+                  instrument_path: str | None = None, frame: int = 0,
+                  dataset: str | None = None, orientation: str | None = None,
+                  keep_negative: bool = False) -> tuple[DetectorImage, np.ndarray]:
+    """A detector file as measured: the :class:`~deepgisas.io.readers.DetectorImage` (read in
+    ``orientation``, else the ``detector``'s, else the format's default) and its data with
+    the detector's region of interest and masks applied (NaN). With ``detector``, the image
+    must have its shape (a :class:`ShapeError` naming both files otherwise)."""
+    orient = orientation or (detector.orientation if detector is not None else None)
+    img = read_detector_image(path, frame=frame, dataset=dataset, orientation=orient,
+                              keep_negative=keep_negative)
+    if detector is None:
+        return img, img.data
+    if img.shape != detector.shape:
+        raise ShapeError(f"image is {img.shape[0]} x {img.shape[1]}, the instrument's detector "
+                         f"({instrument_path}) is {detector.shape[0]} x {detector.shape[1]}",
+                         str(path))
+    return img, detector_masks(img.data, detector)
+
+
+class FrameSetupError(UserError):
+    """An image that no retry mends, since the detector writes every frame alike: the
+    wrong shape (no or the wrong instrument), or a grid that misses the measured detector."""
+
+
+class ShapeError(FrameSetupError):
+    """A readable image whose shape is not the detector's: a setup mistake (no or the wrong
+    instrument), not a corrupt frame."""
+
+
+class NegativeWarning(UserWarning):
+    """Many pixels of an image are negative (not gap markers) and were masked."""
+
+
+NEGATIVE_WARN = 0.01  # fraction of negative (non-gap) pixels that is warned about
+
+
 class ModelImages:
     """Reads measured images onto a model's detector grid; the geometry work is done once.
 
     Without ``instrument`` an image must already have the model's shape. With it, an image
-    must have the instrument detector's shape; its region of interest and masks are applied,
-    and it is resampled (bilinear in angle, masks carried) onto the model's grid. The
-    instrument's alpha_i places its detector; the model's own alpha_i (or the instrument's,
-    if the model's is a prior) places a flat model detector. The resampling map is computed
-    once (:class:`~deepgisas.io.resample.ResampleMap`), and frames are resampled from their
-    stored counts, so calling this from several threads reads many frames per second.
+    must have the instrument detector's shape; it is read in the instrument detector's
+    ``orientation``, its region of interest and masks are applied, and it is resampled
+    (bilinear, masks carried) onto the model's grid *in q*: the instrument's wavelength and
+    incidence angle are matched to the model's (:mod:`deepgisas.io.instrument`; ``match``
+    records both beams, ``extrapolation`` what the model was not trained on). The instrument's
+    alpha_i places its detector; the model's matched alpha_i places a flat model detector.
+    The resampling map is computed once (:class:`~deepgisas.io.resample.ResampleMap`), and
+    frames are resampled from their stored counts, so calling this from several threads
+    reads many frames per second. ``keep_negative`` keeps negative pixel values
+    (background-subtracted data); otherwise they are masked, and the first image with more
+    than 1 % of them warns (:class:`NegativeWarning`).
     """
 
     def __init__(self, template: Experiment, instrument: tuple[Beam, Detector] | None = None,
-                 instrument_path: str = "instrument") -> None:
+                 instrument_path: str = "instrument", keep_negative: bool = False,
+                 orientation: str | None = None) -> None:
         self.template, self.instrument, self.instrument_path = template, instrument, \
             instrument_path
+        self.keep_negative = keep_negative
+        self.orientation = orientation  # without an instrument (with one: its detector's)
         self.map: ResampleMap | None = None
         self.static_bad: np.ndarray | None = None
+        self.match: BeamMatch | None = None
+        self.extrapolation: list[dict[str, Any]] = []
+        self._noted = False
         # rad: the instrument's incidence angle, and the one that places the model's grid
         self.alpha_i: float | None = None
         self.target_alpha_i: float | None = None
         if instrument is None:
             return
         beam, detector = instrument
-        try:
-            alpha_i, _ = beam_angles(beam)
-        except UserError as exc:
-            raise exc.located(instrument_path) from None
-        t_ai = template.beam.alpha_i_deg
-        target_ai = float(t_ai) * np.pi / 180 if isinstance(t_ai, int | float) else alpha_i
-        self.alpha_i, self.target_alpha_i = alpha_i, target_ai
-        self.map = resample_map(detector.geometry, template.detector.geometry, alpha_i,
-                                target_ai)
+        self.match = match_beam(template, beam, instrument_path)
+        self.alpha_i, self.target_alpha_i = self.match.alpha_i, self.match.target_alpha_i
+        self.map = resample_map(detector.geometry, template.detector.geometry,
+                                self.alpha_i, self.target_alpha_i, self.match.ratio)
         roi = detector_masks(np.zeros(detector.shape), detector)
         self.static_bad = ~np.isfinite(roi) if not np.isfinite(roi).all() else None
+        self.extrapolation = list(self.match.extrapolation)
+        outside = outside_entry(self.map.outside_fraction)
+        if outside is not None:
+            self.extrapolation.append(outside)
+
+    def same_grid(self, other: ModelImages) -> bool:
+        """True when ``other`` puts an image on the same grid in the same way (the same
+        detector, instrument, beams and reading rules), so its images can be reused."""
+        def key(r: ModelImages) -> tuple:
+            m = r.match
+            beams = None if m is None else (m.alpha_i, m.ratio, m.target_alpha_i)
+            return (r.template.detector, r.instrument, beams, r.keep_negative, r.orientation)
+
+        return key(self) == key(other)
 
     @property
     def outside_fraction(self) -> float:
         """Fraction of the model's grid outside the measured detector (0 without instrument)."""
         return 0.0 if self.map is None else self.map.outside_fraction
 
+    def _masked(self, values: np.ndarray) -> np.ndarray:
+        return masked_pixels(values, self.keep_negative)
+
+    def _note(self, raw: np.ndarray | None, path: str, reasons: dict | None = None) -> None:
+        """Warn once (the first image) when many pixels are negative values, masked."""
+        if self._noted or self.keep_negative:
+            return
+        self._noted = True
+        reasons = reasons if reasons is not None else mask_reasons(raw)  # type: ignore[arg-type]
+        if reasons.get("negative", 0) > NEGATIVE_WARN * reasons["pixels"]:
+            warnings.warn(f"{path}: {describe_mask(reasons)}", NegativeWarning, stacklevel=3)
+
     def __call__(self, path: str | Path, warn: bool = True) -> np.ndarray:
         """The image at ``path`` on the model's grid, float64 [rows, cols], NaN = masked.
-        ``warn``: warn (OutsideWarning) when part of the grid lies outside the detector."""
+        ``warn``: warn (OutsideWarning) when part of the grid lies outside the detector.
+        Raises :class:`ShapeError` when the image does not have the expected shape."""
         if self.instrument is None or self.map is None:
-            img = read_image(path)
+            image = read_detector_image(path, orientation=self.orientation,
+                                        keep_negative=self.keep_negative)
+            self._note(None, str(path), image.metadata["masked"])
+            img = image.data
             shape = self.template.detector.shape
             if img.shape != shape:
-                raise UserError(f"image is {img.shape[0]} x {img.shape[1]}, the model's "
-                                f"detector is {shape[0]} x {shape[1]} (give --instrument to "
-                                "resample)", str(path))
+                raise ShapeError(f"image is {img.shape[0]} x {img.shape[1]}, the model's "
+                                 f"detector is {shape[0]} x {shape[1]} (give --instrument to "
+                                 "resample)", str(path))
             return img
-        raw = read_raw_image(path)
-        shape = raw.raw.shape[::-1] if raw.orientation == "vertical" else raw.raw.shape
         detector = self.instrument[1]
+        raw = read_raw_image(path, orientation=detector.orientation)
+        shape = raw.raw.shape[::-1] if raw.orientation == "vertical" else raw.raw.shape
         if tuple(shape) != tuple(detector.shape):
-            raise UserError(f"image is {shape[0]} x {shape[1]}, the instrument's detector "
-                            f"({self.instrument_path}) is {detector.shape[0]} x "
-                            f"{detector.shape[1]}", str(path))
-        out = self.map.apply_raw(raw.raw, raw.orientation, masked_pixels, self.static_bad)
+            raise ShapeError(f"image is {shape[0]} x {shape[1]}, the instrument's detector "
+                             f"({self.instrument_path}) is {detector.shape[0]} x "
+                             f"{detector.shape[1]}", str(path))
+        self._note(raw.raw, str(path))
+        out = self.map.apply_raw(raw.raw, raw.orientation, self._masked, self.static_bad)
         if warn:
             warn_outside(out.outside, str(path))
         if out.mask.all():
-            raise UserError("the model's detector grid lies entirely outside the measured "
+            raise FrameSetupError("the model's detector grid lies entirely outside the measured "
                             f"detector or on masked pixels (instrument "
                             f"{self.instrument_path})", str(path))
         return out.data
@@ -110,7 +193,8 @@ class ModelImages:
 
 def image_for_model(path: str | Path, template: Experiment,
                     instrument: tuple[Beam, Detector] | None = None,
-                    instrument_path: str = "instrument") -> np.ndarray:
+                    instrument_path: str = "instrument", keep_negative: bool = False
+                    ) -> np.ndarray:
     """The image at ``path`` on ``template``'s detector grid, float64, NaN = masked (see
     :class:`ModelImages`; the resampling map is cached per geometry)."""
-    return ModelImages(template, instrument, instrument_path)(path)
+    return ModelImages(template, instrument, instrument_path, keep_negative)(path)

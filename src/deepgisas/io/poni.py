@@ -158,10 +158,13 @@ def read_poni(path: str | Path) -> Poni:
 
 
 def poni_to_rectangular(poni: Poni, shape: tuple[int, int] | None = None,
-                        where: str = "PONI") -> Rectangular:
-    """The flat detector of a PONI geometry for an image of ``shape`` (rows, cols; default the
-    PONI's max_shape) stored in its file with the top row first (every detector format; see
-    :mod:`deepgisas.io.readers`). Square pixels and no rotation are required."""
+                        where: str = "PONI", orientation: str | None = None) -> Rectangular:
+    """The flat detector of a PONI geometry for an image of ``shape`` (rows, cols as stored;
+    default the PONI's max_shape) stored in its file with the top row first (every detector
+    format but .npy; see :mod:`deepgisas.io.readers`), or as ``orientation`` says:
+    "bottom-up" (row 0 at the bottom) or "vertical" (a vertical-sample instrument: the stored
+    rows run along phi_f and the stored columns along alpha_f, upwards, so the image is
+    transposed). Square pixels and no rotation are required."""
     shape = shape or poni.max_shape
     if shape is None:
         raise UserError("the detector shape is not in the file: add \"max_shape\": [rows, "
@@ -177,23 +180,29 @@ def poni_to_rectangular(poni: Poni, shape: tuple[int, int] | None = None,
     rows, cols = int(shape[0]), int(shape[1])
     along1, along2 = poni.poni1_m / poni.pixel1_m, poni.poni2_m / poni.pixel2_m
     stored_row = rows - along1 if poni.orientation in (1, 2) else along1  # from stored row 0
-    column = cols - along2 if poni.orientation in (1, 4) else along2
-    return Rectangular((rows, cols), poni.pixel2_m * 1e3, poni.distance_m * 1e3,
-                       (column, rows - stored_row))
+    column = cols - along2 if poni.orientation in (1, 4) else along2  # from stored column 0
+    pixel_mm, distance_mm = poni.pixel2_m * 1e3, poni.distance_m * 1e3
+    if orientation == "vertical":  # stored row -> column, stored column -> row from the bottom
+        return Rectangular((cols, rows), pixel_mm, distance_mm, (stored_row, column))
+    row = stored_row if orientation == "bottom-up" else rows - stored_row
+    return Rectangular((rows, cols), pixel_mm, distance_mm, (column, row))
 
 
-def poni_instrument(path: str | Path, alpha_i_deg: float | None) -> tuple[Beam, Detector]:
+def poni_instrument(path: str | Path, alpha_i_deg: float | None,
+                    orientation: str | None = None) -> tuple[Beam, Detector]:
     """The beam and detector of a PONI file (the ``--instrument`` of a ``.poni`` file): the
     wavelength from its ``Wavelength``, the incidence angle ``alpha_i_deg`` (deg) from the
-    caller, since a PONI file has none."""
+    caller, since a PONI file has none; ``orientation`` (the CLI's ``--orientation``) as
+    :func:`poni_to_rectangular` takes it, kept in the detector for the readers."""
     where = str(path)
     poni = read_poni(path)
     if poni.wavelength_m is None:
         raise UserError("no 'wavelength' line: the beam's wavelength is needed", where)
     if alpha_i_deg is None:
         raise UserError("a PONI file has no incidence angle: give it with --alpha-i DEG", where)
-    geometry = poni_to_rectangular(poni, where=where)
-    return Beam(poni.wavelength_m * 1e9, float(alpha_i_deg)), Detector(geometry)
+    geometry = poni_to_rectangular(poni, where=where, orientation=orientation)
+    return Beam(poni.wavelength_m * 1e9, float(alpha_i_deg)), Detector(geometry,
+                                                                          orientation=orientation)
 
 
 def rectangular_to_poni_text(geometry: Rectangular, wavelength_nm: float | None = None) -> str:

@@ -21,8 +21,11 @@ alpha_f from the bottom). In the returned image, row 0 is always the bottom of t
 (lowest alpha_f) and columns grow with phi_f.
 
 Integer counts become float64. Masked (``mask`` True): negative pixels (Pilatus module gaps are
--1), pixels at the largest value of an integer type (saturated / overflow markers) and
-non-finite values. Every problem is a one-line :class:`UserError` naming the file.
+-1, bad pixels -2), pixels at the largest value of an integer type (saturated / overflow
+markers) and non-finite values. ``keep_negative`` keeps negative values (background-subtracted
+data). Why pixels were masked is counted in ``metadata["masked"]``
+(:func:`mask_reasons`, :func:`describe_mask`). Every problem is a one-line :class:`UserError`
+naming the file.
 """
 
 from __future__ import annotations
@@ -252,24 +255,94 @@ def _checked(raw: np.ndarray, p: Path) -> np.ndarray:
     return raw
 
 
-def _to_float(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Counts -> float64 and the mask (negative, integer-saturated, non-finite)."""
+def _to_float(raw: np.ndarray, keep_negative: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Counts -> float64 and the mask (negative unless ``keep_negative``, integer-saturated,
+    non-finite)."""
     data = raw.astype(np.float64)
-    mask = masked_pixels(raw)
+    mask = masked_pixels(raw, keep_negative)
     data[mask] = np.nan
     return data, mask
 
 
-def masked_pixels(raw: np.ndarray) -> np.ndarray:
-    """True where a pixel value (any shape, the file's dtype) is masked: negative (gaps),
-    the largest value of a wider integer type (saturated / overflow), or not finite."""
-    if np.issubdtype(raw.dtype, np.integer) or raw.dtype == np.bool_:
-        mask = raw < 0 if np.issubdtype(raw.dtype, np.signedinteger) \
-            else np.zeros(raw.shape, bool)
-        if np.issubdtype(raw.dtype, np.integer) and raw.dtype.itemsize > 1:
-            mask |= raw == np.iinfo(raw.dtype).max
-        return mask
-    return ~np.isfinite(raw) | (raw < 0)
+def _negative(raw: np.ndarray) -> np.ndarray:
+    if raw.dtype == np.bool_ or np.issubdtype(raw.dtype, np.unsignedinteger):
+        return np.zeros(raw.shape, bool)
+    with np.errstate(invalid="ignore"):
+        return raw < 0
+
+
+def _saturated(raw: np.ndarray) -> np.ndarray:
+    if np.issubdtype(raw.dtype, np.integer) and raw.dtype.itemsize > 1:
+        return raw == np.iinfo(raw.dtype).max
+    return np.zeros(raw.shape, bool)
+
+
+def masked_pixels(raw: np.ndarray, keep_negative: bool = False) -> np.ndarray:
+    """True where a pixel value (any shape, the file's dtype) is masked: negative (gaps; kept
+    with ``keep_negative``), the largest value of a wider integer type (saturated /
+    overflow), or not finite."""
+    mask = _saturated(raw)
+    if not keep_negative:
+        mask |= _negative(raw)
+    if np.issubdtype(raw.dtype, np.floating):
+        mask |= ~np.isfinite(raw)
+    return mask
+
+
+GAP_MARKERS = (-1.0, -2.0)  # Pilatus / Eiger: -1 module gaps, -2 bad pixels
+
+
+def mask_reasons(raw: np.ndarray, keep_negative: bool = False) -> dict[str, Any]:
+    """Why pixels of ``raw`` (the file's values) are masked: counts of ``gaps`` (negative
+    values that are all -1 or -2, the gap and bad-pixel markers of hybrid-pixel detectors),
+    ``negative`` (other negative values, e.g. background-subtracted data; with their
+    ``negative_range`` [min, median, max]), ``saturated`` (the integer type's largest value)
+    and ``not_finite``; ``kept_negative`` counts the negative values kept with
+    ``keep_negative``. ``pixels``: the image's size."""
+    out: dict[str, Any] = {"pixels": int(raw.size)}
+    neg = _negative(raw)
+    n_neg = int(neg.sum())
+    if n_neg:
+        values = raw[neg].astype(np.float64)
+        if keep_negative:
+            out["kept_negative"] = n_neg
+        elif np.isin(values, GAP_MARKERS).all():
+            out["gaps"] = n_neg
+        else:
+            out["negative"] = n_neg
+            out["negative_range"] = [float(values.min()), float(np.median(values)),
+                                     float(values.max())]
+    sat = int(_saturated(raw).sum())
+    if sat:
+        out["saturated"] = sat
+    if np.issubdtype(raw.dtype, np.floating):
+        bad = int((~np.isfinite(raw)).sum())
+        if bad:
+            out["not_finite"] = bad
+    return out
+
+
+def describe_mask(reasons: dict[str, Any]) -> str:
+    """One line: what was masked and why, e.g. "31.0% masked: 31.0% negative values (-257 to
+    -1, median -44: background-subtracted? --keep-negative keeps them)"."""
+    n = max(int(reasons.get("pixels", 1)), 1)
+    parts = []
+    if reasons.get("gaps"):
+        parts.append(f"{reasons['gaps'] / n:.1%} gaps and bad pixels (-1, -2)")
+    if reasons.get("negative"):
+        lo, med, hi = reasons["negative_range"]
+        parts.append(f"{reasons['negative'] / n:.1%} negative values ({lo:g} to {hi:g}, "
+                     f"median {med:g}: background-subtracted? --keep-negative keeps them)")
+    if reasons.get("saturated"):
+        parts.append(f"{reasons['saturated'] / n:.1%} saturated (the type's largest value)")
+    if reasons.get("not_finite"):
+        parts.append(f"{reasons['not_finite'] / n:.1%} not finite")
+    masked = sum(int(reasons.get(k, 0)) for k in ("gaps", "negative", "saturated",
+                                                  "not_finite"))
+    text = f"{masked / n:.1%} masked" + (f": {'; '.join(parts)}" if parts else "")
+    if reasons.get("kept_negative"):
+        text += f"; {reasons['kept_negative'] / n:.1%} negative values kept"
+    return text
 
 
 def _orient(a: np.ndarray, orientation: str) -> np.ndarray:
@@ -326,17 +399,22 @@ def read_raw_image(path: str | Path, frame: int = 0, dataset: str | None = None,
 
 
 def read_detector_image(path: str | Path, frame: int = 0, dataset: str | None = None,
-                        orientation: str | None = None) -> DetectorImage:
+                        orientation: str | None = None, keep_negative: bool = False
+                        ) -> DetectorImage:
     """Read one detector image (see the module docstring for formats and orientations).
 
     Args:
         path: the file; ``frame``: frame index in multi-frame EDF / 3-D HDF5 data;
         ``dataset``: HDF5 path of the image (default: the first NXdetector's ``data``, else
-        the largest 2-D/3-D numeric dataset); ``orientation``: override the format's default.
+        the largest 2-D/3-D numeric dataset); ``orientation``: override the format's default;
+        ``keep_negative``: keep negative values (background-subtracted data) instead of
+        masking them.
     Returns:
-        a :class:`DetectorImage` with float64 data [rows, cols], row 0 = bottom.
+        a :class:`DetectorImage` with float64 data [rows, cols], row 0 = bottom, and
+        ``metadata["masked"]``: why pixels were masked (:func:`mask_reasons`).
     """
     r = read_raw_image(path, frame, dataset, orientation)
-    data, mask = _to_float(r.raw)
+    data, mask = _to_float(r.raw, keep_negative)
+    meta = {**r.metadata, "masked": mask_reasons(r.raw, keep_negative)}
     return DetectorImage(r.path, _orient(data, r.orientation), _orient(mask, r.orientation),
-                         r.metadata)
+                         meta)

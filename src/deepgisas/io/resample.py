@@ -1,10 +1,13 @@
-"""Measured image -> a model's detector grid, in angle space, masks carried along.
+"""Measured image -> a model's detector grid, in angle space (or in q), masks carried along.
 
 Each target pixel looks up its direction (the simulator's, :mod:`deepgisas.io.geometry`) on
 the source detector and takes the bilinear interpolation of the four source pixels around
-that point. Intensities are converted per solid angle on the way (divided by the source
-pixel's weight, multiplied by the target's), so a flat detector's counts become what the
-simulator would put in the target pixel up to one overall factor. A target pixel is masked
+that point. With ``ratio`` = lambda_source / lambda_target other than 1, the direction looked
+up is the one with the same q_y and k_f,z at the source's wavelength: its y and z components
+times ``ratio`` (:mod:`deepgisas.io.instrument`). Intensities are converted per solid angle
+on the way (divided by the source pixel's weight, multiplied by the target's), so a flat
+detector's counts become what the simulator would put in the target pixel up to one overall
+factor. A target pixel is masked
 (NaN) if any source pixel it needs is masked, or if it falls outside the source detector;
 the fraction of target pixels outside is returned and warned about.
 """
@@ -53,11 +56,15 @@ class ResampleMap:
     """
 
     def __init__(self, source: Geometry, target: Geometry, alpha_i: float,
-                 target_alpha_i: float | None = None) -> None:
+                 target_alpha_i: float | None = None, ratio: float = 1.0) -> None:
         self.source_shape, self.target_shape = source.shape, target.shape
         _, _, _, w_src = _directions(source, alpha_i)
         ux, uy, uz, w_tgt = _directions(target, alpha_i if target_alpha_i is None
                                         else target_alpha_i)
+        if ratio != 1.0:  # the same q_y and k_f,z at the source's wavelength
+            uy, uz = uy * ratio, uz * ratio
+            with np.errstate(invalid="ignore"):
+                ux = np.sqrt(1.0 - uy * uy - uz * uz)  # NaN: no such direction (outside)
         col, row = direction_to_pixel(ux, uy, uz, source, alpha_i)
         rows, cols = source.shape
         # pixel centres sit at j + 0.5: fractional indices, clamped within half a pixel of the
@@ -145,9 +152,9 @@ class ResampleMap:
 
 @functools.lru_cache(maxsize=8)
 def resample_map(source: Geometry, target: Geometry, alpha_i: float,
-                 target_alpha_i: float | None = None) -> ResampleMap:
+                 target_alpha_i: float | None = None, ratio: float = 1.0) -> ResampleMap:
     """The :class:`ResampleMap` for these geometries, cached (geometries are frozen)."""
-    return ResampleMap(source, target, alpha_i, target_alpha_i)
+    return ResampleMap(source, target, alpha_i, target_alpha_i, ratio)
 
 
 def warn_outside(frac: float, where: str) -> None:

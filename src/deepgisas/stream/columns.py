@@ -12,7 +12,12 @@ Every frame's numbers come from :class:`deepgisas.predict.Predictor`, the code b
   what weak signals determine: ``folded_mode_deg``, ``folded_mean_deg``, ``folded_std_deg``;
   with ``bins``, also the 120 probabilities ``p:XI``;
 - with a fit template, ``fit:NAME`` and ``fit:std:NAME`` for each of its free parameters and
-  ``fit:misfit``, filled every k-th frame (empty otherwise).
+  ``fit:misfit``, filled every k-th frame (empty otherwise); a fitted parameter at its
+  prior's bound has an empty std;
+- ``flags``: what makes a frame's numbers less than measurements, ``;``-separated:
+  ``NAME>prior`` / ``NAME<prior`` (the network beyond a prior), ``fit:NAME@upper`` /
+  ``fit:NAME@lower`` (a fitted value at a prior's bound), ``disagree:NAME(+4.1)`` (network
+  and fit more than 3 combined std apart); empty when there is nothing to say.
 """
 
 from __future__ import annotations
@@ -76,6 +81,7 @@ class Columns:
             out += [f"fit:{name}", f"fit:std:{name}"]
         if self.fit:
             out.append("fit:misfit")
+        out.append("flags")
         return out
 
     @property
@@ -103,7 +109,19 @@ class Columns:
             for k in self.fit:
                 out += [_number(par.get(k)), _number(std.get(k))]
             out.append(_number((fitted or {}).get("misfit")))
+        out.append(flags(result, fitted))
         return out
+
+
+def flags(result: Mapping[str, Any], fitted: Mapping[str, Any] | None = None) -> str:
+    """The ``flags`` cell of a frame (see the module docstring)."""
+    out = [f"{k}{'>' if f['bound'] == 'upper' else '<'}prior"
+           for k, f in result.get("outside_prior", {}).items()]
+    fitted = fitted or {}
+    out += [f"fit:{k}@{f['bound']}" for k, f in fitted.get("at_bound", {}).items()]
+    z = fitted.get("disagreement", {})
+    out += [f"disagree:{k}({z[k]:+.1f})" for k in fitted.get("disagree", [])]
+    return ";".join(out)
 
 
 def _number(v: Any) -> float | None:

@@ -29,11 +29,15 @@ class LivePlot:
     """Accumulates rows (as written to the CSV) and draws them.
 
     ``columns``: the CSV header; ``panels``: (value column, std column or None) per panel;
-    ``x``: "index" (frame order) or "time" (file mtime, seconds since the first frame).
+    ``x``: "index" (frame order) or "time" (file mtime, seconds since the first frame);
+    ``bounds``: the prior of a value column, drawn as dashed lines: a value on or beyond them
+    is a limit of the prior, not a measurement.
     """
 
     def __init__(self, path: str | Path, columns: Sequence[str],
-                 panels: Sequence[tuple[str, str | None]], x: str = "index") -> None:
+                 panels: Sequence[tuple[str, str | None]], x: str = "index",
+                 bounds: dict[str, tuple[float, float]] | None = None) -> None:
+        self.bounds = dict(bounds or {})  # value column -> its prior (dashed lines)
         self.path = Path(path)
         self.columns = list(columns)
         self.panels = list(panels)
@@ -84,6 +88,10 @@ class LivePlot:
                                 label="+-1 std")
             if f"fit:{col}" in d and np.isfinite(d[f"fit:{col}"]).any():
                 ax.plot(xs, d[f"fit:{col}"][order], "o", ms=3, color="C3", label="fit")
+            if col in self.bounds:
+                for k, b in enumerate(self.bounds[col]):
+                    ax.axhline(b, color="0.4", ls="--", lw=0.8,
+                               label="prior bounds" if k == 0 else None)
             ax.set_ylabel(col, fontsize=8)
             ax.tick_params(labelsize=7)
             ax.grid(alpha=0.3)

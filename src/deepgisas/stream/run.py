@@ -25,27 +25,30 @@ import torch
 
 from deepgisas.data.labels import LabelSpace
 from deepgisas.errors import UserError
-from deepgisas.io.images import ModelImages
+from deepgisas.io.images import FrameSetupError, ModelImages
 from deepgisas.models.onnx import ENGINES
 from deepgisas.predict import Predictor
-from deepgisas.sample import Experiment, read_instrument
+from deepgisas.sample import Beam, Experiment, read_instrument
 from deepgisas.stream.columns import ERRORS, Columns
 from deepgisas.stream.plot import LivePlot
 from deepgisas.stream.scan import FolderScanner, Frame
 from deepgisas.stream.table import Cell, ResultsTable
+from deepgisas.units import DEG
 
 FitFunction = Callable[..., Any]  # deepgisas.fit.fit_image -> FitResult
 
 
+SETUP = "setup: "  # marks a load error that no retry mends (a frame of the wrong shape)
+
+
 @dataclass(frozen=True)
 class _Fitting:
-    """What ``--fit`` needs: the fit function, its template, the pixels it may use (None: all)
-    and the parameters it holds (the instrument's beam)."""
+    """What ``--fit`` needs: the fit function, its template (with the instrument's beam) and
+    the pixels it may use (None: all)."""
 
     function: FitFunction
     template: Experiment
     mask: np.ndarray | None
-    fixed: dict[str, float]
 
 
 @dataclass(frozen=True)
@@ -147,6 +150,8 @@ class _Run:
     def _load(self, frame: Frame) -> tuple[Frame, np.ndarray | None, str]:
         try:
             return frame, self.reader(frame.path, warn=False), ""
+        except FrameSetupError as exc:
+            return frame, None, SETUP + str(exc)
         except UserError as exc:
             return frame, None, str(exc)
         except Exception as exc:  # noqa: BLE001  (anything a corrupt file makes a library do)
@@ -156,9 +161,16 @@ class _Run:
              ) -> dict | None:
         try:  # the network's whole result: a parameter model's mean and std start the fit,
             # an orientation model's distribution narrows its scan (as in `deepgisas fit`)
-            res = fit.function(fit.template, image, mask=fit.mask, fixed=fit.fixed,
-                               start=result)
-            return {"parameters": res.parameters, "std": res.std, "misfit": res.misfit}
+            res = fit.function(fit.template, image, mask=fit.mask, start=result)
+            out = {"parameters": res.parameters, "std": res.std, "misfit": res.misfit,
+                   "at_bound": res.extra.get("at_bound", {})}
+            if "parameters" in result:
+                from deepgisas.fit.files import DISAGREE, disagreement
+
+                z = disagreement(result, res)
+                out["disagreement"] = z
+                out["disagree"] = [k for k, v in z.items() if abs(v) > DISAGREE]
+            return out
         except Exception as exc:  # noqa: BLE001  (a failed fit must not stop the stream)
             self.warn(f"{name}: fit failed ({exc.__class__.__name__}: {exc})")
             return None
@@ -169,12 +181,18 @@ class _Run:
         bad_rows: list[list[Cell]] = []
         for frame, img, err in loaded:
             if img is None and self.scanner.failed(frame):
+                err = err.removeprefix(SETUP)
                 self.warn(f"{err} (skipped, logged in {self.errors.path.name})")
                 bad_rows.append([frame.name, frame.mtime, err])
         self.errors.append(bad_rows)
         self.n_errors += len(bad_rows)
         if not good:
             return len(bad_rows)
+        if not good and self.table.count == 0:
+            setup = [err for _, img, err in loaded if img is None and err.startswith(SETUP)]
+            if setup:  # the same detector writes every frame: this is no corrupt frame
+                raise UserError(f"{setup[0][len(SETUP):]}; stopping: no frame can be read "
+                                "with this setup")
         results = self.predictor(np.stack([img for _, img in good]))
         rows: list[list[Any]] = []
         for (frame, img), result in zip(good, results, strict=True):
@@ -209,14 +227,22 @@ class _Run:
 def run_stream(model: str | Path, folder: str | Path, output: str | Path,
                instrument: str | Path | None = None, fit: str | Path | None = None,
                config: StreamConfig | None = None, stop: threading.Event | None = None,
-               warn: Callable[[str], None] = _stderr, alpha_i_deg: float | None = None
-               ) -> StreamSummary:
+               warn: Callable[[str], None] = _stderr, alpha_i_deg: float | None = None,
+               orientation: str | None = None, keep_negative: bool = False,
+               strict: bool = False) -> StreamSummary:
     """Stream ``folder`` through ``model`` into the CSV ``output`` (see the module docstring).
 
     Every check (model, folder, output, instrument, fit) runs before anything is written;
-    a problem is a :class:`UserError`. Setting ``stop`` ends the run cleanly after the current
-    batch (the CLI sets it on Ctrl-C). Resumes ``output`` if it exists. ``instrument`` and
-    ``alpha_i_deg`` as :func:`deepgisas.sample.read_instrument` takes them.
+    a problem is a :class:`UserError`. A beam or detector outside the model's training is
+    warned about once (with ``strict``, an error). Frames that no retry can mend (the wrong
+    shape: no or the wrong instrument) stop the run at once while no frame has been
+    predicted, and a run that ends with no predicted frame at all raises a UserError (the
+    results CSV, if this run created it, is removed; the errors CSV stays). Setting ``stop``
+    ends the run cleanly after the current batch (the CLI sets it on Ctrl-C). Resumes
+    ``output`` if it exists. ``instrument``, ``alpha_i_deg`` and ``orientation`` as
+    :func:`deepgisas.sample.read_instrument` takes them; ``keep_negative`` keeps negative
+    pixel values. With ``fit``, frames are fitted on the model's grid, at the beam that grid
+    is read at (the instrument's, matched to the model's wavelength).
     """
     config = config or StreamConfig()
     stop = stop or threading.Event()
@@ -224,38 +250,52 @@ def run_stream(model: str | Path, folder: str | Path, output: str | Path,
     torch.set_num_threads(config.network_threads)
     try:
         return _run_stream(model, folder, output, instrument, fit, config, stop, warn,
-                           alpha_i_deg)
+                           alpha_i_deg, orientation, keep_negative, strict)
     finally:
         torch.set_num_threads(threads)
+
+
+def _fitting(fit: str | Path, predictor: Predictor, reader: ModelImages) -> _Fitting:
+    from deepgisas.api import load
+    from deepgisas.fit.files import instrument_template, spot_mask
+
+    fit_template = load(fit)
+    if fit_template.detector != predictor.template.detector:
+        raise UserError("the fit template's detector is not the model's (frames are read "
+                        "onto the model's grid)", str(fit))
+    if reader.match is None:
+        return _Fitting(fit_function(), fit_template, None)
+    m = reader.match  # the frames on the model's grid are at the model's matched beam
+    fit_template, _ = instrument_template(
+        fit_template, Beam(m.target_wavelength_nm, m.target_alpha_i / DEG))
+    spots = spot_mask(fit_template, reader)
+    return _Fitting(fit_function(), fit_template, None if spots is None else ~spots)
 
 
 def _run_stream(model: str | Path, folder: str | Path, output: str | Path,
                 instrument: str | Path | None, fit: str | Path | None, config: StreamConfig,
                 stop: threading.Event, warn: Callable[[str], None],
-                alpha_i_deg: float | None = None) -> StreamSummary:
-    from deepgisas.api import load
+                alpha_i_deg: float | None = None, orientation: str | None = None,
+                keep_negative: bool = False, strict: bool = False) -> StreamSummary:
+    from deepgisas.io.instrument import describe
 
     folder, output = Path(folder), Path(output)
     if not folder.is_dir():
         raise UserError("no such folder", str(folder))
     predictor = Predictor(model, engine=config.engine, threads=config.network_threads)
-    inst = read_instrument(instrument, alpha_i_deg) if instrument is not None else None
-    reader = ModelImages(predictor.template, inst, str(instrument))
+    inst = (read_instrument(instrument, alpha_i_deg, orientation) if instrument is not None
+            else None)
+    reader = ModelImages(predictor.template, inst, str(instrument), keep_negative, orientation)
+    if strict and reader.extrapolation:
+        raise UserError("extrapolation (--strict): " + "; ".join(
+            describe(e) for e in reader.extrapolation), str(instrument))
     fitting = None
     fit_names: tuple[str, ...] = ()
     if fit is not None:
-        from deepgisas.fit.files import known_beam, spot_mask
-
-        fit_template = load(fit)
-        if fit_template.detector != predictor.template.detector:
-            raise UserError("the fit template's detector is not the model's (frames are read "
-                            "onto the model's grid)", str(fit))
-        spots = spot_mask(fit_template, reader) if inst is not None else None
-        fitting = _Fitting(fit_function(), fit_template, None if spots is None else ~spots,
-                           known_beam(fit_template, inst[0]) if inst is not None else {})
-        fit_labels = LabelSpace.of(fit_template)
-        fit_names = tuple(fit_labels.short[p] for p in fit_template.free_parameters
-                          if p != fit_labels.orientation and p not in fitting.fixed)
+        fitting = _fitting(fit, predictor, reader)
+        fit_labels = LabelSpace.of(fitting.template)
+        fit_names = tuple(fit_labels.short[p] for p in fitting.template.free_parameters
+                          if p != fit_labels.orientation)
     columns = Columns(tuple(predictor.parameter_names),
                       tuple(float(x) for x in predictor.labels.xi_deg())
                       if predictor.kind == "distribution" else (), config.bins, fit_names)
@@ -263,11 +303,13 @@ def _run_stream(model: str | Path, folder: str | Path, output: str | Path,
     errors = ResultsTable(errors_path(output), ERRORS)
     table.check()
     errors.check()
-    if inst is not None and reader.outside_fraction > 0:
-        warn(f"{reader.outside_fraction:.1%} of the model's detector grid lies outside the "
-             f"measured detector of {instrument} (masked)")
+    for e in reader.extrapolation:
+        warn(f"extrapolation: {describe(e)}")
+    created = not output.exists()
     done = table.open() | errors.open()
-    plot = LivePlot(plot_path(output), columns.names, columns.plotted, config.x)
+    bounds = {predictor.labels.short[p]: (prior.lo, prior.hi) for p, prior in
+              zip(predictor.labels.numeric, predictor.labels.priors, strict=True)}
+    plot = LivePlot(plot_path(output), columns.names, columns.plotted, config.x, bounds)
     plot.add(table.resumed)
     table.resumed = []
     scanner = FolderScanner(folder, config.settle_s, config.retries, done)
@@ -278,8 +320,16 @@ def _run_stream(model: str | Path, folder: str | Path, output: str | Path,
     finally:
         table.close()
         errors.close()
-        if len(plot) or not plot.path.exists():
+        if table.count == 0 and created:
+            output.unlink(missing_ok=True)  # nothing half-written: no results, no CSV
+        elif len(plot) or not plot.path.exists():
             plot.draw(predictor.name)
+    if table.count == 0:
+        if run.n_errors:
+            raise UserError(f"no frame could be read: {run.n_errors} unreadable (see "
+                            f"{errors_path(output)})", str(folder))
+        raise UserError("no frames were predicted (none found, or stopped first)",
+                        str(folder))
     return StreamSummary(run.frames, run.n_errors, time.monotonic() - t0)
 
 
