@@ -433,3 +433,64 @@ def test_reading_in_threads_leaves_stdout_and_warnings_alone(tmp_path: Path) -> 
         images = list(pool.map(read_detector_image, paths * 4))
     assert sys.stdout is stdout and warnings.filters == filters
     np.testing.assert_array_equal(images[0].data, frame(0)[::-1])  # files: row 0 = top
+
+
+def shown(text: str) -> list[str]:
+    """The lines a terminal shows of ``text``: each carriage return (a progress bar redrawn)
+    overwrites the line; blank lines dropped."""
+    return [line.split("\r")[-1] for line in text.split("\n")
+            if line.split("\r")[-1].strip()]
+
+
+def test_a_setup_mistake_stops_the_stream_at_once(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture) -> None:
+    """Frames of another shape than the model's (here: no --instrument) are no corrupt
+    frames: the stream stops at the first batch with one line and exit 2, and writes no
+    results CSV (before: a warning per frame, then '0 frames' and exit 0)."""
+    folder, out = tmp_path / "frames", tmp_path / "r.csv"
+    folder.mkdir()
+    for i in range(20):
+        np.save(folder / f"f{i:02d}.npy", np.ones((64, 80)))
+    t0 = time.monotonic()
+    assert main(["stream", "film", str(folder), "-o", str(out), "--once", "--settle", "0",
+                 "--batch", "4"]) == 2
+    err = shown(capsys.readouterr().err)
+    assert len(err) == 1 and "64 x 80" in err[0] and "--instrument" in err[0], err
+    assert "stopping" in err[0] and time.monotonic() - t0 < 30
+    assert not out.exists() and not plot_path(out).exists()
+
+
+def test_a_run_without_a_good_frame_fails(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Only corrupt frames: each is logged (today's behaviour), and the run exits 2 with no
+    results CSV; the errors CSV stays. A resumed run with earlier results is fine."""
+    folder, out = tmp_path / "frames", tmp_path / "r.csv"
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"bad{i}.npy").write_bytes(b"not an array")
+    assert main(["stream", "film", str(folder), "-o", str(out), "--once", "--settle", "0",
+                 "--retries", "1"]) == 2
+    err = shown(capsys.readouterr().err)
+    assert err[-1].startswith("deepgisas stream:") and "no frame could be read" in err[-1]
+    assert sum("skipped" in e for e in err) == 3
+    assert not out.exists() and len(read_csv(errors_path(out))[1]) == 3
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["stream", "film", str(empty), "-o", str(tmp_path / "e.csv"), "--once"]) == 2
+    assert "no frames" in capsys.readouterr().err
+    for bad in folder.iterdir():
+        bad.unlink()
+    write_frame(folder / "good.npy", 0)
+    assert main(["stream", "film", str(folder), "-o", str(out), "--once", "--settle", "0"]) == 0
+    assert main(["stream", "film", str(folder), "-o", str(out), "--once", "--settle", "0"]) == 0
+
+
+def test_flags_column() -> None:
+    from deepgisas.stream.columns import flags
+
+    result = {"outside_prior": {"omega_nm": {"bound": "upper"}}}
+    fitted = {"at_bound": {"sigma": {"bound": "upper"}}, "disagreement": {"distance_nm": -3.4,
+                                                                          "radius_nm": 0.2},
+              "disagree": ["distance_nm"]}
+    assert flags(result, fitted) == "omega_nm>prior;fit:sigma@upper;disagree:distance_nm(-3.4)"
+    assert flags({}) == ""
+

@@ -190,6 +190,37 @@ def test_report_is_one_self_contained_page(hex_model: Path, tmp_path: Path) -> N
                   "The ideal observer"):
         assert title in page
     assert not [p for p in tmp_path.iterdir() if p.name != "report.html"]
+    # each section's count is the one the header states (--n 32: exposure used 16 before)
+    assert "32 for validation, exposure and PLS" in page
+    assert "The same 32 simulated patterns counted at fixed intensity scales" in page
+
+
+def test_pls_text_says_when_nothing_is_predictable() -> None:
+    from deepgisas.analysis.pls import predictable_text
+
+    none = predictable_text(["radius_nm", "distance_nm"], np.array([-0.4, -0.1]))
+    assert "No parameter is linearly predictable" in none and "most" not in none
+    some = predictable_text(["radius_nm", "distance_nm"], np.array([-0.4, 0.3]))
+    assert "most linearly predictable parameter is distance_nm" in some
+
+
+def test_resimulate_a_file_at_the_instruments_beam(film_model: Path, tmp_path: Path) -> None:
+    """With --instrument, the re-simulation uses the beam the file's grid is read at (the
+    instrument's incidence angle), not the prior's midpoint."""
+    import yaml
+
+    import deepgisas as dg
+    from deepgisas.analysis.common import Model, concrete, midpoints
+
+    m = Model.load(film_model)
+    exact = concrete(m.template, midpoints(m.template, {"alpha_i_deg": 0.31}))
+    np.save(tmp_path / "img.npy", dg.simulate(exact))
+    inst = tmp_path / "inst.yaml"
+    d = exact.to_dict()
+    inst.write_text(yaml.safe_dump({"beam": d["beam"], "detector": d["detector"]}))
+    n = _run("resimulate", str(film_model), str(tmp_path / "img.npy"), "--instrument",
+             str(inst), "--reference", "none", "-o", str(tmp_path / "o"))
+    assert n["nuisance"]["alpha_i_deg"] == pytest.approx(0.31)
 
 
 def test_errors_are_one_line(film_model: Path, tmp_path: Path,

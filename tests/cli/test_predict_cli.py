@@ -200,7 +200,13 @@ def test_fit_film_on_galaxi_through_the_instrument(tmp_path: Path) -> None:
     assert {"image", "parameters", "std", "misfit", "seconds"} <= set(r)
     assert (tmp_path / "fit.png").read_bytes()[:4] == b"\x89PNG"
     assert r["masked_spots"]["alpha_f_deg"][0] == 0.275 and r["masked_spots"]["pixels"] > 10
-    # the instrument's beam is held, not fitted
-    assert r["fixed"]["beam.alpha_i_deg"] == 0.275 and "alpha_i_deg" not in r["parameters"]
+    # the instrument's beam is held, not fitted: both its numbers, wherever they came from
+    assert r["fixed"] == {"beam.alpha_i_deg": 0.275, "beam.wavelength_nm": 0.1341}
+    assert r["beam"]["wavelength_nm"] == {"value": 0.1341, "source": "instrument"}
+    assert "alpha_i_deg" not in r["parameters"]
+    # the omega the GALAXI film fit reaches is its prior's upper end: flagged, no std
+    assert r["at_bound"]["omega_nm"]["bound"] == "upper" and r["std"]["omega_nm"] is None
+    assert set(r["disagreement"]) == set(r["parameters"])
+    assert set(r["disagree"]) == {k for k, v in r["disagreement"].items() if abs(v) > 3}
     d_peak = _galaxi_side_peak_d()
     assert abs(r["parameters"]["distance_nm"] - d_peak) < 0.25 * d_peak, r["parameters"]

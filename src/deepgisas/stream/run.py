@@ -178,6 +178,11 @@ class _Run:
     def process(self, loaded: Sequence[tuple[Frame, np.ndarray | None, str]]) -> int:
         """Predict, log failures, append rows; returns the frames finished (good or corrupt)."""
         good = [(f, img) for f, img, _ in loaded if img is not None]
+        if not good and self.table.count == 0:
+            setup = [err for _, img, err in loaded if img is None and err.startswith(SETUP)]
+            if setup:  # the same detector writes every frame: this is no corrupt frame
+                raise UserError(f"{setup[0][len(SETUP):]}; stopping: no frame can be read "
+                                "with this setup")
         bad_rows: list[list[Cell]] = []
         for frame, img, err in loaded:
             if img is None and self.scanner.failed(frame):
@@ -188,11 +193,6 @@ class _Run:
         self.n_errors += len(bad_rows)
         if not good:
             return len(bad_rows)
-        if not good and self.table.count == 0:
-            setup = [err for _, img, err in loaded if img is None and err.startswith(SETUP)]
-            if setup:  # the same detector writes every frame: this is no corrupt frame
-                raise UserError(f"{setup[0][len(SETUP):]}; stopping: no frame can be read "
-                                "with this setup")
         results = self.predictor(np.stack([img for _, img in good]))
         rows: list[list[Any]] = []
         for (frame, img), result in zip(good, results, strict=True):
@@ -339,31 +339,38 @@ def _loop(run: _Run, stop: threading.Event, title: str) -> None:
     cfg = run.config
     last_activity = last_plot = time.monotonic()
     bar: Any = None
-    with ThreadPoolExecutor(cfg.workers, thread_name_prefix="stream-read") as pool:
-        while not stop.is_set():
-            ready = run.scanner.poll()
-            if cfg.once and cfg.progress and bar is None and (ready or run.scanner.pending):
-                bar = tqdm(total=run.scanner.pending, unit="frame", file=sys.stderr,
-                           dynamic_ncols=True)
-            for loaded in run.batches(ready, pool, stop):
-                done = run.process(loaded)
-                if done:
-                    last_activity = time.monotonic()
-                if bar is not None:
-                    bar.total = max(bar.total, bar.n + done + run.scanner.pending)
-                    bar.update(done)
-                if time.monotonic() - last_plot >= cfg.plot_every_s:
+    try:
+        with ThreadPoolExecutor(cfg.workers, thread_name_prefix="stream-read") as pool:
+            while not stop.is_set():
+                ready = run.scanner.poll()
+                if cfg.once and cfg.progress and bar is None and (ready
+                                                                  or run.scanner.pending):
+                    bar = tqdm(total=run.scanner.pending, unit="frame", file=sys.stderr,
+                               dynamic_ncols=True)
+                for loaded in run.batches(ready, pool, stop):
+                    done = run.process(loaded)
+                    if done:
+                        last_activity = time.monotonic()
+                    if bar is not None:
+                        bar.total = max(bar.total, bar.n + done + run.scanner.pending)
+                        bar.update(done)
+                    if time.monotonic() - last_plot >= cfg.plot_every_s:
+                        run.plot.draw(title)
+                        last_plot = time.monotonic()
+                now = time.monotonic()
+                if now - last_plot >= cfg.plot_every_s:
                     run.plot.draw(title)
-                    last_plot = time.monotonic()
-            now = time.monotonic()
-            if now - last_plot >= cfg.plot_every_s:
-                run.plot.draw(title)
-                last_plot = now
-            if cfg.once and run.scanner.pending == 0:
-                break
-            if cfg.idle_exit_s is not None and now - last_activity >= cfg.idle_exit_s:
-                break
-            if not ready:
-                stop.wait(cfg.poll_s)
-    if bar is not None:
-        bar.close()
+                    last_plot = now
+                if cfg.once and run.scanner.pending == 0:
+                    break
+                if cfg.idle_exit_s is not None and now - last_activity >= cfg.idle_exit_s:
+                    break
+                if not ready:
+                    stop.wait(cfg.poll_s)
+    except BaseException:
+        if bar is not None:  # an error stops the run: its one line stands alone
+            bar.leave = False
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
