@@ -457,7 +457,7 @@ def test_a_setup_mistake_stops_the_stream_at_once(tmp_path: Path,
     err = shown(capsys.readouterr().err)
     assert len(err) == 1 and "64 x 80" in err[0] and "--instrument" in err[0], err
     assert "stopping" in err[0] and time.monotonic() - t0 < 30
-    assert not out.exists() and not plot_path(out).exists()
+    assert not out.exists() and not plot_path(out).exists() and not errors_path(out).exists()
 
 
 def test_a_run_without_a_good_frame_fails(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

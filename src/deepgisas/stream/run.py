@@ -306,6 +306,7 @@ def _run_stream(model: str | Path, folder: str | Path, output: str | Path,
     for e in reader.extrapolation:
         warn(f"extrapolation: {describe(e)}")
     created = not output.exists()
+    errors_created = not errors.path.exists()
     done = table.open() | errors.open()
     bounds = {predictor.labels.short[p]: (prior.lo, prior.hi) for p, prior in
               zip(predictor.labels.numeric, predictor.labels.priors, strict=True)}
@@ -322,6 +323,8 @@ def _run_stream(model: str | Path, folder: str | Path, output: str | Path,
         errors.close()
         if table.count == 0 and created:
             output.unlink(missing_ok=True)  # nothing half-written: no results, no CSV
+        if errors.count == 0 and errors_created and table.count == 0:
+            errors.path.unlink(missing_ok=True)
         elif len(plot) or not plot.path.exists():
             plot.draw(predictor.name)
     if table.count == 0:
