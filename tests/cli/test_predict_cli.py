@@ -185,6 +185,10 @@ def test_bundled_film_distance_on_galaxi_agrees_with_the_side_peak(tmp_path: Pat
     r = json.loads(out.read_text())["results"][0]
     d_net, d_std = r["parameters"]["distance_nm"], r["std"]["distance_nm"]
     assert abs(d_net - d_peak) < 0.3 * d_peak, (d_net, d_std, d_peak)
+    # its omega (20.8 nm) lies beyond the prior [0.5, 20] it was trained on: flagged
+    flag = r["outside_prior"]["omega_nm"]
+    assert flag["bound"] == "upper" and flag["outside"] and flag["value"] > 20.0
+    assert r["extrapolation"] == []  # GALAXI's beam is the film model's
 
 
 def test_fit_film_on_galaxi_through_the_instrument(tmp_path: Path) -> None:
