@@ -171,7 +171,9 @@ def fit_file(template: Experiment, path: str | Path, model: str | Path | None = 
     reading = fitting = template
     if inst is not None:
         fitting, beam_record = instrument_template(template, inst[0], refine_beam)
-        reading = instrument_template(template, inst[0])[0] if refine_beam else fitting
+        # images are read at the instrument's beam (also while refine_beam fits it)
+        reading = replace(fitting, beam=replace(
+            fitting.beam, wavelength_nm=inst[0].wavelength_nm, alpha_i_deg=inst[0].alpha_i_deg))
     reader = ModelImages(reading, inst, str(instrument))
     image = reader(path)
     spots = spot_mask(reading, reader, spot_radius_deg)
