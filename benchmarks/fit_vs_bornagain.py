@@ -132,7 +132,9 @@ def fit_case(seed: int, args: argparse.Namespace) -> dict[str, Any] | None:
 
     def ours() -> tuple[FitResult, dict[str, Any]]:
         net = network_start("film", "benchmark", None, template, data)
-        return fit_image(template, data, start=network_starts(net, template, FitConfig())), net
+        cfg = FitConfig(objective="log")  # BornAgain's side minimises the same log misfit
+        return fit_image(template, data, start=network_starts(net, template, cfg),
+                         config=cfg), net
 
     def bornagain(start: dict[str, float]) -> Any:
         nfev[0] = 0

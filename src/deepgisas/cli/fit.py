@@ -14,8 +14,10 @@ from deepgisas.cli.options import add_instrument, add_strict, alpha_i
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "fit", help="fit a template's free parameters to a detector image",
-        description="Fit TEMPLATE's free parameters to IMAGE through the simulator (log-"
-                    "intensity misfit, masks respected), starting from MODEL's prediction when "
+        description="Fit TEMPLATE's free parameters to IMAGE through the simulator (by "
+                    "default the Poisson deviance of counts, else a log-intensity misfit; "
+                    "masks respected; std from the Fisher information, widened when the model "
+                    "does not describe the data), starting from MODEL's prediction when "
                     "given, else from several prior draws. Writes {\"image\", \"parameters\", "
                     "\"std\", \"misfit\", \"seconds\", ...} as JSON to OUT.json (or stdout) and a "
                     "PNG of data, fit and residual to OUT.png (or IMAGE_STEM.fit.png). With "
@@ -38,6 +40,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="fit the wavelength and incidence angle within the template's priors "
                         "(by default, with --instrument, the instrument's values replace the "
                         "template's, fixed or free)")
+    p.add_argument("--objective", default="auto", metavar="NAME",
+                   help="the misfit: poisson (the Poisson deviance of the counts against "
+                        "s I + b), gaussian (chi^2 with --variance, or max(D, 1) for counts, "
+                        "or one variance estimated from the residuals), log (a robust "
+                        "soft-L1 of log intensities, for data with detector artefacts); "
+                        "auto (default): poisson when the image holds counts, else log")
+    p.add_argument("--variance", type=float, metavar="V",
+                   help="the data's variance for --objective gaussian")
     p.add_argument("-o", "--output", help="output JSON file (default: stdout)")
     p.set_defaults(func=run)
 
@@ -45,8 +55,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> None:
     from deepgisas.api import load
     from deepgisas.errors import UserError
+    from deepgisas.fit import FitConfig
     from deepgisas.fit.files import SPOT_RADIUS_DEG, fit_file, save_fit_png
     from deepgisas.io.atomic import atomic_write
+
+    config = FitConfig(objective=args.objective, variance=args.variance)
 
     out = Path(args.output) if args.output else None
     png = out.with_suffix(".png") if out is not None else Path(
@@ -61,7 +74,8 @@ def run(args: argparse.Namespace) -> None:
                                     spot_radius_deg=None if args.no_specular_mask
                                     else SPOT_RADIUS_DEG, refine_beam=args.refine_beam,
                                     orientation=args.orientation,
-                                    keep_negative=args.keep_negative, strict=args.strict)
+                                    keep_negative=args.keep_negative, strict=args.strict,
+                                    config=config)
     record = result.to_dict(args.image)
     text = json.dumps(record, indent=1)
     save_fit_png(image, result, template, png, Path(args.image).name, spots)
@@ -70,6 +84,11 @@ def run(args: argparse.Namespace) -> None:
     else:
         atomic_write(out, lambda f: f.write(text.encode()))
         print(f"wrote {out} and {png} (misfit {result.misfit:.4g}, {result.seconds:.1f} s)")
+    gof = result.extra.get("goodness_of_fit")
+    print(f"objective {result.extra.get('objective', 'log')} "
+          f"({result.extra.get('objective_reason', '')})" + (
+              f"; deviance {gof['deviance']:.1f}, expected {gof['expected']:.1f} +- "
+              f"{gof['expected_std']:.1f} (per dof {gof['per_dof']:.3f})" if gof else ""))
     for line in flag_lines(result):
         warnings.warn(line, stacklevel=1)
 
@@ -81,6 +100,11 @@ def flag_lines(result: Any) -> list[str]:
     from deepgisas.priors import describe_bound
 
     lines = [f"fit: {describe_bound(k, f)}" for k, f in result.extra.get("at_bound", {}).items()]
+    gof = result.extra.get("goodness_of_fit")
+    if gof is not None and not gof["described"]:
+        lines.append(f"the model does not describe the data: deviance {gof['deviance']:.1f} "
+                     f"against {gof['expected']:.1f} +- {gof['expected_std']:.1f} expected "
+                     f"from the counts; the errors are widened by sqrt({gof['widen']:.3g})")
     net = result.extra.get("network", {})
     lines += [f"network: {describe_bound(k, f)}"
               for k, f in net.get("outside_prior", {}).items()]

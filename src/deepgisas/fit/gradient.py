@@ -25,6 +25,7 @@ in float64. On the full detector the simulator computes a pattern mirror-symmetr
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -96,6 +97,10 @@ class FitConfig:
     reuse: float = 1.0  # keep d I / d theta (Broyden-updated) for one more step when the step
     # left is below this many standard deviations (deepgisas.fit.levenberg.levenberg_marquardt)
     float64: bool = False  # coarse levels in float64 too (else float32 with a 1e-3 step)
+    explore: bool = True  # with given starts, also search from the prior; keep the best
+    objective: str = "auto"  # poisson | gaussian | log; auto: poisson for counts, else log
+    variance: float | None = None  # gaussian: the data's variance (None: max(D, 1) for
+    # counts, else one common variance estimated from the residuals)
 
     def __post_init__(self) -> None:
         counts = ("n_starts", "n_fill", "n_polish", "n_polish_given", "race", "race_given",
@@ -108,6 +113,12 @@ class FitConfig:
             raise UserError(f"fit settings {', '.join(positive)} must be positive")
         if self.reuse < 0:
             raise UserError("fit setting reuse must not be negative")
+        if self.objective not in ("auto", *lm.OBJECTIVES):
+            raise UserError(f"unknown objective {self.objective!r} (auto, "
+                            f"{', '.join(lm.OBJECTIVES)})", "--objective")
+        if self.variance is not None and not self.variance > 0:
+            raise UserError(f"the variance must be positive, got {self.variance}",
+                            "--variance")
 
 
 def _strides(template: Experiment, side: int) -> list[int]:
@@ -151,7 +162,8 @@ class _Problem:
     ``source``: where each is in the simulated grid ``st.shape``, flat [N]."""
 
     def __init__(self, free: FreeTensors, data: np.ndarray, floor: float, f: int,
-                 dtype: torch.dtype) -> None:
+                 dtype: torch.dtype, objective: str = "log",
+                 variance: np.ndarray | None = None) -> None:
         rows, cols = free.structure.shape
         o = f // 2
         shape, base = free.structure.shape, free.base
@@ -169,6 +181,10 @@ class _Problem:
         self.c = floor
         self.logd = torch.log(torch.from_numpy(d[keep]).clamp_min(0) + floor).to(dtype)
         self.dtype = dtype
+        self.objective = objective  # deepgisas.fit.levenberg.terms
+        self.data = torch.from_numpy(d[keep]).double()
+        self.variance = (None if variance is None else
+                         torch.from_numpy(variance.reshape(-1)[pixels][keep]).double())
 
     def simulate(self, theta: Tensor) -> Tensor:
         """[B, N] over the fitted pixels for normalised theta [B, P]."""
@@ -258,8 +274,14 @@ def fit_image(template: Experiment, image: np.ndarray, mask: np.ndarray | None =
     if any(isinstance(p, RandomBins) for p in template.free_parameters.values()):
         from deepgisas.fit.orientation import fit_orientation
 
-        return fit_orientation(template, image, mask=mask, start=start, fixed=fixed,
-                               config=config)
+        if config is not None and config.objective not in ("auto", "log"):
+            raise UserError(f"orientation fits minimise the log misfit; the {config.objective} "
+                            "objective is not available for them yet", "--objective")
+        result = fit_orientation(template, image, mask=mask, start=start, fixed=fixed,
+                                 config=config)
+        result.extra.update(objective="log", objective_reason="orientation fits use the log "
+                            "misfit")
+        return result
     cfg = config or FitConfig()
     t0 = time.perf_counter()
     if isinstance(start, Mapping) and isinstance(start.get("parameters"), Mapping):
@@ -268,13 +290,48 @@ def fit_image(template: Experiment, image: np.ndarray, mask: np.ndarray | None =
     free = free_tensors(template, dict(fixed or {}))
     if not free.params:
         raise UserError("the template has no free parameters to fit")
+    result = _fit(template, data, free, start, cfg, t0)
+    if start is not None and cfg.explore:
+        # given starts (a network's) can sit in the wrong valley of a multimodal misfit:
+        # search from the prior too and keep the lower misfit
+        prior = _fit(template, data, free, None, cfg, t0)
+        chosen = prior if prior.misfit < result.misfit else result
+        chosen.extra["explored"] = {"given_misfit": result.misfit, "prior_misfit": prior.misfit,
+                                    "kept": "prior" if chosen is prior else "given"}
+        chosen.extra["simulations"] = (result.extra["simulations"]
+                                       + prior.extra["simulations"])
+        result = chosen
+    gof = result.extra.get("goodness_of_fit")
+    if gof is not None and not gof["described"]:
+        # a valley much worse than the counts allow: search again from the prior, wider
+        again = _fit(template, data, free, None, dataclasses.replace(
+            cfg, n_polish=2 * cfg.n_polish, seed=cfg.seed + 1), t0)
+        result.extra["retried"] = {"per_dof": again.extra["goodness_of_fit"]["per_dof"],
+                                   "kept": "retry" if again.misfit < result.misfit
+                                   else "first"}
+        if again.misfit < result.misfit:
+            again.extra["retried"] = dict(result.extra["retried"],
+                                          first_per_dof=gof["per_dof"])
+            again.extra["simulations"] += result.extra["simulations"]
+            result = again
+    return result
+
+
+def _fit(template: Experiment, data: np.ndarray, free: FreeTensors,
+         start: Start | Sequence[Start] | None, cfg: FitConfig, t0: float) -> FitResult:
+    """One search of :func:`fit_image` (data masked, free parameters compiled)."""
     positive = data[np.isfinite(data) & (data > 0)]
     if positive.size < len(free.params) + 2:
         raise UserError("the image has too few positive unmasked pixels to fit")
     c = cfg.floor * float(np.percentile(positive, 99))
     strides = _strides(template, cfg.coarse_side)
+    objective, why = choose_objective(data, cfg.objective)
+    variance = None
+    if objective == "gaussian":
+        variance = (np.full(data.shape, cfg.variance) if cfg.variance is not None else
+                    np.maximum(data, 1.0) if is_counts(data) else np.ones(data.shape))
     levels = [_Problem(free, data, c, f, torch.float64 if f == 1 or cfg.float64 else
-                       torch.float32) for f in strides]
+                       torch.float32, objective, variance) for f in strides]
     # screen every start at the coarsest level with its best scale and background, race the
     # best few by Levenberg-Marquardt there, carry the winner up the levels
     candidates = torch.from_numpy(np.clip(_starts(template, free, start, cfg), EDGE, 1 - EDGE))
@@ -302,8 +359,14 @@ def fit_image(template: Experiment, image: np.ndarray, mask: np.ndarray | None =
                            "simulations": out.simulations, "misfit": float(out.misfit[best]),
                            "seconds": time.perf_counter() - t0})
     fine, theta = levels[-1], out.state.theta[best]
-    std_theta = lm.laplace_std(out.jac[best], out.state.residuals(fine)[best],
-                               len(free.params))
+    cov = lm.fisher_cov(fine, out.jac[best], out.state.model[best])
+    std_theta = (np.full(len(free.params), np.nan) if cov is None else
+                 np.sqrt(np.clip(np.diag(cov.numpy())[:len(free.params)], 0, None)))
+    fit_quality = goodness(fine, out.state.model[best], len(free.params) + 2, cfg,
+                           estimated=objective == "gaussian" and cfg.variance is None
+                           and not is_counts(data))
+    if fit_quality is not None and fit_quality["widen"] > 1.0:
+        std_theta = std_theta * np.sqrt(fit_quality["widen"])
     log_s_fit, log_b_fit = float(x[0, -2]), float(x[0, -1])
     fitted = np.full(data.shape, np.nan)
     fitted.flat[fine.pixels.numpy()] = (np.exp(log_s_fit) * out.state.sim[best]
@@ -316,7 +379,70 @@ def fit_image(template: Experiment, image: np.ndarray, mask: np.ndarray | None =
         misfit=float(out.misfit[best]), seconds=time.perf_counter() - t0, fitted=fitted,
         scale=float(np.exp(log_s_fit)), background=float(np.exp(log_b_fit)), theta=th,
         start_misfits=[float(v) / len(levels[0].logd) for v in screened],
-        extra={"simulations": simulations, "levels": levels_log}), free)
+        extra={"simulations": simulations, "levels": levels_log, "objective": objective,
+               "objective_reason": why,
+               **({"goodness_of_fit": fit_quality} if fit_quality is not None else {})}),
+        free)
+
+
+def is_counts(data: np.ndarray) -> bool:
+    """True when the finite values of ``data`` are non-negative integers (detector counts)."""
+    d = data[np.isfinite(data)]
+    return bool(d.size) and bool((d >= 0).all()) and bool(np.all(d == np.round(d)))
+
+
+def choose_objective(data: np.ndarray, asked: str) -> tuple[str, str]:
+    """The objective for ``data`` and why: "auto" is "poisson" for counts and "log" otherwise
+    (scaled, resampled or background-subtracted data); "poisson" on data that are not counts
+    is a UserError."""
+    counts = is_counts(data)
+    if asked == "auto":
+        return (("poisson", "the image holds counts (non-negative integers)") if counts else
+                ("log", "the image does not hold counts (scaled, resampled or "
+                        "background-subtracted): the robust log misfit"))
+    if asked == "poisson" and not counts:
+        d = data[np.isfinite(data)]
+        what = ("negative values" if (d < 0).any() else "values that are not integers")
+        raise UserError(f"the Poisson objective needs counts, and the image has {what} "
+                        "(resampled through an instrument, scaled or background-subtracted?):"
+                        " use --objective gaussian or log")
+    return asked, "asked for"
+
+
+GOF_DRAWS = 16  # Poisson draws of the fitted model for the deviance's expected range
+
+
+def goodness(problem: _Problem, model: Tensor, n_fitted: int, cfg: FitConfig,
+             estimated: bool = False) -> dict[str, Any] | None:
+    """The goodness of fit of a likelihood objective at the optimum (None for "log"):
+    ``deviance`` (the loss, -2 log L up to a constant), the ``expected`` deviance of data
+    drawn from the fitted model less the ``n_fitted`` parameters (Poisson: from
+    ``GOF_DRAWS`` seeded draws, exact at any count level; chi^2: N - n_fitted) with its
+    ``expected_std``, ``per_dof`` = deviance / expected, ``described``: whether the deviance
+    lies within 3 expected_std of the expectation, and ``widen``: the factor the covariance
+    is multiplied by, the overdispersion deviance / expected when the model does not
+    describe the data (or when the variance is ``estimated``), else 1."""
+    if problem.objective == "log":
+        return None
+    m = model.double()
+    deviance = float(lm.terms(problem, m)[0].sum())
+    n = int(m.numel())
+    if problem.objective == "poisson":
+        gen = torch.Generator().manual_seed(cfg.seed)
+        draws = torch.poisson(m.expand(GOF_DRAWS, n).clamp_max(1e12), generator=gen)
+        mm = m.clamp_min(1e-300)
+        dev = 2.0 * (mm - draws + torch.xlogy(draws, draws) - torch.xlogy(draws, mm))
+        totals = dev.sum(-1)
+        expected = float(totals.mean()) - n_fitted
+        spread = float(totals.std()) if GOF_DRAWS > 1 else math.sqrt(2.0 * n)
+    else:
+        expected, spread = float(n - n_fitted), math.sqrt(2.0 * max(n - n_fitted, 1))
+    expected = max(expected, 1.0)
+    ratio = deviance / expected
+    described = deviance <= expected + 3.0 * spread
+    return {"objective": problem.objective, "deviance": deviance, "expected": expected,
+            "expected_std": spread, "per_dof": ratio, "described": bool(described),
+            "widen": ratio if (estimated or not described) else 1.0}
 
 
 AT_BOUND = 0.01  # a fitted value this close to a prior's bound (fraction of its width) is flagged

@@ -1,9 +1,12 @@
-"""Levenberg-Marquardt for the log-intensity misfit, run on several starts at once, with
-Jacobians by finite differences in one simulator batch.
+"""Levenberg-Marquardt for a misfit of the model m = s I(theta) + b against the data (the
+Poisson deviance, chi^2 or a log-intensity misfit, :func:`terms`), run on several starts at
+once, with Jacobians by finite differences in one simulator batch.
 
-The misfit (see :mod:`deepgisas.fit.gradient`) is the mean over the unmasked pixels of the
-soft-L1 loss rho(r), r = log(s I(theta) + b + c) - log(D + c). Over x = (logit theta, log s,
-log b) its Gauss-Newton model is H = J^T diag(rho''(r)) J, g = J^T rho'(r) (sums over pixels).
+The misfit (see :mod:`deepgisas.fit.gradient`) is the mean over the unmasked pixels of a
+per-pixel loss l(m). Over x = (logit theta, log s, log b) its Gauss-Newton model is
+H = J^T diag(w) J, g = J^T l'(m) (sums over pixels), J = d m / d x and w the Fisher weight of
+the loss (for the log misfit, the soft-L1 rho(r), r = log(m + c) - log(D + c), this is
+rho''(r) / (m + c)^2 and l' = rho'(r) / (m + c)).
 The theta columns of J are one-sided differences of I with a step ``h`` (1e-5) in the unit box,
 in float64: strongly correlated parameters amplify a Jacobian's errors along their weak
 direction (by the square root of the condition number, ~100 for the film), where float32
@@ -20,7 +23,8 @@ deviations, as much as the stopping rule's own spread (its test uses the last Ja
 Each iteration tries the Gauss-Newton step first, then Marquardt-damped ones (Nielsen's rule),
 ``spread`` of the rule's next dampings at once in one simulator batch, the best kept.
 A start stops when the Newton step left at its new point (last Jacobian and Hessian) is below
-``tol`` standard deviations sqrt(k diag(H^-1)), k = sum rho'^2 / sum rho'' (M-estimator), in
+``tol`` standard deviations sqrt(k diag(H^-1)), k = sum rho'^2 / sum rho'' (the log misfit's
+M-estimator) or 2 (a likelihood objective, loss -2 log L), in
 every coordinate but the background, or when no damping lowers its misfit.
 """
 
@@ -45,12 +49,43 @@ def soft_l1(r: Tensor) -> tuple[Tensor, Tensor, Tensor]:
 class Problem(Protocol):
     """What the solver needs of a fit on one pixel grid: ``simulate(theta [B, P]) -> [B, N]``
     over the unmasked pixels (float64, differentiable), their data ``logd`` = log(D + c) [N]
-    and the floor ``c``."""
+    and the floor ``c``. A problem may also name its ``objective`` ("log", the default,
+    "poisson" or "gaussian"; :func:`terms`) and give the data ``data`` [N] and, for
+    "gaussian", their variances ``variance`` [N]."""
 
     logd: Tensor
     c: float
 
     def simulate(self, theta: Tensor) -> Tensor: ...
+
+
+OBJECTIVES = ("poisson", "gaussian", "log")
+
+
+def terms(problem: Problem, model: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """The per-pixel loss of the model m = s I + b [..., N] against the problem's data, its
+    derivative d loss / d m and its Gauss-Newton (Fisher) weight, by the problem's
+    ``objective``:
+
+    - "log": soft-L1 rho(r) of r = log(m + c) - log(D + c); weight rho''(r) / (m + c)^2;
+    - "poisson": the Poisson deviance 2 (m - D + D log(D / m)) = -2 log L + const, weight
+      E[d^2 loss / d m^2] = 2 / m (BornAgain's Poisson-like metric is its square-root form);
+    - "gaussian": chi^2 = (m - D)^2 / var, weight 2 / var.
+
+    The likelihood objectives are -2 log L, so their covariance is 2 H^-1 (:func:`fisher_cov`).
+    """
+    kind = getattr(problem, "objective", "log")
+    if kind == "poisson":
+        d = problem.data  # type: ignore[attr-defined]
+        m = model.clamp_min(1e-300)
+        loss = 2.0 * (m - d + torch.xlogy(d, d) - torch.xlogy(d, m))
+        return loss, 2.0 * (1.0 - d / m), 2.0 / m
+    if kind == "gaussian":
+        d, var = problem.data, problem.variance  # type: ignore[attr-defined]
+        return (model - d) ** 2 / var, 2.0 * (model - d) / var, 2.0 / var + 0.0 * model
+    mc = model + problem.c
+    rho, d1, d2 = soft_l1(torch.log(mc) - problem.logd)
+    return rho, d1 / mc, d2 / (mc * mc)
 
 
 def simulate(problem: Problem, theta: Tensor) -> Tensor:
@@ -63,7 +98,7 @@ def losses(problem: Problem, sim: Tensor, log_s: Tensor, log_b: Tensor) -> Tenso
     """Sums of rho over the pixels [S] for sims [S, N], log scale and background [S]; inf for
     NaN."""
     model = torch.exp(log_s)[:, None] * sim + torch.exp(log_b)[:, None]
-    total = soft_l1(torch.log(model + problem.c) - problem.logd)[0].sum(-1)
+    total = terms(problem, model)[0].sum(-1)
     return torch.nan_to_num(total, nan=torch.inf)
 
 
@@ -73,7 +108,8 @@ def fit_scale(problem: Problem, sim: Tensor, iterations: int = 30, tol: float = 
     Newton on two numbers per row, no simulations, until no row's step exceeds ``tol``; the
     background's floor is an active bound as in Levenberg-Marquardt); returns them and the
     loss sums [S]."""
-    d = torch.exp(problem.logd) - problem.c
+    d = getattr(problem, "data", None)
+    d = torch.exp(problem.logd) - problem.c if d is None else d
     ls = torch.log(d.clamp_min(0).sum().clamp_min(1e-300) / sim.sum(-1).clamp_min(1e-300))
     lb = torch.full_like(ls, float(np.log(problem.c * 1e-2)))
     lam = torch.full_like(ls, 1e-3)
@@ -81,9 +117,8 @@ def fit_scale(problem: Problem, sim: Tensor, iterations: int = 30, tol: float = 
     floor = float(np.log(problem.c * 1e-6))
     for _ in range(iterations):
         s, b = torch.exp(ls)[:, None], torch.exp(lb)[:, None]
-        m = s * sim + b + problem.c
-        _, d1, d2 = soft_l1(torch.log(m) - problem.logd)
-        js, jb = s * sim / m, b / m
+        _, d1, d2 = terms(problem, s * sim + b)
+        js, jb = s * sim, b + 0.0 * sim  # d m / d log s, d m / d log b
         h11, h12, h22 = (d2 * js * js).sum(-1), (d2 * js * jb).sum(-1), (d2 * jb * jb).sum(-1)
         g1, g2 = (d1 * js).sum(-1), (d1 * jb).sum(-1)
         a11, a22 = h11 * (1 + lam) + 1e-12, h22 * (1 + lam) + 1e-12
@@ -150,6 +185,14 @@ def residual_jacobian(problem: Problem, theta: Tensor, sim: Tensor, log_s: Tenso
     return log_jacobian(problem, sim, log_s, log_b, sim_derivative(problem, theta, sim, h))
 
 
+def model_jacobian(sim: Tensor, log_s: Tensor, log_b: Tensor, d_sim: Tensor) -> Tensor:
+    """Jacobians of the model m = s I + b over (theta, log s, log b), [K, N, P + 2], for sims
+    [K, N], log scale and background [K] and d I / d theta ``d_sim`` [K, P, N]."""
+    s, b = torch.exp(log_s)[:, None], torch.exp(log_b)[:, None]
+    return torch.cat([(s[:, None] * d_sim).transpose(1, 2), (s * sim)[..., None],
+                      (b + 0.0 * sim)[..., None]], -1)
+
+
 def log_jacobian(problem: Problem, sim: Tensor, log_s: Tensor, log_b: Tensor, d_sim: Tensor
                  ) -> Tensor:
     """Jacobians of the log residuals over (theta, log s, log b), [K, N, P + 2], for sims
@@ -187,16 +230,21 @@ class State:
             return State(torch.cat([x[:, :-2], ls[:, None], lb[:, None]], 1), sim, loss)
         return State(x.clone(), sim, losses(problem, sim, x[:, -2], x[:, -1]))
 
+    @property
+    def model(self) -> Tensor:
+        """[K, N] s I + b."""
+        return torch.exp(self.x[:, -2:-1]) * self.sim + torch.exp(self.x[:, -1:])
+
     def residuals(self, problem: Problem) -> Tensor:
         """[K, N] log residuals."""
-        model = torch.exp(self.x[:, -2:-1]) * self.sim + torch.exp(self.x[:, -1:])
-        return torch.log(model + problem.c) - problem.logd
+        return torch.log(self.model + problem.c) - problem.logd
 
 
 @dataclass
 class Outcome:
-    """Finished runs: the final state (K rows), misfits (mean rho) [K], the residual Jacobian
-    over (theta, log s, log b) at the last point where one was computed [K, N, P + 2],
+    """Finished runs: the final state (K rows), misfits (mean loss per pixel) [K], the
+    Jacobian of the model s I + b over (theta, log s, log b) at the last point where one was
+    computed [K, N, P + 2],
     iterations (Jacobians of the longest run) and simulations."""
 
     state: State
@@ -218,16 +266,16 @@ def _limit(delta: Tensor, max_step: float) -> Tensor:
 
 def _model(problem: Problem, st: State, rows: Tensor, d_sim: Tensor, floor_b: float
            ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
-    """Gauss-Newton model at ``rows`` with d I / d theta ``d_sim`` [R, P, N]: residual
-    Jacobian over (theta, log s, log b) [R, N, Q], d r / d x [R, N, Q] (zero at non-finite
+    """Gauss-Newton model at ``rows`` with d I / d theta ``d_sim`` [R, P, N]: the model's
+    Jacobian over (theta, log s, log b) [R, N, Q], d m / d x [R, N, Q] (zero at non-finite
     pixels), gradient [R, Q], Hessian [R, Q, Q] and the M-estimator variance factor k [R]. A
     background at its floor that wants to go lower is held there (an active bound)."""
     theta = st.theta[rows]
-    jac = log_jacobian(problem, st.sim[rows], st.x[rows, -2], st.x[rows, -1], d_sim)
+    jac = model_jacobian(st.sim[rows], st.x[rows, -2], st.x[rows, -1], d_sim)
     chain = torch.cat([theta * (1 - theta), torch.ones((rows.numel(), 2), dtype=theta.dtype)],
                       1)
     jx = jac * chain[:, None]
-    _, d1, d2 = soft_l1(st.residuals(problem)[rows])
+    _, d1, d2 = terms(problem, st.model[rows])
     ok = torch.isfinite(jx).all(-1) & torch.isfinite(d1)
     jx = torch.where(ok[..., None], jx, 0.0)
     d1, d2 = torch.where(ok, d1, 0.0), torch.where(ok, d2, 0.0)
@@ -239,7 +287,12 @@ def _model(problem: Problem, st: State, rows: Tensor, d_sim: Tensor, floor_b: fl
     hess[pinned, -1, -1] = 1.0
     grad[pinned, -1] = 0.0
     jx[pinned, :, -1] = 0.0
-    k = (d1 * d1).sum(-1) / d2.sum(-1).clamp_min(1e-300)
+    if getattr(problem, "objective", "log") == "log":  # the soft-L1 M-estimator's factor
+        _, r1, r2 = soft_l1(st.residuals(problem)[rows])
+        r1, r2 = torch.where(ok, r1, 0.0), torch.where(ok, r2, 0.0)
+        k = (r1 * r1).sum(-1) / r2.sum(-1).clamp_min(1e-300)
+    else:  # a likelihood's loss is -2 log L: covariance 2 H^-1
+        k = torch.full((rows.numel(),), 2.0, dtype=grad.dtype)
     return jac, jx, grad, hess, k
 
 
@@ -371,7 +424,7 @@ def levenberg_marquardt(problem: Problem, x: Tensor, max_iter: int = 30, tol: fl
         if bool(moved.any()):
             # what is left: the Newton step at the new point, its gradient estimated with this
             # Jacobian, in standard deviations (a damped step can be small far from the optimum)
-            _, d1, _ = soft_l1(st.residuals(problem)[rows[moved]])
+            _, d1, _ = terms(problem, st.model[rows[moved]])
             g_new = (jx[moved] * torch.nan_to_num(d1)[..., None]).sum(1)
             g_new[:, -1] = torch.where(grad[moved, -1] == 0, 0.0, g_new[:, -1])
             inverse = torch.linalg.pinv(hess[moved])
@@ -403,6 +456,22 @@ def laplace_cov(jac: Tensor, residuals: Tensor) -> Tensor | None:
     if n <= q:
         return None
     return float((r * r).sum()) / (n - q) * torch.linalg.pinv(jac.T @ jac)
+
+
+def fisher_cov(problem: Problem, jac: Tensor, model: Tensor) -> Tensor | None:
+    """Covariance of the parameters behind the model's Jacobian J [N, Q] at the optimum (model
+    m [N]). For the likelihood objectives (loss = -2 log L): the inverse Fisher information
+    2 (J^T W J)^-1, W the weights of :func:`terms`. For "log" (no likelihood):
+    :func:`laplace_cov` of the log residuals. None if too few pixels."""
+    if getattr(problem, "objective", "log") == "log":
+        mc = model + problem.c
+        return laplace_cov(jac / mc[:, None], torch.log(mc) - problem.logd)
+    _, _, w = terms(problem, model)
+    ok = torch.isfinite(jac).all(-1) & torch.isfinite(w)
+    jac, w = jac[ok], w[ok]
+    if jac.shape[0] <= jac.shape[1]:
+        return None
+    return 2.0 * torch.linalg.pinv(jac.T @ (w[:, None] * jac))
 
 
 def laplace_std(jac: Tensor, residuals: Tensor, p: int) -> np.ndarray:
