@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 import deepgisas as dg
+from deepgisas.errors import UserError
 from deepgisas.fit import FitConfig, fit_image
 from deepgisas.fit.tensors import free_tensors
 from deepgisas.predict import Predictor
@@ -74,16 +75,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for exposure in args.exposures:
         rng = np.random.default_rng(args.seed + 1)
-        rows = []
+        rows: list = []
+        skipped: list[str] = []
         for truth, clean in zip(truths, images, strict=True):
             if clean is None:
                 continue
             data = rng.poisson(np.clip(clean, 0, None) * exposure).astype(np.float64)
             t0 = time.perf_counter()
             start = predictor(data[None])[0] if predictor is not None else None
-            r = fit_image(template, data, start=start, config=cfg)
+            try:
+                r = fit_image(template, data, start=start, config=cfg)
+            except UserError as err:  # e.g. too few counts to fit at all
+                skipped.append(str(err))
+                continue
             rows.append((truth, r, time.perf_counter() - t0))
         out[exposure] = summarise(rows)
+        out[exposure]["not_fitted"] = len(skipped)
         print_table(exposure, out[exposure])
     return out
 
@@ -114,7 +121,8 @@ def summarise(rows: list) -> dict[str, Any]:
 
 
 def print_table(exposure: float, s: dict[str, Any]) -> None:
-    print(f"\nexposure {exposure:g} x the template's intensity: {s['n']} fits, objective "
+    print(f"\nexposure {exposure:g} x the template's intensity: {s['n']} fits "
+          f"({s.get('not_fitted', 0)} images too faint to fit), objective "
           f"{s['objective']}, {s['described']:.0%} described by the model (median deviance "
           f"per dof {s['median_per_dof']:.3f}), median {s['median_seconds']:.2f} s per fit")
     print(f"{'parameter':14s} {'median rel err':>15s} {'within 1 std':>13s} "
@@ -137,6 +145,7 @@ def write(args: argparse.Namespace, out: dict[str, Any]) -> None:
              ""]
     for exposure, s in out.items():
         lines += [f"Exposure {exposure:g} x the template's intensity: {s['n']} fits "
+                  f"({s['not_fitted']} images too faint to fit) "
                   f"(objective {s['objective']}), {s['described']:.0%} described by the model "
                   f"(median deviance per dof {s['median_per_dof']:.3f}), median "
                   f"{s['median_seconds']:.2f} s per fit.", "",
