@@ -293,13 +293,18 @@ def _value_text(result: FitResult, name: str, value: float) -> str:
 
 
 def _distribution_panel(ax: Any, result: FitResult) -> None:
-    """The fitted xi distribution with its bootstrap +-1 std, and a network's if recorded."""
+    """The fitted xi distribution: the posterior mean with its 90 % band (counts), or the fit
+    with its bootstrap +-1 std; and a network's if recorded."""
     xi = np.asarray(result.extra["xi_deg"])
     p = np.asarray(result.extra["probability"])
     sd = np.asarray(result.extra.get("probability_std", np.full(p.shape, np.nan)))
     width = float(xi[1] - xi[0]) if xi.size > 1 else 0.5
-    ax.bar(xi, p, width=width, color="C0", label="fit")
-    if np.isfinite(sd).any():
+    posterior = "probability_low" in result.extra
+    ax.bar(xi, p, width=width, color="C0", label="posterior mean" if posterior else "fit")
+    if posterior:
+        ax.fill_between(xi, result.extra["probability_low"], result.extra["probability_high"],
+                        step="mid", color="C0", alpha=0.3, lw=0, label="90 % band")
+    elif np.isfinite(sd).any():
         shown = p > 0.005
         ax.errorbar(xi[shown], p[shown], yerr=sd[shown], fmt="none", ecolor="k", lw=0.8,
                     capsize=2, label="±1 std (bootstrap)")

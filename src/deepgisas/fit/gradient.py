@@ -98,6 +98,7 @@ class FitConfig:
     # left is below this many standard deviations (deepgisas.fit.levenberg.levenberg_marquardt)
     float64: bool = False  # coarse levels in float64 too (else float32 with a 1e-3 step)
     explore: bool = True  # with given starts, also search from the prior; keep the best
+    posterior_seconds: float = 10.0  # orientation fits on counts: the posterior's sampling
     objective: str = "auto"  # poisson | gaussian | log; auto: poisson for counts, else log
     variance: float | None = None  # gaussian: the data's variance (None: max(D, 1) for
     # counts, else one common variance estimated from the residuals)
@@ -274,13 +275,20 @@ def fit_image(template: Experiment, image: np.ndarray, mask: np.ndarray | None =
     if any(isinstance(p, RandomBins) for p in template.free_parameters.values()):
         from deepgisas.fit.orientation import fit_orientation
 
-        if config is not None and config.objective not in ("auto", "log"):
-            raise UserError(f"orientation fits minimise the log misfit; the {config.objective} "
-                            "objective is not available for them yet", "--objective")
+        if config is not None and config.objective == "gaussian":
+            raise UserError("orientation fits take the poisson or the log objective",
+                            "--objective")
+        counts = is_counts(_masked(template, image, mask))
+        if config is not None and config.objective == "poisson" and not counts:
+            choose_objective(image, "poisson")  # the error that says why
         result = fit_orientation(template, image, mask=mask, start=start, fixed=fixed,
                                  config=config)
-        result.extra.update(objective="log", objective_reason="orientation fits use the log "
-                            "misfit")
+        poisson = "posterior" in result.extra
+        result.extra.update(
+            objective="poisson" if poisson else "log",
+            objective_reason=("counts: the nuisance by the log misfit, the distribution as "
+                              "the posterior of the Poisson likelihood" if poisson else
+                              "the log misfit and the bootstrap (not counts, or asked for)"))
         return result
     cfg = config or FitConfig()
     t0 = time.perf_counter()

@@ -59,9 +59,11 @@ from deepgisas.fit.gradient import (
     _Problem,
     _starts,
     flag_bounds,
+    is_counts,
 )
+from deepgisas.fit.posterior import orientation_posterior
 from deepgisas.fit.tensors import FreeTensors, free_tensors, physical, with_free
-from deepgisas.sample import Experiment
+from deepgisas.sample import Experiment, RandomBins
 from deepgisas.units import DEG
 
 
@@ -408,21 +410,43 @@ def fit_orientation(template: Experiment, image: np.ndarray, mask: np.ndarray | 
     scale = float(sol.coef.sum())
     if scale <= 0:
         raise UserError("no orientation distribution fits the image (all weights zero)")
-    if bootstrap > 1:
-        search.full_basis(sol)  # the bootstrap's basis, which gives Laplace its start too
+    use_posterior = cfg.objective in ("auto", "poisson") and is_counts(data)
+    if use_posterior:
+        bootstrap = 0  # the posterior gives the weights' spread
+    if bootstrap > 1 or use_posterior:
+        search.full_basis(sol)  # the basis of the bootstrap / posterior, Laplace's start too
     std_theta, cov_w = _laplace(search, sol, cfg.fd_step)
     th = sol.theta.double().numpy()
     prob, xi_deg = sol.coef / scale, labels.xi_deg()
     draws = _bootstrap(search, sol, bootstrap, cfg.seed)
     fitted = np.full(data.shape, np.nan)
     fitted.flat[search.exact.pixels.numpy()] = sol.model
+    extra: dict[str, Any] = {
+        "xi_deg": xi_deg.tolist(), "probability": prob.tolist(),
+        "probability_std": (draws.std(0) if draws.shape[0] > 1 else np.full(
+            bins, np.nan)).tolist(), "peaks": peaks(prob, draws, xi_deg, cov_w)}
+    if use_posterior:
+        prior = template.free_parameters[labels.orientation]
+        assert isinstance(prior, RandomBins)
+        counts = data.reshape(-1)[search.exact.pixels.numpy()]
+        post = orientation_posterior(search.full_basis(sol), counts, scale, sol.background,
+                                     prior, start=prob, seed=cfg.seed,
+                                     seconds=cfg.posterior_seconds)
+        extra.update(
+            probability=post.mean.tolist(), probability_low=post.low.tolist(),
+            probability_high=post.high.tolist(), probability_ml=prob.tolist(),
+            probability_std=post.samples.std(0).tolist(),
+            peaks=peaks(post.mean, post.samples, xi_deg),
+            posterior={"method": "reversible-jump MCMC on the Poisson likelihood, nuisance at "
+                       "the fit", "k_probability": dict(zip(
+                           [str(k) for k in range(prior.nonzero[0], prior.nonzero[1] + 1)],
+                           post.k_probability.tolist(), strict=True)),
+                       "sweeps": post.sweeps, "seconds": post.seconds,
+                       "acceptance": post.acceptance})
     return flag_bounds(FitResult(
         parameters=physical(free, th),
         std={q.name: abs(q.slope(float(th[i]))) * float(std_theta[i])
              for i, q in enumerate(free.params)},
         misfit=sol.misfit, seconds=time.perf_counter() - t0, fitted=fitted, scale=scale,
         background=sol.background, method="nnls", theta=th,
-        start_misfits=[s.misfit for s in scan],
-        extra={"xi_deg": xi_deg.tolist(), "probability": prob.tolist(),
-               "probability_std": (draws.std(0) if draws.shape[0] > 1 else np.full(
-                   bins, np.nan)).tolist(), "peaks": peaks(prob, draws, xi_deg, cov_w)}), free)
+        start_misfits=[s.misfit for s in scan], extra=extra), free)

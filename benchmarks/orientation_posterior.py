@@ -1,0 +1,188 @@
+"""The orientation posterior against the truth, the network and the ideal observer.
+
+Draws ``--single`` single-domain and ``--mixtures`` 2-to-5-domain experiments from the talk's
+priors (the bundled ``hex-orientation`` template; the first mixture is the expert's 0.7 / 0.3
+at 0 and 30 deg), simulates them with BornAgain 25 (``--data bornagain``) or deepgisas, counts
+them with Poisson noise at the template's intensity, and gives per image:
+
+- the network: ``predict hex-orientation``;
+- the refined answer: ``fit`` with the nuisance (a, decay, variance, R, wavelength, alpha_i)
+  held at the truth (``--nuisance known``, the default, as the ideal observer has it) or
+  fitted (``--nuisance fitted``), the distribution being the posterior mean of the Poisson
+  likelihood under the template's prior (deepgisas.fit.posterior);
+- single-domain images: the ideal observer, the exact posterior over the bins that knows there
+  is one domain and the nuisance (analyze bound's).
+
+It prints mean KL(true || answer) of each on the single-domain images and per mixture, and
+seconds per image; ``--write`` puts the table into docs/benchmarks.md.
+
+    python benchmarks/orientation_posterior.py [--single 32] [--mixtures 8] [--write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+import deepgisas as dg
+from deepgisas.analysis.validate import distribution_scores
+from deepgisas.data.labels import LabelSpace, xi_histogram
+from deepgisas.fit import FitConfig, fit_image
+from deepgisas.predict import Predictor
+from deepgisas.templates import draw_parameters, instantiate
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def experiments(single: int, mixtures: int, seed: int) -> list[tuple[dict, str]]:
+    """Draws (path -> [value]) of the hex-orientation template and their kind."""
+    template = dg.load("hex-orientation")
+    labels = LabelSpace.of(template)
+    assert labels.orientation is not None
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(single + mixtures):
+        d = draw_parameters(template, 1, seed=seed * 1000 + i)
+        if i < single:
+            d[labels.orientation] = [{"xi_deg": [float(rng.integers(120)) * 0.5],
+                                      "weights": [1.0]}]
+            kind = "single"
+        elif i == single:
+            d[labels.orientation] = [{"xi_deg": [0.0, 30.0], "weights": [0.7, 0.3]}]
+            kind = "expert 0.7/0.3"
+        else:
+            kind = f"{len(d[labels.orientation][0]['xi_deg'])} domains"
+            if len(d[labels.orientation][0]["xi_deg"]) == 1:
+                d[labels.orientation] = [{"xi_deg": [5.0, 20.0, 41.5],
+                                          "weights": [0.5, 0.3, 0.2]}]
+                kind = "3 domains"
+        out.append((d, kind))
+    return out
+
+
+def simulate(e: dg.Experiment, data: str) -> np.ndarray:
+    if data == "bornagain":
+        from deepgisas.reference import bornagain_simulate
+
+        return bornagain_simulate(e, threads=2)
+    return dg.simulate(e)
+
+
+def ideal(template: dg.Experiment, draw: dict, counts: np.ndarray, labels: LabelSpace
+          ) -> np.ndarray:
+    """The exact single-domain posterior over the bins, nuisance and intensity known."""
+    assert labels.orientation is not None
+    bins = []
+    for j in range(labels.bins):
+        one = dict(draw)
+        one[labels.orientation] = [{"xi_deg": [j * 60.0 / labels.bins], "weights": [1.0]}]
+        bins.append(instantiate(template, one)[0])
+    mu = dg.simulate_batch(bins).reshape(labels.bins, -1)
+    ok = np.isfinite(counts.reshape(-1))
+    n, m = counts.reshape(-1)[ok], np.clip(mu[:, ok], 1e-300, None)
+    logl = (n * np.log(m) - m).sum(1)
+    p = np.exp(logl - logl.max())
+    return p / p.sum()
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    torch.set_num_threads(args.threads)
+    template = dg.load("hex-orientation")
+    labels = LabelSpace.of(template)
+    assert labels.orientation is not None
+    net = Predictor("hex-orientation")
+    rng = np.random.default_rng(args.seed + 7)
+    rows = []
+    for i, (draw, kind) in enumerate(experiments(args.single, args.mixtures, args.seed)):
+        e = instantiate(template, draw)[0]
+        counts = rng.poisson(np.clip(simulate(e, args.data), 0, None)).astype(np.float64)
+        truth = xi_histogram(draw[labels.orientation], labels.bins)[0].astype(np.float64)
+        t0 = time.perf_counter()
+        network = net(counts[None])[0]
+        fixed = ({labels.short[p]: float(v[0]) for p, v in draw.items()
+                  if p != labels.orientation} if args.nuisance == "known" else None)
+        r = fit_image(template, counts, start=network, fixed=fixed,
+                      config=FitConfig(posterior_seconds=args.seconds))
+        seconds = time.perf_counter() - t0
+        answers = {"network": np.asarray(network["probability"]),
+                   "refined": np.asarray(r.extra["probability"])}
+        if kind == "single":
+            answers["ideal"] = ideal(template, draw, counts, labels)
+        kl = {k: float(distribution_scores(truth[None], v[None])["kl"][0])
+              for k, v in answers.items()}
+        rows.append({"kind": kind, "kl": kl, "seconds": seconds,
+                     "objective": r.extra.get("objective")})
+        print(f"{i:3d} {kind:15s} " + "  ".join(f"{k} {v:7.3f}" for k, v in kl.items())
+              + f"  {seconds:5.1f} s", flush=True)
+    single = [r for r in rows if r["kind"] == "single"]
+    summary: dict[str, Any] = {"rows": rows}
+    if single:
+        summary["single"] = {k: float(np.mean([r["kl"][k] for r in single]))
+                             for k in ("network", "refined", "ideal")}
+        print("single-domain mean KL: " + ", ".join(f"{k} {v:.3f}"
+                                                    for k, v in summary["single"].items()))
+    mixed = [r for r in rows if r["kind"] != "single"]
+    if mixed:
+        worse = sum(r["kl"]["refined"] > r["kl"]["network"] for r in mixed)
+        print(f"mixtures: refined worse than the network on {worse} of {len(mixed)}")
+        summary["mixtures_refined_worse"] = worse
+    summary["median_seconds"] = float(np.median([r["seconds"] for r in rows]))
+    print(f"median {summary['median_seconds']:.1f} s per image (network, fit and posterior)")
+    return summary
+
+
+def write(args: argparse.Namespace, s: dict[str, Any]) -> None:
+    path = ROOT / "docs" / "benchmarks.md"
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    head = "## Orientation posterior"
+    now = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+    lines = [head, "", f"`python benchmarks/orientation_posterior.py --single {args.single} "
+             f"--mixtures {args.mixtures} --seed {args.seed} --data {args.data} --nuisance "
+             f"{args.nuisance} --seconds {args.seconds:g}` ({now}, 2-core machine): "
+             "KL(true || answer) on images counted at the template's intensity.", ""]
+    if "single" in s:
+        lines += ["| single-domain images | mean KL |", "|---|---|"]
+        lines += [f"| {k} | {v:.3f} |" for k, v in s["single"].items()]
+        lines.append("")
+    mixed = [r for r in s["rows"] if r["kind"] != "single"]
+    if mixed:
+        lines += ["| mixture | network KL | refined KL |", "|---|---|---|"]
+        lines += [f"| {r['kind']} | {r['kl']['network']:.3f} | {r['kl']['refined']:.3f} |"
+                  for r in mixed]
+        lines.append("")
+    lines.append(f"Median {s['median_seconds']:.1f} s per image (network, fit and posterior).")
+    section = "\n".join(lines) + "\n"
+    if head in text:
+        before, rest = text.split(head, 1)
+        after = rest.split("\n## ", 1)
+        text = before + section + ("\n## " + after[1] if len(after) > 1 else "")
+    else:
+        text = text.rstrip() + "\n\n" + section
+    path.write_text(text.rstrip() + "\n")
+    print(f"wrote {path}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--single", type=int, default=32)
+    p.add_argument("--mixtures", type=int, default=8)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data", choices=("bornagain", "deepgisas"), default="bornagain")
+    p.add_argument("--nuisance", choices=("known", "fitted"), default="known")
+    p.add_argument("--seconds", type=float, default=10.0, help="posterior sampling budget")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--write", action="store_true")
+    args = p.parse_args()
+    s = run(args)
+    if args.write:
+        write(args, s)
+
+
+if __name__ == "__main__":
+    main()
