@@ -23,8 +23,9 @@ Markov chain Monte Carlo (Green 1995), one sweep being:
   ratio times p(K') b / (p(K) d) (birth and death probabilities), the subsets' counts and the
   Dirichlet normalisations cancelling.
 
-The scale and background are held at the fit's (the total counts fix them far better than
-any weight). Bands are per-bin quantiles of the samples.
+The scale and the background are sampled too (random walks in their logs, flat priors
+there): a weight hidden in a domain whose rods miss the detector trades off against the
+scale. Bands are per-bin quantiles of the samples.
 """
 
 from __future__ import annotations
@@ -95,16 +96,18 @@ def orientation_posterior(basis: np.ndarray, data: np.ndarray, scale: float,
                           background: float, prior: RandomBins,
                           start: np.ndarray | None = None, seed: int = 0,
                           max_sweeps: int = 400, seconds: float = 10.0, burn: float = 0.2,
-                          transfers: int = 8,
+                          transfers: int = 8, sample_levels: bool = True,
                           progress: Callable[[int, int], None] | None = None
                           ) -> OrientationPosterior:
     """Sample the posterior of the weights over the bins (see the module docstring).
 
     ``basis`` [N, bins]: single-domain patterns on the counted pixels; ``data`` [N]: counts;
-    ``scale``, ``background``: of the fitted model; ``prior``: the template's random_bins;
+    ``scale``, ``background``: of the fitted model (the chain's start); ``prior``: the
+    template's random_bins;
     ``start`` [bins]: weights to start from (e.g. the maximum-likelihood fit; its largest
     ``hi`` are kept), else the best single bin. Runs ``max_sweeps`` sweeps or ``seconds``,
-    whichever ends first (at least 20); the first ``burn`` of them are discarded."""
+    whichever ends first (at least 20); the first ``burn`` of them are discarded.
+    ``sample_levels``: sample the scale and background too (else hold them, e.g. known)."""
     t0 = time.perf_counter()
     rng = np.random.default_rng(seed)
     lo, hi = prior.nonzero
@@ -126,12 +129,14 @@ def orientation_posterior(basis: np.ndarray, data: np.ndarray, scale: float,
             s.append(int(rng.choice([j for j in range(bins_n) if j not in s])))
             w = np.full(len(s), 1.0 / len(s))
     m_pos, m_sum = chain.model(s, w)
+    sc, bg = chain.scale, chain.background  # sampled too (flat priors on log s and log b)
     ll = float(chain.loglik(m_pos, m_sum))
+    log_steps = {"scale": 0.01, "background": 0.1}
     rbs: list[np.ndarray] = []
     samples: list[np.ndarray] = []
     step = 0.05
-    tried = {"transfer": 0, "jump": 0}
-    took = {"transfer": 0, "jump": 0}
+    tried: dict[str, int] = {"transfer": 0, "jump": 0, "level": 0}
+    took: dict[str, int] = {"transfer": 0, "jump": 0, "level": 0}
     sweeps = 0
     b_all = chain.b_pos
     while sweeps < max_sweeps and (sweeps < 20 or time.perf_counter() - t0 < seconds):
@@ -139,7 +144,7 @@ def orientation_posterior(basis: np.ndarray, data: np.ndarray, scale: float,
         rb = np.zeros(bins_n)
         # 1. each domain's bin from its exact conditional (Gibbs), Rao-Blackwellised
         for i in rng.permutation(len(s)):
-            wi = chain.scale * w[i]
+            wi = sc * w[i]
             base_pos = m_pos - wi * b_all[:, s[i]]
             base_sum = m_sum - wi * chain.col[s[i]]
             cand = chain.loglik_columns(base_pos[:, None] + wi * b_all,
@@ -161,8 +166,8 @@ def orientation_posterior(basis: np.ndarray, data: np.ndarray, scale: float,
                 if not (w[i] + delta > 0 and w[j] - delta > 0):
                     tried["transfer"] += 1
                     continue
-                dm = chain.scale * delta * (b_all[:, s[i]] - b_all[:, s[j]])
-                ds = chain.scale * delta * (chain.col[s[i]] - chain.col[s[j]])
+                dm = sc * delta * (b_all[:, s[i]] - b_all[:, s[j]])
+                ds = sc * delta * (chain.col[s[i]] - chain.col[s[j]])
                 new = float(chain.loglik(m_pos + dm, m_sum + ds))
                 tried["transfer"] += 1
                 if math.log(rng.uniform()) < new - ll:
@@ -173,7 +178,26 @@ def orientation_posterior(basis: np.ndarray, data: np.ndarray, scale: float,
             if burning:  # adapt the step during the first sweeps towards ~30 % acceptance
                 rate = took["transfer"] / max(tried["transfer"], 1)
                 step *= 1.1 if rate > 0.3 else 0.9
-        # 3. a birth or a death
+        # 3. the scale and the background: random walks in log (the model is linear in both)
+        for name in ("scale", "background") if sample_levels else ():
+            factor = math.exp(rng.normal(0.0, log_steps[name]))
+            if name == "scale":
+                new_pos, new_sum = (m_pos - bg) * factor + bg, (m_sum - bg * chain.n) * factor \
+                    + bg * chain.n
+            else:
+                new_pos, new_sum = m_pos + bg * (factor - 1), m_sum + bg * (factor - 1) * chain.n
+            new = float(chain.loglik(new_pos, new_sum))
+            tried["level"] += 1
+            if math.log(rng.uniform()) < new - ll:
+                m_pos, m_sum, ll = new_pos, new_sum, new
+                if name == "scale":
+                    sc *= factor
+                else:
+                    bg *= factor
+                took["level"] += 1
+            if burning:
+                log_steps[name] *= 1.2 if took["level"] / tried["level"] > 0.3 else 0.8
+        # 4. a birth or a death
         k = len(s)
         birth_p = _birth_probability(k, lo, hi)
         if lo < hi:
@@ -182,10 +206,10 @@ def orientation_posterior(basis: np.ndarray, data: np.ndarray, scale: float,
                 free = [j for j in range(bins_n) if j not in s]
                 j = int(rng.choice(free))
                 u = float(rng.beta(1.0, k))
-                new_pos = (1 - u) * (m_pos - chain.background) + chain.background \
-                    + chain.scale * u * b_all[:, j]
-                new_sum = (1 - u) * (m_sum - chain.background * chain.n) \
-                    + chain.background * chain.n + chain.scale * u * chain.col[j]
+                new_pos = (1 - u) * (m_pos - bg) + bg \
+                    + sc * u * b_all[:, j]
+                new_sum = (1 - u) * (m_sum - bg * chain.n) \
+                    + bg * chain.n + sc * u * chain.col[j]
                 new = float(chain.loglik(new_pos, new_sum))
                 ratio = (1.0 - _birth_probability(k + 1, lo, hi)) / birth_p
                 if math.log(rng.uniform()) < new - ll + math.log(ratio):
@@ -195,12 +219,12 @@ def orientation_posterior(basis: np.ndarray, data: np.ndarray, scale: float,
                     took["jump"] += 1
             else:
                 i = int(rng.integers(k))
-                wi = chain.scale * w[i]
+                wi = sc * w[i]
                 rest = 1.0 - w[i]
-                new_pos = (m_pos - chain.background - wi * b_all[:, s[i]]) / rest \
-                    + chain.background
-                new_sum = (m_sum - chain.background * chain.n - wi * chain.col[s[i]]) / rest \
-                    + chain.background * chain.n
+                new_pos = (m_pos - bg - wi * b_all[:, s[i]]) / rest \
+                    + bg
+                new_sum = (m_sum - bg * chain.n - wi * chain.col[s[i]]) / rest \
+                    + bg * chain.n
                 new = float(chain.loglik(new_pos, new_sum))
                 ratio = _birth_probability(k - 1, lo, hi) / (1.0 - birth_p)
                 if math.log(rng.uniform()) < new - ll + math.log(ratio):
