@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from _docs import write_section  # type: ignore[import-not-found]
 
 import deepgisas as dg
 from deepgisas.errors import UserError
@@ -31,8 +32,6 @@ from deepgisas.fit import FitConfig, fit_image
 from deepgisas.fit.tensors import free_tensors
 from deepgisas.predict import Predictor
 from deepgisas.templates import draw_parameters, instantiate
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def clean_images(n: int, seed: int, data: str, cache: Path) -> tuple[list[dict], list]:
@@ -134,11 +133,8 @@ def print_table(exposure: float, s: dict[str, Any]) -> None:
 
 def write(args: argparse.Namespace, out: dict[str, Any]) -> None:
     """Replace the fit-coverage section of docs/benchmarks.md."""
-    path = ROOT / "docs" / "benchmarks.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    head = "## Fit coverage"
     now = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
-    lines = [head, "", f"`python benchmarks/fit_coverage.py --n {args.n} --seed {args.seed} "
+    lines = [f"`python benchmarks/fit_coverage.py --n {args.n} --seed {args.seed} "
              f"--data {args.data} --exposures {' '.join(f'{e:g}' for e in args.exposures)}"
              f"{' --no-model' if args.no_model else ''} --objective {args.objective}` "
              f"({now}, 2-core machine). Goal: 68 +- 7 % within 1 std, 95 +- 4 % within 2 std.",
@@ -155,15 +151,7 @@ def write(args: argparse.Namespace, out: dict[str, Any]) -> None:
                   f"{v['within_2std']:.0%} | {v['at_bound']} |"
                   for k, v in s["parameters"].items()]
         lines.append("")
-    section = "\n".join(lines)
-    if head in text:
-        before, rest = text.split(head, 1)
-        after = rest.split("\n## ", 1)
-        text = before + section + ("\n## " + after[1] if len(after) > 1 else "")
-    else:
-        text = text.rstrip() + "\n\n" + section
-    path.write_text(text.rstrip() + "\n")
-    print(f"wrote {path}")
+    write_section("## Fit coverage", lines)
 
 
 def main() -> None:

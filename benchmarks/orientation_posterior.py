@@ -24,11 +24,11 @@ from __future__ import annotations
 import argparse
 import datetime
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from _docs import write_section  # type: ignore[import-not-found]
 
 import deepgisas as dg
 from deepgisas.analysis.validate import distribution_scores
@@ -36,8 +36,6 @@ from deepgisas.data.labels import LabelSpace, xi_histogram
 from deepgisas.fit import FitConfig, fit_image
 from deepgisas.predict import Predictor
 from deepgisas.templates import draw_parameters, instantiate
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def experiments(single: int, mixtures: int, seed: int) -> list[tuple[dict, str]]:
@@ -138,11 +136,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def write(args: argparse.Namespace, s: dict[str, Any]) -> None:
-    path = ROOT / "docs" / "benchmarks.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    head = "## Orientation posterior"
     now = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
-    lines = [head, "", f"`python benchmarks/orientation_posterior.py --single {args.single} "
+    lines = [f"`python benchmarks/orientation_posterior.py --single {args.single} "
              f"--mixtures {args.mixtures} --seed {args.seed} --data {args.data} --nuisance "
              f"{args.nuisance} --seconds {args.seconds:g}` ({now}, 2-core machine): "
              "KL(true || answer) on images counted at the template's intensity.", ""]
@@ -157,15 +152,7 @@ def write(args: argparse.Namespace, s: dict[str, Any]) -> None:
                   for r in mixed]
         lines.append("")
     lines.append(f"Median {s['median_seconds']:.1f} s per image (network, fit and posterior).")
-    section = "\n".join(lines) + "\n"
-    if head in text:
-        before, rest = text.split(head, 1)
-        after = rest.split("\n## ", 1)
-        text = before + section + ("\n## " + after[1] if len(after) > 1 else "")
-    else:
-        text = text.rstrip() + "\n\n" + section
-    path.write_text(text.rstrip() + "\n")
-    print(f"wrote {path}")
+    write_section("## Orientation posterior", lines)
 
 
 def main() -> None:
