@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,6 +34,7 @@ from _docs import write_section  # type: ignore[import-not-found]
 import deepgisas as dg
 from deepgisas.analysis.validate import distribution_scores
 from deepgisas.data.labels import LabelSpace, xi_histogram
+from deepgisas.data.stream import template_hash
 from deepgisas.fit import FitConfig, fit_image
 from deepgisas.predict import Predictor
 from deepgisas.templates import draw_parameters, instantiate
@@ -64,12 +66,18 @@ def experiments(single: int, mixtures: int, seed: int) -> list[tuple[dict, str]]
     return out
 
 
-def simulate(e: dg.Experiment, data: str) -> np.ndarray:
+def simulate(e: dg.Experiment, data: str, path: Path) -> np.ndarray:
+    """The clean image, cached in ``path`` (BornAgain takes a minute or two per image)."""
+    if path.exists():
+        return np.load(path)
     if data == "bornagain":
         from deepgisas.reference import bornagain_simulate
 
-        return bornagain_simulate(e, threads=2)
-    return dg.simulate(e)
+        img = bornagain_simulate(e, threads=2)
+    else:
+        img = dg.simulate(e)
+    np.save(path, img)
+    return img
 
 
 def ideal(template: dg.Experiment, draw: dict, counts: np.ndarray, labels: LabelSpace
@@ -91,6 +99,7 @@ def ideal(template: dg.Experiment, draw: dict, counts: np.ndarray, labels: Label
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     torch.set_num_threads(args.threads)
+    args.cache.mkdir(parents=True, exist_ok=True)
     template = dg.load("hex-orientation")
     labels = LabelSpace.of(template)
     assert labels.orientation is not None
@@ -99,7 +108,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     rows = []
     for i, (draw, kind) in enumerate(experiments(args.single, args.mixtures, args.seed)):
         e = instantiate(template, draw)[0]
-        counts = rng.poisson(np.clip(simulate(e, args.data), 0, None)).astype(np.float64)
+        clean = simulate(e, args.data, args.cache / f"hex_{template_hash(template):x}_"
+                         f"{args.data}_{args.seed}_{i}.npy")
+        counts = rng.poisson(np.clip(clean, 0, None)).astype(np.float64)
         truth = xi_histogram(draw[labels.orientation], labels.bins)[0].astype(np.float64)
         t0 = time.perf_counter()
         network = net(counts[None])[0]
@@ -164,6 +175,7 @@ def main() -> None:
     p.add_argument("--nuisance", choices=("known", "fitted"), default="known")
     p.add_argument("--seconds", type=float, default=10.0, help="posterior sampling budget")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--cache", type=Path, default=Path("/tmp/deepgisas-orientation-posterior"))
     p.add_argument("--write", action="store_true")
     args = p.parse_args()
     s = run(args)

@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> None:
     from deepgisas.fit.files import SPOT_RADIUS_DEG, fit_file, save_fit_png
     from deepgisas.io.atomic import atomic_write
 
-    config = FitConfig(objective=args.objective, variance=args.variance)
+    config = FitConfig(objective=args.objective, variance=args.variance, progress=True)
 
     out = Path(args.output) if args.output else None
     png = out.with_suffix(".png") if out is not None else Path(

@@ -99,6 +99,7 @@ class FitConfig:
     float64: bool = False  # coarse levels in float64 too (else float32 with a 1e-3 step)
     explore: bool = True  # with given starts, also search from the prior; keep the best
     posterior_seconds: float = 10.0  # orientation fits on counts: the posterior's sampling
+    progress: bool = False  # a progress bar (on stderr) while the orientation posterior samples
     objective: str = "auto"  # poisson | gaussian | log; auto: poisson for counts, else log
     variance: float | None = None  # gaussian: the data's variance (None: max(D, 1) for
     # counts, else one common variance estimated from the residuals)
@@ -235,9 +236,10 @@ def _starts(template: Experiment, free: FreeTensors, start: Start | Sequence[Sta
 
 def network_starts(network: dict[str, Any], template: Experiment,
                    config: FitConfig | None = None, n: int = 4) -> list[dict[str, float]]:
-    """Starts from a parameter model's prediction: its mean, then n - 1 draws from its
-    Gaussian (mean, std) clipped to the priors; the nuisance parameters it does not predict
-    are filled in from prior points by :func:`fit_image`."""
+    """Starts from a parameter model's prediction: its mean, then its ``modes`` (a flow
+    model's densest draws) if it gives them, then draws from the Gaussian (mean, std), n in
+    all, clipped to the priors; the nuisance parameters it does not predict are filled in
+    from prior points by :func:`fit_image`."""
     labels = LabelSpace.of(template)
     priors = {labels.short[p]: prior for p, prior in template.free_parameters.items()}
     rng = np.random.default_rng((config or FitConfig()).seed)
@@ -250,7 +252,9 @@ def network_starts(network: dict[str, Any], template: Experiment,
         return float(x)
 
     out = [{k: clip(k, v) for k, v in mean.items()}]
-    for _ in range(n - 1):
+    out += [{k: clip(k, v) for k, v in mode.items()} for mode in network.get("modes", [])]
+    out = out[:max(n, 1)]
+    for _ in range(n - len(out)):
         out.append({k: clip(k, v + std.get(k, 0.0) * rng.standard_normal())
                     for k, v in mean.items()})
     return out

@@ -47,6 +47,7 @@ import numpy as np
 import torch
 from scipy.optimize import nnls
 from torch import Tensor
+from tqdm import tqdm
 
 from deepgisas.data.labels import LabelSpace
 from deepgisas.errors import UserError
@@ -429,9 +430,15 @@ def fit_orientation(template: Experiment, image: np.ndarray, mask: np.ndarray | 
         prior = template.free_parameters[labels.orientation]
         assert isinstance(prior, RandomBins)
         counts = data.reshape(-1)[search.exact.pixels.numpy()]
-        post = orientation_posterior(search.full_basis(sol), counts, scale, sol.background,
-                                     prior, start=prob, seed=cfg.seed,
-                                     seconds=cfg.posterior_seconds)
+        with tqdm(total=round(cfg.posterior_seconds, 1), unit="s", desc="posterior",
+                  disable=not cfg.progress, leave=False,
+                  bar_format="{desc}: {bar} {n:.0f}/{total:.0f} s") as bar:
+            post = orientation_posterior(
+                search.full_basis(sol), counts, scale, sol.background, prior,
+                start=[prob] + ([np.asarray(network["probability"], dtype=np.float64)]
+                                if network is not None else []),
+                seed=cfg.seed, seconds=cfg.posterior_seconds,
+                progress=lambda done, _: bar.update(min(done, bar.total) - bar.n))
         extra.update(
             probability=post.mean.tolist(), probability_low=post.low.tolist(),
             probability_high=post.high.tolist(), probability_ml=prob.tolist(),
