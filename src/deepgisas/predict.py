@@ -15,6 +15,7 @@ from deepgisas.data.augment import center_window, to_network_input
 from deepgisas.data.labels import LabelSpace
 from deepgisas.data.preprocess import InputSpec
 from deepgisas.io.images import ModelImages
+from deepgisas.models.heads import FlowHead, head_of
 from deepgisas.models.nets import for_inference
 from deepgisas.models.onnx import select_engine
 from deepgisas.models.store import load_model, model_dir
@@ -23,6 +24,8 @@ from deepgisas.sample import parse_experiment, read_instrument
 from deepgisas.training.losses import split_gaussian
 
 BATCH = 64
+FLOW_SAMPLES = 512  # draws behind a flow model's answer
+QUANTILES = (0.05, 0.16, 0.5, 0.84, 0.95)
 FOLD_MIN = 16  # images from which the folded copy (for_inference, ~5 ms to make) is used
 
 
@@ -62,6 +65,7 @@ class Predictor:
         self.net = runner if runner is not None else (net if eager else for_inference(net))
         self._eager: Any = net if eager else None  # folded on demand
         self.card = card
+        self.head = head_of(net, card) if card["head"] != "distribution" else None
         self.spec = InputSpec.from_dict(card["input"])
         self.template = parse_experiment(card["template"], "model card")
         self.labels = LabelSpace.of(self.template)
@@ -69,7 +73,7 @@ class Predictor:
 
     @property
     def kind(self) -> str:
-        """"distribution" (an orientation model) or "gaussian" (a parameter model)."""
+        """"distribution" (an orientation model), "gaussian" or "flow" (parameter models)."""
         return str(self.card["head"])
 
     @property
@@ -92,15 +96,10 @@ class Predictor:
             p = torch.softmax(out, -1).numpy()
             xi = self.labels.xi_deg().tolist()
             return [{"xi_deg": xi, "probability": (row / row.sum()).tolist()} for row in p]
-        mean, std = split_gaussian(out)
-        # the std maps through the prior: half the width of the mapped +-1 std interval
+        results = (self._flow(out.float()) if isinstance(self.head, FlowHead)
+                   else self._gaussian(out))
         labels = self.labels
-        val, lo = labels.decode(mean.numpy()), labels.decode((mean - std).numpy())
-        hi = labels.decode((mean + std).numpy())
-        results = []
-        for i in range(len(images)):
-            r: dict[str, Any] = {"parameters": {k: float(val[k][i]) for k in val},
-                                 "std": {k: float(abs(hi[k][i] - lo[k][i]) / 2) for k in val}}
+        for r in results:
             outside = {}
             for path, prior in zip(labels.numeric, labels.priors, strict=True):
                 name = labels.short[path]
@@ -109,7 +108,50 @@ class Predictor:
                     outside[name] = flag
             if outside:  # the network's answer lies beyond the range it was trained on
                 r["outside_prior"] = outside
-            results.append(r)
+        return results
+
+    def _gaussian(self, out: torch.Tensor) -> list[dict[str, Any]]:
+        """Mean and std per parameter; the std maps through the prior: half the width of the
+        mapped +-1 std interval."""
+        mean, std = split_gaussian(out)
+        labels = self.labels
+        val, lo = labels.decode(mean.numpy()), labels.decode((mean - std).numpy())
+        hi = labels.decode((mean + std).numpy())
+        return [{"parameters": {k: float(val[k][i]) for k in val},
+                 "std": {k: float(abs(hi[k][i] - lo[k][i]) / 2) for k in val}}
+                for i in range(out.shape[0])]
+
+    def _flow(self, out: torch.Tensor) -> list[dict[str, Any]]:
+        """From ``FLOW_SAMPLES`` seeded draws of the flow, in physical units: the posterior
+        mean, std and quantiles (5, 16, 50, 84, 95 %) per parameter, and ``modes``: the
+        draws of highest density (up to 3, one per cluster), starts for a fit."""
+        assert isinstance(self.head, FlowHead)
+        with torch.no_grad(), torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            draws = self.head.sample(out, FLOW_SAMPLES)  # [S, B, P] unit box
+            logp = self.head.log_prob(out, draws)  # [S, B]
+        unit = draws.clamp(0, 1).double().numpy()
+        names = list(self.labels.names)
+        results = []
+        for i in range(out.shape[0]):
+            phys = self.labels.decode(unit[:, i])
+            arr = np.stack([phys[k] for k in names], 1)  # [S, P]
+            q = np.quantile(arr, QUANTILES, axis=0)
+            modes: list[dict[str, float]] = []
+            taken: list[np.ndarray] = []
+            for j in np.argsort(-logp[:, i].numpy()):
+                if all(np.abs(unit[j, i] - u).max() > 0.1 for u in taken):
+                    taken.append(unit[j, i])
+                    modes.append({k: float(arr[j, n]) for n, k in enumerate(names)})
+                if len(modes) == 3:
+                    break
+            results.append({
+                "parameters": {k: float(arr[:, n].mean()) for n, k in enumerate(names)},
+                "std": {k: float(arr[:, n].std()) for n, k in enumerate(names)},
+                "quantiles": {k: {f"{int(round(100 * lv))}": float(q[m, n])
+                                  for m, lv in enumerate(QUANTILES)}
+                              for n, k in enumerate(names)},
+                "modes": modes})
         return results
 
 

@@ -13,18 +13,19 @@ from deepgisas.predict import predict_arrays
 from deepgisas.sample import parse_experiment
 
 
-def test_both_models_ship() -> None:
-    assert {"hex-orientation", "film"} <= set(bundled_models())
+def test_the_models_ship() -> None:
+    assert {"hex-orientation", "film", "film-flow"} <= set(bundled_models())
 
 
-@pytest.mark.parametrize("name", ["hex-orientation", "film"])
-def test_bundled_model_loads_and_predicts(name: str) -> None:
+@pytest.mark.parametrize(("name", "template_name"), [("hex-orientation", "hex-orientation"),
+                                                      ("film", "film"), ("film-flow", "film")])
+def test_bundled_model_loads_and_predicts(name: str, template_name: str) -> None:
     folder = model_dir(name)
     size = sum(p.stat().st_size for p in folder.iterdir())
     assert size <= 20e6
     net, card = load_model(name)
-    assert card["training"]["command"].startswith(f"deepgisas train {name} ")
-    assert card["template"] == dg.load(name).to_dict()
+    assert card["training"]["command"].startswith(f"deepgisas train {template_name} ")
+    assert card["template"] == dg.load(template_name).to_dict()
     template = parse_experiment(card["template"])
     exps = dg.sample_experiments(template, 2, seed=99)
     res = predict_arrays(name, dg.simulate_batch(exps, dtype=torch.float32))
@@ -58,9 +59,10 @@ def test_bundled_models_beat_their_baselines() -> None:
     figs = card["validation"]["figures"]
     assert figs["model"]["kl"] < figs["baseline_uniform"]["kl"] - 0.3
     assert figs["model"]["emd_deg"] < figs["baseline_uniform"]["emd_deg"]
-    card = load_model("film")[1]
-    for name, f in card["validation"]["figures"].items():
-        assert f["median_relative_error"] < f["baseline_median_relative_error"], name
+    for model in ("film", "film-flow"):
+        card = load_model(model)[1]
+        for name, f in card["validation"]["figures"].items():
+            assert f["median_relative_error"] < f["baseline_median_relative_error"], name
 
 
 def test_hex_orientation_model_reads_orientation_from_clean_patterns() -> None:

@@ -21,10 +21,10 @@ from deepgisas.data.stream import generator, template_hash, to_batch
 from deepgisas.errors import UserError
 from deepgisas.io.atomic import atomic_write
 from deepgisas.models import Net
+from deepgisas.models.heads import head_of
 from deepgisas.models.store import load_model
 from deepgisas.sample import Experiment, RandomBins, parse_experiment
 from deepgisas.templates import draw_parameters, instantiate, set_path
-from deepgisas.training.losses import split_gaussian
 
 BATCH = 64
 
@@ -52,7 +52,7 @@ class Model:
 
     @property
     def kind(self) -> str:
-        """"distribution" (orientation) or "gaussian" (parameters)."""
+        """"distribution" (orientation), "gaussian" or "flow" (parameters)."""
         return str(self.card["head"])
 
     @classmethod
@@ -76,8 +76,8 @@ def to_labels(model: Model, out: torch.Tensor) -> dict[str, np.ndarray]:
     [n, P]}`` (unit box)."""
     if model.kind == "distribution":
         return {"dist": torch.softmax(out, -1).numpy()}
-    mean, std = split_gaussian(out)
-    return {"theta": mean.numpy(), "std": std.numpy()}
+    mean, std = head_of(model.net, model.card).mean_std(out.float())
+    return {"theta": mean.double().numpy(), "std": std.double().numpy()}
 
 
 def predict_x(model: Model, x: torch.Tensor) -> dict[str, np.ndarray]:

@@ -27,6 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--loss", choices=("kl", "emd"), default="kl",
                    help="loss of a distribution head")
+    p.add_argument("--head", choices=("auto", "gaussian", "flow"), default="auto",
+                   help="parameter labels: independent Gaussians (auto) or a normalising flow "
+                        "over all labels jointly (correlated and two-valued answers)")
     p.add_argument("--augment", choices=("talk", "detector"), default="talk")
     p.add_argument("--intensity-scale", type=float, nargs=2, metavar=("LO", "HI"),
                    default=(-2.0, 2.0),
@@ -107,7 +110,7 @@ def run(args: argparse.Namespace) -> None:
                       checkpoint_minutes=args.checkpoint_minutes, repeats=args.repeats,
                       buffer=args.buffer,
                       precision=args.precision, init_from=args.init_from,
-                      init_head=args.init_head)
+                      init_head=args.init_head, head=args.head)
     command = "deepgisas " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     card = train(template, out, cfg, resume=args.resume, command=command)
     figs = ", ".join(f"{k} {v:.4g}" for k, v in card["validation"].items()

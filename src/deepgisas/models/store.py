@@ -18,6 +18,7 @@ import torch
 from deepgisas.errors import UserError
 from deepgisas.io.atomic import atomic_write
 from deepgisas.io.text import read_json
+from deepgisas.models.heads import attach_head
 from deepgisas.models.nets import Net
 from deepgisas.models.registry import create_model
 
@@ -82,6 +83,7 @@ def load_model(name_or_path: str | Path, device: str | torch.device = "cpu"
     folder = model_dir(name_or_path)
     card = read_card(folder)
     net = create_model(card["arch"], card["in_chans"], card["num_outputs"])
+    attach_head(net, card)
     p = folder / WEIGHTS
     try:
         state = load(p.read_bytes())

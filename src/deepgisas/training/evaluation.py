@@ -16,9 +16,10 @@ import torch
 
 from deepgisas.data.labels import LabelSpace, xi_histogram
 from deepgisas.models import Net
+from deepgisas.models.heads import FlowHead, GaussianHead
 from deepgisas.sample import Experiment
 from deepgisas.templates import draw_parameters
-from deepgisas.training.losses import circular_emd, coverage, fold, kl_divergence, split_gaussian
+from deepgisas.training.losses import circular_emd, coverage, fold, kl_divergence
 
 
 def dist_figures(truth: torch.Tensor, p: torch.Tensor) -> dict[str, float]:
@@ -30,9 +31,11 @@ def dist_figures(truth: torch.Tensor, p: torch.Tensor) -> dict[str, float]:
 
 
 @torch.no_grad()
-def card_figures(net: Net, template: Experiment, batches: list[dict], n_prior: int = 4000
+def card_figures(net: Net, template: Experiment, batches: list[dict],
+                 head: GaussianHead | FlowHead | None = None, n_prior: int = 4000
                  ) -> dict[str, Any]:
-    """Validation figures of ``net`` on ``batches`` (from ``validation_batches``)."""
+    """Validation figures of ``net`` on ``batches`` (from ``validation_batches``); ``head``:
+    a parameter model's posterior head (Gaussian if None)."""
     net.eval()
     labels = LabelSpace.of(template)
     outs = torch.cat([net(b["x"]) for b in batches]).double()
@@ -46,7 +49,8 @@ def card_figures(net: Net, template: Experiment, batches: list[dict], n_prior: i
                 "baseline_uniform": dist_figures(truth, uniform),
                 "baseline_mean_label": dist_figures(truth, mean_label.expand_as(truth))}
     truth = torch.cat([b["theta"] for b in batches]).double()
-    mean, std = split_gaussian(outs)
+    mean, std = (head or GaussianHead()).mean_std(outs.float())
+    mean, std = mean.double(), std.double()
     phys_true = labels.decode(truth.numpy())
     phys_pred = labels.decode(mean.numpy())
     out: dict[str, Any] = {}

@@ -2,7 +2,9 @@
 curves (CSV + PNG), atomic checkpoints, and a model directory at the end.
 
 The head follows the template's labels: a softmax over the xi bins (loss KL or circular EMD)
-for an orientation label, or a mean and a log-std per numeric label (Gaussian NLL).
+for an orientation label; for numeric labels a mean and a log-std per label (Gaussian NLL), or
+with ``head="flow"`` a context vector and a conditional normalising flow over all labels
+(its negative log-likelihood; deepgisas.models.heads).
 """
 
 from __future__ import annotations
@@ -27,18 +29,13 @@ from deepgisas.data.shard_dataset import ShardDataset
 from deepgisas.data.stream import SimulatedStream, validation_batches
 from deepgisas.errors import UserError
 from deepgisas.models import Net, create_model
+from deepgisas.models.heads import FLOW_DEFAULTS, FlowHead, GaussianHead, attach_head, head_of
 from deepgisas.models.store import save_model
 from deepgisas.sample import Experiment
 from deepgisas.training.checkpoint import load_checkpoint, save_checkpoint
 from deepgisas.training.curves import mean_data_wait, write_curves
 from deepgisas.training.evaluation import card_figures, dist_figures
-from deepgisas.training.losses import (
-    circular_emd,
-    coverage,
-    gaussian_nll,
-    kl_divergence,
-    split_gaussian,
-)
+from deepgisas.training.losses import circular_emd, coverage, kl_divergence
 
 
 @dataclass(frozen=True)
@@ -53,6 +50,7 @@ class TrainConfig:
     steps_per_epoch: int = 25
     val_size: int = 128
     loss: str = "kl"  # orientation labels: "kl" or "emd"
+    head: str = "auto"  # numeric labels: "auto" (= "gaussian") or "flow"
     seed: int = 0
     workers: int = 1
     repeats: int = 4  # augmented views per simulation (on-the-fly data)
@@ -70,6 +68,8 @@ class TrainConfig:
             raise UserError(f"precision must be float32 or float64, got {self.precision!r}")
         if self.loss not in ("kl", "emd"):
             raise UserError(f"loss must be kl or emd, got {self.loss!r}")
+        if self.head not in ("auto", "gaussian", "flow"):
+            raise UserError(f"head must be auto, gaussian or flow, got {self.head!r}")
         if self.minutes <= 0 or self.batch_size < 1 or self.steps_per_epoch < 1:
             raise UserError("minutes, batch size and steps per epoch must be positive")
         if self.buffer is not None:
@@ -80,37 +80,44 @@ class TrainConfig:
                                 f"({self.batch_size})")
 
 
-def head_kind(labels: LabelSpace) -> tuple[str, int]:
-    """("distribution", bins) or ("gaussian", 2 P)."""
+def head_kind(labels: LabelSpace, head: str = "auto") -> tuple[str, int]:
+    """("distribution", bins), ("gaussian", 2 P) or ("flow", context size)."""
     if labels.orientation is not None and labels.numeric:
         raise UserError("labels mix an orientation and numbers; name one kind in `labels:`")
     if labels.orientation is not None:
+        if head == "flow":
+            raise UserError("a flow head is for parameter labels, not an orientation")
         return "distribution", labels.bins
     if labels.numeric:
+        if head == "flow":
+            return "flow", int(FLOW_DEFAULTS["context"])
         return "gaussian", 2 * len(labels.numeric)
     raise UserError("the template has no labels to learn")
 
 
-def batch_loss(kind: str, loss: str, out: torch.Tensor, batch: dict) -> torch.Tensor:
+def batch_loss(kind: str, loss: str, out: torch.Tensor, batch: dict,
+               head: GaussianHead | FlowHead | None = None) -> torch.Tensor:
     if kind == "distribution":
         logp = torch.log_softmax(out, -1)
         if loss == "emd":
             return circular_emd(logp.exp(), batch["dist"]).mean()
         return kl_divergence(batch["dist"], logp).mean()
-    return gaussian_nll(out, batch["theta"]).mean()
+    return (head or GaussianHead()).nll(out, batch["theta"]).mean()
 
 
 @torch.no_grad()
-def evaluate(net: Net, kind: str, batches: list[dict]) -> dict[str, float]:
+def evaluate(net: Net, kind: str, batches: list[dict],
+             head: GaussianHead | FlowHead | None = None) -> dict[str, float]:
     """Validation figures: KL, circular EMD (deg) and folded KL; or NLL, mean absolute error
-    in the unit box and the coverage of +-1 and +-2 std."""
+    in the unit box and the coverage of +-1 and +-2 std (a flow's mean and std from draws)."""
     net.eval()
     outs = torch.cat([net(b["x"]) for b in batches])
     if kind == "distribution":
         return dist_figures(torch.cat([b["dist"] for b in batches]), torch.softmax(outs, -1))
+    head = head or GaussianHead()
     truth = torch.cat([b["theta"] for b in batches])
-    mean, std = split_gaussian(outs)
-    return {"nll": gaussian_nll(outs, truth).mean().item(),
+    mean, std = head.mean_std(outs)
+    return {"nll": head.nll(outs, truth).mean().item(),
             "mae_unit": (mean - truth).abs().mean().item(),
             "within_1std": coverage(mean, std, truth, 1.0).mean().item(),
             "within_2std": coverage(mean, std, truth, 2.0).mean().item()}
@@ -173,9 +180,16 @@ def train(template: Experiment, out: str | Path, cfg: TrainConfig, resume: bool 
     if dev.type == "cuda" and world > 1:
         dev = torch.device("cuda", rank % torch.cuda.device_count())
     labels = LabelSpace.of(template)
-    kind, n_out = head_kind(labels)
+    kind, n_out = head_kind(labels, cfg.head)
     torch.manual_seed(cfg.seed)
     net = create_model(cfg.arch, cfg.input.in_chans, n_out)
+    head_card: dict[str, Any] = {"head": kind}
+    if kind == "flow":
+        head_card["flow"] = {**FLOW_DEFAULTS, "features": len(labels.numeric)}
+        attach_head(net, head_card)
+    head = head_of(net, head_card) if kind != "distribution" else None
+    if kind == "flow" and world > 1:  # its weights live outside DistributedDataParallel's
+        raise UserError("a flow head trains in one process (no torchrun)")
     if cfg.init_from is not None:
         init_backbone(net, cfg)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -247,7 +261,7 @@ def train(template: Experiment, out: str | Path, cfg: TrainConfig, resume: bool 
                 take_counts(raw, counts)
                 batch = {k: v.to(dev, non_blocking=True) for k, v in raw.items()}
                 with torch.autocast(dev.type, enabled=dev.type == "cuda"):
-                    loss = batch_loss(kind, cfg.loss, model(batch["x"]).float(), batch)
+                    loss = batch_loss(kind, cfg.loss, model(batch["x"]).float(), batch, head)
                 opt.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
                 scaler.step(opt)
@@ -263,7 +277,7 @@ def train(template: Experiment, out: str | Path, cfg: TrainConfig, resume: bool 
                 state["total_steps"] = state["step"] + max(1, int(rate * left))
             done = state["seconds"] >= budget or state["step"] >= state["total_steps"]
             if rank == 0:
-                figures = evaluate(net, kind, val)
+                figures = evaluate(net, kind, val, head)
                 row = {"epoch": len(state["curve"]) + 1, "step": state["step"],
                        "images": state["step"] * cfg.batch_size * world,
                        "seconds": round(state["seconds"], 1), "lr": opt.param_groups[0]["lr"],
@@ -291,7 +305,7 @@ def train(template: Experiment, out: str | Path, cfg: TrainConfig, resume: bool 
             batches.close()
     bar.close()
     card: dict[str, Any] = {"arch": cfg.arch, "in_chans": cfg.input.in_chans, "num_outputs": n_out,
-            "head": kind, "input": cfg.input.to_dict(), "template": template.to_dict(),
+            **head_card, "input": cfg.input.to_dict(), "template": template.to_dict(),
             "labels": {"orientation": labels.orientation, "bins": labels.bins,
                        "numeric": list(labels.numeric), "names": labels.names},
             "training": {"command": command, "config": _config_dict(cfg), "world_size": world,
@@ -308,7 +322,7 @@ def train(template: Experiment, out: str | Path, cfg: TrainConfig, resume: bool 
     if rank == 0 and "reuse" in state["curve"][-1]:
         card["training"]["reuse"] = state["curve"][-1]["reuse"]
     if rank == 0:
-        card["validation"]["figures"] = card_figures(net, template, val)
+        card["validation"]["figures"] = card_figures(net, template, val, head)
         save_model(out, net, card)
     if world > 1:
         torch.distributed.barrier()
@@ -327,12 +341,15 @@ def init_backbone(net: Net, cfg: TrainConfig) -> None:
                         f"channels: training a {cfg.arch} with {cfg.input.in_chans}",
                         cfg.init_from)
     if cfg.init_head:
-        if card["num_outputs"] != net.head.out_features:
-            raise UserError(f"--init-head: the model has {card['num_outputs']} outputs, not "
-                            f"{net.head.out_features}", cfg.init_from)
+        if card["num_outputs"] != net.head.out_features or (
+                card["head"] == "flow") != hasattr(net, "posterior"):
+            raise UserError(f"--init-head: the model's head ({card['head']}, "
+                            f"{card['num_outputs']} outputs) is not the one trained here",
+                            cfg.init_from)
         net.load_state_dict(source.state_dict())
         return
-    state = {k: v for k, v in source.state_dict().items() if not k.startswith("head.")}
+    state = {k: v for k, v in source.state_dict().items()
+             if not k.startswith(("head.", "posterior."))}
     net.load_state_dict(state, strict=False)
     net.reset_head(net.head.out_features)
 

@@ -1,0 +1,111 @@
+"""Posterior heads of parameter models: what the network's raw outputs say about the labels.
+
+A parameter model's network ends in a linear layer. Its head turns those outputs into a
+posterior over the labels in the unit box (``LabelSpace.encode``), with one interface:
+``nll(out, theta)`` (the training loss, per sample), ``sample(out, n)`` and ``mean_std(out)``.
+
+- :class:`GaussianHead` (card ``head: gaussian``): the outputs are a mean and a log-std per
+  label, independent Gaussians. Cheap, but it cannot show correlated or two-valued answers.
+- :class:`FlowHead` (card ``head: flow``): the outputs are a context vector that conditions a
+  neural spline flow (zuko's ``NSF``; Durkan et al. 2019) over all labels jointly, as in
+  neural posterior estimation (sbi; Zhdanov et al. 2022 for GISAXS). Its weights are part
+  of the model's state dict (``posterior.*``) and its shape is in the card (``flow``), so
+  loading builds it from numbers and never runs stored code.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from deepgisas.errors import UserError
+from deepgisas.training.losses import gaussian_nll, split_gaussian
+
+SAMPLES = 256  # draws behind a flow's mean and std
+FLOW_DEFAULTS: dict[str, Any] = {"context": 32, "transforms": 3, "hidden": [64, 64]}
+
+
+class GaussianHead:
+    """Independent Gaussians: outputs [B, 2P] = (mean, log std)."""
+
+    kind = "gaussian"
+
+    def nll(self, out: Tensor, theta: Tensor) -> Tensor:
+        return gaussian_nll(out, theta)
+
+    def mean_std(self, out: Tensor) -> tuple[Tensor, Tensor]:
+        return split_gaussian(out)
+
+    def sample(self, out: Tensor, n: int) -> Tensor:
+        """[n, B, P] draws."""
+        mean, std = split_gaussian(out)
+        return mean + std * torch.randn((n, *mean.shape), dtype=mean.dtype,
+                                        device=mean.device)
+
+
+class FlowHead(nn.Module):
+    """A conditional neural spline flow over the P labels given the context [B, C].
+
+    The unit box is mapped to [-2, 2] (x = 4 (theta - 1/2)), inside the splines' domain."""
+
+    kind = "flow"
+
+    def __init__(self, features: int, context: int, transforms: int = 3,
+                 hidden: tuple[int, ...] | list[int] = (64, 64)) -> None:
+        super().__init__()
+        import zuko
+
+        self.features, self.context = features, context
+        self.flow = zuko.flows.NSF(features, context, transforms=transforms,
+                                   hidden_features=tuple(hidden))
+
+    def nll(self, out: Tensor, theta: Tensor) -> Tensor:
+        x = 4.0 * (theta - 0.5)
+        return -(self.flow(out).log_prob(x) + self.features * math.log(4.0))
+
+    def sample(self, out: Tensor, n: int) -> Tensor:
+        """[n, B, P] draws (torch's global generator: fork and seed it for repeatable ones)."""
+        return self.flow(out).sample((n,)) / 4.0 + 0.5
+
+    def log_prob(self, out: Tensor, theta: Tensor) -> Tensor:
+        """log density of theta [..., B, P] in the unit box."""
+        return self.flow(out).log_prob(4.0 * (theta - 0.5)) + self.features * math.log(4.0)
+
+    def mean_std(self, out: Tensor, n: int = SAMPLES) -> tuple[Tensor, Tensor]:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            s = self.sample(out, n)
+        return s.mean(0), s.std(0)
+
+
+def flow_config(card: dict[str, Any]) -> dict[str, Any]:
+    """The flow's shape from a card (defaults filled in), checked."""
+    cfg = {**FLOW_DEFAULTS, **card.get("flow", {})}
+    ok = (isinstance(cfg["context"], int) and cfg["context"] > 0
+          and isinstance(cfg["transforms"], int) and cfg["transforms"] > 0
+          and isinstance(cfg["hidden"], list) and all(isinstance(h, int) and h > 0
+                                                       for h in cfg["hidden"]))
+    if not ok or not isinstance(cfg.get("features"), int) or cfg["features"] < 1:
+        raise UserError(f"the card's flow is malformed: {card.get('flow')!r}", "card.json")
+    return cfg
+
+
+def attach_head(net: nn.Module, card: dict[str, Any]) -> None:
+    """Give ``net`` the posterior module its card names (a flow: ``net.posterior``)."""
+    if card.get("head") == "flow":
+        cfg = flow_config(card)
+        net.posterior = FlowHead(cfg["features"], cfg["context"], cfg["transforms"],
+                                 cfg["hidden"])
+
+
+def head_of(net: nn.Module, card: dict[str, Any]) -> GaussianHead | FlowHead:
+    """The posterior head of a parameter model."""
+    if card.get("head") == "flow":
+        head = getattr(net, "posterior", None)
+        if not isinstance(head, FlowHead):
+            raise UserError("a flow model without its flow", str(card.get("name", "model")))
+        return head
+    return GaussianHead()
