@@ -21,7 +21,6 @@ from deepgisas.models.onnx import select_engine
 from deepgisas.models.store import load_model, model_dir
 from deepgisas.priors import bound_flag
 from deepgisas.sample import parse_experiment, read_instrument
-from deepgisas.training.losses import split_gaussian
 
 BATCH = 64
 FLOW_SAMPLES = 512  # draws behind a flow model's answer
@@ -113,7 +112,8 @@ class Predictor:
     def _gaussian(self, out: torch.Tensor) -> list[dict[str, Any]]:
         """Mean and std per parameter; the std maps through the prior: half the width of the
         mapped +-1 std interval."""
-        mean, std = split_gaussian(out)
+        assert self.head is not None
+        mean, std = self.head.mean_std(out)
         labels = self.labels
         val, lo = labels.decode(mean.numpy()), labels.decode((mean - std).numpy())
         hi = labels.decode((mean + std).numpy())
