@@ -16,7 +16,8 @@ them with Poisson noise at the template's intensity, and gives per image:
 It prints mean KL(true || answer) of each on the single-domain images and per mixture, and
 seconds per image; ``--write`` puts the table into docs/benchmarks.md.
 
-    python benchmarks/orientation_posterior.py [--single 32] [--mixtures 8] [--write]
+    python benchmarks/orientation_posterior.py [--single 32] [--mixtures 8] [--model M]
+        [--network-only] [--write]
 """
 
 from __future__ import annotations
@@ -80,21 +81,39 @@ def simulate(e: dg.Experiment, data: str, path: Path) -> np.ndarray:
     return img
 
 
-def ideal(template: dg.Experiment, draw: dict, counts: np.ndarray, labels: LabelSpace
-          ) -> np.ndarray:
-    """The exact single-domain posterior over the bins, nuisance and intensity known."""
+def single_domain_basis(template: dg.Experiment, draw: dict, labels: LabelSpace
+                        ) -> np.ndarray:
+    """The patterns [bins, pixels] of every single-domain bin at the draw's nuisance."""
     assert labels.orientation is not None
     bins = []
     for j in range(labels.bins):
         one = dict(draw)
         one[labels.orientation] = [{"xi_deg": [j * 60.0 / labels.bins], "weights": [1.0]}]
         bins.append(instantiate(template, one)[0])
-    mu = dg.simulate_batch(bins).reshape(labels.bins, -1)
+    return dg.simulate_batch(bins).reshape(labels.bins, -1)
+
+
+def ideal(mu: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The exact single-domain posterior over the bins, nuisance and intensity known."""
     ok = np.isfinite(counts.reshape(-1))
     n, m = counts.reshape(-1)[ok], np.clip(mu[:, ok], 1e-300, None)
     logl = (n * np.log(m) - m).sum(1)
     p = np.exp(logl - logl.max())
     return p / p.sum()
+
+
+def information(mu: np.ndarray, counts: np.ndarray, truth: np.ndarray) -> float:
+    """How much the counts say: the Poisson log-likelihood of the true distribution minus
+    that of the uniform one, each at its best intensity scale (nats)."""
+    n = counts.reshape(-1)
+    ok = np.isfinite(n)
+
+    def profile(w: np.ndarray) -> float:
+        m = np.clip(w @ mu, 1e-300, None)[ok]
+        m = m * n[ok].sum() / m.sum()
+        return float((n[ok] * np.log(m) - m).sum())
+
+    return profile(truth) - profile(np.full_like(truth, 1.0 / len(truth)))
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -103,7 +122,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     template = dg.load("hex-orientation")
     labels = LabelSpace.of(template)
     assert labels.orientation is not None
-    net = Predictor("hex-orientation")
+    net = Predictor(args.model)
     rng = np.random.default_rng(args.seed + 7)
     rows = []
     for i, (draw, kind) in enumerate(experiments(args.single, args.mixtures, args.seed)):
@@ -114,30 +133,34 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         truth = xi_histogram(draw[labels.orientation], labels.bins)[0].astype(np.float64)
         t0 = time.perf_counter()
         network = net(counts[None])[0]
-        fixed = ({labels.short[p]: float(v[0]) for p, v in draw.items()
-                  if p != labels.orientation} if args.nuisance == "known" else None)
-        r = fit_image(template, counts, start=network, fixed=fixed,
-                      config=FitConfig(posterior_seconds=args.seconds))
+        answers = {"network": np.asarray(network["probability"])}
+        r = None
+        if not args.network_only:
+            fixed = ({labels.short[p]: float(v[0]) for p, v in draw.items()
+                      if p != labels.orientation} if args.nuisance == "known" else None)
+            r = fit_image(template, counts, start=network, fixed=fixed,
+                          config=FitConfig(posterior_seconds=args.seconds))
+            answers["refined"] = np.asarray(r.extra["probability"])
         seconds = time.perf_counter() - t0
-        answers = {"network": np.asarray(network["probability"]),
-                   "refined": np.asarray(r.extra["probability"])}
+        mu = single_domain_basis(template, draw, labels)
         if kind == "single":
-            answers["ideal"] = ideal(template, draw, counts, labels)
+            answers["ideal"] = ideal(mu, counts)
         kl = {k: float(distribution_scores(truth[None], v[None])["kl"][0])
               for k, v in answers.items()}
         rows.append({"kind": kind, "kl": kl, "seconds": seconds,
-                     "objective": r.extra.get("objective")})
+                     "information": information(mu, counts, truth),
+                     "objective": r.extra.get("objective") if r is not None else None})
         print(f"{i:3d} {kind:15s} " + "  ".join(f"{k} {v:7.3f}" for k, v in kl.items())
-              + f"  {seconds:5.1f} s", flush=True)
+              + f"  {seconds:5.1f} s  information {rows[-1]['information']:9.1f}", flush=True)
     single = [r for r in rows if r["kind"] == "single"]
     summary: dict[str, Any] = {"rows": rows}
     if single:
         summary["single"] = {k: float(np.mean([r["kl"][k] for r in single]))
-                             for k in ("network", "refined", "ideal")}
+                             for k in single[0]["kl"]}
         print("single-domain mean KL: " + ", ".join(f"{k} {v:.3f}"
                                                     for k, v in summary["single"].items()))
     mixed = [r for r in rows if r["kind"] != "single"]
-    if mixed:
+    if mixed and not args.network_only:
         worse = sum(r["kl"]["refined"] > r["kl"]["network"] for r in mixed)
         print(f"mixtures: refined worse than the network on {worse} of {len(mixed)}")
         summary["mixtures_refined_worse"] = worse
@@ -150,18 +173,27 @@ def write(args: argparse.Namespace, s: dict[str, Any]) -> None:
     now = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
     lines = [f"`python benchmarks/orientation_posterior.py --single {args.single} "
              f"--mixtures {args.mixtures} --seed {args.seed} --data {args.data} --nuisance "
-             f"{args.nuisance} --seconds {args.seconds:g}` ({now}, 2-core machine): "
+             f"{args.nuisance} --seconds {args.seconds:g} --model {args.model}"
+             f"{' --network-only' if args.network_only else ''}` ({now}, "
+             "2-core machine): "
              "KL(true || answer) on images counted at the template's intensity.", ""]
     if "single" in s:
         lines += ["| single-domain images | mean KL |", "|---|---|"]
         lines += [f"| {k} | {v:.3f} |" for k, v in s["single"].items()]
         lines.append("")
     mixed = [r for r in s["rows"] if r["kind"] != "single"]
-    if mixed:
-        lines += ["| mixture | network KL | refined KL |", "|---|---|---|"]
-        lines += [f"| {r['kind']} | {r['kl']['network']:.3f} | {r['kl']['refined']:.3f} |"
-                  for r in mixed]
+    if mixed and not args.network_only:
+        lines += ["| mixture | network KL | refined KL | information (nats) |",
+                  "|---|---|---|---|"]
+        lines += [f"| {r['kind']} | {r['kl']['network']:.3f} | {r['kl']['refined']:.3f} | "
+                  f"{r['information']:.0f} |" for r in mixed]
+        lines += ["", "Information: the log-likelihood of the true distribution minus that of "
+                  "the uniform one, each at its best scale; near 0 the counts say little about "
+                  "the orientations, and the answer rests on the prior."]
         lines.append("")
+    if args.network_only:
+        write_section("## Orientation network against the ideal observer", lines)
+        return
     lines.append(f"Median {s['median_seconds']:.1f} s per image (network, fit and posterior).")
     write_section("## Orientation posterior", lines)
 
@@ -176,6 +208,9 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=10.0, help="posterior sampling budget")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--cache", type=Path, default=Path("/tmp/deepgisas-orientation-posterior"))
+    p.add_argument("--model", default="hex-orientation", help="the network (name or folder)")
+    p.add_argument("--network-only", action="store_true",
+                   help="the network and the ideal observer only, no refinement")
     p.add_argument("--write", action="store_true")
     args = p.parse_args()
     s = run(args)

@@ -30,6 +30,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--head", choices=("auto", "gaussian", "flow"), default="auto",
                    help="parameter labels: independent Gaussians (auto) or a normalising flow "
                         "over all labels jointly (correlated and two-valued answers)")
+    p.add_argument("--targets", choices=("labels", "posterior"), default="labels",
+                   help="orientation labels: learn the true xi distributions (labels) or their "
+                        "exact posteriors given each image's counts (posterior: same optimum, "
+                        "less noise; needs --bin-counts)")
     p.add_argument("--augment", choices=("talk", "detector"), default="talk")
     p.add_argument("--intensity-scale", type=float, nargs=2, metavar=("LO", "HI"),
                    default=(-2.0, 2.0),
@@ -110,7 +114,7 @@ def run(args: argparse.Namespace) -> None:
                       checkpoint_minutes=args.checkpoint_minutes, repeats=args.repeats,
                       buffer=args.buffer,
                       precision=args.precision, init_from=args.init_from,
-                      init_head=args.init_head, head=args.head)
+                      init_head=args.init_head, head=args.head, targets=args.targets)
     command = "deepgisas " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     card = train(template, out, cfg, resume=args.resume, command=command)
     figs = ", ".join(f"{k} {v:.4g}" for k, v in card["validation"].items()

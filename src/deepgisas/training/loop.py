@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader, IterableDataset
 from tqdm import tqdm
 
 from deepgisas.data.labels import LabelSpace
+from deepgisas.data.posterior_targets import PosteriorStream
 from deepgisas.data.prefetch import Prefetcher
 from deepgisas.data.preprocess import InputSpec
 from deepgisas.data.replay import BufferedStream, take_counts
@@ -51,6 +52,8 @@ class TrainConfig:
     val_size: int = 128
     loss: str = "kl"  # orientation labels: "kl" or "emd"
     head: str = "auto"  # numeric labels: "auto" (= "gaussian") or "flow"
+    targets: str = "labels"  # orientation: the true labels, or their posteriors given the
+    # counts (data/posterior_targets.py; on the fly, binned counts)
     seed: int = 0
     workers: int = 1
     repeats: int = 4  # augmented views per simulation (on-the-fly data)
@@ -70,6 +73,11 @@ class TrainConfig:
             raise UserError(f"loss must be kl or emd, got {self.loss!r}")
         if self.head not in ("auto", "gaussian", "flow"):
             raise UserError(f"head must be auto, gaussian or flow, got {self.head!r}")
+        if self.targets not in ("labels", "posterior"):
+            raise UserError(f"targets must be labels or posterior, got {self.targets!r}")
+        if self.targets == "posterior" and (self.data is not None or self.buffer is not None):
+            raise UserError("posterior targets are made on the fly, not from shards or a "
+                            "replay buffer")
         if self.minutes <= 0 or self.batch_size < 1 or self.steps_per_epoch < 1:
             raise UserError("minutes, batch size and steps per epoch must be positive")
         if self.buffer is not None:
@@ -217,6 +225,12 @@ def train(template: Experiment, out: str | Path, cfg: TrainConfig, resume: bool 
                               mask_channel=cfg.input.mask_channel, params=False)
         if stream.template != template:
             raise UserError("the shards were made from another template", cfg.data)
+    elif cfg.targets == "posterior":
+        if kind != "distribution":
+            raise UserError("posterior targets are for orientation labels only")
+        stream = PosteriorStream(template, cfg.input, cfg.batch_size, cfg.seed,
+                                 pool=min(16, cfg.batch_size), start=state["step"] * world,
+                                 dtype=getattr(torch, cfg.precision))
     elif cfg.buffer is not None:
         stream = BufferedStream(template, cfg.buffer, cfg.batch_size, cfg.seed,
                                 augment=cfg.input.train(), dtype=getattr(torch, cfg.precision),
