@@ -149,9 +149,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
               for k, v in answers.items()}
         rows.append({"kind": kind, "kl": kl, "seconds": seconds,
                      "information": information(mu, counts, truth),
-                     "objective": r.extra.get("objective") if r is not None else None})
+                     "objective": r.extra.get("objective") if r is not None else None,
+                     "split_tv": r.extra["posterior"].get("split_tv") if r is not None
+                     else None})
         print(f"{i:3d} {kind:15s} " + "  ".join(f"{k} {v:7.3f}" for k, v in kl.items())
-              + f"  {seconds:5.1f} s  information {rows[-1]['information']:9.1f}", flush=True)
+              + f"  {seconds:5.1f} s  information {rows[-1]['information']:9.1f}"
+              + f"  split {rows[-1]['split_tv']}", flush=True)
     single = [r for r in rows if r["kind"] == "single"]
     summary: dict[str, Any] = {"rows": rows}
     if single:
@@ -165,8 +168,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         print(f"mixtures: refined worse than the network on {worse} of {len(mixed)}")
         summary["mixtures_refined_worse"] = worse
     summary["median_seconds"] = float(np.median([r["seconds"] for r in rows]))
-    print(f"median {summary['median_seconds']:.1f} s per image (network, fit and posterior)")
+    summary["max_seconds"] = float(np.max([r["seconds"] for r in rows]))
+    print(f"median {summary['median_seconds']:.1f} s per image, largest "
+          f"{summary['max_seconds']:.1f} s (network, fit and posterior)")
     return summary
+
+
+def _tv(v: float | None) -> str:
+    return "-" if v is None else f"{v:.3f}"
 
 
 def write(args: argparse.Namespace, s: dict[str, Any]) -> None:
@@ -180,21 +189,30 @@ def write(args: argparse.Namespace, s: dict[str, Any]) -> None:
     if "single" in s:
         lines += ["| single-domain images | mean KL |", "|---|---|"]
         lines += [f"| {k} | {v:.3f} |" for k, v in s["single"].items()]
+        tvs = [r["split_tv"] for r in s["rows"] if r["kind"] == "single"
+               and r["split_tv"] is not None]
+        if tvs:
+            lines += ["", f"Split TV on the single-domain images: median {np.median(tvs):.3f}, "
+                      f"largest {max(tvs):.3f}, above 0.1 on {sum(t > 0.1 for t in tvs)} of "
+                      f"{len(tvs)}."]
         lines.append("")
     mixed = [r for r in s["rows"] if r["kind"] != "single"]
     if mixed and not args.network_only:
-        lines += ["| mixture | network KL | refined KL | information (nats) |",
-                  "|---|---|---|---|"]
+        lines += ["| mixture | network KL | refined KL | information (nats) | split TV |",
+                  "|---|---|---|---|---|"]
         lines += [f"| {r['kind']} | {r['kl']['network']:.3f} | {r['kl']['refined']:.3f} | "
-                  f"{r['information']:.0f} |" for r in mixed]
+                  f"{r['information']:.0f} | {_tv(r['split_tv'])} |" for r in mixed]
         lines += ["", "Information: the log-likelihood of the true distribution minus that of "
                   "the uniform one, each at its best scale; near 0 the counts say little about "
-                  "the orientations, and the answer rests on the prior."]
+                  "the orientations, and the answer rests on the prior. Split TV: the total "
+                  "variation between the posterior means of the two halves of the chain; "
+                  "above 0.1 `fit` warns that the posterior has not settled."]
         lines.append("")
     if args.network_only:
         write_section("## Orientation network against the ideal observer", lines)
         return
-    lines.append(f"Median {s['median_seconds']:.1f} s per image (network, fit and posterior).")
+    lines.append(f"Median {s['median_seconds']:.1f} s per image, largest "
+                 f"{s['max_seconds']:.1f} s (network, fit and posterior).")
     write_section("## Orientation posterior", lines)
 
 

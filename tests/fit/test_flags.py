@@ -58,3 +58,15 @@ def test_disagreement_in_combined_std() -> None:
     assert z["radius_nm"] == pytest.approx(1.2 / 0.5)
     assert z["distance_nm"] == pytest.approx(0.5)  # the fit's std is missing: the network's
     assert set(z) == {"radius_nm", "distance_nm"} and not math.isnan(z["radius_nm"])
+
+
+def test_an_unsettled_orientation_posterior_is_flagged() -> None:
+    from deepgisas.cli.fit import flag_lines
+
+    def result(settled: bool) -> FitResult:
+        post = {"split_tv": 0.35 if not settled else 0.02, "settled": settled}
+        return FitResult({}, {}, 0.0, 1.0, np.zeros((2, 2)), extra={"posterior": post})
+
+    lines = flag_lines(result(False))
+    assert len(lines) == 1 and "has not settled" in lines[0] and "0.35" in lines[0]
+    assert flag_lines(result(True)) == []

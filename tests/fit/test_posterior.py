@@ -9,7 +9,7 @@ import math
 import numpy as np
 from scipy.stats import poisson
 
-from deepgisas.fit.posterior import orientation_posterior
+from deepgisas.fit.posterior import SETTLED_TV, _summary, orientation_posterior
 from deepgisas.sample import RandomBins
 
 
@@ -69,6 +69,19 @@ def test_two_domains_match_the_integrated_posterior() -> None:
     assert np.abs(post.mean - exact).max() < 0.02, (post.mean, exact)
     assert abs(post.k_probability[0] - p[:bins].sum()) < 0.03
     assert (post.low <= post.high).all() and post.high[0] > 0.7 > post.low[0]
+    assert post.split_tv < SETTLED_TV  # 2000 sweeps on 5 bins: settled
+
+
+def test_split_halves_tell_a_chain_that_has_not_settled() -> None:
+    """The total variation between the two halves' means: 0 for a stationary record, 1 for a
+    chain that sat on one bin and then on another, NaN for too short a record."""
+    one, other = np.eye(4)[0], np.eye(4)[1]
+    args = (1, 1, 0.0, {}, {}, 0.0)
+    steady = _summary([one] * 40, [one] * 40, 40, *args)
+    record = [one] * 25 + [other] * 15  # the first 10 are burn-in
+    moved = _summary(record, record, 40, *args)
+    short = _summary([one] * 12, [one] * 12, 12, *args)
+    assert steady.split_tv == 0.0 and moved.split_tv == 1.0 and np.isnan(short.split_tv)
 
 
 def _simplex_grid(k: int, g: int) -> np.ndarray:
@@ -163,3 +176,22 @@ def test_without_information_the_posterior_is_the_prior() -> None:
     k = (post.samples > 0).sum(1)
     for n, expect in ((2, 3 / 4), (3, 11 / 18), (4, 25 / 48)):
         assert abs(post.samples[k == n].max(1).mean() - expect) < 0.03
+
+
+def test_the_chain_samples_on_only_while_it_has_not_settled() -> None:
+    """With the time budget spent at once (seconds=0) the chain stops after its 20 minimum
+    sweeps; an extension keeps it going while the halves of its record disagree, and stops it
+    once they agree."""
+    bins = 5
+    truth = np.array([0.6, 0, 0.25, 0.15, 0])
+    rng = np.random.default_rng(3)
+    basis = rng.gamma(5.0, 1.0, (150, bins)) + 0.01
+    basis /= basis.sum(0)
+    data = rng.poisson(60.0 * basis @ truth).astype(np.float64)
+    prior = RandomBins(bins, (1, 3))
+    plain = orientation_posterior(basis, data, 10.0, 0.0, prior, seconds=0.0, seed=2)
+    assert plain.sweeps == 20
+    longer = orientation_posterior(basis, data, 10.0, 0.0, prior, seconds=0.0, seed=2,
+                                   extend=60.0, max_sweeps=300)
+    assert plain.split_tv > SETTLED_TV  # 20 sweeps are not enough here
+    assert 20 < longer.sweeps < 300 and longer.split_tv <= SETTLED_TV

@@ -48,6 +48,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "auto (default): poisson when the image holds counts, else log")
     p.add_argument("--variance", type=float, metavar="V",
                    help="the data's variance for --objective gaussian")
+    p.add_argument("--posterior-seconds", type=float, default=10.0, metavar="S",
+                   help="orientation fits on counts: how long the posterior samples "
+                        "(default 10)")
     p.add_argument("-o", "--output", help="output JSON file (default: stdout)")
     p.set_defaults(func=run)
 
@@ -59,7 +62,8 @@ def run(args: argparse.Namespace) -> None:
     from deepgisas.fit.files import SPOT_RADIUS_DEG, fit_file, save_fit_png
     from deepgisas.io.atomic import atomic_write
 
-    config = FitConfig(objective=args.objective, variance=args.variance, progress=True)
+    config = FitConfig(objective=args.objective, variance=args.variance, progress=True,
+                       posterior_seconds=args.posterior_seconds)
 
     out = Path(args.output) if args.output else None
     png = out.with_suffix(".png") if out is not None else Path(
@@ -97,6 +101,7 @@ def flag_lines(result: Any) -> list[str]:
     """One line per flag of a fit: parameters at a prior's bound, a network start beyond its
     prior, and network-to-fit disagreements above 3 combined std."""
     from deepgisas.fit.files import DISAGREE
+    from deepgisas.fit.posterior import SETTLED_TV
     from deepgisas.priors import describe_bound
 
     lines = [f"fit: {describe_bound(k, f)}" for k, f in result.extra.get("at_bound", {}).items()]
@@ -105,6 +110,11 @@ def flag_lines(result: Any) -> list[str]:
         lines.append(f"the model does not describe the data: deviance {gof['deviance']:.1f} "
                      f"against {gof['expected']:.1f} +- {gof['expected_std']:.1f} expected "
                      f"from the counts; the errors are widened by sqrt({gof['widen']:.3g})")
+    post = result.extra.get("posterior", {})
+    if post.get("settled") is False:
+        lines.append(f"the orientation posterior has not settled: the two halves of its chain "
+                     f"differ by {post['split_tv']:.2f} in total variation (above "
+                     f"{SETTLED_TV:g}); sample longer with --posterior-seconds")
     net = result.extra.get("network", {})
     lines += [f"network: {describe_bound(k, f)}"
               for k, f in net.get("outside_prior", {}).items()]

@@ -99,6 +99,7 @@ class FitConfig:
     float64: bool = False  # coarse levels in float64 too (else float32 with a 1e-3 step)
     explore: bool = True  # with given starts, also search from the prior; keep the best
     posterior_seconds: float = 10.0  # orientation fits on counts: the posterior's sampling
+    posterior_extend: float = 20.0  # ... and up to this much more while it has not settled
     progress: bool = False  # a progress bar (on stderr) while the orientation posterior samples
     objective: str = "auto"  # poisson | gaussian | log; auto: poisson for counts, else log
     variance: float | None = None  # gaussian: the data's variance (None: max(D, 1) for
@@ -110,11 +111,11 @@ class FitConfig:
         low = [k for k in counts if getattr(self, k) < 1]
         if low:
             raise UserError(f"fit settings {', '.join(low)} must be at least 1")
-        positive = ("tol", "coarse_tol", "floor", "fd_step")
+        positive = ("tol", "coarse_tol", "floor", "fd_step", "posterior_seconds")
         if any(not getattr(self, k) > 0 for k in positive):
             raise UserError(f"fit settings {', '.join(positive)} must be positive")
-        if self.reuse < 0:
-            raise UserError("fit setting reuse must not be negative")
+        if self.reuse < 0 or self.posterior_extend < 0:
+            raise UserError("fit settings reuse and posterior_extend must not be negative")
         if self.objective not in ("auto", *lm.OBJECTIVES):
             raise UserError(f"unknown objective {self.objective!r} (auto, "
                             f"{', '.join(lm.OBJECTIVES)})", "--objective")

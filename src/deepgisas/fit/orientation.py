@@ -62,7 +62,7 @@ from deepgisas.fit.gradient import (
     flag_bounds,
     is_counts,
 )
-from deepgisas.fit.posterior import orientation_posterior
+from deepgisas.fit.posterior import SETTLED_TV, orientation_posterior
 from deepgisas.fit.tensors import FreeTensors, free_tensors, physical, with_free
 from deepgisas.sample import Experiment, RandomBins
 from deepgisas.units import DEG
@@ -437,7 +437,7 @@ def fit_orientation(template: Experiment, image: np.ndarray, mask: np.ndarray | 
                 search.full_basis(sol), counts, scale, sol.background, prior,
                 start=[prob] + ([np.asarray(network["probability"], dtype=np.float64)]
                                 if network is not None else []),
-                seed=cfg.seed, seconds=cfg.posterior_seconds,
+                seed=cfg.seed, seconds=cfg.posterior_seconds, extend=cfg.posterior_extend,
                 progress=lambda done, _: bar.update(min(done, bar.total) - bar.n))
         extra.update(
             probability=post.mean.tolist(), probability_low=post.low.tolist(),
@@ -449,7 +449,9 @@ def fit_orientation(template: Experiment, image: np.ndarray, mask: np.ndarray | 
                            [str(k) for k in range(prior.nonzero[0], prior.nonzero[1] + 1)],
                            post.k_probability.tolist(), strict=True)),
                        "sweeps": post.sweeps, "seconds": post.seconds,
-                       "acceptance": post.acceptance})
+                       "acceptance": post.acceptance,
+                       "split_tv": None if np.isnan(post.split_tv) else post.split_tv,
+                       "settled": bool(np.isnan(post.split_tv) or post.split_tv <= SETTLED_TV)})
     return flag_bounds(FitResult(
         parameters=physical(free, th),
         std={q.name: abs(q.slope(float(th[i]))) * float(std_theta[i])

@@ -52,13 +52,17 @@ import torch
 
 from deepgisas.sample import RandomBins
 
+SETTLED_TV = 0.1  # split_tv above this: the chain has not settled (a warning)
+
 
 @dataclass(frozen=True)
 class OrientationPosterior:
     """``mean`` [bins] (sums to 1), ``low`` / ``high`` [bins]: the 5 % and 95 % quantiles of
     each bin's weight; ``k_probability`` [hi - lo + 1]: the posterior of the number of
     domains; ``samples`` [S, bins] (after burn-in); ``sweeps``, ``seconds``; ``acceptance``:
-    of each kind of move."""
+    of each kind of move; ``split_tv``: the total variation distance between the means of the
+    first and the second half of the kept sweeps (NaN with fewer than 10), small when the
+    chain has settled."""
 
     mean: np.ndarray
     low: np.ndarray
@@ -68,6 +72,7 @@ class OrientationPosterior:
     sweeps: int
     seconds: float
     acceptance: dict[str, float]
+    split_tv: float
 
 
 class _Chain:
@@ -340,7 +345,8 @@ def _support_of(weights: np.ndarray, hi: int) -> list[int]:
 def _sample_amplitudes(basis: np.ndarray, data: np.ndarray, background: float,
                        prior: RandomBins, starts: list[np.ndarray], seed: int,
                        max_sweeps: int, seconds: float, burn: float, transfers: int,
-                       progress: Callable[[float, float], None] | None) -> OrientationPosterior:
+                       progress: Callable[[float, float], None] | None, extend: float = 0.0
+                       ) -> OrientationPosterior:
     """The chain in amplitudes (see the module docstring)."""
     t0 = time.perf_counter()
     rng = np.random.default_rng(seed)
@@ -370,7 +376,12 @@ def _sample_amplitudes(basis: np.ndarray, data: np.ndarray, background: float,
     def log_prior(c: torch.Tensor) -> float:  # within one size; (K - 1)! / sum(c)^K
         return -len(c) * math.log(float(c.sum()))
 
-    while sweeps < max_sweeps and (sweeps < 20 or time.perf_counter() - t0 < seconds):
+    while sweeps < max_sweeps:
+        elapsed = time.perf_counter() - t0
+        if sweeps >= 20 and elapsed >= seconds and (
+                elapsed >= seconds + extend or (sweeps % 5 == 0 and not _split_tv(
+                    np.asarray(rbs[_kept(sweeps, burn):])) > SETTLED_TV)):
+            break  # the budget is spent, and the chain has settled or the extension too
         burning = sweeps < 10
         total = float(c.sum())
         rb = np.zeros(bins_n)
@@ -495,17 +506,34 @@ def _sample_amplitudes(basis: np.ndarray, data: np.ndarray, background: float,
     return _summary(rbs, samples, sweeps, lo, hi, t0, tried, took, burn)
 
 
+def _kept(sweeps: int, burn: float) -> int:
+    """The first sweep kept: after the burn-in, adaptation included."""
+    return max(int(burn * sweeps), min(10, sweeps // 2))
+
+
+def _split_tv(kept: np.ndarray) -> float:
+    """Total variation between the mean distributions of the two halves of ``kept``
+    [S, bins] (NaN with fewer than 5 per half)."""
+    half = len(kept) // 2
+    if half < 5:
+        return float("nan")
+    a, b = kept[:half].mean(0), kept[half:].mean(0)
+    return 0.5 * float(np.abs(a / a.sum() - b / b.sum()).sum())
+
+
 def _summary(rbs: list[np.ndarray], samples: list[np.ndarray], sweeps: int, lo: int, hi: int,
              t0: float, tried: dict[str, int], took: dict[str, int], burn: float
              ) -> OrientationPosterior:
-    first = max(int(burn * sweeps), min(10, sweeps // 2))  # burn-in, adaptation included
+    first = _kept(sweeps, burn)
     draws = np.asarray(samples[first:])
-    mean = np.asarray(rbs[first:]).mean(0)
+    kept = np.asarray(rbs[first:])
+    mean = kept.mean(0)
+    split = _split_tv(kept)
     k_counts = np.bincount((draws > 0).sum(1) - lo, minlength=hi - lo + 1).astype(float)
     return OrientationPosterior(
         mean / mean.sum(), np.quantile(draws, 0.05, axis=0), np.quantile(draws, 0.95, axis=0),
         k_counts / max(k_counts.sum(), 1), draws, sweeps, time.perf_counter() - t0,
-        {k: took[k] / max(tried[k], 1) for k in tried if tried[k]})
+        {k: took[k] / max(tried[k], 1) for k in tried if tried[k]}, split)
 
 
 def _sample_fixed_scale(basis: np.ndarray, data: np.ndarray, scale: float,
@@ -634,8 +662,8 @@ def orientation_posterior(basis: np.ndarray, data: np.ndarray, scale: float,
                           start: np.ndarray | Sequence[np.ndarray] | None = None, seed: int = 0,
                           max_sweeps: int = 400, seconds: float = 10.0, burn: float = 0.2,
                           transfers: int = 8, sample_levels: bool = True,
-                          progress: Callable[[float, float], None] | None = None
-                          ) -> OrientationPosterior:
+                          progress: Callable[[float, float], None] | None = None,
+                          extend: float = 0.0) -> OrientationPosterior:
     """Sample the posterior of the weights over the bins (see the module docstring).
 
     ``basis`` [N, bins]: single-domain patterns on the counted pixels; ``data`` [N]: counts;
@@ -645,12 +673,14 @@ def orientation_posterior(basis: np.ndarray, data: np.ndarray, scale: float,
     Runs ``max_sweeps`` sweeps or ``seconds``, whichever ends first (at least 20); the first
     ``burn`` of them are discarded.
     ``sample_levels``: sample the scale and background (else hold them, e.g. known);
-    ``progress(elapsed, seconds)`` is called after each sweep."""
+    ``progress(elapsed, seconds)`` is called after each sweep. ``extend``: with the scale
+    sampled, up to this many seconds more while the chain has not settled (``split_tv``
+    above ``SETTLED_TV``), as long as ``max_sweeps`` allows."""
     starts = ([] if start is None else [np.asarray(start)] if np.ndim(start) == 1
               else [np.asarray(w) for w in start])
     if sample_levels:
         return _sample_amplitudes(basis, data, background, prior, starts, seed, max_sweeps,
-                                  seconds, burn, transfers, progress)
+                                  seconds, burn, transfers, progress, extend)
     return _sample_fixed_scale(basis, data, scale, background, prior,
                                starts[0] if starts else None, seed,
                                max_sweeps, seconds, burn, transfers, progress)
