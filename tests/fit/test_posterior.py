@@ -123,16 +123,21 @@ def _exact(basis: np.ndarray, data: np.ndarray, kmax: int) -> tuple[np.ndarray, 
     return p @ np.array(means), np.bincount(np.array(ks) - 1, weights=p)
 
 
+def _three_of_five() -> tuple[np.ndarray, np.ndarray]:
+    """Three domains in 5 bins at about 60 counts in all, where every size is in play."""
+    rng = np.random.default_rng(3)
+    basis = rng.gamma(5.0, 1.0, (150, 5)) + 0.01
+    basis /= basis.sum(0)
+    return basis, rng.poisson(60.0 * basis @ np.array([0.6, 0, 0.25, 0.15, 0])).astype(
+        np.float64)
+
+
 def test_amplitude_chain_matches_the_integrated_posterior_with_the_scale_unknown() -> None:
     """The default chain (amplitudes, scale sampled; data-led births, deaths and
     replacements, whose Jacobians matter from 3 domains on) against direct integration over
     every support of up to three of 5 bins, the weights and the scale."""
     bins = 5
-    truth = np.array([0.6, 0, 0.25, 0.15, 0])
-    rng = np.random.default_rng(3)
-    basis = rng.gamma(5.0, 1.0, (150, bins)) + 0.01
-    basis /= basis.sum(0)
-    data = rng.poisson(60.0 * basis @ truth).astype(np.float64)
+    basis, data = _three_of_five()
     exact, k_exact = _exact(basis, data, 3)
     assert k_exact.min() > 0.05  # every size in play
     post = orientation_posterior(basis, data, 10.0, 0.0, RandomBins(bins, (1, 3)),
@@ -183,11 +188,7 @@ def test_the_chain_samples_on_only_while_it_has_not_settled() -> None:
     sweeps; an extension keeps it going while the halves of its record disagree, and stops it
     once they agree."""
     bins = 5
-    truth = np.array([0.6, 0, 0.25, 0.15, 0])
-    rng = np.random.default_rng(3)
-    basis = rng.gamma(5.0, 1.0, (150, bins)) + 0.01
-    basis /= basis.sum(0)
-    data = rng.poisson(60.0 * basis @ truth).astype(np.float64)
+    basis, data = _three_of_five()
     prior = RandomBins(bins, (1, 3))
     plain = orientation_posterior(basis, data, 10.0, 0.0, prior, seconds=0.0, seed=2)
     assert plain.sweeps == 20
