@@ -451,7 +451,8 @@ def fit_orientation(template: Experiment, image: np.ndarray, mask: np.ndarray | 
                        "sweeps": post.sweeps, "seconds": post.seconds,
                        "acceptance": post.acceptance,
                        "split_tv": None if np.isnan(post.split_tv) else post.split_tv,
-                       "settled": bool(np.isnan(post.split_tv) or post.split_tv <= SETTLED_TV)})
+                       "settled": None if np.isnan(post.split_tv)
+                       else bool(post.split_tv <= SETTLED_TV)})
     return flag_bounds(FitResult(
         parameters=physical(free, th),
         std={q.name: abs(q.slope(float(th[i]))) * float(std_theta[i])
