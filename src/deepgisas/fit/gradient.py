@@ -99,7 +99,7 @@ class FitConfig:
     float64: bool = False  # coarse levels in float64 too (else float32 with a 1e-3 step)
     explore: bool = True  # with given starts, also search from the prior; keep the best
     posterior_seconds: float = 10.0  # orientation fits on counts: the posterior's sampling
-    posterior_extend: float = 20.0  # ... and up to this much more while it has not settled
+    posterior_extend: float = 15.0  # ... and up to this much more while it has not settled
     progress: bool = False  # a progress bar (on stderr) while the orientation posterior samples
     objective: str = "auto"  # poisson | gaussian | log; auto: poisson for counts, else log
     variance: float | None = None  # gaussian: the data's variance (None: max(D, 1) for

@@ -6,12 +6,14 @@ single-domain patterns B [N, bins] (one per xi bin), the scale s and the backgro
 
     m(w) = s B w + b,        counts D_i ~ Poisson(m_i(w)).
 
-The prior is the template's: K non-zero bins with K uniform on ``nonzero`` = [lo, hi], the
-support uniform among the K-subsets of the bins, and the weights uniform on the simplex
-(Dirichlet(1, ..., 1)); the scale and the background are flat in their logs. The posterior
-over (support, weights, scale, background) is sampled by reversible-jump Markov chain Monte
-Carlo (Green 1995) in the domains' amplitudes c = s w (so s = sum(c)); there the prior
-density of c is (K - 1)! / sum(c)^K. One sweep:
+The prior is the template's, the one its training data are drawn from: K non-zero bins
+with K uniform on ``nonzero`` = [lo, hi], the support uniform among the K-subsets of the bins,
+and the weights i.i.d. uniform numbers normalised to sum 1, whose density on the simplex is
+f_K(w) = max(w)^-K / K (:func:`~deepgisas.templates.orientation_weight_logpdf`; even weights
+are favoured); the scale and the background are flat in their logs. The posterior over
+(support, weights, scale, background) is sampled by reversible-jump Markov chain Monte Carlo
+(Green 1995) in the domains' amplitudes c = s w (so s = sum(c)); there the prior density of c
+is max(c)^-K / K. One sweep:
 
 - for each domain in turn, its bin drawn from its exact conditional over every free bin
   (Gibbs: the likelihood of all bins at once, one [N, bins] pass); the posterior mean is
@@ -51,6 +53,7 @@ import numpy as np
 import torch
 
 from deepgisas.sample import RandomBins
+from deepgisas.templates import orientation_weight_logpdf as _log_f
 
 SETTLED_TV = 0.1  # split_tv above this: the chain has not settled (a warning)
 
@@ -373,8 +376,8 @@ def _sample_amplitudes(basis: np.ndarray, data: np.ndarray, background: float,
         return h + 1e-10 * float(h.diagonal().max() + 1e-300) * torch.eye(len(bins),
                                                                            dtype=h.dtype)
 
-    def log_prior(c: torch.Tensor) -> float:  # within one size; (K - 1)! / sum(c)^K
-        return -len(c) * math.log(float(c.sum()))
+    def log_prior(c: torch.Tensor) -> float:  # within one size: max(c)^-K (/ K)
+        return -len(c) * math.log(float(c.max()))
 
     while sweeps < max_sweeps:
         elapsed = time.perf_counter() - t0
@@ -447,7 +450,9 @@ def _sample_amplitudes(basis: np.ndarray, data: np.ndarray, background: float,
             n_sum = (1 - u) * (m_sum - bg * chain.n) + bg * chain.n + u * total * col[j]
             new = float(chain.loglik(n_pos, n_sum))
             death_p = 1.0 - _birth_probability(k + 1, lo, hi)
-            log_a = (new - ll + math.log(death_p / birth_p) + math.log(k)
+            w = (c / total).numpy()
+            dprior = _log_f(np.append((1 - u) * w, u)) - _log_f(w)
+            log_a = (new - ll + math.log(death_p / birth_p) + dprior
                      + (k - 1) * math.log1p(-u) - math.log(bins_n - k) - q.log_density(j, u))
             if math.log(rng.uniform()) < log_a:
                 s.append(j)
@@ -464,7 +469,9 @@ def _sample_amplitudes(basis: np.ndarray, data: np.ndarray, background: float,
             new = float(chain.loglik(n_pos, n_sum))
             q = _Proposal(chain, n_pos, n_sum, rest, total, bg, k - 1)
             back = _birth_probability(k - 1, lo, hi)
-            log_a = -(ll - new + math.log((1.0 - birth_p) / back) + math.log(k - 1)
+            w = (c / total).numpy()
+            dprior = _log_f(w) - _log_f(np.delete(w, i) / (1 - u))
+            log_a = -(ll - new + math.log((1.0 - birth_p) / back) + dprior
                       + (k - 2) * math.log1p(-u) - math.log(bins_n - k + 1)
                       - q.log_density(s[i], u))
             if math.log(rng.uniform()) < log_a:
@@ -486,10 +493,12 @@ def _sample_amplitudes(basis: np.ndarray, data: np.ndarray, background: float,
             n_sum = (1 - u) * (r_sum - bg * chain.n) + bg * chain.n + u * total * col[j]
             new = float(chain.loglik(n_pos, n_sum))
             tried["replace"] += 1
-            log_a = (new - ll + (k - 2) * (math.log1p(-u) - math.log1p(-ui))
+            keep = torch.cat([c[:i], c[i + 1:]]) / (1 - ui) * (1 - u)
+            dprior = (_log_f(np.append(keep.numpy(), u * total) / total)
+                     - _log_f((c / total).numpy()))
+            log_a = (new - ll + (k - 2) * (math.log1p(-u) - math.log1p(-ui)) + dprior
                      + q.log_density(s[i], ui) - q.log_density(j, u))
             if math.log(rng.uniform()) < log_a:
-                keep = torch.cat([c[:i], c[i + 1:]]) / (1 - ui) * (1 - u)
                 s = rest + [j]
                 c = torch.cat([keep, torch.tensor([u * total], dtype=c.dtype)])
                 m_pos, m_sum, ll = n_pos, n_sum, new
@@ -592,7 +601,7 @@ def _sample_fixed_scale(basis: np.ndarray, data: np.ndarray, scale: float,
             s[i] = j
             m_pos, m_sum = base_pos + wi * b_all[:, j], base_sum + wi * chain.col[j]
             ll = float(cand[j])
-        # 2. weight transfers between two domains (random walk, flat Dirichlet density)
+        # 2. weight transfers between two domains (random walk; the prior's density ratio)
         if len(s) > 1:
             for _ in range(transfers):
                 i, j = rng.choice(len(s), size=2, replace=False)
@@ -604,7 +613,10 @@ def _sample_fixed_scale(basis: np.ndarray, data: np.ndarray, scale: float,
                 ds = sc * delta * (chain.col[s[i]] - chain.col[s[j]])
                 new = float(chain.loglik(m_pos + dm, m_sum + ds))
                 tried["transfer"] += 1
-                if math.log(rng.uniform()) < new - ll:
+                wn = w.copy()
+                wn[i] += delta
+                wn[j] -= delta
+                if math.log(rng.uniform()) < new - ll + _log_f(wn) - _log_f(w):
                     w[i] += delta
                     w[j] -= delta
                     m_pos, m_sum, ll = m_pos + dm, m_sum + ds, new
@@ -627,7 +639,9 @@ def _sample_fixed_scale(basis: np.ndarray, data: np.ndarray, scale: float,
                     + bg * chain.n + sc * u * chain.col[j]
                 new = float(chain.loglik(new_pos, new_sum))
                 ratio = (1.0 - _birth_probability(k + 1, lo, hi)) / birth_p
-                if math.log(rng.uniform()) < new - ll + math.log(ratio):
+                # the prior's density ratio over the flat one's (k), whose u ~ Beta(1, k)
+                dprior = _log_f(np.append((1 - u) * w, u)) - _log_f(w) - math.log(k)
+                if math.log(rng.uniform()) < new - ll + math.log(ratio) + dprior:
                     s.append(j)
                     w = np.append((1 - u) * w, u)
                     m_pos, m_sum, ll = new_pos, new_sum, new
@@ -642,7 +656,8 @@ def _sample_fixed_scale(basis: np.ndarray, data: np.ndarray, scale: float,
                     + bg * chain.n
                 new = float(chain.loglik(new_pos, new_sum))
                 ratio = _birth_probability(k - 1, lo, hi) / (1.0 - birth_p)
-                if math.log(rng.uniform()) < new - ll + math.log(ratio):
+                dprior = -(_log_f(w) - _log_f(np.delete(w, i) / rest) - math.log(k - 1))
+                if math.log(rng.uniform()) < new - ll + math.log(ratio) + dprior:
                     s.pop(i)
                     w = np.delete(w, i) / rest
                     m_pos, m_sum, ll = new_pos, new_sum, new
