@@ -83,3 +83,34 @@ def test_for_inference_folds_batch_norms_and_keeps_the_outputs(name: str) -> Non
         m for m in fast.backbone.modules() if isinstance(m, torch.nn.Conv2d))
     assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules()) == n_bn  # untouched
     assert fast.first_conv is not net.first_conv
+
+
+def test_rodprofile_grows_from_a_rodnet_with_equal_outputs() -> None:
+    """A rodprofile started from a rodnet (``train --init-from``) gives the rodnet's outputs,
+    and its profile branch tells apart streaks one input column apart."""
+    from deepgisas.models.nets import grow_rodprofile
+
+    torch.manual_seed(1)
+    rod = create_model("rodnet", 2, 6)
+    with torch.no_grad():
+        for _ in range(2):
+            rod(torch.randn(4, 2, 56, 112) * 2 + 1)
+    rod.eval()
+    net = create_model("rodprofile", 2, 6)
+    assert net.columns == 112
+    grow_rodprofile(rod, net, head=True)
+    net.eval()
+    x = torch.randn(3, 2, 56, 112)
+    with torch.no_grad():
+        assert torch.allclose(net(x), rod(x), atol=1e-5)
+    fresh = create_model("rodprofile", 2, 6)
+    grow_rodprofile(rod, fresh, head=False)  # the backbone only
+    assert torch.equal(fresh.backbone.rod[0][0].weight, rod.first_conv.weight)
+    assert not torch.allclose(fresh.head.linear.weight, net.head.linear.weight)
+    # once the profile branch has learnt (here: random output weights), a one-column shift shows
+    torch.nn.init.normal_(net.backbone.profile[-1].weight)
+    a, b = torch.zeros(1, 2, 56, 112), torch.zeros(1, 2, 56, 112)
+    a[..., 40], b[..., 41] = 5.0, 5.0
+    with torch.no_grad():
+        prof = (net.backbone.profile(a) - net.backbone.profile(b)).abs().max()
+        assert prof > 1e-2

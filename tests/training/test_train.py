@@ -198,6 +198,27 @@ def test_curriculum_stage_keeps_weights_and_records_its_history(tmp_path: Path) 
         init_backbone(create_model("compact", 2, 7), cfg)
 
 
+def test_a_rodprofile_grows_from_the_bundled_rodnet() -> None:
+    """--arch rodprofile --init-from a rodnet: with --init-head the new network gives the
+    rodnet's outputs; without, it keeps the rodnet's backbone and a fresh head."""
+    from deepgisas.training.loop import init_backbone
+
+    source, _ = load_model("hex-orientation")
+    spec = InputSpec(crop=(224, 224), downsample=(4, 2), bin_counts=True)
+    cfg = _cfg(arch="rodprofile", input=spec, init_from="hex-orientation", init_head=True)
+    net = create_model("rodprofile", 2, 120)
+    init_backbone(net, cfg)
+    x = torch.randn(2, 2, 56, 112)
+    with torch.no_grad():
+        assert torch.allclose(net.eval()(x), source.eval()(x), atol=1e-4)
+    fresh = create_model("rodprofile", 2, 120)
+    init_backbone(fresh, _cfg(arch="rodprofile", input=spec, init_from="hex-orientation"))
+    rod = fresh.backbone.rod.state_dict()  # type: ignore[union-attr]
+    assert all(torch.equal(v, source.backbone.state_dict()[k]) for k, v in rod.items())
+    with torch.no_grad():
+        assert not torch.allclose(fresh.eval()(x), source(x), atol=1e-2)
+
+
 def test_a_replay_buffer_run_records_its_reuse(tmp_path: Path) -> None:
     """--buffer: the card keeps the option and the reuse factor, the curve a reuse column."""
     src = write_template(tmp_path, 32)

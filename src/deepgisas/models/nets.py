@@ -25,7 +25,7 @@ class Net(nn.Module):
 
     def __init__(self, backbone: nn.Module, num_features: int, num_outputs: int,
                  first_conv: nn.Conv2d, input_size: tuple[int, int], drop: float = 0.0,
-                 pool: str = "global", columns: int = 1) -> None:
+                 pool: str = "global", columns: int = 1, hidden: int = 0) -> None:
         super().__init__()
         if pool not in ("global", "rows"):
             raise ValueError(f"unknown pooling {pool!r}")
@@ -34,7 +34,9 @@ class Net(nn.Module):
         self.num_features = num_features  # channels of the feature map
         self.input_size = input_size  # the image size the architecture is designed for
         self.drop = nn.Dropout(drop)
-        self.head = nn.Linear(num_features * self.columns, num_outputs)
+        self.hidden = hidden
+        self.head: nn.Linear | ResidualHead = _head(num_features * self.columns, num_outputs,
+                                                    hidden)
         self._first_conv = [first_conv]  # a list: not registered twice as a submodule
 
     @property
@@ -56,7 +58,31 @@ class Net(nn.Module):
 
     def reset_head(self, num_outputs: int) -> None:
         """A new, freshly initialised head with ``num_outputs`` outputs."""
-        self.head = nn.Linear(self.head.in_features, num_outputs).to(self.head.weight.device)
+        device = next(self.head.parameters()).device
+        self.head = _head(self.head.in_features, num_outputs, self.hidden).to(device)
+
+
+class ResidualHead(nn.Module):
+    """A linear head plus a one-hidden-layer MLP whose output layer starts at zero: it starts
+    as the linear head and learns the nonlinear rest (which rod pattern at which lattice
+    spacing), without spoiling a linear head copied from a trained model."""
+
+    def __init__(self, in_features: int, out_features: int, hidden: int) -> None:
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.linear = nn.Linear(in_features, out_features)
+        last = nn.Linear(hidden, out_features)
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
+        self.mlp = nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU(inplace=True), last)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.linear(x) + self.mlp(x)
+
+
+def _head(in_features: int, out_features: int, hidden: int) -> nn.Linear | ResidualHead:
+    return (ResidualHead(in_features, out_features, hidden) if hidden
+            else nn.Linear(in_features, out_features))
 
 
 def _conv_bn(cin: int, cout: int, k: tuple[int, int], stride: tuple[int, int] = (1, 1)
@@ -94,6 +120,79 @@ def compact_net(in_chans: int, num_outputs: int, widths: tuple[int, ...] = (16, 
         columns = (columns - 1) // 2 + 1  # each stage: 3 x 3, stride 2, padding 1
     return Net(bb, widths[-1], num_outputs, stem, input_size, drop=0.1, pool=pool,
                columns=columns)
+
+
+class RodProfileBackbone(nn.Module):
+    """The compact backbone plus a q_y-profile branch at the input's full column resolution.
+
+    The counts that decide the orientation lie in the Bragg rods' profile along q_y: the exact
+    posterior computed from 8 bands of rows at every binned column is as sharp as from every
+    pixel (docs/training.md). The compact backbone reduces the columns 8-fold. The profile
+    branch keeps them:
+    a stem sums each band of rows (kernel rows x 3, stride rows) into 8 bands, a 3 x 3
+    convolution mixes neighbouring bands and columns, a full-height convolution folds the
+    bands into channels, and four 1 x 5 convolutions, dilated 1, 2, 4 and 8, see 61 columns
+    around each one. Its output layer starts at zero.
+
+    Output: the compact features averaged over rows, each of its columns repeated over the
+    input columns it covers, plus the profile features: [B, F, 1, W] with W the input columns.
+    """
+
+    def __init__(self, in_chans: int, input_size: tuple[int, int],
+                 widths: tuple[int, ...] = (16, 32, 64, 128), profile: int = 96,
+                 bands: int = 8) -> None:
+        super().__init__()
+        rows, cols = input_size
+        if rows % bands:
+            raise ValueError(f"{rows} input rows do not split into {bands} bands")
+        self.rod = CompactBackbone(in_chans, widths)
+        self.repeat = 2 ** (len(widths) - 1)
+        if cols % self.repeat:
+            raise ValueError(f"{cols} input columns are not a multiple of {self.repeat}")
+        step = rows // bands
+        layers: list[nn.Module] = [
+            _conv_bn(in_chans, 32, (step, 3), (step, 1)), _conv_bn(32, 32, (3, 3)),
+            nn.Sequential(nn.Conv2d(32, profile, (bands, 1), bias=False),
+                          nn.BatchNorm2d(profile), nn.ReLU(inplace=True))]
+        for d in (1, 2, 4, 8):
+            layers.append(nn.Sequential(
+                nn.Conv2d(profile, profile, (1, 5), padding=(0, 2 * d), dilation=(1, d),
+                          bias=False), nn.BatchNorm2d(profile), nn.ReLU(inplace=True)))
+        out = nn.Conv2d(profile, widths[-1], 1)
+        nn.init.zeros_(out.weight)
+        nn.init.zeros_(out.bias)  # type: ignore[arg-type]
+        self.profile = nn.Sequential(*layers, out)
+
+    def forward(self, x: Tensor) -> Tensor:
+        rod = self.rod(x).mean(2, keepdim=True).repeat_interleave(self.repeat, dim=3)
+        return rod[..., :x.shape[-1]] + self.profile(x)
+
+
+def rodprofile_net(in_chans: int, num_outputs: int, input_size: tuple[int, int] = (56, 112),
+                   hidden: int = 256) -> Net:
+    bb = RodProfileBackbone(in_chans, input_size)
+    stem = bb.rod[0][0]  # type: ignore[index]
+    assert isinstance(stem, nn.Conv2d)
+    return Net(bb, bb.rod[-1][0].out_channels, num_outputs, stem, input_size,  # type: ignore[index]
+               drop=0.1, pool="rows", columns=input_size[1], hidden=hidden)
+
+
+def grow_rodprofile(source: Net, target: Net, head: bool) -> None:
+    """Start a rodprofile network from a trained rodnet: the same compact backbone, and (with
+    ``head``) its head spread over the repeated columns, so that the new network gives the
+    rodnet's outputs exactly until the profile branch and the MLP learn."""
+    bb = target.backbone
+    assert isinstance(bb, RodProfileBackbone) and source.pool == "rows"
+    bb.rod.load_state_dict(source.backbone.state_dict())
+    if not head:
+        return
+    assert isinstance(target.head, ResidualHead) and isinstance(source.head, nn.Linear)
+    f, c = target.num_features, source.columns
+    w = source.head.weight.detach().reshape(-1, f, c, 1) / bb.repeat
+    w = w.expand(-1, f, c, bb.repeat).reshape(-1, f, c * bb.repeat)[..., :target.columns]
+    with torch.no_grad():
+        target.head.linear.weight.copy_(w.reshape(len(w), -1))
+        target.head.linear.bias.copy_(source.head.bias)
 
 
 def _adapt_conv(conv: nn.Conv2d, in_chans: int) -> nn.Conv2d:

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from deepgisas.models.nets import Net, compact_net, densenet, resnet
+from collections.abc import Callable
+
+from deepgisas.models.nets import (
+    Net,
+    compact_net,
+    densenet,
+    grow_rodprofile,
+    resnet,
+    rodprofile_net,
+)
 from deepgisas.models.registry import register_model
 
 
@@ -34,3 +43,17 @@ def rodnet(in_chans: int = 1, num_outputs: int = 120) -> Net:
     the 14 feature columns: it sees where in q_y the rods and tails lie (0.5M parameters;
     docs/training.md)."""
     return compact_net(in_chans, num_outputs, pool="rows")
+
+
+@register_model
+def rodprofile(in_chans: int = 1, num_outputs: int = 120) -> Net:
+    """rodnet plus a branch that keeps the q_y profile at every input column, and a residual
+    MLP head (5.9M parameters; docs/training.md). Starts from a trained rodnet with
+    ``--init-from``."""
+    return rodprofile_net(in_chans, num_outputs)
+
+
+# (trained architecture, new architecture) -> grow(source, target, head): start the new one
+# from the trained one (``train --init-from``), exactly equal in its outputs with ``head``
+GROW: dict[tuple[str, str], Callable[[Net, Net, bool], None]] = {
+    ("rodnet", "rodprofile"): grow_rodprofile}

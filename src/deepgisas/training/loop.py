@@ -32,6 +32,7 @@ from deepgisas.errors import UserError
 from deepgisas.models import Net, create_model
 from deepgisas.models.heads import FLOW_DEFAULTS, FlowHead, GaussianHead, attach_head, head_of
 from deepgisas.models.store import save_model
+from deepgisas.models.zoo import GROW
 from deepgisas.sample import Experiment
 from deepgisas.training.checkpoint import load_checkpoint, save_checkpoint
 from deepgisas.training.curves import mean_data_wait, write_curves
@@ -345,11 +346,19 @@ def train(template: Experiment, out: str | Path, cfg: TrainConfig, resume: bool 
 
 def init_backbone(net: Net, cfg: TrainConfig) -> None:
     """Copy the backbone of model ``cfg.init_from`` into ``net`` (same architecture and input
-    channels); ``net`` keeps its own, freshly initialised head (transfer learning)."""
+    channels, or an architecture that grows from it: ``GROW``); ``net`` keeps its own, freshly
+    initialised head (transfer learning), or with ``init_head`` takes the model's."""
     from deepgisas.models.store import load_model
 
     assert cfg.init_from is not None
     source, card = load_model(cfg.init_from)
+    grow = GROW.get((card["arch"], cfg.arch))
+    if grow is not None and card["in_chans"] == cfg.input.in_chans and (
+            not cfg.init_head or card["num_outputs"] == net.head.out_features):
+        grow(source, net, cfg.init_head)
+        if not cfg.init_head:
+            net.reset_head(net.head.out_features)
+        return
     if card["arch"] != cfg.arch or card["in_chans"] != cfg.input.in_chans:
         raise UserError(f"cannot start from a {card['arch']} with {card['in_chans']} input "
                         f"channels: training a {cfg.arch} with {cfg.input.in_chans}",
