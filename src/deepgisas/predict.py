@@ -128,8 +128,7 @@ class Predictor:
         assert isinstance(self.head, FlowHead)
         with torch.no_grad(), torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)
-            draws = self.head.sample(out, FLOW_SAMPLES)  # [S, B, P] unit box
-            logp = self.head.log_prob(out, draws)  # [S, B]
+            draws, logp = self.head.sample_and_log_prob(out, FLOW_SAMPLES)  # [S, B, P], [S, B]
         unit = draws.clamp(0, 1).double().numpy()
         names = list(self.labels.names)
         results = []

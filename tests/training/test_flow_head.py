@@ -37,6 +37,12 @@ def test_a_flow_model_trains_round_trips_and_predicts(tmp_path: Path) -> None:
         theta = torch.rand(3, head.features)
         assert torch.equal(head.log_prob(net(x), theta),
                            head_of(net2, loaded).log_prob(net2(x), theta))
+        torch.manual_seed(1)
+        draws = head.sample(net(x), 16)
+        torch.manual_seed(1)
+        same, logp = head.sample_and_log_prob(net(x), 16)  # one pass: the same draws
+        assert torch.equal(draws, same)
+        assert torch.allclose(logp, head.log_prob(net(x), draws), atol=1e-3)
     images = np.random.default_rng(0).poisson(5.0, (2, 32, 32)).astype(float)
     results = Predictor(tmp_path / "m", engine="torch")(images)
     names = list(LabelSpace.of(template).names)

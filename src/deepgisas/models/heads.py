@@ -70,6 +70,13 @@ class FlowHead(nn.Module):
         """[n, B, P] draws (torch's global generator: fork and seed it for repeatable ones)."""
         return self.flow(out).sample((n,)) / 4.0 + 0.5
 
+    def sample_and_log_prob(self, out: Tensor, n: int) -> tuple[Tensor, Tensor]:
+        """[n, B, P] draws and their log density [n, B] in the unit box, from one pass: the
+        same draws as :meth:`sample` from the same generator state, without the second pass
+        through the flow that :meth:`log_prob` would take (a fifth of the time)."""
+        x, logp = self.flow(out).rsample_and_log_prob((n,))
+        return x / 4.0 + 0.5, logp + self.features * math.log(4.0)
+
     def log_prob(self, out: Tensor, theta: Tensor) -> Tensor:
         """log density of theta [..., B, P] in the unit box."""
         return self.flow(out).log_prob(4.0 * (theta - 0.5)) + self.features * math.log(4.0)
