@@ -217,6 +217,8 @@ def test_a_rodprofile_grows_from_the_bundled_rodnet() -> None:
     assert all(torch.equal(v, source.backbone.state_dict()[k]) for k, v in rod.items())
     with torch.no_grad():
         assert not torch.allclose(fresh.eval()(x), source(x), atol=1e-2)
+    with pytest.raises(UserError, match="outputs"):
+        init_backbone(create_model("rodprofile", 2, 7), cfg)
 
 
 def test_a_replay_buffer_run_records_its_reuse(tmp_path: Path) -> None:

@@ -353,13 +353,7 @@ def init_backbone(net: Net, cfg: TrainConfig) -> None:
     assert cfg.init_from is not None
     source, card = load_model(cfg.init_from)
     grow = GROW.get((card["arch"], cfg.arch))
-    if grow is not None and card["in_chans"] == cfg.input.in_chans and (
-            not cfg.init_head or card["num_outputs"] == net.head.out_features):
-        grow(source, net, cfg.init_head)
-        if not cfg.init_head:
-            net.reset_head(net.head.out_features)
-        return
-    if card["arch"] != cfg.arch or card["in_chans"] != cfg.input.in_chans:
+    if (card["arch"] != cfg.arch and grow is None) or card["in_chans"] != cfg.input.in_chans:
         raise UserError(f"cannot start from a {card['arch']} with {card['in_chans']} input "
                         f"channels: training a {cfg.arch} with {cfg.input.in_chans}",
                         cfg.init_from)
@@ -369,7 +363,14 @@ def init_backbone(net: Net, cfg: TrainConfig) -> None:
             raise UserError(f"--init-head: the model's head ({card['head']}, "
                             f"{card['num_outputs']} outputs) is not the one trained here",
                             cfg.init_from)
-        net.load_state_dict(source.state_dict())
+        if grow is not None:
+            grow(source, net, True)
+        else:
+            net.load_state_dict(source.state_dict())
+        return
+    if grow is not None:
+        grow(source, net, False)
+        net.reset_head(net.head.out_features)
         return
     state = {k: v for k, v in source.state_dict().items()
              if not k.startswith(("head.", "posterior."))}
