@@ -207,6 +207,12 @@ class _Chain:
         return idx, a, gain
 
 
+def _log_birth_prior(w: np.ndarray, u: float) -> float:
+    """log f_(K+1)((1 - u) w, u) - log f_K(w): the prior's density ratio of a birth that takes
+    a share u from the K weights w (and minus that of the death that undoes it)."""
+    return _log_f(np.append((1 - u) * w, u)) - _log_f(w)
+
+
 def _birth_probability(k: int, lo: int, hi: int) -> float:
     if lo == hi or k >= hi:
         return 0.0
@@ -450,8 +456,7 @@ def _sample_amplitudes(basis: np.ndarray, data: np.ndarray, background: float,
             n_sum = (1 - u) * (m_sum - bg * chain.n) + bg * chain.n + u * total * col[j]
             new = float(chain.loglik(n_pos, n_sum))
             death_p = 1.0 - _birth_probability(k + 1, lo, hi)
-            w = (c / total).numpy()
-            dprior = _log_f(np.append((1 - u) * w, u)) - _log_f(w)
+            dprior = _log_birth_prior((c / total).numpy(), u)
             log_a = (new - ll + math.log(death_p / birth_p) + dprior
                      + (k - 1) * math.log1p(-u) - math.log(bins_n - k) - q.log_density(j, u))
             if math.log(rng.uniform()) < log_a:
@@ -469,8 +474,7 @@ def _sample_amplitudes(basis: np.ndarray, data: np.ndarray, background: float,
             new = float(chain.loglik(n_pos, n_sum))
             q = _Proposal(chain, n_pos, n_sum, rest, total, bg, k - 1)
             back = _birth_probability(k - 1, lo, hi)
-            w = (c / total).numpy()
-            dprior = _log_f(w) - _log_f(np.delete(w, i) / (1 - u))
+            dprior = _log_birth_prior(np.delete((c / total).numpy(), i) / (1 - u), u)
             log_a = -(ll - new + math.log((1.0 - birth_p) / back) + dprior
                       + (k - 2) * math.log1p(-u) - math.log(bins_n - k + 1)
                       - q.log_density(s[i], u))
@@ -640,7 +644,7 @@ def _sample_fixed_scale(basis: np.ndarray, data: np.ndarray, scale: float,
                 new = float(chain.loglik(new_pos, new_sum))
                 ratio = (1.0 - _birth_probability(k + 1, lo, hi)) / birth_p
                 # the prior's density ratio over the flat one's (k), whose u ~ Beta(1, k)
-                dprior = _log_f(np.append((1 - u) * w, u)) - _log_f(w) - math.log(k)
+                dprior = _log_birth_prior(w, u) - math.log(k)
                 if math.log(rng.uniform()) < new - ll + math.log(ratio) + dprior:
                     s.append(j)
                     w = np.append((1 - u) * w, u)
@@ -656,7 +660,8 @@ def _sample_fixed_scale(basis: np.ndarray, data: np.ndarray, scale: float,
                     + bg * chain.n
                 new = float(chain.loglik(new_pos, new_sum))
                 ratio = _birth_probability(k - 1, lo, hi) / (1.0 - birth_p)
-                dprior = -(_log_f(w) - _log_f(np.delete(w, i) / rest) - math.log(k - 1))
+                dprior = -(_log_birth_prior(np.delete(w, i) / rest, float(w[i]))
+                           - math.log(k - 1))
                 if math.log(rng.uniform()) < new - ll + math.log(ratio) + dprior:
                     s.pop(i)
                     w = np.delete(w, i) / rest
