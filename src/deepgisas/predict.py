@@ -122,13 +122,15 @@ class Predictor:
                 for i in range(out.shape[0])]
 
     def _flow(self, out: torch.Tensor) -> list[dict[str, Any]]:
-        """From ``FLOW_SAMPLES`` seeded draws of the flow, in physical units: the posterior
+        """From ``FLOW_SAMPLES`` draws of the flow (the same seeded base draws for every image,
+        so an image's answer does not depend on its batch), in physical units: the posterior
         mean, std and quantiles (5, 16, 50, 84, 95 %) per parameter, and ``modes``: the
         draws of highest density (up to 3, one per cluster), starts for a fit."""
         assert isinstance(self.head, FlowHead)
-        with torch.no_grad(), torch.random.fork_rng(devices=[]):
-            torch.manual_seed(0)
-            draws, logp = self.head.sample_and_log_prob(out, FLOW_SAMPLES)  # [S, B, P], [S, B]
+        base = torch.randn((FLOW_SAMPLES, self.head.features),
+                           generator=torch.Generator().manual_seed(0))
+        with torch.no_grad():
+            draws, logp = self.head.sample_and_log_prob(out, FLOW_SAMPLES, base)  # [S, B, P]
         unit = draws.clamp(0, 1).double().numpy()
         names = list(self.labels.names)
         results = []

@@ -11,16 +11,6 @@ DEG = math.pi / 180.0
 """Radians per degree."""
 
 
-def deg2rad(value_deg: float) -> float:
-    """Convert degrees to radians."""
-    return value_deg * DEG
-
-
-def rad2deg(value_rad: float) -> float:
-    """Convert radians to degrees."""
-    return value_rad / DEG
-
-
 def wavenumber(wavelength_nm: float) -> float:
     """Vacuum wave number k = 2 pi / lambda, in 1/nm."""
     return 2.0 * math.pi / wavelength_nm

@@ -54,6 +54,18 @@ def test_a_flow_model_trains_round_trips_and_predicts(tmp_path: Path) -> None:
         assert 1 <= len(r["modes"]) <= 3
     again = Predictor(tmp_path / "m", engine="torch")(images)
     assert again == results  # seeded draws: the same answer every time
+    alone = Predictor(tmp_path / "m", engine="torch")(images[1:])
+    for k in names:  # the same base draws for every image: its batch does not matter
+        assert alone[0]["parameters"][k] == pytest.approx(results[1]["parameters"][k], rel=1e-5)
+        assert alone[0]["std"][k] == pytest.approx(results[1]["std"][k], rel=1e-4)
+    with torch.no_grad():
+        base = torch.randn(16, head.features, generator=torch.Generator().manual_seed(3))
+        ctx = net(x)
+        draws, logp = head.sample_and_log_prob(ctx, 16, base)  # [16, B, P]
+        assert torch.allclose(logp, head.log_prob(ctx, draws), atol=1e-3)  # its own density
+        assert not torch.allclose(draws[:, 0], draws[:, 1])  # images map the draws their way
+        with pytest.raises(ValueError, match="base draws"):
+            head.sample_and_log_prob(ctx, 8, base)
     starts = network_starts(results[0], template, n=4)
     assert len(starts) == 4 and starts[1] == pytest.approx(results[0]["modes"][0])
 

@@ -158,15 +158,3 @@ def physical(free: FreeTensors, theta: np.ndarray) -> dict[str, float]:
     """Normalised values [P] -> short name -> physical value."""
     t = torch.as_tensor(np.asarray(theta, dtype=np.float64))
     return {q.name: float(q.to_physical(t[i])) for i, q in enumerate(free.params)}
-
-
-def normalised(free: FreeTensors, values: dict[str, float]) -> np.ndarray:
-    """Physical values by short name or path -> normalised [P]; missing names get 0.5."""
-    out = np.full(len(free.params), 0.5)
-    known = {**{q.name: i for i, q in enumerate(free.params)},
-             **{q.path: i for i, q in enumerate(free.params)}}
-    for name, v in values.items():
-        if name in known:
-            q = free.params[known[name]]
-            out[known[name]] = float(q.prior.to_unit(float(v)))
-    return out

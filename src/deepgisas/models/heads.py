@@ -70,11 +70,25 @@ class FlowHead(nn.Module):
         """[n, B, P] draws (torch's global generator: fork and seed it for repeatable ones)."""
         return self.flow(out).sample((n,)) / 4.0 + 0.5
 
-    def sample_and_log_prob(self, out: Tensor, n: int) -> tuple[Tensor, Tensor]:
-        """[n, B, P] draws and their log density [n, B] in the unit box, from one pass: the
-        same draws as :meth:`sample` from the same generator state, without the second pass
-        through the flow that :meth:`log_prob` would take (a fifth of the time)."""
-        x, logp = self.flow(out).rsample_and_log_prob((n,))
+    def sample_and_log_prob(self, out: Tensor, n: int,
+                            base: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """[n, B, P] draws and their log density [n, B] in the unit box, from one pass (without
+        the second pass through the flow that :meth:`log_prob` would take). Without ``base``:
+        the same draws as :meth:`sample` from the same generator state. With ``base`` [n, P]
+        (standard normal draws): every image maps the same base draws, so an image's answer
+        does not depend on the batch it came in."""
+        dist = self.flow(out)
+        if base is None:
+            x, logp = dist.rsample_and_log_prob((n,))
+        else:
+            if base.shape != (n, self.features):
+                raise ValueError(f"base draws must be [{n}, {self.features}], not "
+                                 f"{list(base.shape)}")
+            z = base.to(out.device, out.dtype)[:, None].expand(n, out.shape[0], self.features)
+            x, ladj = dist.transform.inv.call_and_ladj(z)
+            if ladj.dim() > 2:  # per-feature terms (zuko's "reinterpreted" dimensions)
+                ladj = ladj.flatten(2).sum(-1)
+            logp = dist.base.log_prob(z) - ladj
         return x / 4.0 + 0.5, logp + self.features * math.log(4.0)
 
     def log_prob(self, out: Tensor, theta: Tensor) -> Tensor:

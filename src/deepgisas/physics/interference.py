@@ -57,13 +57,11 @@ def _frac_coords(qx: Tensor, qy: Tensor, a: Tensor, xi: Tensor) -> tuple[Tensor,
     return u - torch.round(u), v - torch.round(v)
 
 
-def _offsets(n: int, skip_near: bool, dtype: torch.dtype, device: torch.device) -> Tensor:
+def _offsets(n: int, dtype: torch.dtype, device: torch.device) -> Tensor:
+    """[(2n + 3)^2, 2] integer lattice offsets (i, j), |i|, |j| <= n + 1."""
     r = torch.arange(-n - 1, n + 2, dtype=dtype, device=device)
     ii, jj = torch.meshgrid(r, r, indexing="ij")
-    off = torch.stack([ii.reshape(-1), jj.reshape(-1)], -1)
-    if skip_near:
-        off = off[(off.abs() > 0).any(-1)]
-    return off
+    return torch.stack([ii.reshape(-1), jj.reshape(-1)], -1)
 
 
 def _window_mask(offsets: Tensor, n: Tensor) -> Tensor:
@@ -205,7 +203,7 @@ def hexagonal_lattice_exact(qx: Tensor, qy: Tensor, a: Tensor, w: Tensor, s: Ten
     aa, ww = a[:, None, None, None], w[:, None, None, None]
     fu, fv = _frac_coords(qx[:, None], qy[:, None], aa, xi[:, :, None, None])
     n = hex_window(a, w)
-    offsets = _offsets(int(n.max().item()), False, a.dtype, a.device)
+    offsets = _offsets(int(n.max().item()), a.dtype, a.device)
     mask = _window_mask(offsets, n)[:, None, None, None, :]
     g = TWO_PI / aa
     uu = fu.unsqueeze(-1) + offsets[:, 0]

@@ -217,8 +217,7 @@ def simulate_tensors(st: Structure, p: dict[str, Tensor]) -> Tensor:
     tensor has about ``BLOCK_BYTES``: the many elementwise temporaries stay near cache size
     (and reuse mapped memory when the application opts in,
     :mod:`deepgisas.physics.memory`), and the blocks' own small
-    tensors (per row and member) stay few. 2 MB was the fastest of 0.25 to 8 MB for
-    the film's detector and its subsets (float64 and float32, 1 to 12 patterns per batch).
+    tensors (per row and member) stay few (the size was measured: CHANGELOG.md).
     """
     rows, cols = st.shape
     if cols > 1 and mirror_symmetric(st, p):

@@ -63,9 +63,8 @@ class StreamConfig:
     ``progress``: a progress bar with ``once``; ``network_threads``: torch and ONNX Runtime
     threads for preprocessing and the network during the run (1 by default: the pipeline is
     already parallel, reading in ``workers`` threads while the network runs, and more
-    intra-op threads on a busy small machine spin instead of working: measured 700 against
-    130 to 190 frames/s on 2 shared cores); ``engine``: the network's engine, as for
-    ``predict`` ("auto", "torch" or "onnx")."""
+    intra-op threads on a small machine spin instead of working: CHANGELOG.md);
+    ``engine``: the network's engine, as for ``predict`` ("auto", "torch" or "onnx")."""
 
     poll_s: float = 1.0
     settle_s: float = 2.0
