@@ -130,6 +130,22 @@ def test_starts_from_a_network_prediction_fill_in_the_nuisance() -> None:
     assert _starts(t, free, complete, FitConfig()).shape == (1, 6)
 
 
+def test_the_best_distinct_candidates_go_up_the_levels() -> None:
+    """`_distinct`: the lowest misfits first, a near-copy of a better candidate skipped, NaN
+    misfits (failed simulations) last and only when nothing else is left."""
+    from deepgisas.fit.gradient import CARRY_APART, _distinct
+
+    theta = torch.tensor([[0.5, 0.5], [0.5 + CARRY_APART / 2, 0.5], [0.2, 0.9], [0.8, 0.1],
+                          [0.3, 0.3]])
+    misfit = torch.tensor([1.0, 0.9, 1.5, float("nan"), 1.2])
+    assert _distinct(theta, misfit, 3).tolist() == [1, 4, 2]  # row 0 is a copy of row 1
+    assert _distinct(theta, misfit, 1).tolist() == [1]
+    assert _distinct(theta, misfit, 9).tolist() == [1, 4, 2]  # the NaN row never follows
+    assert _distinct(theta[3:4], misfit[3:4], 2).tolist() == [0]  # ... unless it is all
+    with pytest.raises(dg.UserError, match="carry"):
+        FitConfig(carry=0)
+
+
 def test_film_fit_recovers_the_truth() -> None:
     t = film(24, 7)
     img, truth = noisy_case(t, seed=1)

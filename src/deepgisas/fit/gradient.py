@@ -85,6 +85,8 @@ class FitConfig:
     n_polish_given: int = 2  # the same with given starts (e.g. a network's)
     race: int = 8  # iterations between halvings of the race
     race_given: int = 2  # the same with given starts
+    carry: int = 3  # distinct best candidates carried from each coarse level to the next
+    # (the last coarse level hands its best to the full detector)
     seed: int = 0
     coarse_side: int = 32  # the coarsest pixel subset keeps at least this many rows/columns
     max_iter: int = 30  # Levenberg-Marquardt Jacobians per level
@@ -107,7 +109,7 @@ class FitConfig:
 
     def __post_init__(self) -> None:
         counts = ("n_starts", "n_fill", "n_polish", "n_polish_given", "race", "race_given",
-                  "coarse_side", "max_iter", "spread")
+                  "carry", "coarse_side", "max_iter", "spread")
         low = [k for k in counts if getattr(self, k) < 1]
         if low:
             raise UserError(f"fit settings {', '.join(low)} must be at least 1")
@@ -366,7 +368,10 @@ def _fit(template: Experiment, data: np.ndarray, free: FreeTensors,
             rescale=k > 0, reuse=cfg.reuse, spread=1 if finest else cfg.spread,
             sim=sims[top] if k == 0 else None)
         best = int(torch.argmin(out.misfit))
-        x = out.state.x[best:best + 1]
+        # the best few distinct candidates go on to the next coarse level; the full
+        # detector, where simulations cost most, polishes the best one
+        x = (out.state.x[best:best + 1] if k >= len(levels) - 2 else
+             out.state.x[_distinct(out.state.theta, out.misfit, cfg.carry)])
         simulations += out.simulations
         levels_log.append({"pixels": len(level.logd), "iterations": out.iterations,
                            "simulations": out.simulations, "misfit": float(out.misfit[best]),
@@ -396,6 +401,23 @@ def _fit(template: Experiment, data: np.ndarray, free: FreeTensors,
                "objective_reason": why,
                **({"goodness_of_fit": fit_quality} if fit_quality is not None else {})}),
         free)
+
+
+CARRY_APART = 0.02  # candidates carried up the levels differ by this much (unit box)
+
+
+def _distinct(theta: Tensor, misfit: Tensor, n: int) -> Tensor:
+    """Rows of the ``n`` lowest finite misfits whose normalised parameters theta [K, P] differ
+    from every better row's by more than ``CARRY_APART`` in some parameter (the best first)."""
+    rows: list[int] = []
+    for j in torch.argsort(torch.nan_to_num(misfit, nan=torch.inf)).tolist():
+        if len(rows) == n:
+            break
+        if rows and not torch.isfinite(misfit[j]):
+            break
+        if all(float((theta[j] - theta[i]).abs().max()) > CARRY_APART for i in rows):
+            rows.append(j)
+    return torch.tensor(rows, dtype=torch.long)
 
 
 def is_counts(data: np.ndarray) -> bool:
