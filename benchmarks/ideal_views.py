@@ -25,7 +25,7 @@ from _docs import write_section
 from tqdm import tqdm
 
 from deepgisas.api import load
-from deepgisas.data._augment_spatial import _block_sum
+from deepgisas.data._augment_spatial import block_sum
 from deepgisas.data.posterior_targets import PosteriorStream
 from deepgisas.data.preprocess import InputSpec
 
@@ -34,7 +34,7 @@ SCALES = (0.1, 1.0, 10.0)
 
 def _blocks(a: torch.Tensor, r: int, c: int) -> torch.Tensor:
     """Sums over r x c blocks of one image [H, W] or a stack [n, H, W]."""
-    return _block_sum(a.reshape(-1, *a.shape[-2:]), r, c)
+    return block_sum(a.reshape(-1, *a.shape[-2:]), r, c)
 
 
 VIEWS = {  # name: (what it is, counts [..., 224, 224] -> view)

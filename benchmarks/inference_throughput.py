@@ -25,7 +25,7 @@ from torch import nn
 
 from deepgisas.data.preprocess import default_input
 from deepgisas.models import create_model, list_models
-from deepgisas.models.nets import Net, _conv_bn, for_inference
+from deepgisas.models.nets import Net, conv_bn, for_inference
 from deepgisas.predict import network_input
 
 
@@ -54,9 +54,9 @@ def _onnx(net: nn.Module, x: torch.Tensor, threads: int) -> Callable[[torch.Tens
 
 
 def variant(widths: tuple[int, ...], stem: tuple[int, int], stride: tuple[int, int]) -> Net:
-    layers: list[nn.Module] = [_conv_bn(2, widths[0], stem, stride)]
+    layers: list[nn.Module] = [conv_bn(2, widths[0], stem, stride)]
     for cin, w in zip(widths[:-1], widths[1:], strict=True):
-        layers += [_conv_bn(cin, w, (3, 3), (2, 2)), _conv_bn(w, w, (3, 3))]
+        layers += [conv_bn(cin, w, (3, 3), (2, 2)), conv_bn(w, w, (3, 3))]
     bb = nn.Sequential(*layers)
     return Net(bb, widths[-1], 120, bb[0][0], (0, 0))
 

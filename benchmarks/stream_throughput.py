@@ -28,9 +28,9 @@ import numpy as np
 import torch
 from _frames import SHAPE, pilatus_frame  # type: ignore[import-not-found]
 
+from deepgisas.io.description import read_instrument
 from deepgisas.io.images import ModelImages
 from deepgisas.predict import Predictor
-from deepgisas.sample import read_instrument
 from deepgisas.stream import StreamConfig, run_stream
 
 GALAXI = """# GALAXI (FZ Juelich), Pilatus 1M (tests/io/instruments/galaxi.yaml)

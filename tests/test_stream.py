@@ -227,7 +227,7 @@ def test_fit_hook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """With ``deepgisas.fit.fit_image`` present, every k-th frame gets fit:NAME columns."""
     calls: list[dict] = []
 
-    from deepgisas.fit.gradient import FitResult
+    from deepgisas.fit.problem import FitResult
 
     def fit_image(template, image, start=None, mask=None):  # noqa: ANN001, ANN202
         calls.append({"shape": image.shape, "start": start, "mask": mask,
@@ -279,10 +279,11 @@ def test_fit_hook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_instrument_resampling_matches_predict(tmp_path: Path) -> None:
     """Pilatus-sized TIFFs through an instrument: the stream's gather from raw counts gives
     exactly what resampling the float image gives, and what predict gives."""
+    from deepgisas.io.description import read_instrument
     from deepgisas.io.images import ModelImages, detector_masks, read_image
     from deepgisas.io.resample import resample
     from deepgisas.models.store import load_model
-    from deepgisas.sample import parse_experiment, read_instrument
+    from deepgisas.sample import parse_experiment
 
     inst = ROOT / "tests" / "io" / "instruments" / "galaxi.yaml"
     folder, out = tmp_path / "frames", tmp_path / "r.csv"

@@ -11,8 +11,9 @@ import torch
 
 from deepgisas.compile import compile_batch, group_by_structure
 from deepgisas.errors import UserError
+from deepgisas.io.description import read_description, write_description
 from deepgisas.physics.simulate import simulate_tensors
-from deepgisas.sample import Experiment, read_description, write_description
+from deepgisas.sample import Experiment
 from deepgisas.templates import sample_experiments
 
 __all__ = ["bundled_names", "load", "save", "simulate", "simulate_batch", "sample_experiments"]

@@ -14,13 +14,14 @@ import torch
 from deepgisas.data.augment import center_window, to_network_input
 from deepgisas.data.labels import LabelSpace
 from deepgisas.data.preprocess import InputSpec
+from deepgisas.io.description import read_instrument
 from deepgisas.io.images import ModelImages
 from deepgisas.models.heads import FlowHead, head_of
 from deepgisas.models.nets import for_inference
 from deepgisas.models.onnx import select_engine
 from deepgisas.models.store import load_model, model_dir
 from deepgisas.priors import bound_flag
-from deepgisas.sample import parse_experiment, read_instrument
+from deepgisas.sample import parse_experiment
 
 BATCH = 64
 FLOW_SAMPLES = 512  # draws behind a flow model's answer
@@ -201,7 +202,7 @@ def predict_files(model: str | Path, paths: Sequence[str | Path],
     """The contract's ``{"model": NAME, "results": [...]}`` for image files of any supported
     format. With ``instrument`` (a description file, its sample ignored, or a pyFAI PONI
     file; ``alpha_i_deg`` and ``orientation`` replace its incidence angle and detector
-    orientation, see :func:`~deepgisas.sample.read_instrument`) each image is resampled from
+    orientation, see :func:`~deepgisas.io.description.read_instrument`) each image is resampled from
     the instrument's geometry onto the model's detector grid, in q (the instrument's
     wavelength and incidence angle matched to the model's, :mod:`deepgisas.io.instrument`),
     and ``"instrument"`` records both beams; without it each image must already have the

@@ -8,18 +8,13 @@ template substitutes values at those paths and validates the result again.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
-
-import yaml
 
 from deepgisas.errors import UserError
 from deepgisas.io.readers import ORIENTATIONS
-from deepgisas.io.text import read_text
 from deepgisas.physics.formfactors import SHAPES
 from deepgisas.physics.params import ParamSpec
 from deepgisas.physics.structures import STRUCTURES
@@ -522,36 +517,10 @@ def _parse_beam(d: Any) -> Beam:
     )
 
 
-def read_instrument(path: str | Path, alpha_i_deg: float | None = None,
-                    orientation: str | None = None) -> tuple[Beam, Detector]:
-    """The beam and detector of a description file (its sample, if any, is ignored) or of a
-    pyFAI PONI file (``.poni``, :func:`deepgisas.io.poni.poni_instrument`). ``alpha_i_deg``
-    (the CLI's ``--alpha-i``) replaces the file's incidence angle; a PONI file needs it.
-    ``orientation`` (the CLI's ``--orientation``) replaces the file's
-    ``detector.orientation``: how its detector files store the image."""
-    if alpha_i_deg is not None and not 0.0 < alpha_i_deg < 90.0:
-        raise UserError(f"the incidence angle must be in (0, 90) deg, got {alpha_i_deg:g}",
-                        "--alpha-i")
-    if orientation is not None and orientation not in ORIENTATIONS:
-        raise UserError(f"unknown orientation {orientation!r} ({', '.join(ORIENTATIONS)})",
-                        "--orientation")
-    if Path(path).suffix.lower() == ".poni":
-        from deepgisas.io.poni import poni_instrument
-
-        return poni_instrument(path, alpha_i_deg, orientation)
-    data = _load_text(Path(path))
-    try:
-        d = _keys(data, "instrument", ("beam", "detector", "sample", "options", "labels"),
-                  ("beam", "detector"))
-        beam = _parse_beam(d["beam"])
-        if alpha_i_deg is not None:
-            beam = replace(beam, alpha_i_deg=float(alpha_i_deg))
-        detector = _parse_detector(d["detector"], "detector")
-        if orientation is not None:
-            detector = replace(detector, orientation=orientation)
-        return beam, detector
-    except UserError as exc:
-        raise exc.located(str(path)) from None
+def parse_instrument(d: Any, where: str = "instrument") -> tuple[Beam, Detector]:
+    """Validate the beam and detector of a description dict (its sample, if any, is ignored)."""
+    d = _keys(d, where, ("beam", "detector", "sample", "options", "labels"), ("beam", "detector"))
+    return _parse_beam(d["beam"]), _parse_detector(d["detector"], "detector")
 
 
 def parse_experiment(d: Any, where: str = "description") -> Experiment:
@@ -626,33 +595,3 @@ def particle_slack(e: Experiment) -> tuple[float, float]:
     if pt.placement == "deposit":
         return thick - z - height, z
     return -z, thick + z - height
-
-
-def _load_text(p: Path) -> Any:
-    text = read_text(p)
-    try:
-        return json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "syntax error"
-        raise UserError(f"not valid {'JSON' if p.suffix.lower() == '.json' else 'YAML'}: {first}",
-                        str(p)) from None
-
-
-def read_description(path: str | Path) -> Experiment:
-    """Read a YAML or JSON description file; every problem is a one-line UserError."""
-    data = _load_text(Path(path))
-    try:
-        return parse_experiment(data)
-    except UserError as exc:
-        raise exc.located(str(path)) from None
-
-
-def write_description(experiment: Experiment, path: str | Path) -> None:
-    """Write an experiment as YAML (or JSON for a .json path)."""
-    p = Path(path)
-    d = experiment.to_dict()
-    text = json.dumps(d, indent=2) if p.suffix.lower() == ".json" else yaml.safe_dump(
-        d, sort_keys=False, default_flow_style=None)
-    tmp = p.with_name(p.name + ".part")
-    tmp.write_text(text)
-    tmp.replace(p)

@@ -158,9 +158,9 @@ def _galaxi_side_peak_d() -> float:
 
     import numpy as np
 
+    from deepgisas.io.description import read_instrument
     from deepgisas.io.features import side_peak_qy
     from deepgisas.io.readers import read_detector_image
-    from deepgisas.sample import read_instrument
     from tests.io.helpers import INSTRUMENTS, real
 
     _, det = read_instrument(INSTRUMENTS / "galaxi.yaml")

@@ -79,7 +79,7 @@ def test_free_map_gradient_matches_finite_differences() -> None:
 def test_pixel_subsets_are_pixels_of_the_full_detector(geometry: str, stride: int) -> None:
     """Every stride-th pixel (offset stride // 2) of the coarse levels: the same pixels as the
     full detector's, intensities up to one constant factor (the pixel's solid angle)."""
-    from deepgisas.fit.gradient import _Problem
+    from deepgisas.fit.problem import Problem
 
     d = film(24, 3).to_dict()
     if geometry == "rectangular":
@@ -89,7 +89,7 @@ def test_pixel_subsets_are_pixels_of_the_full_detector(geometry: str, stride: in
     theta = torch.tensor([[0.3, 0.6, 0.4, 0.7, 0.2, 0.5]], dtype=torch.float64)
     full = simulate_tensors(free.structure, with_free(free, theta))[0].numpy()
     image = np.where(np.arange(full.shape[1]) % 5 == 1, np.nan, 1.0) * np.ones_like(full)
-    sub = _Problem(free, image, 1e-3, stride, torch.float64)
+    sub = Problem(free, image, 1e-3, stride, torch.float64)
     o = stride // 2
     subset = image[o::stride, o::stride]
     expected = full.reshape(-1)[sub.pixels.numpy()]
@@ -112,7 +112,7 @@ def test_unsupported_free_parameter_is_a_user_error() -> None:
 
 
 def test_starts_from_a_network_prediction_fill_in_the_nuisance() -> None:
-    from deepgisas.fit.gradient import _starts
+    from deepgisas.fit.problem import starts
 
     t = film(8, 3)
     free = free_tensors(t)
@@ -120,28 +120,28 @@ def test_starts_from_a_network_prediction_fill_in_the_nuisance() -> None:
                           "distance_nm": 50.0, "omega_nm": 99.0},
            "std": {"radius_nm": 1.0, "height_nm": 1.0, "sigma": 0.05, "distance_nm": 5.0,
                    "omega_nm": 1.0}}
-    starts = _starts(t, free, network_starts(net, t), FitConfig(n_fill=8))
-    assert starts.shape == (4 * 8, 6) and ((starts >= 0) & (starts <= 1)).all()
-    assert starts[0, 1] == pytest.approx(0.5) and starts[0, 0] == 0.5  # radius; alpha_i centre
-    assert starts[0, 5] == 1.0 and len(set(starts[:8, 0])) == 8  # clipped; nuisance filled
-    assert (starts[8:16, 0] == starts[:8, 0]).all() and (starts[8:16, 1] != starts[0, 1]).all()
-    assert _starts(t, free, None, FitConfig(n_starts=8)).shape == (8, 6)
+    rows = starts(t, free, network_starts(net, t), FitConfig(n_fill=8))
+    assert rows.shape == (4 * 8, 6) and ((rows >= 0) & (rows <= 1)).all()
+    assert rows[0, 1] == pytest.approx(0.5) and rows[0, 0] == 0.5  # radius; alpha_i centre
+    assert rows[0, 5] == 1.0 and len(set(rows[:8, 0])) == 8  # clipped; nuisance filled
+    assert (rows[8:16, 0] == rows[:8, 0]).all() and (rows[8:16, 1] != rows[0, 1]).all()
+    assert starts(t, free, None, FitConfig(n_starts=8)).shape == (8, 6)
     complete = {**net["parameters"], "alpha_i_deg": 0.3}
-    assert _starts(t, free, complete, FitConfig()).shape == (1, 6)
+    assert starts(t, free, complete, FitConfig()).shape == (1, 6)
 
 
 def test_the_best_distinct_candidates_go_up_the_levels() -> None:
-    """`_distinct`: the lowest misfits first, a near-copy of a better candidate skipped, NaN
-    misfits (failed simulations) last and only when nothing else is left."""
-    from deepgisas.fit.gradient import CARRY_APART, _distinct
+    """`distinct_candidates`: the lowest misfits first, a near-copy of a better candidate
+    skipped, NaN misfits (failed simulations) last and only when nothing else is left."""
+    from deepgisas.fit.gradient import CARRY_APART, distinct_candidates
 
     theta = torch.tensor([[0.5, 0.5], [0.5 + CARRY_APART / 2, 0.5], [0.2, 0.9], [0.8, 0.1],
                           [0.3, 0.3]])
     misfit = torch.tensor([1.0, 0.9, 1.5, float("nan"), 1.2])
-    assert _distinct(theta, misfit, 3).tolist() == [1, 4, 2]  # row 0 is a copy of row 1
-    assert _distinct(theta, misfit, 1).tolist() == [1]
-    assert _distinct(theta, misfit, 9).tolist() == [1, 4, 2]  # the NaN row never follows
-    assert _distinct(theta[3:4], misfit[3:4], 2).tolist() == [0]  # ... unless it is all
+    assert distinct_candidates(theta, misfit, 3).tolist() == [1, 4, 2]  # row 0 is a copy of row 1
+    assert distinct_candidates(theta, misfit, 1).tolist() == [1]
+    assert distinct_candidates(theta, misfit, 9).tolist() == [1, 4, 2]  # the NaN row never follows
+    assert distinct_candidates(theta[3:4], misfit[3:4], 2).tolist() == [0]  # ... unless it is all
     with pytest.raises(dg.UserError, match="carry"):
         FitConfig(carry=0)
 

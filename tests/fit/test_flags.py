@@ -11,7 +11,7 @@ import pytest
 import deepgisas as dg
 from deepgisas.fit import FitConfig, fit_image
 from deepgisas.fit.files import disagreement
-from deepgisas.fit.gradient import FitResult
+from deepgisas.fit.problem import FitResult
 from deepgisas.priors import Uniform, bound_flag
 from deepgisas.sample import parse_experiment
 from tests.data.helpers import small_film

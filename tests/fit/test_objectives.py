@@ -13,7 +13,7 @@ import deepgisas as dg
 from deepgisas.cli.main import main
 from deepgisas.errors import UserError
 from deepgisas.fit import FitConfig, fit_image
-from deepgisas.fit.gradient import choose_objective, is_counts
+from deepgisas.fit.problem import choose_objective, is_counts
 from deepgisas.sample import parse_experiment
 from tests.data.helpers import small_film
 

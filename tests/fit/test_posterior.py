@@ -9,7 +9,7 @@ import math
 import numpy as np
 from scipy.stats import poisson
 
-from deepgisas.fit.posterior import SETTLED_TV, _summary, orientation_posterior
+from deepgisas.fit.posterior import SETTLED_TV, orientation_posterior, summarise_chains
 from deepgisas.sample import RandomBins
 from deepgisas.templates import draw_orientation, orientation_weight_logpdf
 
@@ -79,10 +79,10 @@ def test_split_halves_tell_a_chain_that_has_not_settled() -> None:
     chain that sat on one bin and then on another, NaN for too short a record."""
     one, other = np.eye(4)[0], np.eye(4)[1]
     args = (1, 1, 0.0, {}, {}, 0.0)
-    steady = _summary([one] * 40, [one] * 40, 40, *args)
+    steady = summarise_chains([one] * 40, [one] * 40, 40, *args)
     record = [one] * 25 + [other] * 15  # the first 10 are burn-in
-    moved = _summary(record, record, 40, *args)
-    short = _summary([one] * 12, [one] * 12, 12, *args)
+    moved = summarise_chains(record, record, 40, *args)
+    short = summarise_chains([one] * 12, [one] * 12, 12, *args)
     assert steady.split_tv == 0.0 and moved.split_tv == 1.0 and np.isnan(short.split_tv)
 
 

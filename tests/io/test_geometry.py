@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from deepgisas.errors import UserError
+from deepgisas.io.description import read_instrument
 from deepgisas.io.geometry import (
     angles_to_pixel,
     beam_spots,
@@ -22,7 +23,7 @@ from deepgisas.io.geometry import (
     yoneda_px,
 )
 from deepgisas.io.poni import poni_to_rectangular, read_poni, rectangular_to_poni_text
-from deepgisas.sample import Rectangular, Spherical, read_instrument
+from deepgisas.sample import Rectangular, Spherical
 from tests.io.helpers import INSTRUMENTS, galaxi_poni, real
 
 GALAXI = Rectangular((1043, 981), 0.172, 1730.0, (597.1, 323.4))

@@ -13,10 +13,10 @@ import yaml
 
 import deepgisas as dg
 from deepgisas.cli.main import main
+from deepgisas.io.description import read_instrument
 from deepgisas.io.geometry import specular_px
 from deepgisas.io.images import ModelImages, NegativeWarning, read_measured
 from deepgisas.io.readers import describe_mask, mask_reasons
-from deepgisas.sample import read_instrument
 from tests.io.helpers import INSTRUMENTS, real
 
 

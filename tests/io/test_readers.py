@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from deepgisas.errors import UserError
+from deepgisas.io.description import read_instrument
 from deepgisas.io.features import find_specular
 from deepgisas.io.geometry import specular_px
 from deepgisas.io.readers import read_detector_image
-from deepgisas.sample import read_instrument
 from tests.io.helpers import FILES, INSTRUMENTS, real
 
 logging.getLogger("fabio").setLevel(logging.CRITICAL)

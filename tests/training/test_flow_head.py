@@ -14,7 +14,7 @@ import torch
 
 from deepgisas.data.labels import LabelSpace
 from deepgisas.errors import UserError
-from deepgisas.fit.gradient import network_starts
+from deepgisas.fit.problem import network_starts
 from deepgisas.models.heads import FlowHead, head_of
 from deepgisas.models.store import load_model
 from deepgisas.predict import Predictor

@@ -19,10 +19,10 @@ def file_images(model: Model, paths: list[str], instrument: str | None = None,
     (path -> value: the instrument's wavelength and incidence angle matched to the model's,
     :mod:`deepgisas.io.instrument`; empty without ``instrument``), to simulate them with.
     ``instrument``, ``alpha_i_deg`` and ``orientation`` as
-    :func:`deepgisas.sample.read_instrument` takes them. Extrapolation is warned about."""
+    :func:`deepgisas.io.description.read_instrument` takes them. Extrapolation is warned about."""
+    from deepgisas.io.description import read_instrument
     from deepgisas.io.images import ModelImages
     from deepgisas.predict import check_extrapolation
-    from deepgisas.sample import read_instrument
 
     inst = (read_instrument(instrument, alpha_i_deg, orientation) if instrument is not None
             else None)

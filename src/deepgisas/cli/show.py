@@ -33,10 +33,10 @@ def run(args: argparse.Namespace) -> None:
     import warnings
 
     from deepgisas.errors import UserError
+    from deepgisas.io.description import read_description, read_instrument
     from deepgisas.io.images import read_measured
     from deepgisas.io.readers import describe_mask
     from deepgisas.io.view import save_measured_png
-    from deepgisas.sample import read_description, read_instrument
 
     out = Path(args.output)
     if out.suffix.lower() != ".png":

@@ -43,7 +43,7 @@ from torch import Tensor
 from torch.utils.data import IterableDataset
 
 from deepgisas.api import simulate_batch
-from deepgisas.data._augment_spatial import _block_sum, center_window, rand, randint
+from deepgisas.data._augment_spatial import block_sum, center_window, rand, randint
 from deepgisas.data.augment import Compose, Poisson, Scale, to_network_input
 from deepgisas.data.labels import LabelSpace
 from deepgisas.data.preprocess import InputSpec
@@ -140,7 +140,7 @@ class PosteriorStream(IterableDataset):
             fr, fc = self.spec.downsample
             full = self.basis(b)[:, row:, col:]
             h, w = full.shape[-2] // fr * fr, full.shape[-1] // fc * fc
-            self._binned[key] = _block_sum(full[:, :h, :w], fr, fc)
+            self._binned[key] = block_sum(full[:, :h, :w], fr, fc)
         return self._binned[key]
 
     def batch(self, g: int) -> dict[str, Tensor]:

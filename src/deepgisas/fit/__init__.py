@@ -2,8 +2,9 @@
 differentiable simulator (gradient) or, for orientation distributions, by non-negative least
 squares over single-domain patterns."""
 
-from deepgisas.fit.gradient import FitConfig, FitResult, fit_image, network_starts
+from deepgisas.fit.image import fit_image
 from deepgisas.fit.orientation import fit_orientation
+from deepgisas.fit.problem import FitConfig, FitResult, network_starts
 from deepgisas.fit.tensors import FreeTensors, free_tensors, with_free
 
 __all__ = ["FitConfig", "FitResult", "FreeTensors", "fit_image", "fit_orientation",

@@ -23,12 +23,14 @@ from typing import Any
 import numpy as np
 
 from deepgisas.errors import UserError
-from deepgisas.fit.gradient import FitConfig, FitResult, fit_image, network_starts
+from deepgisas.fit.image import fit_image
+from deepgisas.fit.problem import FitConfig, FitResult, network_starts
 from deepgisas.io.atomic import atomic_write
+from deepgisas.io.description import read_instrument
 from deepgisas.io.geometry import beam_spots
 from deepgisas.io.images import ModelImages
 from deepgisas.priors import LogUniform, Uniform
-from deepgisas.sample import Beam, Experiment, Spherical, parse_experiment, read_instrument
+from deepgisas.sample import Beam, Experiment, Spherical, parse_experiment
 from deepgisas.units import DEG
 
 SPOT_RADIUS_DEG = 0.06  # masked around the specular and direct beams (see the module docstring)
@@ -149,7 +151,7 @@ def fit_file(template: Experiment, path: str | Path, model: str | Path | None = 
     template's grid (NaN = masked) and the pixels masked around the specular and direct beams
     (bool, True = masked; None without ``instrument`` or with ``spot_radius_deg`` None or 0).
     ``instrument``, ``alpha_i_deg`` and ``orientation`` as
-    :func:`deepgisas.sample.read_instrument` takes them.
+    :func:`deepgisas.io.description.read_instrument` takes them.
 
     With ``instrument`` the beam is known: its wavelength and incidence angle replace the
     template's, fixed or free (:func:`instrument_template`; recorded in ``extra["beam"]``, and

@@ -52,23 +52,23 @@ from tqdm import tqdm
 from deepgisas.data.labels import LabelSpace
 from deepgisas.errors import UserError
 from deepgisas.fit import levenberg as lm
-from deepgisas.fit.gradient import (
+from deepgisas.fit.posterior import SETTLED_TV, orientation_posterior
+from deepgisas.fit.problem import (
     EDGE,
     FitConfig,
     FitResult,
-    _masked,
-    _Problem,
-    _starts,
+    Problem,
     flag_bounds,
     is_counts,
+    masked,
+    starts,
 )
-from deepgisas.fit.posterior import SETTLED_TV, orientation_posterior
 from deepgisas.fit.tensors import FreeTensors, free_tensors, physical, with_free
 from deepgisas.sample import Experiment, RandomBins
 from deepgisas.units import DEG
 
 
-def basis(problem: _Problem, theta: Tensor, xi_rad: Tensor) -> Tensor:
+def basis(problem: Problem, theta: Tensor, xi_rad: Tensor) -> Tensor:
     """Single-domain patterns at the angles ``xi_rad`` [K] for each nuisance row theta [B, P]
     (or [P]): [B, K, N] (or [K, N]) over the unmasked pixels, differentiable in theta."""
     single = theta.dim() == 1
@@ -127,7 +127,7 @@ class _Mixture:
     weights' Jacobian columns are exact (no simulations), the nuisance ones differences of the
     K single-domain patterns."""
 
-    def __init__(self, problem: _Problem, xi_rad: Tensor, n_nuisance: int) -> None:
+    def __init__(self, problem: Problem, xi_rad: Tensor, n_nuisance: int) -> None:
         self.problem, self.xi, self.p = problem, xi_rad, n_nuisance
         self.logd, self.c = problem.logd.double(), problem.c
 
@@ -158,8 +158,8 @@ class _Search:
     the xi bins."""
 
     def __init__(self, free: FreeTensors, data: np.ndarray, c: float, bins: int) -> None:
-        self.fast = _Problem(free, data, c, 1, torch.float32)
-        self.exact = _Problem(free, data, c, 1, torch.float64)
+        self.fast = Problem(free, data, c, 1, torch.float32)
+        self.exact = Problem(free, data, c, 1, torch.float64)
         self.data = (torch.exp(self.exact.logd) - c).numpy()
         self.logd_t = self.exact.logd.double()
         self.logd = self.logd_t.numpy()
@@ -381,7 +381,7 @@ def fit_orientation(template: Experiment, image: np.ndarray, mask: np.ndarray | 
     if labels.orientation is None:
         raise UserError("the template has no orientation prior (random_bins)")
     bins = labels.bins
-    data = _masked(template, image, mask)
+    data = masked(template, image, mask)
     free = free_tensors(template, dict(fixed or {}))
     positive = data[np.isfinite(data) & (data > 0)]
     if positive.size < bins + 1:
@@ -390,7 +390,7 @@ def fit_orientation(template: Experiment, image: np.ndarray, mask: np.ndarray | 
     search = _Search(free, data, c, bins)
     network = start if isinstance(start, Mapping) and "probability" in start else None
     nuisance = None if network is not None else start
-    theta0 = torch.from_numpy(_starts(template, free, nuisance, cfg)[0]).clamp(EDGE, 1 - EDGE) \
+    theta0 = torch.from_numpy(starts(template, free, nuisance, cfg)[0]).clamp(EDGE, 1 - EDGE) \
         if free.params else torch.zeros(0, dtype=torch.float64)
     scan_bins = (_network_bins(network["probability"], bins) if network is not None
                  else np.arange(0, bins, scan_every))

@@ -516,7 +516,7 @@ def _sample_amplitudes(basis: np.ndarray, data: np.ndarray, background: float,
         samples.append(full)
         if progress is not None:
             progress(time.perf_counter() - t0, seconds)
-    return _summary(rbs, samples, sweeps, lo, hi, t0, tried, took, burn)
+    return summarise_chains(rbs, samples, sweeps, lo, hi, t0, tried, took, burn)
 
 
 def _kept(sweeps: int, burn: float) -> int:
@@ -534,9 +534,13 @@ def _split_tv(kept: np.ndarray) -> float:
     return 0.5 * float(np.abs(a / a.sum() - b / b.sum()).sum())
 
 
-def _summary(rbs: list[np.ndarray], samples: list[np.ndarray], sweeps: int, lo: int, hi: int,
-             t0: float, tried: dict[str, int], took: dict[str, int], burn: float
-             ) -> OrientationPosterior:
+def summarise_chains(rbs: list[np.ndarray], samples: list[np.ndarray], sweeps: int, lo: int,
+                     hi: int, t0: float, tried: dict[str, int], took: dict[str, int],
+                     burn: float) -> OrientationPosterior:
+    """The posterior from a chain's record: per sweep, the Rao-Blackwellised bin means ``rbs``
+    and the drawn weights ``samples`` [bins] each; the first ``burn`` fraction of the
+    ``sweeps`` is dropped. ``lo`` / ``hi``: the range of the number of domains; ``tried`` /
+    ``took``: proposals and acceptances per move; ``t0``: when sampling began."""
     first = _kept(sweeps, burn)
     draws = np.asarray(samples[first:])
     kept = np.asarray(rbs[first:])
@@ -674,7 +678,7 @@ def _sample_fixed_scale(basis: np.ndarray, data: np.ndarray, scale: float,
         samples.append(full)
         if progress is not None:
             progress(time.perf_counter() - t0, seconds)
-    return _summary(rbs, samples, sweeps, lo, hi, t0, tried, took, burn)
+    return summarise_chains(rbs, samples, sweeps, lo, hi, t0, tried, took, burn)
 
 
 def orientation_posterior(basis: np.ndarray, data: np.ndarray, scale: float,

@@ -85,7 +85,7 @@ def _head(in_features: int, out_features: int, hidden: int) -> nn.Linear | Resid
             else nn.Linear(in_features, out_features))
 
 
-def _conv_bn(cin: int, cout: int, k: tuple[int, int], stride: tuple[int, int] = (1, 1)
+def conv_bn(cin: int, cout: int, k: tuple[int, int], stride: tuple[int, int] = (1, 1)
              ) -> nn.Sequential:
     pad = (k[0] // 2, k[1] // 2)
     return nn.Sequential(nn.Conv2d(cin, cout, k, stride, pad, bias=False), nn.BatchNorm2d(cout),
@@ -104,9 +104,9 @@ class CompactBackbone(nn.Sequential):
     """
 
     def __init__(self, in_chans: int, widths: tuple[int, ...] = (16, 32, 64, 128)) -> None:
-        layers: list[nn.Module] = [_conv_bn(in_chans, widths[0], (5, 3), (2, 1))]
+        layers: list[nn.Module] = [conv_bn(in_chans, widths[0], (5, 3), (2, 1))]
         for cin, w in zip(widths[:-1], widths[1:], strict=True):
-            layers += [_conv_bn(cin, w, (3, 3), (2, 2)), _conv_bn(w, w, (3, 3))]
+            layers += [conv_bn(cin, w, (3, 3), (2, 2)), conv_bn(w, w, (3, 3))]
         super().__init__(*layers)
 
 
@@ -151,7 +151,7 @@ class RodProfileBackbone(nn.Module):
             raise ValueError(f"{cols} input columns are not a multiple of {self.repeat}")
         step = rows // bands
         layers: list[nn.Module] = [
-            _conv_bn(in_chans, 32, (step, 3), (step, 1)), _conv_bn(32, 32, (3, 3)),
+            conv_bn(in_chans, 32, (step, 3), (step, 1)), conv_bn(32, 32, (3, 3)),
             nn.Sequential(nn.Conv2d(32, profile, (bands, 1), bias=False),
                           nn.BatchNorm2d(profile), nn.ReLU(inplace=True))]
         for d in (1, 2, 4, 8):

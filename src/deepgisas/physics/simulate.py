@@ -224,13 +224,13 @@ def simulate_tensors(st: Structure, p: dict[str, Tensor]) -> Tensor:
         h = (cols + 1) // 2  # the centre column too, when cols is odd
         lo, hi = p["phi_edges"][:, 0], p["phi_edges"][:, 1]
         q = {**p, "phi_edges": torch.stack([lo, lo + (hi - lo) * (h / cols)], -1)}
-        left = _simulate(replace(st, shape=(rows, h), roi=None, masks=()), q)
+        left = simulate_all_columns(replace(st, shape=(rows, h), roi=None, masks=()), q)
         return apply_masks(torch.cat([left, left[..., :cols - h].flip(-1)], -1), st.roi,
                            st.masks)
-    return apply_masks(_simulate(st, p), st.roi, st.masks)
+    return apply_masks(simulate_all_columns(st, p), st.roi, st.masks)
 
 
-def _simulate(st: Structure, p: dict[str, Tensor]) -> Tensor:
+def simulate_all_columns(st: Structure, p: dict[str, Tensor]) -> Tensor:
     """:func:`simulate_tensors` on every pixel of ``st``'s grid, before masks."""
     pre = _prepare(st, p)
     grid = pixel_grid(st, p)

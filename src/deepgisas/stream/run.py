@@ -25,10 +25,11 @@ import torch
 
 from deepgisas.data.labels import LabelSpace
 from deepgisas.errors import UserError
+from deepgisas.io.description import read_instrument
 from deepgisas.io.images import FrameSetupError, ModelImages
 from deepgisas.models.onnx import ENGINES
 from deepgisas.predict import Predictor
-from deepgisas.sample import Beam, Experiment, read_instrument
+from deepgisas.sample import Beam, Experiment
 from deepgisas.stream.columns import ERRORS, Columns
 from deepgisas.stream.plot import LivePlot
 from deepgisas.stream.scan import FolderScanner, Frame
@@ -239,7 +240,7 @@ def run_stream(model: str | Path, folder: str | Path, output: str | Path,
     results CSV, if this run created it, is removed; the errors CSV stays). Setting ``stop``
     ends the run cleanly after the current batch (the CLI sets it on Ctrl-C). Resumes
     ``output`` if it exists. ``instrument``, ``alpha_i_deg`` and ``orientation`` as
-    :func:`deepgisas.sample.read_instrument` takes them; ``keep_negative`` keeps negative
+    :func:`deepgisas.io.description.read_instrument` takes them; ``keep_negative`` keeps negative
     pixel values. With ``fit``, frames are fitted on the model's grid, at the beam that grid
     is read at (the instrument's, matched to the model's wavelength).
     """

@@ -1,0 +1,305 @@
+"""What every fit shares: its settings and result, the data on a pyramid of pixel subsets, the
+starts, the objective chosen for the data and the flags on the answer.
+
+:class:`Problem` is the data and simulator of one fit on one grid: the full detector or its
+exact subset of every f-th pixel of every f-th row (:func:`pixel_strides`). The film search
+(:mod:`deepgisas.fit.gradient`) and the orientation fit (:mod:`deepgisas.fit.orientation`)
+both build on it; :func:`deepgisas.fit.image.fit_image` chooses between them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from scipy.stats import qmc
+from torch import Tensor
+
+from deepgisas.api import detector_mask
+from deepgisas.data.labels import LabelSpace
+from deepgisas.errors import UserError
+from deepgisas.fit import levenberg as lm
+from deepgisas.fit.tensors import FreeTensors, with_free
+from deepgisas.physics.simulate import Structure, simulate_tensors
+from deepgisas.priors import LogUniform, Uniform, bound_flag
+from deepgisas.sample import Experiment
+
+EDGE = 1e-3  # starts are kept this far inside the unit box
+
+
+Start = Mapping[str, float]
+
+
+@dataclass
+class FitResult:
+    """The outcome of a fit. Parameters and standard deviations are physical (the file's units,
+    named as in the template); ``fitted`` is s I + b on the image's grid (NaN where masked)."""
+
+    parameters: dict[str, float]
+    std: dict[str, float]
+    misfit: float
+    seconds: float
+    fitted: np.ndarray
+    scale: float = 1.0
+    background: float = 0.0
+    method: str = "laplace"
+    theta: np.ndarray = field(default_factory=lambda: np.zeros(0))  # normalised optimum [P]
+    start_misfits: list[float] = field(default_factory=list)  # per start, when screened
+    extra: dict = field(default_factory=dict)  # e.g. the orientation distribution
+
+    def to_dict(self, image: str) -> dict:
+        """The contract's JSON record (plus scale, background, method and extras); a standard
+        deviation the curvature could not give is null."""
+        std = {k: (v if np.isfinite(v) else None) for k, v in self.std.items()}
+        return {"image": image, "parameters": self.parameters, "std": std,
+                "misfit": self.misfit, "seconds": self.seconds, "method": self.method,
+                "scale": self.scale, "background": self.background, **self.extra}
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """Search settings (defaults suit 32 to 1024 pixel detectors on a CPU)."""
+
+    n_starts: int = 256  # prior points screened without a start (centre + Sobol points)
+    n_fill: int = 4  # with a start that lacks names: that many prior points fill them in
+    n_polish: int = 8  # best screened prior starts raced by Levenberg-Marquardt (coarsest level)
+    n_polish_given: int = 2  # the same with given starts (e.g. a network's)
+    race: int = 8  # iterations between halvings of the race
+    race_given: int = 2  # the same with given starts
+    carry: int = 3  # distinct best candidates carried from each coarse level to the next
+    # (the last coarse level hands its best to the full detector)
+    seed: int = 0
+    coarse_side: int = 32  # the coarsest pixel subset keeps at least this many rows/columns
+    max_iter: int = 30  # Levenberg-Marquardt Jacobians per level
+    tol: float = 0.1  # stop when every step is below tol standard deviations (finest level;
+    coarse_tol: float = 0.5  # coarser levels stop at coarse_tol)
+    floor: float = 1e-3  # c = floor x 99th percentile of the data
+    fd_step: float = 1e-5  # finite-difference step of the Jacobian (float64), normalised units
+    spread: int = 4  # damped steps tried at once (one batch) when a Gauss-Newton step fails,
+    # on the coarse levels (one at a time on the full detector, where simulations cost most)
+    reuse: float = 1.0  # keep d I / d theta (Broyden-updated) for one more step when the step
+    # left is below this many standard deviations (deepgisas.fit.levenberg.levenberg_marquardt)
+    float64: bool = False  # coarse levels in float64 too (else float32 with a 1e-3 step)
+    explore: bool = True  # with given starts, also search from the prior; keep the best
+    posterior_seconds: float = 10.0  # orientation fits on counts: the posterior's sampling
+    posterior_extend: float = 15.0  # ... and up to this much more while it has not settled
+    progress: bool = False  # a progress bar (on stderr) while the orientation posterior samples
+    objective: str = "auto"  # poisson | gaussian | log; auto: poisson for counts, else log
+    variance: float | None = None  # gaussian: the data's variance (None: max(D, 1) for
+    # counts, else one common variance estimated from the residuals)
+
+    def __post_init__(self) -> None:
+        counts = ("n_starts", "n_fill", "n_polish", "n_polish_given", "race", "race_given",
+                  "carry", "coarse_side", "max_iter", "spread")
+        low = [k for k in counts if getattr(self, k) < 1]
+        if low:
+            raise UserError(f"fit settings {', '.join(low)} must be at least 1")
+        positive = ("tol", "coarse_tol", "floor", "fd_step", "posterior_seconds")
+        if any(not getattr(self, k) > 0 for k in positive):
+            raise UserError(f"fit settings {', '.join(positive)} must be positive")
+        if self.reuse < 0 or self.posterior_extend < 0:
+            raise UserError("fit settings reuse and posterior_extend must not be negative")
+        if self.objective not in ("auto", *lm.OBJECTIVES):
+            raise UserError(f"unknown objective {self.objective!r} (auto, "
+                            f"{', '.join(lm.OBJECTIVES)})", "--objective")
+        if self.variance is not None and not self.variance > 0:
+            raise UserError(f"the variance must be positive, got {self.variance}",
+                            "--variance")
+
+
+def pixel_strides(template: Experiment, side: int) -> list[int]:
+    """Pixel-subset strides from coarse to fine: powers of 2 keeping >= side rows and columns."""
+    rows, cols = template.detector.shape
+    out = [1]
+    while min(rows, cols) // (2 * out[0]) >= side:
+        out.insert(0, 2 * out[0])
+    return out
+
+
+def _subset_geometry(st: Structure, base: dict[str, Tensor], stride: int
+                     ) -> tuple[tuple[int, int], dict[str, Tensor]]:
+    """The detector of pixels (stride m + o) in both axes, o = stride // 2: its shape and
+    geometry tensors. Its pixels are exactly those of the full detector (same directions);
+    their weights (solid angles) are a constant multiple, which the free scale absorbs."""
+    rows, cols = st.shape
+    o = stride // 2
+    shape = (len(range(o, rows, stride)), len(range(o, cols, stride)))
+    out = dict(base)
+    if st.detector == "spherical":
+        for key, n, m in (("phi_edges", cols, shape[1]), ("alpha_edges", rows, shape[0])):
+            lo, hi = base[key][:, 0], base[key][:, 1]
+            d = (hi - lo) / n
+            lo2 = lo + (o + 0.5 - stride / 2) * d
+            out[key] = torch.stack([lo2, lo2 + m * stride * d], -1)
+    else:
+        out["pixel_mm"] = base["pixel_mm"] * stride
+        out["center_px"] = 0.5 - (o + 0.5 - base["center_px"]) / stride
+    return shape, out
+
+
+class Problem:
+    """Data and simulator of one fit on one grid: the full detector (f = 1) or its subset of
+    every f-th pixel of every f-th row. (The simulator itself halves the work of a
+    mirror-symmetric pattern on the full detector,
+    :func:`deepgisas.physics.simulate.mirror_symmetric`; a subset's columns are not
+    symmetric about phi_f = 0, so it simulates all of them.)
+
+    ``pixels``: the unmasked pixels fitted, as flat indices into the full detector [N];
+    ``source``: where each is in the simulated grid ``st.shape``, flat [N]."""
+
+    def __init__(self, free: FreeTensors, data: np.ndarray, floor: float, f: int,
+                 dtype: torch.dtype, objective: str = "log",
+                 variance: np.ndarray | None = None) -> None:
+        rows, cols = free.structure.shape
+        o = f // 2
+        shape, base = free.structure.shape, free.base
+        if f > 1:
+            shape, base = _subset_geometry(free.structure, base, f)
+        self.st: Structure = dataclasses.replace(free.structure, shape=shape, roi=None,
+                                                 masks=())
+        self.free = _cast(FreeTensors(self.st, base, free.params), dtype)
+        r, c = np.arange(o, rows, f)[:, None], np.arange(o, cols, f)[None, :]
+        pixels = (r * cols + c).reshape(-1)
+        d = data.reshape(-1)[pixels]
+        keep = np.isfinite(d)
+        self.pixels = torch.from_numpy(pixels[keep])
+        self.source = torch.from_numpy(np.flatnonzero(keep))
+        self.c = floor
+        self.logd = torch.log(torch.from_numpy(d[keep]).clamp_min(0) + floor).to(dtype)
+        self.dtype = dtype
+        self.objective = objective  # deepgisas.fit.levenberg.terms
+        self.data = torch.from_numpy(d[keep]).double()
+        self.variance = (None if variance is None else
+                         torch.from_numpy(variance.reshape(-1)[pixels][keep]).double())
+
+    def simulate(self, theta: Tensor) -> Tensor:
+        """[B, N] over the fitted pixels for normalised theta [B, P]."""
+        return self.pick(simulate_tensors(self.st, with_free(self.free, theta.to(self.dtype))))
+
+    def simulate_tensors(self, params: dict[str, Tensor]) -> Tensor:
+        return simulate_tensors(self.st, params)
+
+    def pick(self, images: Tensor) -> Tensor:
+        """The fitted pixels [B, N] of simulated images [B, *st.shape]."""
+        return images.reshape(images.shape[0], -1)[:, self.source]
+
+
+def _cast(free: FreeTensors, dtype: torch.dtype) -> FreeTensors:
+    cdt = torch.complex64 if dtype == torch.float32 else torch.complex128
+    return FreeTensors(free.structure, {k: (v.to(cdt) if v.is_complex() else v.to(dtype))
+                                        for k, v in free.base.items()}, free.params)
+
+
+def starts(template: Experiment, free: FreeTensors, start: Start | Sequence[Start] | None,
+            cfg: FitConfig) -> np.ndarray:
+    """Normalised starts [S, P]. Without ``start``: the prior centre and n_starts - 1 seeded
+    prior draws. With starts (one dict or a list): each start once per fill, the names it
+    lacks (e.g. nuisance a network does not predict) taken from the first n_fill of those
+    prior points (the centre first); a start that lacks nothing appears once."""
+    n = max(cfg.n_starts, cfg.n_fill, 1)
+    sobol = qmc.Sobol(len(free.params), scramble=True, seed=cfg.seed)
+    prior = np.concatenate([np.full((1, len(free.params)), 0.5),
+                            sobol.random(n)[:n - 1]]) if n > 1 else np.full((1, len(
+                                free.params)), 0.5)
+    if start is None:
+        return prior[:max(cfg.n_starts, 1)]
+    given = [start] if isinstance(start, Mapping) else list(start)
+    index = {**{q.name: i for i, q in enumerate(free.params)},
+             **{q.path: i for i, q in enumerate(free.params)}}
+    rows = []
+    for s in given:
+        known = {index[k]: float(free.params[index[k]].prior.to_unit(float(v)))
+                 for k, v in s.items() if k in index}
+        for k in range(max(cfg.n_fill, 1) if len(known) < len(free.params) else 1):
+            row = prior[k].copy()
+            for i, v in known.items():
+                row[i] = v
+            rows.append(row)
+    return np.stack(rows)
+
+
+def network_starts(network: dict[str, Any], template: Experiment,
+                   config: FitConfig | None = None, n: int = 4) -> list[dict[str, float]]:
+    """Starts from a parameter model's prediction: its mean, then its ``modes`` (a flow
+    model's densest draws) if it gives them, then draws from the Gaussian (mean, std), n in
+    all, clipped to the priors; the nuisance parameters it does not predict are filled in
+    from prior points by :func:`fit_image`."""
+    labels = LabelSpace.of(template)
+    priors = {labels.short[p]: prior for p, prior in template.free_parameters.items()}
+    rng = np.random.default_rng((config or FitConfig()).seed)
+    mean, std = network["parameters"], network.get("std", {})
+
+    def clip(k: str, x: float) -> float:
+        prior = priors.get(k)
+        if isinstance(prior, Uniform | LogUniform):
+            return float(np.clip(x, prior.lo, prior.hi))
+        return float(x)
+
+    out = [{k: clip(k, v) for k, v in mean.items()}]
+    out += [{k: clip(k, v) for k, v in mode.items()} for mode in network.get("modes", [])]
+    out = out[:max(n, 1)]
+    for _ in range(n - len(out)):
+        out.append({k: clip(k, v + std.get(k, 0.0) * rng.standard_normal())
+                    for k, v in mean.items()})
+    return out
+
+
+def is_counts(data: np.ndarray) -> bool:
+    """True when the finite values of ``data`` are non-negative integers (detector counts)."""
+    d = data[np.isfinite(data)]
+    return bool(d.size) and bool((d >= 0).all()) and bool(np.all(d == np.round(d)))
+
+
+def choose_objective(data: np.ndarray, asked: str) -> tuple[str, str]:
+    """The objective for ``data`` and why: "auto" is "poisson" for counts and "log" otherwise
+    (scaled, resampled or background-subtracted data); "poisson" on data that are not counts
+    is a UserError."""
+    counts = is_counts(data)
+    if asked == "auto":
+        return (("poisson", "the image holds counts (non-negative integers)") if counts else
+                ("log", "the image does not hold counts (scaled, resampled or "
+                        "background-subtracted): the robust log misfit"))
+    if asked == "poisson" and not counts:
+        d = data[np.isfinite(data)]
+        what = ("negative values" if (d < 0).any() else "values that are not integers")
+        raise UserError(f"the Poisson objective needs counts, and the image has {what} "
+                        "(resampled through an instrument, scaled or background-subtracted?):"
+                        " use --objective gaussian or log")
+    return asked, "asked for"
+
+
+AT_BOUND = 0.01  # a fitted value this close to a prior's bound (fraction of its width) is flagged
+
+
+def flag_bounds(result: FitResult, free: FreeTensors) -> FitResult:
+    """Mark every parameter within ``AT_BOUND`` of its prior's bound in
+    ``result.extra["at_bound"]`` (:func:`deepgisas.priors.bound_flag`) and set its std to NaN
+    (null in the JSON): the optimum sits on the edge of the box, where the curvature does not
+    give an error; the value is a limit, not a measurement."""
+    at = {}
+    for q in free.params:
+        flag = bound_flag(q.prior, result.parameters[q.name], AT_BOUND)
+        if flag is not None:
+            at[q.name] = flag
+            result.std[q.name] = float("nan")
+    if at:
+        result.extra["at_bound"] = at
+    return result
+
+
+def masked(template: Experiment, image: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    data = np.array(image, dtype=np.float64)
+    if data.shape != template.detector.shape:
+        raise UserError(f"image is {data.shape[0]} x {data.shape[1] if data.ndim > 1 else 1}, "
+                        f"the template's detector is {template.detector.shape[0]} x "
+                        f"{template.detector.shape[1]}")
+    keep = detector_mask(template) & np.isfinite(data)
+    if mask is not None:
+        keep &= np.asarray(mask, dtype=bool)
+    data[~keep] = np.nan
+    return data
+

@@ -1,0 +1,76 @@
+"""Description files on disk: read and write a YAML or JSON experiment or template, and read an
+instrument (beam and detector) from a description file or a pyFAI PONI file.
+
+Parsing and validation of the dicts is :mod:`deepgisas.sample`'s; this module adds the file:
+its text, its format, and the file name in every error."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from deepgisas.errors import UserError
+from deepgisas.io.atomic import atomic_write
+from deepgisas.io.poni import poni_instrument
+from deepgisas.io.readers import ORIENTATIONS
+from deepgisas.io.text import read_text
+from deepgisas.sample import Beam, Detector, Experiment, parse_experiment, parse_instrument
+
+
+def load_text(p: Path) -> Any:
+    """The YAML or JSON (by suffix) content of a file; bad syntax is a UserError."""
+    text = read_text(p)
+    try:
+        return json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "syntax error"
+        raise UserError(f"not valid {'JSON' if p.suffix.lower() == '.json' else 'YAML'}: {first}",
+                        str(p)) from None
+
+
+def read_description(path: str | Path) -> Experiment:
+    """Read a YAML or JSON description file; every problem is a one-line UserError."""
+    data = load_text(Path(path))
+    try:
+        return parse_experiment(data)
+    except UserError as exc:
+        raise exc.located(str(path)) from None
+
+
+def write_description(experiment: Experiment, path: str | Path) -> None:
+    """Write an experiment as YAML (or JSON for a .json path), atomically."""
+    p = Path(path)
+    d = experiment.to_dict()
+    text = json.dumps(d, indent=2) if p.suffix.lower() == ".json" else yaml.safe_dump(
+        d, sort_keys=False, default_flow_style=None)
+    atomic_write(p, lambda f: f.write(text.encode()))
+
+
+def read_instrument(path: str | Path, alpha_i_deg: float | None = None,
+                    orientation: str | None = None) -> tuple[Beam, Detector]:
+    """The beam and detector of a description file (its sample, if any, is ignored) or of a
+    pyFAI PONI file (``.poni``, :func:`deepgisas.io.poni.poni_instrument`). ``alpha_i_deg``
+    replaces the file's incidence angle; a PONI file needs it. ``orientation`` replaces the
+    file's ``detector.orientation``: how its detector files store the image."""
+    if alpha_i_deg is not None and not 0.0 < alpha_i_deg < 90.0:
+        raise UserError(f"the incidence angle must be in (0, 90) deg, got {alpha_i_deg:g}",
+                        "--alpha-i")
+    if orientation is not None and orientation not in ORIENTATIONS:
+        raise UserError(f"unknown orientation {orientation!r} ({', '.join(ORIENTATIONS)})",
+                        "--orientation")
+    if Path(path).suffix.lower() == ".poni":
+        return poni_instrument(path, alpha_i_deg, orientation)
+    data = load_text(Path(path))
+    try:
+        beam, detector = parse_instrument(data)
+    except UserError as exc:
+        raise exc.located(str(path)) from None
+    if alpha_i_deg is not None:
+        beam = replace(beam, alpha_i_deg=float(alpha_i_deg))
+    if orientation is not None:
+        detector = replace(detector, orientation=orientation)
+    return beam, detector
