@@ -1,0 +1,245 @@
+"""The reversible-jump chain in the domains' amplitudes (:func:`sample_amplitudes`), with its
+data-led birth proposals (:mod:`deepgisas.fit.posterior` describes the method)."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from deepgisas.fit.amplitude_state import Chain, start_support, support_of
+from deepgisas.fit.posterior_record import (
+    SETTLED_TV,
+    OrientationPosterior,
+    birth_probability,
+    kept_from,
+    log_birth_prior,
+    split_tv,
+    summarise_chains,
+)
+from deepgisas.sample import RandomBins
+from deepgisas.templates import orientation_weight_logpdf as _log_f
+
+
+def _truncnorm_logpdf(x: float, mu: float, sd: float, hi: float) -> float:
+    """log density at x of a normal (mu, sd) truncated to (0, hi)."""
+    r = sd * math.sqrt(2.0)
+    mass = 0.5 * (math.erf((hi - mu) / r) - math.erf(-mu / r))
+    z = (x - mu) / sd
+    return -0.5 * z * z - math.log(sd * math.sqrt(2 * math.pi)) - math.log(max(mass, 1e-300))
+
+
+class _Proposal:
+    """A birth from one state: a new bin j takes a share u of the scale S, the others keeping
+    1 - u of their amplitudes. q(j, u) is half blind (j uniform among the free bins,
+    u ~ Beta(1, K)) and half led by the data: j among the ``many`` free bins of steepest
+    ascent, with probability proportional to the likelihood gain at its best share u*_j, and
+    u normal around u*_j truncated to (0, 1)."""
+
+    def __init__(self, chain: Chain, m_pos: torch.Tensor, m_sum: torch.Tensor,
+                 bins: list[int], total: float, bg: float, k: int, many: int = 12) -> None:
+        bins_n = chain.b_pos.shape[1]
+        self.free = np.ones(bins_n, dtype=bool)
+        self.free[bins] = False
+        shift = m_pos - bg
+        idx = chain.candidates(m_pos, total, bins, many)
+        u, h, gain = chain.line_gains(m_pos, m_sum, idx, total, shift,
+                                      float(m_sum) - bg * chain.n, 1.0 - 1e-9)
+        g = gain.numpy()
+        self.p, self.u, self.sd = np.zeros(bins_n), np.zeros(bins_n), np.ones(bins_n)
+        self.p[idx.numpy()] = np.exp(g - g.max()) / np.exp(g - g.max()).sum()
+        self.u[idx.numpy()] = u.numpy()
+        self.sd[idx.numpy()] = np.minimum(1.5 / np.sqrt(np.maximum(h.numpy(), 1e-300)), 1.0)
+        self.k = k
+
+    def log_density(self, j: int, u: float) -> float:
+        """log q(j, u)."""
+        blind = math.log(self.k) + (self.k - 1) * math.log1p(-u) \
+            - math.log(int(self.free.sum()))
+        led = (math.log(self.p[j]) + _truncnorm_logpdf(u, float(self.u[j]),
+                                                        float(self.sd[j]), 1.0)
+               if self.p[j] > 0 else -math.inf)
+        top = max(blind, led)
+        return top + math.log(0.5 * math.exp(blind - top) + 0.5 * math.exp(led - top))
+
+    def draw(self, rng: np.random.Generator) -> tuple[int, float]:
+        if rng.uniform() < 0.5:
+            return int(rng.choice(np.flatnonzero(self.free))), float(rng.beta(1.0, self.k))
+        j = int(rng.choice(self.p.size, p=self.p))
+        mu, sd = float(self.u[j]), float(self.sd[j])
+        while True:  # a truncated normal by rejection (mu lies in [0, 1])
+            u = rng.normal(mu, sd)
+            if 0 < u < 1:
+                return j, u
+
+
+def sample_amplitudes(basis: np.ndarray, data: np.ndarray, background: float,
+                       prior: RandomBins, starts: list[np.ndarray], seed: int,
+                       max_sweeps: int, seconds: float, burn: float, transfers: int,
+                       progress: Callable[[float, float], None] | None, extend: float = 0.0
+                       ) -> OrientationPosterior:
+    """The chain in amplitudes (see the module docstring)."""
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    lo, hi = prior.nonzero
+    bins_n = basis.shape[1]
+    chain = Chain(torch.from_numpy(np.asarray(basis, dtype=np.float64)),
+                   torch.from_numpy(np.asarray(data, dtype=np.float64)), 1.0, background,
+                   int(data.shape[0]))
+    bg = float(background)
+    s, c = start_support(chain, bg, lo, hi, [support_of(w, hi) for w in starts])
+    b_all, col = chain.b_pos, chain.col
+    m_pos, m_sum = chain.amplitude_model(s, c, bg)
+    ll = float(chain.loglik(m_pos, m_sum))
+    eps, bg_step = 2.38 / math.sqrt(len(s)), 0.1
+    tried = {"amplitudes": 0, "background": 0, "birth": 0, "death": 0, "replace": 0}
+    took = dict.fromkeys(tried, 0)
+    rbs: list[np.ndarray] = []
+    samples: list[np.ndarray] = []
+    sweeps = 0
+
+    def fisher(bins: list[int], m_pos: torch.Tensor) -> torch.Tensor:
+        b = b_all[:, torch.as_tensor(bins, dtype=torch.long)]
+        h = (b * (chain.d_pos / m_pos.clamp_min(1e-300) ** 2)[:, None]).T @ b
+        return h + 1e-10 * float(h.diagonal().max() + 1e-300) * torch.eye(len(bins),
+                                                                           dtype=h.dtype)
+
+    def log_prior(c: torch.Tensor) -> float:  # within one size: max(c)^-K (/ K)
+        return -len(c) * math.log(float(c.max()))
+
+    while sweeps < max_sweeps:
+        elapsed = time.perf_counter() - t0
+        if sweeps >= 20 and elapsed >= seconds and (
+                elapsed >= seconds + extend or (sweeps % 5 == 0 and not split_tv(
+                    np.asarray(rbs[kept_from(sweeps, burn):])) > SETTLED_TV)):
+            break  # the budget is spent, and the chain has settled or the extension too
+        burning = sweeps < 10
+        total = float(c.sum())
+        rb = np.zeros(bins_n)
+        # 1. each domain's bin from its exact conditional (Gibbs), Rao-Blackwellised
+        for i in rng.permutation(len(s)):
+            ci = float(c[i])
+            base_pos = m_pos - ci * b_all[:, s[i]]
+            base_sum = m_sum - ci * col[s[i]]
+            cand = chain.loglik_moves(base_pos, base_sum, ci)
+            taken = [s[j] for j in range(len(s)) if j != i]
+            if taken:
+                cand[taken] = -torch.inf
+            p = torch.softmax(cand, 0).numpy()
+            rb += ci / total * p
+            j = int(rng.choice(bins_n, p=p / p.sum()))
+            s[i] = j
+            m_pos, m_sum = base_pos + ci * b_all[:, j], base_sum + ci * col[j]
+            ll = float(cand[j])
+        # 2. the amplitudes, Gaussian with the inverse Fisher information at both ends
+        h_cur = fisher(s, m_pos)
+        for _ in range(transfers):
+            l_cur = torch.linalg.cholesky(h_cur)
+            z = torch.from_numpy(rng.standard_normal(len(s)))
+            step = eps * torch.linalg.solve_triangular(l_cur.T, z[:, None], upper=True)[:, 0]
+            cn = c + step
+            tried["amplitudes"] += 1
+            if bool((cn <= 0).any()):
+                continue
+            n_pos, n_sum = chain.amplitude_model(s, cn, bg)
+            new = float(chain.loglik(n_pos, n_sum))
+            h_new = fisher(s, n_pos)
+            l_new = torch.linalg.cholesky(h_new)
+            fwd = float(torch.log(l_cur.diagonal()).sum()) \
+                - 0.5 * float(step @ h_cur @ step) / eps**2
+            rev = float(torch.log(l_new.diagonal()).sum()) \
+                - 0.5 * float(step @ h_new @ step) / eps**2
+            if math.log(rng.uniform()) < new - ll + log_prior(cn) - log_prior(c) + rev - fwd:
+                c, m_pos, m_sum, ll, h_cur = cn, n_pos, n_sum, new, h_new
+                took["amplitudes"] += 1
+        if burning:
+            rate = took["amplitudes"] / max(tried["amplitudes"], 1)
+            eps *= 1.15 if rate > 0.3 else 0.85
+        # 3. the background: a random walk in its log (flat prior there)
+        if bg > 0:
+            factor = math.exp(rng.normal(0.0, bg_step))
+            n_pos, n_sum = m_pos + bg * (factor - 1), m_sum + bg * (factor - 1) * chain.n
+            new = float(chain.loglik(n_pos, n_sum))
+            tried["background"] += 1
+            if math.log(rng.uniform()) < new - ll:
+                m_pos, m_sum, ll, bg = n_pos, n_sum, new, bg * factor
+                took["background"] += 1
+            if burning:
+                bg_step *= 1.2 if took["background"] / tried["background"] > 0.3 else 0.8
+        # 4. a birth or a death
+        k = len(s)
+        birth_p = birth_probability(k, lo, hi)
+        total = float(c.sum())
+        if lo < hi and rng.uniform() < birth_p:
+            tried["birth"] += 1
+            q = _Proposal(chain, m_pos, m_sum, s, total, bg, k)
+            j, u = q.draw(rng)
+            n_pos = (1 - u) * (m_pos - bg) + bg + u * total * b_all[:, j]
+            n_sum = (1 - u) * (m_sum - bg * chain.n) + bg * chain.n + u * total * col[j]
+            new = float(chain.loglik(n_pos, n_sum))
+            death_p = 1.0 - birth_probability(k + 1, lo, hi)
+            dprior = log_birth_prior((c / total).numpy(), u)
+            log_a = (new - ll + math.log(death_p / birth_p) + dprior
+                     + (k - 1) * math.log1p(-u) - math.log(bins_n - k) - q.log_density(j, u))
+            if math.log(rng.uniform()) < log_a:
+                s.append(j)
+                c = torch.cat([c * (1 - u), torch.tensor([u * total], dtype=c.dtype)])
+                m_pos, m_sum, ll = n_pos, n_sum, new
+                took["birth"] += 1
+        elif lo < hi:
+            tried["death"] += 1
+            i = int(rng.integers(k))
+            u = float(c[i]) / total
+            rest = [b for n, b in enumerate(s) if n != i]
+            n_pos = (m_pos - bg - u * total * b_all[:, s[i]]) / (1 - u) + bg
+            n_sum = (m_sum - bg * chain.n - u * total * col[s[i]]) / (1 - u) + bg * chain.n
+            new = float(chain.loglik(n_pos, n_sum))
+            q = _Proposal(chain, n_pos, n_sum, rest, total, bg, k - 1)
+            back = birth_probability(k - 1, lo, hi)
+            dprior = log_birth_prior(np.delete((c / total).numpy(), i) / (1 - u), u)
+            log_a = -(ll - new + math.log((1.0 - birth_p) / back) + dprior
+                      + (k - 2) * math.log1p(-u) - math.log(bins_n - k + 1)
+                      - q.log_density(s[i], u))
+            if math.log(rng.uniform()) < log_a:
+                s.pop(i)
+                c = torch.cat([c[:i], c[i + 1:]]) / (1 - u)
+                m_pos, m_sum, ll = n_pos, n_sum, new
+                took["death"] += 1
+        # 5. replacements: a domain removed and a new one born from the reduced state
+        for _ in range(len(s) if len(s) > 1 else 0):
+            k, total = len(s), float(c.sum())
+            i = int(rng.integers(k))
+            ui = float(c[i]) / total
+            rest = [b for n, b in enumerate(s) if n != i]
+            r_pos = (m_pos - bg - ui * total * b_all[:, s[i]]) / (1 - ui) + bg
+            r_sum = (m_sum - bg * chain.n - ui * total * col[s[i]]) / (1 - ui) + bg * chain.n
+            q = _Proposal(chain, r_pos, r_sum, rest, total, bg, k - 1)
+            j, u = q.draw(rng)
+            n_pos = (1 - u) * (r_pos - bg) + bg + u * total * b_all[:, j]
+            n_sum = (1 - u) * (r_sum - bg * chain.n) + bg * chain.n + u * total * col[j]
+            new = float(chain.loglik(n_pos, n_sum))
+            tried["replace"] += 1
+            keep = torch.cat([c[:i], c[i + 1:]]) / (1 - ui) * (1 - u)
+            dprior = (_log_f(np.append(keep.numpy(), u * total) / total)
+                     - _log_f((c / total).numpy()))
+            log_a = (new - ll + (k - 2) * (math.log1p(-u) - math.log1p(-ui)) + dprior
+                     + q.log_density(s[i], ui) - q.log_density(j, u))
+            if math.log(rng.uniform()) < log_a:
+                s = rest + [j]
+                c = torch.cat([keep, torch.tensor([u * total], dtype=c.dtype)])
+                m_pos, m_sum, ll = n_pos, n_sum, new
+                took["replace"] += 1
+        if len(s) != k:
+            eps = min(eps, 2.38 / math.sqrt(len(s)))
+        sweeps += 1
+        full = np.zeros(bins_n)
+        full[s] = (c / c.sum()).numpy()
+        rbs.append(rb)
+        samples.append(full)
+        if progress is not None:
+            progress(time.perf_counter() - t0, seconds)
+    return summarise_chains(rbs, samples, sweeps, lo, hi, t0, tried, took, burn)
+
