@@ -34,7 +34,7 @@ import deepgisas as dg
 from deepgisas.data.labels import LabelSpace
 from deepgisas.fit import FitConfig, fit_image, fit_orientation, free_tensors
 from deepgisas.fit.files import network_starts
-from deepgisas.fit.levenberg import soft_l1
+from deepgisas.fit.objectives import soft_l1
 from deepgisas.physics.memory import retain_freed_memory
 from deepgisas.predict import predict_arrays
 from deepgisas.sample import parse_experiment

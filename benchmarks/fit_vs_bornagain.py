@@ -41,7 +41,7 @@ from scipy.optimize import least_squares
 import deepgisas as dg
 from deepgisas.fit import FitConfig, FitResult, fit_image
 from deepgisas.fit.files import network_start, network_starts
-from deepgisas.fit.levenberg import DELTA, soft_l1
+from deepgisas.fit.objectives import DELTA, soft_l1
 from deepgisas.fit.tensors import free_tensors
 from deepgisas.physics.memory import retain_freed_memory
 from deepgisas.reference import bornagain_simulate

@@ -1,6 +1,6 @@
 """The film search: a template's free parameters fitted through the differentiable simulator.
 
-The objective (:func:`deepgisas.fit.levenberg.terms`, chosen by
+The objective (:func:`deepgisas.fit.objectives.terms`, chosen by
 :func:`deepgisas.fit.problem.choose_objective`) compares s I(theta) + b with the data D over
 the unmasked pixels: the Poisson deviance for counts, chi-square, or a soft-L1 of log
 residuals; the scale s and background b are fitted in log, theta in the unit box of the
@@ -34,6 +34,7 @@ from torch import Tensor
 
 from deepgisas.errors import UserError
 from deepgisas.fit import levenberg as lm
+from deepgisas.fit.objectives import fisher_cov, terms
 from deepgisas.fit.problem import (
     EDGE,
     FitConfig,
@@ -140,7 +141,7 @@ def _fit(template: Experiment, data: np.ndarray, free: FreeTensors,
                            "simulations": out.simulations, "misfit": float(out.misfit[best]),
                            "seconds": time.perf_counter() - t0})
     fine, theta = levels[-1], out.state.theta[best]
-    cov = lm.fisher_cov(fine, out.jac[best], out.state.model[best])
+    cov = fisher_cov(fine, out.jac[best], out.state.model[best])
     std_theta = (np.full(len(free.params), np.nan) if cov is None else
                  np.sqrt(np.clip(np.diag(cov.numpy())[:len(free.params)], 0, None)))
     fit_quality = goodness(fine, out.state.model[best], len(free.params) + 2, cfg,
@@ -199,7 +200,7 @@ def goodness(problem: Problem, model: Tensor, n_fitted: int, cfg: FitConfig,
     if problem.objective == "log":
         return None
     m = model.double()
-    deviance = float(lm.terms(problem, m)[0].sum())
+    deviance = float(terms(problem, m)[0].sum())
     n = int(m.numel())
     if problem.objective == "poisson":
         gen = torch.Generator().manual_seed(cfg.seed)

@@ -22,7 +22,7 @@ from torch import Tensor
 from deepgisas.api import detector_mask
 from deepgisas.data.labels import LabelSpace
 from deepgisas.errors import UserError
-from deepgisas.fit import levenberg as lm
+from deepgisas.fit.objectives import OBJECTIVES
 from deepgisas.fit.tensors import FreeTensors, with_free
 from deepgisas.physics.simulate import Structure, simulate_tensors
 from deepgisas.priors import LogUniform, Uniform, bound_flag
@@ -103,9 +103,9 @@ class FitConfig:
             raise UserError(f"fit settings {', '.join(positive)} must be positive")
         if self.reuse < 0 or self.posterior_extend < 0:
             raise UserError("fit settings reuse and posterior_extend must not be negative")
-        if self.objective not in ("auto", *lm.OBJECTIVES):
+        if self.objective not in ("auto", *OBJECTIVES):
             raise UserError(f"unknown objective {self.objective!r} (auto, "
-                            f"{', '.join(lm.OBJECTIVES)})", "--objective")
+                            f"{', '.join(OBJECTIVES)})", "--objective")
         if self.variance is not None and not self.variance > 0:
             raise UserError(f"the variance must be positive, got {self.variance}",
                             "--variance")
@@ -171,7 +171,7 @@ class Problem:
         self.c = floor
         self.logd = torch.log(torch.from_numpy(d[keep]).clamp_min(0) + floor).to(dtype)
         self.dtype = dtype
-        self.objective = objective  # deepgisas.fit.levenberg.terms
+        self.objective = objective  # deepgisas.fit.objectives.terms
         self.data = torch.from_numpy(d[keep]).double()
         self.variance = (None if variance is None else
                          torch.from_numpy(variance.reshape(-1)[pixels][keep]).double())
