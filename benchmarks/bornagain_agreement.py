@@ -16,8 +16,8 @@ import numpy as np
 import torch
 
 import deepgisas as dg
+from deepgisas.parse import parse_experiment
 from deepgisas.reference import bornagain_simulate
-from deepgisas.sample import parse_experiment
 from deepgisas.templates import draw_parameters, instantiate
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

@@ -35,9 +35,9 @@ from deepgisas.data.labels import LabelSpace
 from deepgisas.fit import FitConfig, fit_image, fit_orientation, free_tensors
 from deepgisas.fit.files import network_starts
 from deepgisas.fit.objectives import soft_l1
+from deepgisas.parse import parse_experiment
 from deepgisas.physics.memory import retain_freed_memory
 from deepgisas.predict import predict_arrays
-from deepgisas.sample import parse_experiment
 from deepgisas.templates import draw_parameters, instantiate
 
 LOG = FitConfig(objective="log", explore=False)  # as this benchmark has measured so far

@@ -35,7 +35,7 @@ from deepgisas.data.preprocess import InputSpec
 from deepgisas.data.stream import generator, simulate_draws, to_batch
 from deepgisas.models.heads import head_of
 from deepgisas.models.store import load_model
-from deepgisas.sample import parse_experiment
+from deepgisas.parse import parse_experiment
 
 LEVELS = (0.5, 0.68, 0.9, 0.95)
 

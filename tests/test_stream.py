@@ -283,7 +283,7 @@ def test_instrument_resampling_matches_predict(tmp_path: Path) -> None:
     from deepgisas.io.images import ModelImages, detector_masks, read_image
     from deepgisas.io.resample import resample
     from deepgisas.models.store import load_model
-    from deepgisas.sample import parse_experiment
+    from deepgisas.parse import parse_experiment
 
     inst = ROOT / "tests" / "io" / "instruments" / "galaxi.yaml"
     folder, out = tmp_path / "frames", tmp_path / "r.csv"

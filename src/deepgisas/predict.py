@@ -20,8 +20,8 @@ from deepgisas.models.heads import FlowHead, head_of
 from deepgisas.models.nets import for_inference
 from deepgisas.models.onnx import select_engine
 from deepgisas.models.store import load_model, model_dir
+from deepgisas.parse import parse_experiment
 from deepgisas.priors import bound_flag
-from deepgisas.sample import parse_experiment
 
 BATCH = 64
 FLOW_SAMPLES = 512  # draws behind a flow model's answer

@@ -9,8 +9,9 @@ from typing import Any
 import numpy as np
 
 from deepgisas.errors import UserError
+from deepgisas.parse import parse_experiment
 from deepgisas.priors import LogUniform, Uniform
-from deepgisas.sample import Experiment, RandomBins, parse_experiment
+from deepgisas.sample import Experiment, RandomBins
 
 
 def set_path(tree: dict, path: str, value: Any) -> None:

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from deepgisas.data.preprocess import InputSpec
-from deepgisas.sample import Experiment, parse_experiment
+from deepgisas.parse import parse_experiment
+from deepgisas.sample import Experiment
 from deepgisas.training.loop import TrainConfig, train
 from tests.data.helpers import small_film, small_hex
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import yaml
 
 import deepgisas as dg
-from deepgisas.sample import Experiment, parse_experiment
+from deepgisas.parse import parse_experiment
+from deepgisas.sample import Experiment
 
 
 def small_hex(n: int = 32) -> dict:

@@ -8,7 +8,7 @@ import pytest
 import deepgisas as dg
 from deepgisas.data.labels import LabelSpace, record, xi_histogram
 from deepgisas.errors import UserError
-from deepgisas.sample import parse_experiment
+from deepgisas.parse import parse_experiment
 from deepgisas.templates import draw_parameters
 
 N = 4000

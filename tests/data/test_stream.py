@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader
 import deepgisas as dg
 from deepgisas.data import stream as stream_mod
 from deepgisas.data.stream import SimulatedStream, validation_batches
-from deepgisas.sample import parse_experiment
+from deepgisas.parse import parse_experiment
 from tests.data.helpers import small_hex, small_template
 
 

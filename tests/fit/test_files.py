@@ -13,7 +13,7 @@ from deepgisas.fit import FitConfig
 from deepgisas.fit.files import SPOT_RADIUS_DEG, fit_file, residual_limit, save_fit_png, spot_mask
 from deepgisas.io.description import read_instrument
 from deepgisas.io.images import ModelImages
-from deepgisas.sample import parse_experiment
+from deepgisas.parse import parse_experiment
 from tests.io.helpers import INSTRUMENTS, real
 
 QUICK = FitConfig(n_starts=2, n_polish=1, n_fill=2, max_iter=3)

@@ -20,8 +20,9 @@ from deepgisas.fit import (
     network_starts,
     with_free,
 )
+from deepgisas.parse import parse_experiment
 from deepgisas.physics.simulate import simulate_tensors
-from deepgisas.sample import Experiment, parse_experiment
+from deepgisas.sample import Experiment
 from deepgisas.templates import draw_parameters, instantiate
 
 

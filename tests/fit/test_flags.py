@@ -12,8 +12,8 @@ import deepgisas as dg
 from deepgisas.fit import FitConfig, fit_image
 from deepgisas.fit.files import disagreement
 from deepgisas.fit.problem import FitResult
+from deepgisas.parse import parse_experiment
 from deepgisas.priors import Uniform, bound_flag
-from deepgisas.sample import parse_experiment
 from tests.data.helpers import small_film
 
 

@@ -14,7 +14,7 @@ from deepgisas.cli.main import main
 from deepgisas.errors import UserError
 from deepgisas.fit import FitConfig, fit_image
 from deepgisas.fit.problem import choose_objective, is_counts
-from deepgisas.sample import parse_experiment
+from deepgisas.parse import parse_experiment
 from tests.data.helpers import small_film
 
 

@@ -17,7 +17,8 @@ from deepgisas.cli.main import main
 from deepgisas.fit import FitConfig
 from deepgisas.fit.files import MaterialsWarning, fit_file
 from deepgisas.io.instrument import match_beam
-from deepgisas.sample import Beam, parse_experiment
+from deepgisas.parse import parse_experiment
+from deepgisas.sample import Beam
 from tests.io.helpers import INSTRUMENTS, real
 
 QUICK = FitConfig(n_starts=8, n_polish=2, n_fill=2)

@@ -9,8 +9,8 @@ import torch
 
 import deepgisas as dg
 from deepgisas.models.store import bundled_models, load_model, model_dir
+from deepgisas.parse import parse_experiment
 from deepgisas.predict import predict_arrays
-from deepgisas.sample import parse_experiment
 
 
 def test_the_models_ship() -> None:

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from deepgisas import simulate, simulate_batch
+from deepgisas.parse import parse_experiment
 from deepgisas.physics.detector import rectangular_grid
-from deepgisas.sample import parse_experiment
 from tests.cases import CASES, base
 
 ba = pytest.importorskip("bornagain")

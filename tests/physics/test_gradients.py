@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from deepgisas.compile import compile_batch
+from deepgisas.parse import parse_experiment
 from deepgisas.physics.simulate import simulate_tensors
-from deepgisas.sample import parse_experiment
 from tests.cases import base, talk
 
 

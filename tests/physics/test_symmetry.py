@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from deepgisas import simulate
+from deepgisas.parse import parse_experiment
 from deepgisas.physics.detector import apply_masks
-from deepgisas.sample import parse_experiment
 from tests.cases import talk
 
 

@@ -23,7 +23,8 @@ from deepgisas.io.atomic import atomic_write
 from deepgisas.models import Net
 from deepgisas.models.heads import head_of
 from deepgisas.models.store import load_model
-from deepgisas.sample import Experiment, RandomBins, parse_experiment
+from deepgisas.parse import parse_experiment
+from deepgisas.sample import Experiment, RandomBins
 from deepgisas.templates import draw_parameters, instantiate, set_path
 
 BATCH = 64

@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> None:
     from deepgisas.models.nets import for_inference
     from deepgisas.models.onnx import ONNX, OnnxRunner, export_onnx, time_engines, write_timing
     from deepgisas.models.store import load_model, model_dir
-    from deepgisas.sample import parse_experiment
+    from deepgisas.parse import parse_experiment
 
     net, card = load_model(args.model)
     out = Path(args.output) if args.output else model_dir(args.model) / ONNX

@@ -10,7 +10,7 @@ INSTRUMENT_HELP = ("description file (YAML/JSON) giving the beam and detector, o
 
 def add_instrument(p: argparse.ArgumentParser, help: str = INSTRUMENT_HELP) -> None:
     """``--instrument FILE``, ``--alpha-i DEG``, ``--orientation`` and ``--keep-negative``."""
-    from deepgisas.sample import ORIENTATIONS
+    from deepgisas.io.readers import ORIENTATIONS
 
     p.add_argument("--instrument", metavar="FILE", help=help)
     p.add_argument("--alpha-i", type=float, metavar="DEG", dest="alpha_i",

@@ -14,7 +14,7 @@ from torch.utils.data import IterableDataset
 from deepgisas.data.labels import LabelSpace
 from deepgisas.data.shards import check_shard, read_manifest
 from deepgisas.data.stream import Augment, generator, stream_id, to_batch
-from deepgisas.sample import parse_experiment
+from deepgisas.parse import parse_experiment
 
 
 class ShardDataset(IterableDataset):

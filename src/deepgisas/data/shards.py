@@ -31,7 +31,8 @@ from deepgisas.data.stream import simulate_draws
 from deepgisas.errors import UserError
 from deepgisas.io.atomic import default_mode
 from deepgisas.io.text import read_json
-from deepgisas.sample import Experiment, Spherical, parse_experiment
+from deepgisas.parse import parse_experiment
+from deepgisas.sample import Experiment, Spherical
 
 FORMAT = "deepgisas-shards/1"
 MANIFEST = "manifest.json"

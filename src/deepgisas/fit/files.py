@@ -29,8 +29,9 @@ from deepgisas.io.atomic import atomic_write
 from deepgisas.io.description import read_instrument
 from deepgisas.io.geometry import beam_spots
 from deepgisas.io.images import ModelImages
+from deepgisas.parse import parse_experiment
 from deepgisas.priors import LogUniform, Uniform
-from deepgisas.sample import Beam, Experiment, Spherical, parse_experiment
+from deepgisas.sample import Beam, Experiment, Spherical
 from deepgisas.units import DEG
 
 SPOT_RADIUS_DEG = 0.06  # masked around the specular and direct beams (see the module docstring)

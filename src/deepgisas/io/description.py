@@ -18,7 +18,8 @@ from deepgisas.io.atomic import atomic_write
 from deepgisas.io.poni import poni_instrument
 from deepgisas.io.readers import ORIENTATIONS
 from deepgisas.io.text import read_text
-from deepgisas.sample import Beam, Detector, Experiment, parse_experiment, parse_instrument
+from deepgisas.parse import parse_experiment, parse_instrument
+from deepgisas.sample import Beam, Detector, Experiment
 
 
 def load_text(p: Path) -> Any:

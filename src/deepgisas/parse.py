@@ -1,0 +1,190 @@
+"""Description dicts (as read from a YAML or JSON file, CONTRACT.md section 1) -> validated
+:class:`~deepgisas.sample.Experiment` and instrument; every problem is a one-line UserError
+naming its place in the description."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from typing import Any
+
+from deepgisas.errors import UserError
+from deepgisas.io.readers import ORIENTATIONS
+from deepgisas.physics.formfactors import SHAPES
+from deepgisas.physics.params import ParamSpec
+from deepgisas.priors import parse_number
+from deepgisas.sample import (
+    Beam,
+    Detector,
+    Experiment,
+    Interference,
+    Layer,
+    Material,
+    Params,
+    Particles,
+    Rectangular,
+    Roughness,
+    Sample,
+    SizeDistribution,
+    Spherical,
+    free_name_map,
+    particle_slack,
+)
+from deepgisas.validate import integer, keys, one_of, pair, plain, spec_number
+
+
+def _parse_layers(d: Any, where: str) -> tuple[Layer, ...]:
+    if not isinstance(d, list) or len(d) < 2:
+        raise UserError("need a list of at least two layers (ambient and substrate)", where)
+    layers = []
+    last = len(d) - 1
+    for i, ld in enumerate(d):
+        w = f"{where}.{i}"
+        ld = keys(ld, w, ("material", "thickness_nm", "roughness"), ("material",))
+        inner = 0 < i < last
+        if inner and "thickness_nm" not in ld:
+            raise UserError("an inner layer needs thickness_nm", w)
+        if not inner and "thickness_nm" in ld:
+            raise UserError("the ambient and the substrate are semi-infinite: no thickness_nm", w)
+        if i == 0 and "roughness" in ld:
+            raise UserError("roughness belongs to a layer's top interface: not on the ambient", w)
+        thick_spec = ParamSpec("thickness_nm", "nm", 10.0, (0.0, math.inf), "layer thickness")
+        thick = spec_number(ld["thickness_nm"], f"{w}.thickness_nm", thick_spec) if inner else None
+        rough = Roughness.parse(ld["roughness"], f"{w}.roughness") if "roughness" in ld else None
+        layers.append(Layer(Material.parse(ld["material"], f"{w}.material"), thick, rough))
+    return tuple(layers)
+
+
+def _parse_particles(d: Any, where: str, n_layers: int) -> Particles:
+    d = keys(d, where, ("layer", "placement", "z_nm", "material", "shape", "size_distribution"),
+              ("material", "shape"))
+    layer = integer(d.get("layer", 0), f"{where}.layer")
+    if layer >= n_layers:
+        raise UserError(f"layer {layer} does not exist (the sample has {n_layers})", where)
+    placement = d.get("placement", "deposit")
+    if placement not in ("deposit", "suspend"):
+        raise UserError(f"placement must be deposit or suspend, got {placement!r}", where)
+    if placement == "deposit" and layer == n_layers - 1:
+        raise UserError("the substrate has no bottom interface to deposit on", where)
+    if placement == "suspend" and layer == 0:
+        raise UserError("the ambient has no top interface to suspend below", where)
+    kind, body = one_of(d["shape"], f"{where}.shape", tuple(SHAPES))
+    sh = SHAPES[kind]
+    shape = Params.parse(kind, body, f"{where}.shape.{kind}", sh.params,
+                         [p.name for p in sh.params])
+    size = (SizeDistribution.parse(d["size_distribution"], f"{where}.size_distribution")
+            if "size_distribution" in d else None)
+    z = parse_number(d.get("z_nm", 0.0), f"{where}.z_nm")
+    return Particles(Material.parse(d["material"], f"{where}.material"), shape, layer, placement,
+                     z, size)
+
+
+def _parse_detector(d: Any, where: str) -> Detector:
+    d = keys(d, where, ("spherical", "rectangular", "roi_px", "mask_px", "orientation"))
+    kinds = [k for k in ("spherical", "rectangular") if k in d]
+    if len(kinds) != 1:
+        raise UserError("give exactly one of spherical, rectangular", where)
+    w = f"{where}.{kinds[0]}"
+    geom: Spherical | Rectangular
+    if kinds[0] == "spherical":
+        s = keys(d["spherical"], w, ("phi_deg", "alpha_deg", "shape"),
+                  ("phi_deg", "alpha_deg", "shape"))
+        phi, alpha = pair(s["phi_deg"], f"{w}.phi_deg"), pair(s["alpha_deg"], f"{w}.alpha_deg")
+        for name, (lo, hi) in (("phi_deg", phi), ("alpha_deg", alpha)):
+            if not -90.0 < lo < hi < 90.0:
+                raise UserError(f"need -90 < min < max < 90, got [{lo:g}, {hi:g}]", f"{w}.{name}")
+        geom = Spherical(phi, alpha, pair(s["shape"], f"{w}.shape", int))
+    else:
+        r = keys(d["rectangular"], w, ("shape", "pixel_size_mm", "distance_mm", "beam_center_px"),
+                  ("shape", "pixel_size_mm", "distance_mm", "beam_center_px"))
+        geom = Rectangular(pair(r["shape"], f"{w}.shape", int),
+                           plain(r["pixel_size_mm"], f"{w}.pixel_size_mm", 1e-9),
+                           plain(r["distance_mm"], f"{w}.distance_mm", 1e-9),
+                           pair(r["beam_center_px"], f"{w}.beam_center_px"))
+    rows, cols = geom.shape
+
+    def rect(v: Any, wr: str) -> tuple[int, int, int, int]:
+        if not isinstance(v, list) or len(v) != 4:
+            raise UserError(f"expected [col0, row0, col1, row1], got {v!r}", wr)
+        c0, r0, c1, r1 = (integer(x, wr) for x in v)
+        if not (c0 < c1 <= cols and r0 < r1 <= rows):
+            raise UserError(f"rectangle {v} is empty or outside the {rows} x {cols} detector", wr)
+        return (c0, r0, c1, r1)
+
+    roi = rect(d["roi_px"], f"{where}.roi_px") if "roi_px" in d else None
+    masks = d.get("mask_px", [])
+    if not isinstance(masks, list):
+        raise UserError("expected a list of rectangles", f"{where}.mask_px")
+    orientation = d.get("orientation")
+    if orientation is not None and orientation not in ORIENTATIONS:
+        raise UserError(f"unknown orientation {orientation!r} ({', '.join(ORIENTATIONS)})",
+                        f"{where}.orientation")
+    return Detector(geom, roi, tuple(rect(m, f"{where}.mask_px.{i}") for i, m in enumerate(masks)),
+                    orientation)
+
+
+def _parse_beam(d: Any) -> Beam:
+    b = keys(d, "beam", ("wavelength_nm", "alpha_i_deg", "intensity"),
+              ("wavelength_nm", "alpha_i_deg"))
+    return Beam(
+        spec_number(b["wavelength_nm"], "beam.wavelength_nm",
+                     ParamSpec("wavelength_nm", "nm", 0.1, (0.0, 100.0), "wavelength")),
+        spec_number(b["alpha_i_deg"], "beam.alpha_i_deg",
+                     ParamSpec("alpha_i_deg", "deg", 0.2, (0.0, 90.0), "incidence angle")),
+        spec_number(b.get("intensity", 1.0), "beam.intensity",
+                     ParamSpec("intensity", "1", 1.0, (0.0, math.inf), "beam intensity")),
+    )
+
+
+def parse_instrument(d: Any, where: str = "instrument") -> tuple[Beam, Detector]:
+    """Validate the beam and detector of a description dict (its sample, if any, is ignored)."""
+    d = keys(d, where, ("beam", "detector", "sample", "options", "labels"), ("beam", "detector"))
+    return _parse_beam(d["beam"]), _parse_detector(d["detector"], "detector")
+
+
+def parse_experiment(d: Any, where: str = "description") -> Experiment:
+    """Validate a description dict (as read from a file) into an :class:`Experiment`."""
+    d = keys(d, where, ("beam", "detector", "sample", "options", "labels"),
+              ("beam", "detector", "sample"))
+    beam = _parse_beam(d["beam"])
+    detector = _parse_detector(d["detector"], "detector")
+    s = keys(d["sample"], "sample", ("layers", "particles", "interference"), ("layers",))
+    layers = _parse_layers(s["layers"], "sample.layers")
+    particles = (_parse_particles(s["particles"], "sample.particles", len(layers))
+                 if "particles" in s else None)
+    interference = (Interference.parse(s["interference"], "sample.interference")
+                    if "interference" in s else None)
+    if (particles is None) != (interference is None):
+        raise UserError("particles and interference go together", "sample")
+    opts = keys(d.get("options", {}), "options", ("use_average_materials",))
+    avg = opts.get("use_average_materials", True)
+    if not isinstance(avg, bool):
+        raise UserError("expected true or false", "options.use_average_materials")
+    exp = Experiment(beam, detector, Sample(layers, particles, interference), avg)
+    if "labels" in d:
+        exp = replace(exp, labels=_parse_labels(d["labels"], exp))
+    if particles is not None:
+        try:
+            above, below = particle_slack(exp)
+        except TypeError:  # a size or position is a prior: checked when sampled
+            return exp
+        if min(above, below) < -1e-9:
+            raise UserError(f"the particles do not fit inside layer {particles.layer} "
+                            f"({-min(above, below):.4g} nm too high)", "sample.particles")
+    return exp
+
+
+def _parse_labels(d: Any, exp: Experiment) -> tuple[str, ...]:
+    """``labels: [name, ...]``: free parameters (paths or unique short names) to predict."""
+    if not isinstance(d, list) or not d or not all(isinstance(v, str) for v in d):
+        raise UserError("expected a non-empty list of free-parameter names", "labels")
+    names = free_name_map(list(exp.free_parameters))
+    out = []
+    for v in d:
+        if v not in names:
+            raise UserError(f"{v!r} is not a free parameter of this template", "labels")
+        out.append(names[v])
+    if len(set(out)) != len(out):
+        raise UserError("a free parameter is named twice", "labels")
+    return tuple(out)
+
