@@ -3,9 +3,18 @@ section there (run as scripts from this folder)."""
 
 from __future__ import annotations
 
+import datetime
+import shlex
+import sys
 from pathlib import Path
 
 PATH = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+
+
+def ran() -> str:
+    """The command this process runs, as typed, and when: "`python ...` (date, 2-core machine)"."""
+    now = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+    return f"`python {shlex.join(sys.argv)}` ({now}, 2-core machine)"
 
 
 def write_section(head: str, lines: list[str]) -> None:

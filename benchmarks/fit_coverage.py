@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime
 import json
 import time
 from pathlib import Path
@@ -36,7 +35,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from _docs import write_section  # type: ignore[import-not-found]
+from _docs import ran, write_section  # type: ignore[import-not-found]
 
 import deepgisas as dg
 from deepgisas.data.stream import template_hash
@@ -155,16 +154,11 @@ def search_check(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-def write_search(args: argparse.Namespace, out: dict[str, Any]) -> None:
-    now = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
-    lines = [f"`python benchmarks/fit_coverage.py --data {args.data} --n {args.n} --seed "
-             f"{args.seed} --noise-draws {args.noise_draws} --exposures "
-             f"{' '.join(f'{e:g}' for e in args.exposures)} --search-check --carry "
-             f"{' '.join(str(c) for c in args.carry)}` ({now}, 2-core machine): each image "
-             "fitted as `deepgisas fit film IMAGE --model film` does, and from its truth. A "
-             "fit that ends more than 2 in deviance above the truth's valley is a search "
-             "failure, which the goodness of fit does not see: the deviance's own spread (the "
-             "median of its expected std) is "
+def write_search(out: dict[str, Any]) -> None:
+    lines = [f"{ran()}: each image fitted as `deepgisas fit film IMAGE --model film` does, "
+             "and from its truth. A fit that ends more than 2 in deviance above the truth's "
+             "valley is a search failure, which the goodness of fit does not see: the "
+             "deviance's own spread (the median of its expected std) is "
              f"{np.median([r['deviance_spread'] for r in out.values()]):.0f}.",
              "", "| exposure | carry | fits | above the truth's valley | summed excess | "
              "largest | median s | mean s |", "|---|---|---|---|---|---|---|---|"]
@@ -217,15 +211,9 @@ def print_table(exposure: float, s: dict[str, Any]) -> None:
               f"{v['within_2std']:13.0%} {v['beyond_4std']:13d} {v['at_bound']:9d}")
 
 
-def write(args: argparse.Namespace, out: dict[str, Any]) -> None:
+def write(out: dict[str, Any]) -> None:
     """Replace the fit-coverage section of docs/benchmarks.md."""
-    now = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
-    lines = [f"`python benchmarks/fit_coverage.py --n {args.n} --seed {args.seed} "
-             f"--data {args.data} --exposures {' '.join(f'{e:g}' for e in args.exposures)}"
-             f"{f' --noise-draws {args.noise_draws}' if args.noise_draws > 1 else ''}"
-             f"{' --no-model' if args.no_model else ''} --objective {args.objective}` "
-             f"({now}, 2-core machine). Goal: 68 +- 7 % within 1 std, 95 +- 4 % within 2 std.",
-             ""]
+    lines = [f"{ran()}. Goal: 68 +- 7 % within 1 std, 95 +- 4 % within 2 std.", ""]
     for exposure, s in out.items():
         lines += [f"Exposure {exposure:g} x the template's intensity: {s['n']} fits "
                   f"({s['not_fitted']} images too faint to fit) "
@@ -264,13 +252,13 @@ def main() -> None:
     if args.search_check:
         found = search_check(args)
         if args.write:
-            write_search(args, found)
+            write_search(found)
         return
     out = run(args)
     if args.dump is not None:
         args.dump.write_text(json.dumps({str(k): v["fits"] for k, v in out.items()}))
     if args.write:
-        write(args, out)
+        write(out)
 
 
 if __name__ == "__main__":
