@@ -75,6 +75,8 @@ def test_a_flow_head_is_refused_for_orientations() -> None:
         head_kind(LabelSpace.of(small_template(32)), "flow")
     with pytest.raises(UserError, match="head must be"):
         TrainConfig(head="mixture")
+    with pytest.raises(UserError, match="unknown architecture 'vgg'.*rodnet"):
+        TrainConfig(arch="vgg")  # the config checks its fields, not only the CLI
 
 
 def test_the_flow_learns_a_correlated_posterior() -> None:

@@ -84,11 +84,8 @@ def run(args: argparse.Namespace) -> None:
     from deepgisas.api import load
     from deepgisas.data.preprocess import default_input
     from deepgisas.errors import UserError
-    from deepgisas.models import list_models
     from deepgisas.training.loop import TrainConfig, train
 
-    if args.arch not in list_models():
-        raise UserError(f"unknown architecture {args.arch!r} ({', '.join(list_models())})")
     out = Path(args.output)
     if not out.parent.is_dir():
         raise UserError("the parent folder does not exist", str(out))

@@ -29,7 +29,7 @@ from deepgisas.data.replay import BufferedStream, take_counts
 from deepgisas.data.shard_dataset import ShardDataset
 from deepgisas.data.stream import SimulatedStream, validation_batches
 from deepgisas.errors import UserError
-from deepgisas.models import Net, create_model
+from deepgisas.models import Net, create_model, list_models
 from deepgisas.models.heads import FLOW_DEFAULTS, FlowHead, GaussianHead, attach_head, head_of
 from deepgisas.models.store import save_model
 from deepgisas.models.zoo import GROW
@@ -68,6 +68,9 @@ class TrainConfig:
     input: InputSpec = field(default_factory=InputSpec)
 
     def __post_init__(self) -> None:
+        if self.arch not in list_models():
+            raise UserError(f"unknown architecture {self.arch!r} (known: "
+                            f"{', '.join(list_models())})")
         if self.precision not in ("float32", "float64"):
             raise UserError(f"precision must be float32 or float64, got {self.precision!r}")
         if self.loss not in ("kl", "emd"):
