@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from deepgisas.errors import UserError
@@ -337,12 +338,17 @@ class Experiment:
             out["labels"] = list(self.labels)
         return out
 
-    @property
-    def free_parameters(self) -> dict[str, Prior | RandomBins]:
-        """Path -> prior, for every number given as a prior (and a random_bins orientation)."""
+    @cached_property
+    def _free_parameters(self) -> dict[str, Prior | RandomBins]:
         d = self.to_dict()
         d.pop("labels", None)
         return _free(d, "")
+
+    @property
+    def free_parameters(self) -> dict[str, Prior | RandomBins]:
+        """Path -> prior, for every number given as a prior (and a random_bins orientation);
+        found once per experiment, a new dict each time."""
+        return dict(self._free_parameters)
 
     @property
     def is_template(self) -> bool:
