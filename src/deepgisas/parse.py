@@ -12,7 +12,6 @@ from deepgisas.errors import UserError
 from deepgisas.io.readers import ORIENTATIONS
 from deepgisas.physics.formfactors import SHAPES
 from deepgisas.physics.params import ParamSpec
-from deepgisas.priors import parse_number
 from deepgisas.sample import (
     Beam,
     Detector,
@@ -32,6 +31,19 @@ from deepgisas.sample import (
 )
 from deepgisas.validate import integer, keys, one_of, pair, plain, spec_number
 
+BEAM_PARAMS = (
+    ParamSpec("wavelength_nm", "nm", 0.1, (0.0, 100.0), "wavelength"),
+    ParamSpec("alpha_i_deg", "deg", 0.2, (0.0, 90.0), "incidence angle"),
+    ParamSpec("intensity", "1", 1.0, (0.0, math.inf), "incident flux: the image's scale"),
+)
+LAYER_PARAMS = (
+    ParamSpec("thickness_nm", "nm", 10.0, (0.0, math.inf), "thickness of an inner layer"),
+)
+PARTICLE_PARAMS = (
+    ParamSpec("z_nm", "nm", 0.0, (-math.inf, math.inf),
+              "extra vertical shift of the particles (= BornAgain's Particle.translate(0, 0, "
+              "z))"),
+)
 
 def _parse_layers(d: Any, where: str) -> tuple[Layer, ...]:
     if not isinstance(d, list) or len(d) < 2:
@@ -48,8 +60,8 @@ def _parse_layers(d: Any, where: str) -> tuple[Layer, ...]:
             raise UserError("the ambient and the substrate are semi-infinite: no thickness_nm", w)
         if i == 0 and "roughness" in ld:
             raise UserError("roughness belongs to a layer's top interface: not on the ambient", w)
-        thick_spec = ParamSpec("thickness_nm", "nm", 10.0, (0.0, math.inf), "layer thickness")
-        thick = spec_number(ld["thickness_nm"], f"{w}.thickness_nm", thick_spec) if inner else None
+        thick = (spec_number(ld["thickness_nm"], f"{w}.thickness_nm", LAYER_PARAMS[0])
+                 if inner else None)
         rough = Roughness.parse(ld["roughness"], f"{w}.roughness") if "roughness" in ld else None
         layers.append(Layer(Material.parse(ld["material"], f"{w}.material"), thick, rough))
     return tuple(layers)
@@ -74,7 +86,7 @@ def _parse_particles(d: Any, where: str, n_layers: int) -> Particles:
                          [p.name for p in sh.params])
     size = (SizeDistribution.parse(d["size_distribution"], f"{where}.size_distribution")
             if "size_distribution" in d else None)
-    z = parse_number(d.get("z_nm", 0.0), f"{where}.z_nm")
+    z = spec_number(d.get("z_nm", 0.0), f"{where}.z_nm", PARTICLE_PARAMS[0])
     return Particles(Material.parse(d["material"], f"{where}.material"), shape, layer, placement,
                      z, size)
 
@@ -126,14 +138,10 @@ def _parse_detector(d: Any, where: str) -> Detector:
 def _parse_beam(d: Any) -> Beam:
     b = keys(d, "beam", ("wavelength_nm", "alpha_i_deg", "intensity"),
               ("wavelength_nm", "alpha_i_deg"))
-    return Beam(
-        spec_number(b["wavelength_nm"], "beam.wavelength_nm",
-                     ParamSpec("wavelength_nm", "nm", 0.1, (0.0, 100.0), "wavelength")),
-        spec_number(b["alpha_i_deg"], "beam.alpha_i_deg",
-                     ParamSpec("alpha_i_deg", "deg", 0.2, (0.0, 90.0), "incidence angle")),
-        spec_number(b.get("intensity", 1.0), "beam.intensity",
-                     ParamSpec("intensity", "1", 1.0, (0.0, math.inf), "beam intensity")),
-    )
+    wavelength, alpha_i, intensity = BEAM_PARAMS
+    return Beam(spec_number(b["wavelength_nm"], "beam.wavelength_nm", wavelength),
+                spec_number(b["alpha_i_deg"], "beam.alpha_i_deg", alpha_i),
+                spec_number(b.get("intensity", 1.0), "beam.intensity", intensity))
 
 
 def parse_instrument(d: Any, where: str = "instrument") -> tuple[Beam, Detector]:

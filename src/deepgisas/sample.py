@@ -26,6 +26,14 @@ from deepgisas.validate import integer, keys, one_of, pair, plain, spec_number
 
 N_XI_BINS_DEFAULT = 120
 
+MATERIAL_PARAMS = (
+    ParamSpec("delta", "1", 0.0, (-1.0, 1.0), "refractive decrement (n = 1 - delta + i beta)"),
+    ParamSpec("beta", "1", 0.0, (0.0, math.inf), "absorption", lo_open=False),
+)
+SIZE_DISTRIBUTION_PARAMS = (
+    ParamSpec("sigma", "1", 0.1, (0.0, 5.0), "lognormal scale of the size parameter"),
+)
+
 
 def _num_dict(n: Number) -> Any:
     return n.to_dict() if isinstance(n, Uniform | LogUniform) else n
@@ -46,12 +54,9 @@ class Material:
         if d == "vacuum":
             return cls()
         d = keys(d, where, ("delta", "beta"), ("delta",))
-        beta_spec = ParamSpec("beta", "1", 0.0, (0.0, math.inf), "absorption", lo_open=False)
-        delta_spec = ParamSpec("delta", "1", 0.0, (-1.0, 1.0), "refractive decrement")
-        return cls(
-            spec_number(d["delta"], f"{where}.delta", delta_spec),
-            spec_number(d.get("beta", 0.0), f"{where}.beta", beta_spec),
-        )
+        delta, beta = MATERIAL_PARAMS
+        return cls(spec_number(d["delta"], f"{where}.delta", delta),
+                   spec_number(d.get("beta", 0.0), f"{where}.beta", beta))
 
     def to_dict(self) -> Any:
         if self.delta == 0.0 and self.beta == 0.0:
@@ -135,8 +140,8 @@ class SizeDistribution:
     def parse(cls, d: Any, where: str) -> SizeDistribution:
         d = keys(d, where, ("lognormal", "samples", "width"), ("lognormal",))
         ln = keys(d["lognormal"], f"{where}.lognormal", ("sigma",), ("sigma",))
-        spec = ParamSpec("sigma", "1", 0.1, (0.0, 5.0), "lognormal scale")
-        return cls(spec_number(ln["sigma"], f"{where}.lognormal.sigma", spec),
+        return cls(spec_number(ln["sigma"], f"{where}.lognormal.sigma",
+                               SIZE_DISTRIBUTION_PARAMS[0]),
                    integer(d.get("samples", 20), f"{where}.samples", 1),
                    plain(d.get("width", 2.0), f"{where}.width", 1e-6, 10.0))
 

@@ -1,0 +1,130 @@
+"""docs/format.md, generated from the parameter tables: every key of the description format
+with its unit, default and bounds.
+
+    python -m deepgisas.format_doc docs/format.md    # write it
+    python -m deepgisas.format_doc --check docs/format.md    # exit 1 when it is stale
+
+The numbers' tables are the ones the parsers validate with (:mod:`deepgisas.physics.params`):
+the shapes' and the interference types' own, and those of the beam, materials, layers,
+particles and size distributions. The keys that are not numbers of the physics (detector
+geometry, masks, placement, sampling settings) are listed beside them.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from deepgisas.io.readers import ORIENTATIONS
+from deepgisas.parse import BEAM_PARAMS, LAYER_PARAMS, PARTICLE_PARAMS
+from deepgisas.physics.formfactors import SHAPES
+from deepgisas.physics.params import table_markdown
+from deepgisas.physics.structures import STRUCTURES
+from deepgisas.sample import (
+    MATERIAL_PARAMS,
+    N_XI_BINS_DEFAULT,
+    ROUGHNESS_PARAMS,
+    SIZE_DISTRIBUTION_PARAMS,
+)
+
+SETTINGS = (
+    ("`detector.spherical.phi_deg`", "[min, max], deg",
+     "outer bin edges in phi_f (columns)"),
+    ("`detector.spherical.alpha_deg`", "[min, max], deg",
+     "outer bin edges in alpha_f (rows)"),
+    ("`detector.spherical.shape`", "[rows, columns]",
+     "bins: [n_alpha, n_phi]"),
+    ("`detector.rectangular.shape`", "[rows, columns]",
+     "pixels of a flat detector perpendicular to the direct beam"),
+    ("`detector.rectangular.pixel_size_mm`", "mm, > 0",
+     "pixel pitch"),
+    ("`detector.rectangular.distance_mm`", "mm, > 0",
+     "sample to detector"),
+    ("`detector.rectangular.beam_center_px`", "[column, row]",
+     "the direct beam, column from the left, row from the bottom"),
+    ("`detector.roi_px`", "[col0, row0, col1, row1]",
+     "optional region of interest (rows from the bottom)"),
+    ("`detector.mask_px`", "list of [col0, row0, col1, row1]",
+     "optional masked rectangles (beam stop)"),
+    ("`detector.orientation`", "__ORIENTATIONS__",
+     "how the instrument's detector files store the image"),
+    ("`sample.layers`", "list, at least 2",
+     "top (ambient) to bottom (substrate); `material: vacuum` or {delta, beta}"),
+    ("`sample.layers.N.roughness`", "{sigma_nm, hurst, correlation_length_nm}",
+     "a layer's top interface (not the ambient's)"),
+    ("`sample.particles.layer`", "integer >= 0 (0)",
+     "the layer that holds them"),
+    ("`sample.particles.placement`", "deposit (default) or suspend",
+     "on the layer's bottom interface, or below its top one"),
+    ("`sample.particles.shape`", "one of the shapes above",
+     ""),
+    ("`sample.particles.size_distribution.samples`", "integer >= 1 (20)",
+     "members of the lognormal mixture"),
+    ("`sample.particles.size_distribution.width`", "[1e-6, 10] (2)",
+     "the mixture's range in units of sigma"),
+    ("`sample.interference`", "one of the types above",
+     ""),
+    ("`...orientation.xi_deg`, `...orientation.weights`", "deg; weights in [0, 1]",
+     "domains of a lattice and their weights"),
+    ("`...orientation.random_bins.bins`", "integer >= 1 (__BINS__)",
+     "a prior: xi in equal bins of 60 deg"),
+    ("`...orientation.random_bins.nonzero`", "[lo, hi] (1, 5)",
+     "a prior: lo to hi non-zero bins, weights i.i.d. uniform, normalised"),
+    ("`options.use_average_materials`", "true (default) or false",
+     "BornAgain's SimulationOptions.setUseAvgMaterials"),
+    ("`labels`", "list of free-parameter names",
+     "what a network trained on the template predicts"),
+)  # (key, value, meaning) of the keys that are not physics numbers
+
+
+def format_reference() -> str:
+    """The Markdown of docs/format.md."""
+    out = ["# The description format: every key", "",
+           "Generated from the parameter tables by `python -m deepgisas.format_doc "
+           "docs/format.md`; do not edit. A test fails when it is stale. The format and its "
+           "example are in shared/CONTRACT.md, section 1. Lengths are in nm, angles in degrees. "
+           "Any number in the tables may be a prior instead, `{uniform: [lo, hi]}` or "
+           "`{log_uniform: [lo, hi]}`, within the bounds; bounds in round brackets are "
+           "excluded, in square ones included.", ""]
+    numbers = [("`beam`", BEAM_PARAMS),
+               ("`material` (of a layer or of the particles)", MATERIAL_PARAMS),
+               ("`sample.layers.N`", LAYER_PARAMS),
+               ("`sample.layers.N.roughness`", ROUGHNESS_PARAMS),
+               ("`sample.particles`", PARTICLE_PARAMS),
+               ("`sample.particles.size_distribution.lognormal`", SIZE_DISTRIBUTION_PARAMS)]
+    for title, table in numbers:
+        out += [f"## {title}", "", table_markdown(table), ""]
+    out += ["## `sample.particles.shape`: one of", ""]
+    for name, shape in SHAPES.items():
+        out += [f"### `{name}`: {shape.description}", "", table_markdown(shape.params), ""]
+    out += ["## `sample.interference`: one of", ""]
+    for name, st in STRUCTURES.items():
+        extra = " It also takes `orientation` (Other keys)." if st.has_orientation else ""
+        out += [f"### `{name}`: {st.description}.{extra}", "", table_markdown(st.params), ""]
+    out += ["## Other keys", "", "| key | value | meaning |", "|---|---|---|"]
+    for key, value, meaning in SETTINGS:
+        value = value.replace("__BINS__", str(N_XI_BINS_DEFAULT)).replace(
+            "__ORIENTATIONS__", " or ".join(ORIENTATIONS))
+        out.append(f"| {key} | {value} | {meaning} |")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def main(argv: list[str]) -> int:
+    check = "--check" in argv
+    paths = [a for a in argv if a != "--check"]
+    if len(paths) != 1:
+        print("usage: python -m deepgisas.format_doc [--check] docs/format.md", file=sys.stderr)
+        return 2
+    path, text = Path(paths[0]), format_reference()
+    if check:
+        stale = not path.exists() or path.read_text() != text
+        if stale:
+            print(f"{path}: stale; run python -m deepgisas.format_doc {path}", file=sys.stderr)
+        return int(stale)
+    path.write_text(text)
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
