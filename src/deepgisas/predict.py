@@ -178,8 +178,8 @@ def check_extrapolation(entries: Sequence[dict[str, Any]], where: str, strict: b
     from deepgisas.io.instrument import describe
 
     if strict and entries:
-        raise UserError("extrapolation (--strict): " + "; ".join(describe(e) for e in entries),
-                        where)
+        raise UserError("extrapolation (strict): " + "; ".join(describe(e) for e in entries),
+                        where, setting="strict")
     for e in entries:
         warnings.warn(f"{where}: extrapolation: {describe(e)}", ExtrapolationWarning,
                       stacklevel=2)

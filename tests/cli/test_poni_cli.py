@@ -58,7 +58,7 @@ def test_alpha_i_is_required_with_a_poni_and_needs_an_instrument(
     out = tmp_path / "v.png"
     assert main(["show", str(real("galaxi")), "--instrument", str(poni), "-o", str(out)]) == 2
     err = capsys.readouterr().err
-    assert "g.poni: a PONI file has no incidence angle: give it with --alpha-i" in err
+    assert "g.poni: a PONI file has no incidence angle: give it as --alpha-i" in err
     assert main(["show", str(real("galaxi")), "--alpha-i", "0.3", "-o", str(out)]) == 2
     assert "--alpha-i needs --instrument" in capsys.readouterr().err and not out.exists()
 

@@ -45,7 +45,7 @@ def test_show_without_instrument_is_in_pixels(tmp_path: Path) -> None:
 def test_show_errors(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "v.png"
     assert main(["show", str(real("chess")), "--axes", "q", "-o", str(out)]) == 2
-    assert "needs --instrument" in capsys.readouterr().err and not out.exists()
+    assert "--axes q needs an instrument" in capsys.readouterr().err and not out.exists()
     assert main(["show", str(real("chess")), "--instrument", str(INSTRUMENTS / "galaxi.yaml"),
                  "-o", str(out)]) == 2
     err = capsys.readouterr().err.strip()

@@ -180,7 +180,7 @@ def test_alpha_i(tmp_path: Path) -> None:
     p.write_text(galaxi_poni())
     with pytest.raises(UserError, match="g.poni: a PONI file has no incidence angle"):
         read_instrument(p)
-    with pytest.raises(UserError, match="--alpha-i: the incidence angle must be in"):
+    with pytest.raises(UserError, match="alpha_i_deg: the incidence angle must be in"):
         read_instrument(p, alpha_i_deg=-0.1)
     beam, _ = read_instrument(INSTRUMENTS / "galaxi.yaml", alpha_i_deg=0.3)  # replaces 0.275
     assert beam.alpha_i_deg == 0.3

@@ -70,7 +70,7 @@ def single_domain_patterns(model: Model, unknown: str | None, points: int,
             raise UserError(f"not a numeric free parameter of the model's template: {unknown!r} "
                             f"(known: {', '.join(known)})")
         if points < 2:
-            raise UserError(f"--points must be >= 2, got {points}")
+            raise UserError(f"points must be >= 2, got {points}", setting="points")
         grid = np.array([float(prior.from_unit((k + 0.5) / points)) for k in range(points)])
     mus = []
     for g in grid:

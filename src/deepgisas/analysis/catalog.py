@@ -47,7 +47,8 @@ def overrides(items: list[str]) -> dict[str, float]:
             k, v = item.split("=")
             out[k.strip()] = float(v)
         except ValueError:
-            raise UserError(f"--set needs NAME=VALUE, got {item!r}") from None
+            raise UserError(f"set_values needs NAME=VALUE, got {item!r}",
+                            setting="set_values") from None
     return out
 
 
@@ -59,13 +60,13 @@ def load_inputs(model: Model, inputs: Inputs, augment: bool
 
     if inputs.images:
         if inputs.simulate:
-            raise UserError("give images or --simulate, not both")
+            raise UserError("give images or simulate, not both", setting="simulate")
         check_files(list(inputs.images))
         imgs, beam = file_images(model, list(inputs.images), inputs.instrument,
                                  inputs.alpha_i_deg, inputs.orientation, inputs.keep_negative)
         return imgs, network_input(imgs, model.spec), list(inputs.images), beam
     if inputs.count < 1:
-        raise UserError(f"--count must be >= 1, got {inputs.count}")
+        raise UserError(f"count must be >= 1, got {inputs.count}", setting="count")
     imgs, x, names = simulated_images(model, inputs.simulate, inputs.count, inputs.seed,
                                       augment)
     return imgs, x, names, {}
@@ -241,7 +242,7 @@ def run_compare(run: Run, opts: CompareOptions) -> Result:
     if model.kind != "distribution":
         raise UserError("compare-uniform applies to orientation models only")
     if opts.null < 2:
-        raise UserError(f"--null must be >= 2, got {opts.null}")
+        raise UserError(f"null must be >= 2, got {opts.null}", setting="null")
     out = out_dir(run.output)
     _, x, names, _ = load_inputs(model, run.inputs, augment=True)
     return compare_uniform(model, predict_x(model, x)["dist"], names, out, opts.null, run.seed,

@@ -39,15 +39,16 @@ def target_fn(model: Model, x: torch.Tensor, label: str | None = None) -> tuple[
             try:
                 k = int(round(float(label) % 60 / (60 / len(xi)))) % len(xi)
             except ValueError:
-                raise UserError(f"--label must be an xi in deg for this model, got {label!r}"
-                                ) from None
+                raise UserError(f"label must be an xi in deg for this model, got {label!r}",
+                                setting="label") from None
             idx = torch.full((len(x),), k)
         return (lambda o: torch.log_softmax(o, -1).gather(1, idx[:, None])[:, 0],
                 [f"log p(xi = {xi[int(i)]:g} deg)" for i in idx])
     names = model.labels.names
     name = label or names[0]
     if name not in names:
-        raise UserError(f"--label must be one of {', '.join(names)}, got {label!r}")
+        raise UserError(f"label must be one of {', '.join(names)}, got {label!r}",
+                        setting="label")
     j = names.index(name)
     return (lambda o: o[:, j]), [f"predicted {name} (unit box)"] * len(x)
 

@@ -66,7 +66,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             warnings.showwarning = one_line  # a user sees one line per warning, no source
             args.func(args)
     except UserError as exc:
-        print(f"deepgisas {args.command}: {exc}", file=sys.stderr)
+        from deepgisas.cli.options import flag_of
+
+        text = exc.with_flag(flag_of(exc.setting)) if exc.setting else str(exc)
+        print(f"deepgisas {args.command}: {text}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("deepgisas: interrupted", file=sys.stderr)

@@ -8,6 +8,17 @@ INSTRUMENT_HELP = ("description file (YAML/JSON) giving the beam and detector, o
                    ".poni file (then give --alpha-i)")
 
 
+FLAGS = {"alpha_i_deg": "--alpha-i", "idle_exit_s": "--idle-exit", "network_threads":
+         "--threads", "set_values": "--set", "poll_s": "--poll", "settle_s": "--settle",
+         "plot_every_s": "--plot-every", "strict": "--strict"}
+
+
+def flag_of(setting: str) -> str:
+    """The command-line flag of a configuration field: ``FLAGS``, else ``--`` and the name
+    with dashes."""
+    return FLAGS.get(setting, "--" + setting.replace("_", "-"))
+
+
 def add_instrument(p: argparse.ArgumentParser, help: str = INSTRUMENT_HELP) -> None:
     """``--instrument FILE``, ``--alpha-i DEG``, ``--orientation`` and ``--keep-negative``."""
     from deepgisas.io.readers import ORIENTATIONS

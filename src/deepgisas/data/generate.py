@@ -85,7 +85,8 @@ def _dask(folder: Path, manifest: dict, todo: list[dict], address: str) -> Itera
         from distributed import Client
         from distributed import as_completed as dask_completed
     except ImportError:
-        raise UserError("--scheduler needs Dask: pip install 'dask[distributed]'") from None
+        raise UserError("scheduler needs Dask: pip install 'dask[distributed]'",
+                        setting="scheduler") from None
     try:
         client = Client(address, timeout=20)
     except (OSError, TimeoutError, ValueError) as exc:

@@ -165,9 +165,10 @@ def fit_file(template: Experiment, path: str | Path, model: str | Path | None = 
     ``keep_negative`` keeps negative pixel values; the log misfit cannot use them, so it is
     refused until a Gaussian objective exists."""
     if keep_negative:
-        raise UserError("--keep-negative: background-subtracted data need a Gaussian "
+        raise UserError("keep_negative: background-subtracted data need a Gaussian "
                         "objective, which fit does not have yet (its log misfit takes "
-                        "counts); fit the image before background subtraction", str(path))
+                        "counts); fit the image before background subtraction", str(path),
+                        setting="keep_negative")
     inst = (read_instrument(instrument, alpha_i_deg, orientation) if instrument is not None
             else None)
     beam_record: dict[str, dict[str, Any]] = {}

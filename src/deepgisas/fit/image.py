@@ -33,7 +33,8 @@ def fit_image(template: Experiment, image: np.ndarray, mask: np.ndarray | None =
     if not any(isinstance(p, RandomBins) for p in template.free_parameters.values()):
         return fit_parameters(template, image, mask, start, fixed, config)
     if config is not None and config.objective == "gaussian":
-        raise UserError("orientation fits take the poisson or the log objective", "--objective")
+        raise UserError("orientation fits take the poisson or the log objective", "objective",
+                        setting="objective")
     counts = is_counts(masked(template, image, mask))
     if config is not None and config.objective == "poisson" and not counts:
         choose_objective(image, "poisson")  # the error that says why

@@ -59,10 +59,10 @@ def read_instrument(path: str | Path, alpha_i_deg: float | None = None,
     file's ``detector.orientation``: how its detector files store the image."""
     if alpha_i_deg is not None and not 0.0 < alpha_i_deg < 90.0:
         raise UserError(f"the incidence angle must be in (0, 90) deg, got {alpha_i_deg:g}",
-                        "--alpha-i")
+                        "alpha_i_deg", setting="alpha_i_deg")
     if orientation is not None and orientation not in ORIENTATIONS:
         raise UserError(f"unknown orientation {orientation!r} ({', '.join(ORIENTATIONS)})",
-                        "--orientation")
+                        "orientation", setting="orientation")
     if Path(path).suffix.lower() == ".poni":
         return poni_instrument(path, alpha_i_deg, orientation)
     data = load_text(Path(path))

@@ -199,7 +199,8 @@ def poni_instrument(path: str | Path, alpha_i_deg: float | None,
     if poni.wavelength_m is None:
         raise UserError("no 'wavelength' line: the beam's wavelength is needed", where)
     if alpha_i_deg is None:
-        raise UserError("a PONI file has no incidence angle: give it with --alpha-i DEG", where)
+        raise UserError("a PONI file has no incidence angle: give it as alpha_i_deg", where,
+                        setting="alpha_i_deg")
     geometry = poni_to_rectangular(poni, where=where, orientation=orientation)
     return Beam(poni.wavelength_m * 1e9, float(alpha_i_deg)), Detector(geometry,
                                                                           orientation=orientation)

@@ -67,7 +67,7 @@ def save_measured_png(data: np.ndarray, path: Path, beam: Beam | None = None,
     if axes not in AXES:
         raise UserError(f"unknown axes {axes!r} ({', '.join(AXES)})")
     if axes != "pixels" and (beam is None or detector is None):
-        raise UserError(f"--axes {axes} needs --instrument (the geometry)")
+        raise UserError(f"axes {axes} needs an instrument (the geometry)", setting="axes")
     rows, cols = data.shape
     geom = detector.geometry if detector is not None else None
     ai = float(beam.alpha_i_deg) * np.pi / 180 if beam is not None else 0.0  # type: ignore[arg-type]

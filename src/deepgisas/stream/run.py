@@ -85,17 +85,17 @@ class StreamConfig:
     def __post_init__(self) -> None:
         for name in ("poll_s", "settle_s", "plot_every_s"):
             if not getattr(self, name) >= 0:
-                raise UserError(f"--{name[:-2].replace('_', '-')} must be >= 0")
+                raise UserError(f"{name} must be >= 0", setting=name)
         for name in ("retries", "batch", "workers", "fit_every", "network_threads"):
             if int(getattr(self, name)) < 1:
-                flag = "threads" if name == "network_threads" else name.replace("_", "-")
-                raise UserError(f"--{flag} must be >= 1")
+                raise UserError(f"{name} must be >= 1", setting=name)
         if self.idle_exit_s is not None and self.idle_exit_s < 0:
-            raise UserError("--idle-exit must be >= 0")
+            raise UserError("idle_exit_s must be >= 0", setting="idle_exit_s")
         if self.engine not in ENGINES:
-            raise UserError(f"--engine must be one of {', '.join(ENGINES)}, not {self.engine!r}")
+            raise UserError(f"engine must be one of {', '.join(ENGINES)}, not {self.engine!r}",
+                            setting="engine")
         if self.x not in ("index", "time"):
-            raise UserError(f"--x must be index or time, not {self.x!r}")
+            raise UserError(f"x must be index or time, not {self.x!r}", setting="x")
 
 
 @dataclass(frozen=True)
@@ -287,8 +287,8 @@ def _run_stream(model: str | Path, folder: str | Path, output: str | Path,
             else None)
     reader = ModelImages(predictor.template, inst, str(instrument), keep_negative, orientation)
     if strict and reader.extrapolation:
-        raise UserError("extrapolation (--strict): " + "; ".join(
-            describe(e) for e in reader.extrapolation), str(instrument))
+        raise UserError("extrapolation (strict): " + "; ".join(
+            describe(e) for e in reader.extrapolation), str(instrument), setting="strict")
     fitting = None
     fit_names: tuple[str, ...] = ()
     if fit is not None:

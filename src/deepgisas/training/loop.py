@@ -363,9 +363,9 @@ def init_backbone(net: Net, cfg: TrainConfig) -> None:
     if cfg.init_head:
         if card["num_outputs"] != net.head.out_features or (
                 card["head"] == "flow") != hasattr(net, "posterior"):
-            raise UserError(f"--init-head: the model's head ({card['head']}, "
+            raise UserError(f"init_head: the model's head ({card['head']}, "
                             f"{card['num_outputs']} outputs) is not the one trained here",
-                            cfg.init_from)
+                            cfg.init_from, setting="init_head")
         if grow is not None:
             grow(source, net, True)
         else:
