@@ -12,15 +12,14 @@ import numpy as np
 import torch
 
 from deepgisas.data.augment import center_window, to_network_input
-from deepgisas.data.labels import LabelSpace
 from deepgisas.data.preprocess import InputSpec
 from deepgisas.io.description import read_instrument
 from deepgisas.io.images import ModelImages
-from deepgisas.models.heads import FlowHead, head_of
+from deepgisas.models.heads import FlowHead
 from deepgisas.models.nets import for_inference
 from deepgisas.models.onnx import select_engine
-from deepgisas.models.store import load_model, model_dir
-from deepgisas.parse import parse_experiment
+from deepgisas.models.store import model_dir
+from deepgisas.models.trained import TrainedModel
 from deepgisas.priors import bound_flag
 
 BATCH = 64
@@ -57,19 +56,16 @@ class Predictor:
 
     def __init__(self, model: str | Path, net_and_card: tuple | None = None,
                  engine: str = "auto", threads: int | None = None) -> None:
-        net, card = net_and_card or load_model(model)
+        self.model = trained = TrainedModel.load(model, net_and_card)
+        net = trained.net
         runner = select_engine(model_dir(model), engine, threads)
         self.engine = "onnx" if runner is not None else "torch"
         # the caller's network runs as it is only if already in eval mode (never changed here)
         eager = runner is None and not net.training
         self.net = runner if runner is not None else (net if eager else for_inference(net))
         self._eager: Any = net if eager else None  # folded on demand
-        self.card = card
-        self.head = head_of(net, card) if card["head"] != "distribution" else None
-        self.spec = InputSpec.from_dict(card["input"])
-        self.template = parse_experiment(card["template"], "model card")
-        self.labels = LabelSpace.of(self.template)
-        self.name = str(card.get("name") or Path(str(model)).name)
+        self.card, self.head, self.spec = trained.card, trained.head, trained.spec
+        self.template, self.labels, self.name = trained.template, trained.labels, trained.name
 
     @property
     def kind(self) -> str:

@@ -15,14 +15,13 @@ import numpy as np
 import torch
 
 from deepgisas.api import simulate_batch
-from deepgisas.data.labels import LabelSpace, record
-from deepgisas.data.preprocess import InputSpec
+from deepgisas.data.labels import record
 from deepgisas.data.stream import generator, template_hash, to_batch
 from deepgisas.errors import UserError
 from deepgisas.io.atomic import atomic_write
 from deepgisas.models import Net
 from deepgisas.models.heads import head_of
-from deepgisas.models.store import load_model
+from deepgisas.models.trained import TrainedModel
 from deepgisas.parse import parse_experiment
 from deepgisas.sample import Experiment, RandomBins
 from deepgisas.templates import draw_parameters, instantiate, set_path
@@ -40,29 +39,7 @@ class Result:
     text: str = ""
 
 
-@dataclass(frozen=True)
-class Model:
-    """A trained network with everything needed to analyse it."""
-
-    net: Net
-    card: dict[str, Any]
-    template: Experiment
-    labels: LabelSpace
-    spec: InputSpec
-    name: str
-
-    @property
-    def kind(self) -> str:
-        """"distribution" (orientation), "gaussian" or "flow" (parameters)."""
-        return str(self.card["head"])
-
-    @classmethod
-    def load(cls, name_or_dir: str | Path) -> Model:
-        net, card = load_model(name_or_dir)
-        template = parse_experiment(card["template"], "model card")
-        return cls(net, card, template, LabelSpace.of(template),
-                   InputSpec.from_dict(card["input"]), card.get("name") or Path(
-                       str(name_or_dir)).name)
+Model = TrainedModel  # the analyses' name for it
 
 
 @torch.no_grad()

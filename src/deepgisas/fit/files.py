@@ -29,7 +29,6 @@ from deepgisas.io.atomic import atomic_write
 from deepgisas.io.description import read_instrument
 from deepgisas.io.geometry import beam_spots
 from deepgisas.io.images import ModelImages
-from deepgisas.parse import parse_experiment
 from deepgisas.priors import LogUniform, Uniform
 from deepgisas.sample import Beam, Experiment, Spherical
 from deepgisas.units import DEG
@@ -50,16 +49,15 @@ def network_start(model: str | Path, path: str | Path, inst: tuple[Any, Any] | N
     (:class:`~deepgisas.io.images.ModelImages`), through ``inst`` (the parsed beam and
     detector of the file ``instrument``, or None) when that grid or its beam differ. The
     result carries ``extrapolation``: what the model was not trained on."""
-    from deepgisas.models.store import load_model
-    from deepgisas.predict import predict_arrays
+    from deepgisas.predict import Predictor
 
-    net, card = load_model(model)
-    own = parse_experiment(card["template"], "model card")
+    predictor = Predictor(model)
+    own = predictor.template
     own_reader = ModelImages(own, inst, instrument, keep_negative)
     if reader is None or not own_reader.same_grid(reader):
         if inst is not None or own.detector != template.detector:
             image = own_reader(path, warn=False)
-    result = predict_arrays(model, image[None], (net, card))[0]
+    result = predictor(image[None])[0]
     result["extrapolation"] = own_reader.extrapolation
     return result
 
