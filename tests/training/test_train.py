@@ -80,6 +80,16 @@ def test_corrupt_model_directories_are_clear_errors(tmp_path: Path) -> None:
         load_model(bad)
     with pytest.raises(UserError, match="not a bundled model"):
         load_model(tmp_path / "nothing")
+    good = json.loads((tmp_path / "m" / "card.json").read_text())
+    for change, message in (({"archh": "compact"}, "unknown key 'archh' in the card"),
+                            ({"head": "mixture"}, "unknown head 'mixture'"),
+                            ({"flow": {"context": 8}}, "flow head and the card's 'flow'"),
+                            ({"num_outputs": 0}, "num_outputs must be a positive integer")):
+        (bad / "card.json").write_text(json.dumps({**good, **change}))
+        with pytest.raises(UserError, match=message):
+            load_model(bad)
+    for name in ("film", "film-flow", "hex-orientation"):  # the bundled cards all pass
+        load_model(name)
 
 
 def _no_seconds(row: str) -> list[str]:

@@ -63,7 +63,15 @@ def save_model(folder: str | Path, net: Net, card: dict[str, Any]) -> None:
     atomic_write(folder / CARD, lambda f: f.write(text))
 
 
+# every key a card has had: unknown ones are refused (a card from elsewhere, or a typo)
+CARD_KEYS = frozenset({"format", "name", "arch", "in_chans", "num_outputs", "head", "flow",
+                       "input", "template", "labels", "training", "validation"})
+
+
 def read_card(folder: str | Path) -> dict[str, Any]:
+    """The card of a model directory, checked: its format, the keys it must have, no unknown
+    key, a known head (with its ``flow`` section exactly when it is a flow) and positive
+    channel and output counts."""
     p = Path(folder) / CARD
     card = read_json(p, "model card", "not a model directory (no card.json)", str(folder))
     if not isinstance(card, dict) or card.get("format") != FORMAT:
@@ -71,6 +79,17 @@ def read_card(folder: str | Path) -> dict[str, Any]:
     for key in ("arch", "in_chans", "num_outputs", "input", "head", "template"):
         if key not in card:
             raise UserError(f"the card has no {key!r}", str(p))
+    unknown = sorted(set(card) - CARD_KEYS)
+    if unknown:
+        raise UserError(f"unknown key {unknown[0]!r} in the card (known: "
+                        f"{', '.join(sorted(CARD_KEYS))})", str(p))
+    if card["head"] not in ("distribution", "gaussian", "flow"):
+        raise UserError(f"unknown head {card['head']!r} in the card", str(p))
+    if ("flow" in card) != (card["head"] == "flow"):
+        raise UserError("a flow head and the card's 'flow' section go together", str(p))
+    for key in ("in_chans", "num_outputs"):
+        if isinstance(card[key], bool) or not isinstance(card[key], int) or card[key] < 1:
+            raise UserError(f"{key} must be a positive integer, got {card[key]!r}", str(p))
     return card
 
 
