@@ -18,16 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader, IterableDataset
+from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from deepgisas.data.labels import LabelSpace
-from deepgisas.data.posterior_targets import PosteriorStream
 from deepgisas.data.prefetch import Prefetcher
 from deepgisas.data.preprocess import InputSpec
-from deepgisas.data.replay import BufferedStream, take_counts
-from deepgisas.data.shard_dataset import ShardDataset
-from deepgisas.data.stream import SimulatedStream, validation_batches
+from deepgisas.data.replay import take_counts
+from deepgisas.data.sources import training_stream
+from deepgisas.data.stream import validation_batches
 from deepgisas.errors import UserError
 from deepgisas.models import Net, create_model, list_models
 from deepgisas.models.heads import FLOW_DEFAULTS, FlowHead, GaussianHead, attach_head, head_of
@@ -221,30 +220,11 @@ def train(template: Experiment, out: str | Path, cfg: TrainConfig, resume: bool 
                                  dtype=getattr(torch, cfg.precision),
                                  mask_channel=cfg.input.mask_channel)
         val = [{k: v.to(dev) for k, v in b.items()} for b in val]
-    # params=False: batches of labels without every drawn number, fewer tensors to hand over
-    stream: IterableDataset
-    if cfg.data is not None:  # shards of this template (a resumed run starts a new order)
-        stream = ShardDataset(cfg.data, cfg.batch_size, augment=cfg.input.train(),
-                              seed=cfg.seed + state["step"], epochs=None,
-                              mask_channel=cfg.input.mask_channel, params=False)
-        if stream.template != template:
-            raise UserError("the shards were made from another template", cfg.data)
-    elif cfg.targets == "posterior":
-        if kind != "distribution":
-            raise UserError("posterior targets are for orientation labels only")
-        stream = PosteriorStream(template, cfg.input, cfg.batch_size, cfg.seed,
-                                 pool=min(16, cfg.batch_size), start=state["step"] * world,
-                                 dtype=getattr(torch, cfg.precision))
-    elif cfg.buffer is not None:
-        stream = BufferedStream(template, cfg.buffer, cfg.batch_size, cfg.seed,
-                                augment=cfg.input.train(), dtype=getattr(torch, cfg.precision),
-                                mask_channel=cfg.input.mask_channel,
-                                start=state["step"] * world, params=False)
-    else:
-        stream = SimulatedStream(template, cfg.batch_size, cfg.seed, augment=cfg.input.train(),
-                                 mask_channel=cfg.input.mask_channel,
-                                 start=state["step"] * world, repeats=cfg.repeats,
-                                 dtype=getattr(torch, cfg.precision), params=False)
+    # shards start at the resumed step; streams at the batch this rank draws next
+    stream = training_stream(template, cfg.input, cfg.batch_size, cfg.seed,
+                             state["step"] if cfg.data is not None else state["step"] * world,
+                             getattr(torch, cfg.precision), cfg.data, cfg.targets, cfg.buffer,
+                             cfg.repeats, orientation=kind == "distribution")
     # a generator of its own keeps the loader from drawing on the global RNG (dropout), so a
     # resumed run continues exactly
     loader = DataLoader(stream, batch_size=None, num_workers=cfg.workers,
