@@ -142,6 +142,36 @@ def lr_at(step: int, cfg: TrainConfig, total: int) -> float:
     return cfg.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * t)))
 
 
+def train_epoch(model: torch.nn.Module, opt: torch.optim.Optimizer,
+                scaler: torch.amp.GradScaler, batches: Iterator[dict], cfg: TrainConfig,
+                state: dict[str, Any], kind: str, head: Any, dev: torch.device,
+                counts: dict[int, tuple[int, int]]) -> tuple[list[float], float]:
+    """``cfg.steps_per_epoch`` optimiser steps on the next batches (the learning rate by
+    :func:`lr_at`, AMP on CUDA), advancing ``state["step"]``; the replay counts of the batches
+    go into ``counts``. Returns the losses and the share of the time spent waiting for data."""
+    model.train()
+    losses = []
+    waited, t_epoch = 0.0, time.perf_counter()
+    for _ in range(cfg.steps_per_epoch):
+        total = state["total_steps"] or 10**9
+        for g in opt.param_groups:
+            g["lr"] = lr_at(state["step"], cfg, total)
+        t_wait = time.perf_counter()
+        raw = next(batches)
+        waited += time.perf_counter() - t_wait
+        take_counts(raw, counts)
+        batch = {k: v.to(dev, non_blocking=True) for k, v in raw.items()}
+        with torch.autocast(dev.type, enabled=dev.type == "cuda"):
+            loss = batch_loss(kind, cfg.loss, model(batch["x"]).float(), batch, head)
+        opt.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+        losses.append(loss.item())
+        state["step"] += 1
+    return losses, waited / (time.perf_counter() - t_epoch)  # of the steps, not validation
+
+
 def _distributed() -> tuple[int, int]:
     """(rank, world size); joins the process group that ``torchrun`` describes, if any."""
     import os
@@ -246,27 +276,8 @@ def train(template: Experiment, out: str | Path, cfg: TrainConfig, resume: bool 
                                else iter(loader))
     try:
         while not done:  # (a run resumed after its last checkpoint only writes the model)
-            model.train()
-            losses = []
-            waited, t_epoch = 0.0, time.perf_counter()
-            for _ in range(cfg.steps_per_epoch):
-                total = state["total_steps"] or 10**9
-                for g in opt.param_groups:
-                    g["lr"] = lr_at(state["step"], cfg, total)
-                t_wait = time.perf_counter()
-                raw = next(batches)
-                waited += time.perf_counter() - t_wait
-                take_counts(raw, counts)
-                batch = {k: v.to(dev, non_blocking=True) for k, v in raw.items()}
-                with torch.autocast(dev.type, enabled=dev.type == "cuda"):
-                    loss = batch_loss(kind, cfg.loss, model(batch["x"]).float(), batch, head)
-                opt.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                scaler.step(opt)
-                scaler.update()
-                losses.append(loss.item())
-                state["step"] += 1
-            wait_share = waited / (time.perf_counter() - t_epoch)  # of the steps, not validation
+            losses, wait_share = train_epoch(model, opt, scaler, batches, cfg, state, kind,
+                                             head, dev, counts)
             state["seconds"] = _agree(time.perf_counter() - t_start, world)
             if cfg.max_steps is None:  # fit the schedule to what is left of the time budget,
                 # at the run's mean speed so far, so that it ends when the time does
