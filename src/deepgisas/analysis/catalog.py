@@ -72,6 +72,12 @@ def load_inputs(model: Model, inputs: Inputs, augment: bool
     return imgs, x, names, {}
 
 
+def counted(analysis: Any, name: str) -> Any:
+    """The report step of an analysis called as ``analysis(model, folder, n=..., seed=...)``
+    with the report's pattern count for ``name`` (:func:`report_counts`)."""
+    return lambda r: analysis(r.model, r.folder(name), n=report_counts(r.n)[name], seed=r.seed)
+
+
 @dataclass(frozen=True)
 class NoOptions:
     pass
@@ -103,8 +109,7 @@ class ValidateOptions:
     "validate", title="Validation on simulated data", options=ValidateOptions,
     help="metrics on a fixed seeded simulated set; predicted against true; worst and best "
          "cases",
-    report=lambda r: validate(r.model, r.folder("validate"), n=report_counts(r.n)["validate"],
-                              seed=r.seed))
+    report=counted(validate, "validate"))
 def run_validate(run: Run, opts: ValidateOptions) -> Result:
     model = Model.load(run.model)
     return validate(model, out_dir(run.output), opts.n, run.seed, opts.data, opts.cases)
@@ -113,15 +118,14 @@ def run_validate(run: Run, opts: ValidateOptions) -> Result:
 @dataclass(frozen=True)
 class ExposureOptions:
     n: int = option(128, "patterns (128)")
-    scales: tuple[float, ...] = option(SCALES, "log10 intensity scales (-2 -1 0 1 2)", nargs="+",
-                                 metavar="LOG10", type=float)
+    scales: tuple[float, ...] = option(SCALES, "log10 intensity scales (-2 -1 0 1 2)",
+                                       nargs="+", metavar="LOG10", type=float)
 
 
 @register_analysis(
     "exposure", title="Accuracy against exposure", options=ExposureOptions,
     help="accuracy against counts: one seeded set at fixed intensity scales",
-    report=lambda r: exposure(r.model, r.folder("exposure"), n=report_counts(r.n)["exposure"],
-                              seed=r.seed))
+    report=counted(exposure, "exposure"))
 def run_exposure(run: Run, opts: ExposureOptions) -> Result:
     return exposure(Model.load(run.model), out_dir(run.output), tuple(opts.scales), opts.n,
                     run.seed)
@@ -130,8 +134,8 @@ def run_exposure(run: Run, opts: ExposureOptions) -> Result:
 @dataclass(frozen=True)
 class BoundOptions:
     n: int = option(480, "samples per scale (480)")
-    scales: tuple[float, ...] = option(SCALES, "log10 intensity scales (-2 -1 0 1 2)", nargs="+",
-                                 metavar="LOG10", type=float)
+    scales: tuple[float, ...] = option(SCALES, "log10 intensity scales (-2 -1 0 1 2)",
+                                       nargs="+", metavar="LOG10", type=float)
     unknown: str | None = option(None, "a nuisance parameter left unknown: drawn from, and "
                                  "summed over, a grid of its prior", metavar="NAME")
     points: int = option(9, "grid points for --unknown (9)")
@@ -191,7 +195,7 @@ class PlsOptions:
     "pls", title="Partial least squares", options=PlsOptions,
     help="partial least squares: which label components are predictable; peaks against "
          "valleys",
-    report=lambda r: pls(r.model, r.folder("pls"), n=report_counts(r.n)["pls"], seed=r.seed))
+    report=counted(pls, "pls"))
 def run_pls(run: Run, opts: PlsOptions) -> Result:
     return pls(Model.load(run.model), out_dir(run.output), opts.n, opts.components, run.seed)
 
@@ -207,8 +211,7 @@ class BiasOptions:
 @register_analysis(
     "bias", title="Prior bias", options=BiasOptions,
     help="predictions for reference distributions against the truth",
-    report=lambda r: bias(r.model, r.folder("bias"), n=report_counts(r.n)["bias"],
-                          seed=r.seed))
+    report=counted(bias, "bias"))
 def run_bias(run: Run, opts: BiasOptions) -> Result:
     return bias(Model.load(run.model), out_dir(run.output), opts.reference, opts.n, run.seed)
 
