@@ -55,6 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description=__doc__)
     s = p.add_subparsers(dest="what", required=True)
     for name, analysis in ANALYSES.items():
+        # a description with paragraphs (a module docstring) keeps its layout
         raw = analysis.description is not None and "\n\n" in analysis.description
         q = s.add_parser(name, help=analysis.help, description=analysis.description,
                          formatter_class=(argparse.RawDescriptionHelpFormatter if raw
