@@ -33,8 +33,15 @@ from deepgisas.models.heads import FLOW_DEFAULTS, FlowHead, GaussianHead, attach
 from deepgisas.models.store import save_model
 from deepgisas.models.zoo import GROW
 from deepgisas.sample import Experiment
-from deepgisas.training.checkpoint import load_checkpoint, save_checkpoint
-from deepgisas.training.curves import mean_data_wait, write_curves
+from deepgisas.training.callbacks import (
+    Callback,
+    Checkpointer,
+    CurveWriter,
+    ProgressBar,
+    TensorBoardLogger,
+)
+from deepgisas.training.checkpoint import load_checkpoint
+from deepgisas.training.curves import mean_data_wait
 from deepgisas.training.evaluation import card_figures, dist_figures
 from deepgisas.training.losses import circular_emd, coverage, kl_divergence
 
@@ -196,17 +203,6 @@ def _agree(value: float, world: int, op: str = "max") -> float:
     return float(t.item())
 
 
-def _tensorboard(out: Path) -> Any:
-    """A TensorBoard writer in ``out/tensorboard`` if tensorboard is installed, else None."""
-    import importlib.util
-
-    if importlib.util.find_spec("tensorboard") is None:
-        return None
-    from torch.utils.tensorboard import SummaryWriter
-
-    return SummaryWriter(str(out / "tensorboard"))
-
-
 def train(template: Experiment, out: str | Path, cfg: TrainConfig, resume: bool = False,
           command: str = "", progress: bool = True, device: str | None = None
           ) -> dict[str, Any]:
@@ -261,11 +257,15 @@ def train(template: Experiment, out: str | Path, cfg: TrainConfig, resume: bool 
                         prefetch_factor=4 if cfg.workers else None,
                         generator=torch.Generator().manual_seed(cfg.seed))
     budget = cfg.minutes * 60.0
-    last_ckpt = time.perf_counter()
     t_start = time.perf_counter() - state["seconds"]
     bar = tqdm(total=int(budget), initial=int(state["seconds"]), unit="s",
                disable=not progress or rank != 0, desc=f"train {cfg.arch}")
-    board = _tensorboard(out) if rank == 0 else None
+    callbacks: list[Callback] = []
+    if rank == 0:
+        board = TensorBoardLogger.create(out)
+        callbacks += [CurveWriter(out), *([board] if board is not None else []),
+                      ProgressBar(bar, budget),
+                      Checkpointer(out / "checkpoint", net, opt, cfg.checkpoint_minutes)]
     counts: dict[int, tuple[int, int]] = {}  # replay buffer: stream -> (simulated, drawn)
     before = state.get("buffer_counts", [0, 0])  # of the run before a resume
     done = bool(state["curve"]) and (state["seconds"] >= budget
@@ -298,20 +298,13 @@ def train(template: Experiment, out: str | Path, cfg: TrainConfig, resume: bool 
                     state["buffer_counts"] = [simulated, drawn]
                     row["reuse"] = round(drawn / max(simulated, 1), 3)
                 state["curve"].append(row)
-                write_curves(out, state["curve"])
-                if board is not None:
-                    for key, value in row.items():
-                        if key not in ("epoch", "step", "images"):
-                            board.add_scalar(key, value, row["images"])
-                    board.flush()
-                bar.n = min(int(state["seconds"]), int(budget))
-                bar.set_postfix({k: f"{v:.4g}" for k, v in figures.items()})
-                if done or time.perf_counter() - last_ckpt >= cfg.checkpoint_minutes * 60:
-                    save_checkpoint(out / "checkpoint", net, opt, state)
-                    last_ckpt = time.perf_counter()
+                for callback in callbacks:
+                    callback.on_epoch(row, state, done)
     finally:
         if isinstance(batches, Prefetcher):
             batches.close()
+        for callback in callbacks:
+            callback.close()
     bar.close()
     card: dict[str, Any] = {"arch": cfg.arch, "in_chans": cfg.input.in_chans, "num_outputs": n_out,
             **head_card, "input": cfg.input.to_dict(), "template": template.to_dict(),
