@@ -117,6 +117,14 @@ def test_no_private_name_is_imported_from_another_module() -> None:
     assert found == []
 
 
+def test_only_the_edges_import_the_public_api() -> None:
+    """``deepgisas.api`` re-exports the public functions for users and the CLI; the package's
+    own modules import them from where they are defined."""
+    users = {name for name, deps in _graph().items() if "deepgisas.api" in deps}
+    assert {u for u in users if u != "deepgisas" and not u.startswith("deepgisas.cli")} == set()
+    assert "deepgisas" in users  # the check sees the package's own re-export
+
+
 def test_modules_stay_short() -> None:
     long = {name: n for name, path in _modules().items()
             if (n := len(path.read_text().splitlines())) > MAX_LINES}

@@ -45,10 +45,10 @@ from deepgisas.analysis.common import (
 )
 from deepgisas.analysis.exposure import DEFAULT_SCALES
 from deepgisas.analysis.validate import distribution_scores
-from deepgisas.api import simulate_batch
 from deepgisas.data.stream import generator, template_hash, to_batch
 from deepgisas.errors import UserError
 from deepgisas.sample import RandomBins, free_name_map
+from deepgisas.simulation import simulate_batch
 
 
 def single_domain_patterns(model: Model, unknown: str | None, points: int,

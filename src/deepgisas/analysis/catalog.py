@@ -306,7 +306,7 @@ class TransferOptions:
     "transfer", title="Transfer learning", options=TransferOptions,
     help="fine-tune on another template against training from scratch with the same budget")
 def run_transfer(run: Run, opts: TransferOptions) -> Result:
-    from deepgisas.api import load
+    from deepgisas.io.description import load
     from deepgisas.training.loop import TrainConfig
 
     cfg = TrainConfig(minutes=opts.minutes, max_steps=opts.max_steps,

@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from deepgisas.api import simulate_batch
 from deepgisas.data.labels import record
 from deepgisas.data.stream import generator, template_hash, to_batch
 from deepgisas.errors import UserError
@@ -24,6 +23,7 @@ from deepgisas.models.heads import head_of
 from deepgisas.models.trained import TrainedModel
 from deepgisas.parse import parse_experiment
 from deepgisas.sample import Experiment, RandomBins
+from deepgisas.simulation import simulate_batch
 from deepgisas.templates import draw_parameters, instantiate, set_path
 
 BATCH = 64

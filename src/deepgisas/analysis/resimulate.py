@@ -29,7 +29,7 @@ from deepgisas.analysis.common import (
     save_figure,
     to_labels,
 )
-from deepgisas.api import simulate
+from deepgisas.simulation import simulate
 
 
 def log_misfit(data: np.ndarray, sim: np.ndarray) -> tuple[float, np.ndarray]:

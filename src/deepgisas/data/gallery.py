@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from deepgisas.api import sample_experiments, simulate_batch
 from deepgisas.data import augment as A
 from deepgisas.data.augment import Compose, Scale
 from deepgisas.io.atomic import atomic_write
 from deepgisas.sample import Experiment
+from deepgisas.simulation import simulate_batch
+from deepgisas.templates import sample_experiments
 
 if TYPE_CHECKING:
     from torch import Tensor

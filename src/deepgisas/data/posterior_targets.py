@@ -42,7 +42,6 @@ import torch
 from torch import Tensor
 from torch.utils.data import IterableDataset
 
-from deepgisas.api import simulate_batch
 from deepgisas.data._augment_spatial import block_sum, center_window, rand, randint
 from deepgisas.data.augment import Compose, Poisson, Scale, to_network_input
 from deepgisas.data.labels import LabelSpace
@@ -50,6 +49,7 @@ from deepgisas.data.preprocess import InputSpec
 from deepgisas.data.stream import generator, stream_id
 from deepgisas.errors import UserError
 from deepgisas.sample import Experiment
+from deepgisas.simulation import simulate_batch
 from deepgisas.templates import draw_parameters, instantiate
 
 

@@ -19,11 +19,11 @@ import numpy as np
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
-from deepgisas.api import simulate_batch
 from deepgisas.data.augment import to_network_input
 from deepgisas.data.labels import LabelSpace, record
 from deepgisas.errors import UserError
 from deepgisas.sample import Experiment
+from deepgisas.simulation import simulate_batch
 from deepgisas.templates import draw_parameters, instantiate
 
 Augment = Callable[..., tuple[torch.Tensor, torch.Tensor]]

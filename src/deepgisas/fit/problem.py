@@ -19,7 +19,6 @@ import torch
 from scipy.stats import qmc
 from torch import Tensor
 
-from deepgisas.api import detector_mask
 from deepgisas.data.labels import LabelSpace
 from deepgisas.errors import UserError
 from deepgisas.fit.objectives import OBJECTIVES
@@ -27,6 +26,7 @@ from deepgisas.fit.tensors import FreeTensors, with_free
 from deepgisas.physics.simulate import Structure, simulate_tensors
 from deepgisas.priors import LogUniform, Uniform, bound_flag
 from deepgisas.sample import Experiment
+from deepgisas.simulation import detector_mask
 
 EDGE = 1e-3  # starts are kept this far inside the unit box
 

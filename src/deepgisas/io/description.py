@@ -1,5 +1,6 @@
-"""Description files on disk: read and write a YAML or JSON experiment or template, and read an
-instrument (beam and detector) from a description file or a pyFAI PONI file.
+"""Description files on disk: read and write a YAML or JSON experiment or template (also the
+bundled ones by name), and read an instrument (beam and detector) from a description file or a
+pyFAI PONI file.
 
 Parsing and validation of the dicts is :mod:`deepgisas.sample`'s; this module adds the file:
 its text, its format, and the file name in every error."""
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -75,3 +77,26 @@ def read_instrument(path: str | Path, alpha_i_deg: float | None = None,
     if orientation is not None:
         detector = replace(detector, orientation=orientation)
     return beam, detector
+
+
+def bundled_names() -> list[str]:
+    """Names of the description files that ship with the package."""
+    folder = resources.files("deepgisas") / "examples"
+    return sorted(p.name.removesuffix(".yaml") for p in folder.iterdir()
+                  if p.name.endswith(".yaml"))
+
+
+def load(path_or_name: str | Path) -> Experiment:
+    """An experiment or template from a description file, or a bundled name ("hex-orientation")."""
+    s = str(path_or_name)
+    if s in bundled_names():
+        with resources.as_file(resources.files("deepgisas") / "examples" / f"{s}.yaml") as p:
+            return read_description(p)
+    if not Path(s).exists() and "/" not in s and not s.endswith((".yaml", ".yml", ".json")):
+        raise UserError(f"no such file, and not a bundled name ({', '.join(bundled_names())})", s)
+    return read_description(s)
+
+
+def save(experiment: Experiment, path: str | Path) -> None:
+    """Write an experiment (or template) as a description file (YAML, or JSON by suffix)."""
+    write_description(experiment, path)

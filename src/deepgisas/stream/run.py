@@ -256,8 +256,8 @@ def run_stream(model: str | Path, folder: str | Path, output: str | Path,
 
 
 def _fitting(fit: str | Path, predictor: Predictor, reader: ModelImages) -> _Fitting:
-    from deepgisas.api import load
     from deepgisas.fit.files import instrument_template, spot_mask
+    from deepgisas.io.description import load
 
     fit_template = load(fit)
     if fit_template.detector != predictor.template.detector:

@@ -1,0 +1,62 @@
+"""Experiments (numbers only) into images: grouped by structure, compiled to tensors once per
+group, simulated in chunks that bound memory, masked as BornAgain 25 masks them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from deepgisas.compile import compile_batch, group_by_structure
+from deepgisas.errors import UserError
+from deepgisas.physics.simulate import simulate_tensors
+from deepgisas.sample import Experiment
+
+CHUNK_PIXELS = 2_000_000  # pixels x size members per tensor pass, to bound memory
+
+
+def simulate(experiment: Experiment, device: str | torch.device = "cpu") -> np.ndarray:
+    """Simulated intensity, float64 [rows, cols], rows = alpha_f from low to high.
+
+    Pixels masked or outside the region of interest are NaN, as in BornAgain 25.
+    """
+    return simulate_batch([experiment], device=device)[0]
+
+
+def simulate_batch(experiments: Sequence[Experiment], device: str | torch.device = "cpu",
+                   dtype: torch.dtype = torch.float64) -> np.ndarray:
+    """Simulate many experiments: one tensor pass per group of equal structure (chunked).
+
+    Returns float64 [n, rows, cols]; masked pixels are NaN.
+    """
+    if not experiments:
+        raise UserError("no experiments to simulate")
+    shapes = {e.detector.shape for e in experiments}
+    if len(shapes) != 1:
+        raise UserError(f"all experiments need one detector shape, got {sorted(shapes)}")
+    rows, cols = shapes.pop()
+    out = np.empty((len(experiments), rows, cols), dtype=np.float64)
+    with torch.no_grad():
+        for st, idx in group_by_structure(experiments).items():
+            per = max(1, CHUNK_PIXELS // (rows * cols * max(st.n_sizes, st.n_domains)))
+            for start in range(0, len(idx), per):
+                part = idx[start:start + per]
+                st_, params = compile_batch([experiments[i] for i in part], dtype, device)
+                out[part] = simulate_tensors(st_, params).cpu().double().numpy()
+    for i, e in enumerate(experiments):
+        out[i][~detector_mask(e)] = np.nan
+    return out
+
+
+def detector_mask(e: Experiment) -> np.ndarray:
+    """[rows, cols] bool, True where a pixel is measured (inside the ROI, outside every mask)."""
+    rows, cols = e.detector.shape
+    keep = np.ones((rows, cols), dtype=bool)
+    if e.detector.roi_px is not None:
+        c0, r0, c1, r1 = e.detector.roi_px
+        keep[:] = False
+        keep[r0:r1, c0:c1] = True
+    for c0, r0, c1, r1 in e.detector.mask_px:
+        keep[r0:r1, c0:c1] = False
+    return keep
