@@ -306,28 +306,37 @@ def train(template: Experiment, out: str | Path, cfg: TrainConfig, resume: bool 
         for callback in callbacks:
             callback.close()
     bar.close()
-    card: dict[str, Any] = {"arch": cfg.arch, "in_chans": cfg.input.in_chans, "num_outputs": n_out,
-            **head_card, "input": cfg.input.to_dict(), "template": template.to_dict(),
-            "labels": {"orientation": labels.orientation, "bins": labels.bins,
-                       "numeric": list(labels.numeric), "names": labels.names},
-            "training": {"command": command, "config": _config_dict(cfg), "world_size": world,
-                         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-                         "steps": state["step"],
-                         "images": state["step"] * cfg.batch_size * world,
-                         "seconds": round(state["seconds"], 1),
-                         "init_history": _init_history(cfg)},
-            "validation": {"n": cfg.val_size, **{k: v for k, v in (
-                state["curve"][-1] if rank == 0 else {}).items()
-                if k not in ("data_wait", "reuse")}}}
-    if rank == 0 and "data_wait" in state["curve"][-1]:
-        card["training"]["data_wait"] = mean_data_wait(state["curve"])
-    if rank == 0 and "reuse" in state["curve"][-1]:
-        card["training"]["reuse"] = state["curve"][-1]["reuse"]
+    card = make_card(cfg, n_out, head_card, template, labels, command, world, state,
+                     state["curve"][-1] if rank == 0 else {})
     if rank == 0:
         card["validation"]["figures"] = card_figures(net, template, val, head)
         save_model(out, net, card)
     if world > 1:
         torch.distributed.barrier()
+    return card
+
+
+def make_card(cfg: TrainConfig, n_out: int, head_card: dict[str, Any], template: Experiment,
+              labels: LabelSpace, command: str, world: int, state: dict[str, Any],
+              last: dict[str, Any]) -> dict[str, Any]:
+    """The model card of a finished run (without the validation figures, which need the
+    network): architecture, head, input, template, labels, how it was trained, and the last
+    epoch's validation row ``last`` (empty on ranks other than 0)."""
+    card: dict[str, Any] = {
+        "arch": cfg.arch, "in_chans": cfg.input.in_chans, "num_outputs": n_out, **head_card,
+        "input": cfg.input.to_dict(), "template": template.to_dict(),
+        "labels": {"orientation": labels.orientation, "bins": labels.bins,
+                   "numeric": list(labels.numeric), "names": labels.names},
+        "training": {"command": command, "config": _config_dict(cfg), "world_size": world,
+                     "date": datetime.now(UTC).isoformat(timespec="seconds"),
+                     "steps": state["step"], "images": state["step"] * cfg.batch_size * world,
+                     "seconds": round(state["seconds"], 1), "init_history": _init_history(cfg)},
+        "validation": {"n": cfg.val_size, **{k: v for k, v in last.items()
+                                             if k not in ("data_wait", "reuse")}}}
+    if "data_wait" in last:
+        card["training"]["data_wait"] = mean_data_wait(state["curve"])
+    if "reuse" in last:
+        card["training"]["reuse"] = last["reuse"]
     return card
 
 
