@@ -41,6 +41,8 @@ def log_birth_prior(w: np.ndarray, u: float) -> float:
 
 
 def birth_probability(k: int, lo: int, hi: int) -> float:
+    """The probability that a chain with ``k`` domains proposes a birth rather than a death,
+    for ``lo`` to ``hi`` domains: 1 at the lower end, 0 at the upper, else 1/2."""
     if lo == hi or k >= hi:
         return 0.0
     return 1.0 if k <= lo else 0.5

@@ -292,6 +292,9 @@ def flag_bounds(result: FitResult, free: FreeTensors) -> FitResult:
 
 
 def masked(template: Experiment, image: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """A float64 copy of ``image`` with NaN wherever it is not fitted: outside the template's
+    ROI, under its masks, where ``mask`` is False, and where the image is not finite. An image
+    of another shape than the template's detector is a UserError."""
     data = np.array(image, dtype=np.float64)
     if data.shape != template.detector.shape:
         raise UserError(f"image is {data.shape[0]} x {data.shape[1] if data.ndim > 1 else 1}, "

@@ -15,6 +15,8 @@ from deepgisas.training.curves import write_curves
 
 
 class Callback(Protocol):
+    """What the run calls after each validated epoch, and once at its end."""
+
     def on_epoch(self, row: dict[str, Any], state: dict[str, Any], done: bool) -> None: ...
 
     def close(self) -> None: ...
