@@ -117,6 +117,24 @@ def test_no_private_name_is_imported_from_another_module() -> None:
     assert found == []
 
 
+# the layers (STYLE.md rule 9): a subpackage imports none of the ones listed against it
+ABOVE = {"physics": {"data", "models", "training", "fit", "analysis", "stream", "cli"},
+         "data": {"training", "fit", "analysis", "stream", "cli"},
+         "models": {"training", "fit", "analysis", "stream", "cli"},
+         "training": {"fit", "analysis", "stream", "cli"},
+         "fit": {"training", "analysis", "stream", "cli"},
+         "io": {"models", "training", "fit", "analysis", "stream", "cli"}}
+
+
+def test_the_layers_import_downwards() -> None:
+    def layer(module: str) -> str:
+        return module.split(".")[1] if module.count(".") >= 1 else ""
+
+    upward = sorted((m, d) for m, deps in _graph().items() for d in deps
+                    if layer(d) in ABOVE.get(layer(m), ()))
+    assert upward == []
+
+
 def test_only_the_edges_import_the_public_api() -> None:
     """``deepgisas.api`` re-exports the public functions for users and the CLI; the package's
     own modules import them from where they are defined."""

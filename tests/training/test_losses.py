@@ -7,14 +7,8 @@ import math
 import pytest
 import torch
 
-from deepgisas.training.losses import (
-    circular_emd,
-    coverage,
-    fold,
-    gaussian_nll,
-    kl_divergence,
-    split_gaussian,
-)
+from deepgisas.models.heads import gaussian_nll, split_gaussian
+from deepgisas.training.losses import circular_emd, coverage, fold, kl_divergence
 
 
 def onehot(k: int, n: int = 120) -> torch.Tensor:

@@ -22,10 +22,23 @@ import torch
 from torch import Tensor, nn
 
 from deepgisas.errors import UserError
-from deepgisas.training.losses import gaussian_nll, split_gaussian
 
 SAMPLES = 256  # draws behind a flow's mean and std
 FLOW_DEFAULTS: dict[str, Any] = {"context": 32, "transforms": 3, "hidden": [64, 64]}
+LOG_STD_MIN, LOG_STD_MAX = -7.0, 2.0  # std of a unit-box parameter: 1e-3 to 7
+
+
+def split_gaussian(out: Tensor) -> tuple[Tensor, Tensor]:
+    """Raw head outputs [B, 2P] -> (mean [B, P], std [B, P]) in the unit box."""
+    mean, log_std = out.chunk(2, dim=-1)
+    return mean, log_std.clamp(LOG_STD_MIN, LOG_STD_MAX).exp()
+
+
+def gaussian_nll(out: Tensor, target: Tensor) -> Tensor:
+    """Gaussian negative log-likelihood per sample [B], summed over parameters."""
+    mean, std = split_gaussian(out)
+    z = (target - mean) / std
+    return torch.sum(0.5 * z * z + torch.log(std) + 0.5 * math.log(2 * math.pi), dim=-1)
 
 
 class GaussianHead:

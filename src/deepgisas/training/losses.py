@@ -1,4 +1,5 @@
-"""Losses and metrics for the two heads: xi distributions and parameters with uncertainty.
+"""Losses and metrics of xi distributions, and the coverage of parameter errors (the Gaussian
+head's own likelihood is :func:`deepgisas.models.heads.gaussian_nll`).
 
 All are pure batched tensor functions; ``p``, ``q`` are [B, bins] distributions over xi bins
 spanning the 60 deg period.
@@ -6,12 +7,8 @@ spanning the 60 deg period.
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor
-
-LOG_STD_MIN, LOG_STD_MAX = -7.0, 2.0  # std of a unit-box parameter: 1e-3 to 7
 
 
 def kl_divergence(target: Tensor, log_q: Tensor) -> Tensor:
@@ -44,19 +41,6 @@ def fold(p: Tensor) -> Tensor:
     if n % 2 == 0:
         out[..., n // 2] = p[..., n // 2]
     return out
-
-
-def split_gaussian(out: Tensor) -> tuple[Tensor, Tensor]:
-    """Raw head outputs [B, 2P] -> (mean [B, P], std [B, P]) in the unit box."""
-    mean, log_std = out.chunk(2, dim=-1)
-    return mean, log_std.clamp(LOG_STD_MIN, LOG_STD_MAX).exp()
-
-
-def gaussian_nll(out: Tensor, target: Tensor) -> Tensor:
-    """Gaussian negative log-likelihood per sample [B], summed over parameters."""
-    mean, std = split_gaussian(out)
-    z = (target - mean) / std
-    return torch.sum(0.5 * z * z + torch.log(std) + 0.5 * math.log(2 * math.pi), dim=-1)
 
 
 def coverage(mean: Tensor, std: Tensor, target: Tensor, k: float) -> Tensor:
