@@ -14,6 +14,7 @@ from torch import Tensor
 
 from deepgisas.errors import UserError
 from deepgisas.physics.simulate import Structure
+from deepgisas.physics.structures import STRUCTURES
 from deepgisas.sample import Experiment, Orientation, Rectangular, Spherical, particle_slack
 from deepgisas.units import DEG
 
@@ -92,22 +93,12 @@ def compile_batch(experiments: Sequence[Experiment], dtype: torch.dtype = torch.
         if st.n_sizes > 1 or (pt.size_distribution is not None and st.n_sizes == 1
                               and float(pt.size_distribution.sigma) > 0):  # type: ignore[arg-type]
             cols["size_sigma"].append(float(pt.size_distribution.sigma))  # type: ignore[union-attr,arg-type]
-        ip = dict(itf.params.values)
-        if itf.kind == "dilute":
-            cols["density"].append(float(ip["area_density_per_nm2"]))  # type: ignore[arg-type]
-        elif itf.kind == "hexagonal_lattice":
-            cols["lattice_a"].append(float(ip["a_nm"]))  # type: ignore[arg-type]
-            cols["lattice_decay"].append(float(ip["decay_nm"]))  # type: ignore[arg-type]
-            cols["lattice_var"].append(float(ip["position_variance_nm2"]))  # type: ignore[arg-type]
-            o = itf.orientation
-            assert isinstance(o, Orientation)
-            cols["xi"].append([x * DEG for x in o.xi_deg])
-            cols["coverage"].append(list(o.weights))
-        else:
-            cols["para_distance"].append(float(ip["distance_nm"]))  # type: ignore[arg-type]
-            cols["para_damping"].append(float(ip["damping_length_nm"]))  # type: ignore[arg-type]
-            cols["para_omega"].append(float(ip["omega_nm"]))  # type: ignore[arg-type]
-            cols["para_kappa"].append(float(ip["kappa"]))  # type: ignore[arg-type]
+        o = itf.orientation
+        xi, weights = ([x * DEG for x in o.xi_deg], o.weights) if isinstance(o, Orientation) \
+            else ((), ())
+        values = {n: float(v) for n, v in itf.params.values}  # type: ignore[arg-type]
+        for name, v in STRUCTURES[itf.kind].columns(values, xi, weights).items():
+            cols[name].append(v)
     out = {}
     for name, vals in cols.items():
         is_complex = name in ("chi", "chi_particle")

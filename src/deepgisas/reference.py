@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from deepgisas.physics.formfactors import SHAPES
+from deepgisas.physics.structures import STRUCTURES
 from deepgisas.sample import Experiment, Material, Orientation, Spherical
 from deepgisas.units import DEG
 
@@ -31,18 +32,6 @@ def _material(ba: Any, m: Material, name: str) -> Any:
     return ba.RefractiveMaterial(name, GREY, float(m.delta), float(m.beta))  # type: ignore[arg-type]
 
 
-def _formfactor(ba: Any, kind: str, v: dict[str, float]) -> Any:
-    if kind == "sphere":
-        return ba.Sphere(v["radius_nm"])
-    if kind == "spheroid":
-        return ba.Spheroid(v["radius_nm"], v["height_nm"] / 2.0)
-    if kind == "cylinder":
-        return ba.Cylinder(v["radius_nm"], v["height_nm"])
-    if kind == "hemisphere":
-        return ba.SphericalSegment(v["radius_nm"], 0.0, v["radius_nm"])
-    return ba.Box(v["length_nm"], v["width_nm"], v["height_nm"])
-
-
 def _particle(ba: Any, e: Experiment) -> Any:
     pt = e.sample.particles
     assert pt is not None
@@ -52,7 +41,7 @@ def _particle(ba: Any, e: Experiment) -> Any:
     z = float(pt.z_nm)  # type: ignore[arg-type]
 
     def make(vals: dict[str, float]) -> Any:
-        p = ba.Particle(mat, _formfactor(ba, pt.shape.kind, vals))
+        p = ba.Particle(mat, SHAPES[pt.shape.kind].bornagain(ba, vals))
         if z != 0.0:
             p.translate(0.0, 0.0, z)
         return p
@@ -71,26 +60,11 @@ def _particle(ba: Any, e: Experiment) -> Any:
 def _structures(ba: Any, e: Experiment) -> list[tuple[float | None, Any]]:
     itf = e.sample.interference
     assert itf is not None
-    p = dict(itf.params.values)
-    if itf.kind == "dilute":
-        return [(None, ba.Dilute2D(float(p["area_density_per_nm2"]), _particle(ba, e)))]  # type: ignore[arg-type]
-    if itf.kind == "radial_paracrystal":
-        s = ba.RadialParacrystal(_particle(ba, e), float(p["distance_nm"]),  # type: ignore[arg-type]
-                                 float(p["damping_length_nm"]))  # type: ignore[arg-type]
-        s.setProbabilityDistribution(ba.Profile1DGauss(float(p["omega_nm"])))  # type: ignore[arg-type]
-        s.setKappa(float(p["kappa"]))  # type: ignore[arg-type]
-        if float(p["domain_size_nm"]) > 0:  # type: ignore[arg-type]
-            s.setDomainSize(float(p["domain_size_nm"]))  # type: ignore[arg-type]
-        return [(None, s)]
+    values = {n: float(v) for n, v in itf.params.values}  # type: ignore[arg-type]
     o = itf.orientation
-    assert isinstance(o, Orientation)
-    out: list[tuple[float | None, Any]] = []
-    for xi, w in zip(o.xi_deg, o.weights, strict=True):
-        c = ba.Crystal2D(_particle(ba, e), ba.HexagonalLattice2D(float(p["a_nm"]), xi * DEG))  # type: ignore[arg-type]
-        c.setDecayFunction(ba.Profile2DCauchy(float(p["decay_nm"]), float(p["decay_nm"]), 0.0))  # type: ignore[arg-type]
-        c.setLateralPositionVariance(float(p["position_variance_nm2"]))  # type: ignore[arg-type]
-        out.append((w, c))
-    return out
+    xi, weights = ([x * DEG for x in o.xi_deg], o.weights) if isinstance(o, Orientation) \
+        else ((), ())
+    return STRUCTURES[itf.kind].bornagain(ba, lambda: _particle(ba, e), values, xi, weights)
 
 
 def bornagain_sample(e: Experiment) -> Any:

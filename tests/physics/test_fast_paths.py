@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from deepgisas.physics import cmath
-from deepgisas.physics import interference as itf
 from deepgisas.physics.multilayer import amplitude_lists, amplitude_parts_in_layer, kz_list
 from deepgisas.physics.special import sphere_amplitude, sphere_amplitude_ladder
+from deepgisas.physics.structures import hexagonal_lattice as itf
 
 
 def _max_rel(got: torch.Tensor, ref: torch.Tensor, floor: float = 1e-30) -> float:

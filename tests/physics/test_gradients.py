@@ -41,16 +41,18 @@ def _small(d: dict) -> dict:
 
 
 @pytest.mark.parametrize("name,index", [
-    ("shape.radius_nm", (0,)), ("lattice_a", (0,)), ("lattice_decay", (0,)),
+    ("shape.radius_nm", (0,)), ("interference.a_nm", (0,)), ("interference.decay_nm", (0,)),
     ("wavelength", (0,)), ("alpha_i", (0,)), ("thickness", (0, 1)), ("coverage", (0, 1)),
-    ("xi", (0, 1)), ("lattice_var", (0,)), ("alpha_edges", (0, 1)), ("phi_edges", (0, 1)),
+    ("xi", (0, 1)), ("interference.position_variance_nm2", (0,)), ("alpha_edges", (0, 1)),
+    ("phi_edges", (0, 1)),
 ])
 def test_hexagonal_gradients(name: str, index: tuple) -> None:
     _check(_small(talk([0.0, 20.0], [0.6, 0.4])), name, index)
 
 
-@pytest.mark.parametrize("name", ["shape.radius_nm", "shape.height_nm", "para_distance",
-                                  "para_omega", "size_sigma"])
+@pytest.mark.parametrize("name", ["shape.radius_nm", "shape.height_nm",
+                                  "interference.distance_nm", "interference.omega_nm",
+                                  "size_sigma"])
 def test_paracrystal_gradients(name: str) -> None:
     d = base({"spheroid": {"radius_nm": 5.0, "height_nm": 6.0}},
              {"radial_paracrystal": {"distance_nm": 25.0, "damping_length_nm": 1.0e4,

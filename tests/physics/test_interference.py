@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from deepgisas.physics import interference as itf
+from deepgisas.physics.structures import hexagonal_lattice as itf
 
 
 def test_fast_lattice_sum_matches_exact() -> None:

@@ -40,7 +40,7 @@ def test_exact_lattice_sum_symmetries() -> None:
     60 deg rotation nor the mirror maps onto itself (measured: 1e-4 of the local value)."""
     import torch
 
-    from deepgisas.physics.interference import hexagonal_lattice_exact
+    from deepgisas.physics.structures.hexagonal_lattice import hexagonal_lattice_exact
 
     qy = torch.linspace(-0.8, 0.8, 101, dtype=torch.float64)[None, None, :].expand(1, 7, 101)
     qx = torch.linspace(-0.01, 0.0, 7, dtype=torch.float64)[None, :, None].expand(1, 7, 101)

@@ -66,6 +66,7 @@ from deepgisas.fit.problem import (
     starts,
 )
 from deepgisas.fit.tensors import FreeTensors, free_tensors, physical, with_free
+from deepgisas.physics.structures.hexagonal_lattice import A as LATTICE_A
 from deepgisas.sample import Experiment, RandomBins
 from deepgisas.units import DEG
 
@@ -194,7 +195,7 @@ def _scan_points(free: FreeTensors, theta: Tensor, cols: int, step: float) -> li
     """Nuisance rows along the scan of u = a / wavelength (a alone if the wavelength is fixed,
     the wavelength alone if a is); each keeps the wavelength nearest ``theta``'s."""
     keys = [q.key for q in free.params]
-    ia = keys.index("lattice_a") if "lattice_a" in keys else None
+    ia = keys.index(LATTICE_A) if LATTICE_A in keys else None
     il = keys.index("wavelength") if "wavelength" in keys else None
     if ia is None and il is None:
         return [theta]
@@ -204,7 +205,7 @@ def _scan_points(free: FreeTensors, theta: Tensor, cols: int, step: float) -> li
     lam_now = float(ql.to_physical(theta[il])) if ql is not None and il is not None else float(
         base["wavelength"][0])
     a_lo, a_hi = (qa.prior.lo, qa.prior.hi) if qa is not None else (
-        float(base["lattice_a"][0]),) * 2
+        float(base[LATTICE_A][0]),) * 2
     l_lo, l_hi = (ql.prior.lo, ql.prior.hi) if ql is not None else (lam_now, lam_now)
     u_lo, u_hi = a_lo / l_hi, a_hi / l_lo
     n = max(2, int(math.ceil(math.log(u_hi / u_lo) / (step / cols))) + 1)

@@ -20,28 +20,23 @@ from deepgisas.compile import compile_batch
 from deepgisas.data.labels import LabelSpace
 from deepgisas.errors import UserError
 from deepgisas.physics.simulate import Structure
+from deepgisas.physics.structures import key as structure_key
 from deepgisas.priors import LogUniform, Prior
 from deepgisas.sample import Experiment, RandomBins
 from deepgisas.templates import instantiate
 from deepgisas.units import DEG
 
-# path pattern -> (tensor key, factor to internal units); a layer index becomes the column
+# beam and particle paths -> (tensor key, factor to internal units); shape and interference
+# parameters are keyed by their table names, and a layer index becomes the column
 _SCALAR = {
     "beam.wavelength_nm": ("wavelength", 1.0),
     "beam.alpha_i_deg": ("alpha_i", DEG),
     "beam.intensity": ("intensity", 1.0),
     "sample.particles.z_nm": ("particle_z", 1.0),
     "sample.particles.size_distribution.lognormal.sigma": ("size_sigma", 1.0),
-    "sample.interference.dilute.area_density_per_nm2": ("density", 1.0),
-    "sample.interference.hexagonal_lattice.a_nm": ("lattice_a", 1.0),
-    "sample.interference.hexagonal_lattice.decay_nm": ("lattice_decay", 1.0),
-    "sample.interference.hexagonal_lattice.position_variance_nm2": ("lattice_var", 1.0),
-    "sample.interference.radial_paracrystal.distance_nm": ("para_distance", 1.0),
-    "sample.interference.radial_paracrystal.damping_length_nm": ("para_damping", 1.0),
-    "sample.interference.radial_paracrystal.omega_nm": ("para_omega", 1.0),
-    "sample.interference.radial_paracrystal.kappa": ("para_kappa", 1.0),
 }
 _SHAPE = re.compile(r"sample\.particles\.shape\.\w+\.(\w+)$")
+_INTERFERENCE = re.compile(r"sample\.interference\.\w+\.(\w+)$")
 _LAYER = re.compile(r"sample\.layers\.(\d+)\.(thickness_nm|roughness\.(sigma_nm|hurst|"
                     r"correlation_length_nm))$")
 _ROUGH_KEY = {"sigma_nm": "sigma", "hurst": "hurst", "correlation_length_nm": "corr_length"}
@@ -94,6 +89,9 @@ def _locate(path: str) -> tuple[str, int | None, float]:
     m = _SHAPE.match(path)
     if m:
         return f"shape.{m.group(1)}", None, 1.0
+    m = _INTERFERENCE.match(path)
+    if m:
+        return structure_key(m.group(1)), None, 1.0
     m = _LAYER.match(path)
     if m:
         key = "thickness" if m.group(3) is None else _ROUGH_KEY[m.group(3)]

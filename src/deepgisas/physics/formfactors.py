@@ -30,6 +30,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import torch
@@ -51,14 +52,18 @@ VolumeFn = Callable[[dict[str, Tensor]], Tensor]
 
 @dataclass(frozen=True)
 class Shape:
-    """A particle shape: its parameter table, its kernel, its volume and its height."""
+    """A particle shape: its parameter table, its kernel, its volume, its height, its radial
+    extension (BornAgain's ``radialExtension``, for the paracrystal's size-spacing coupling)
+    and its BornAgain 25 form factor (``bornagain(ba, values)``)."""
 
     name: str
     params: tuple[ParamSpec, ...]
     kernel: Kernel
     volume: VolumeFn
     height: VolumeFn
+    radial: VolumeFn
     description: str
+    bornagain: Callable[[Any, dict[str, float]], Any]
     even: EvenKernel | None = None
     center: VolumeFn | None = None
     sphere_arg: PairKernel | None = None  # E = V f(x), x^2 = w(qp^2, qz^2): (Re w, Im w)
@@ -154,12 +159,13 @@ SHAPES: dict[str, Shape] = {
         "sphere",
         (_length("radius_nm", 10.0, "sphere radius"),),
         _sphere,
-        lambda p: 4.0 / 3.0 * math.pi * p["radius_nm"] ** 3,
-        lambda p: 2.0 * p["radius_nm"],
-        "full sphere (ba.Sphere(R))",
-        None,
-        lambda p: p["radius_nm"],
-        _sphere_arg,
+        volume=lambda p: 4.0 / 3.0 * math.pi * p["radius_nm"] ** 3,
+        height=lambda p: 2.0 * p["radius_nm"],
+        radial=lambda p: p["radius_nm"],
+        description="full sphere (ba.Sphere(R))",
+        bornagain=lambda ba, v: ba.Sphere(v["radius_nm"]),
+        center=lambda p: p["radius_nm"],
+        sphere_arg=_sphere_arg,
     ),
     "spheroid": Shape(
         "spheroid",
@@ -168,12 +174,13 @@ SHAPES: dict[str, Shape] = {
             _length("height_nm", 5.0, "full height along z (twice the polar radius)"),
         ),
         _spheroid,
-        lambda p: 2.0 / 3.0 * math.pi * p["radius_nm"] ** 2 * p["height_nm"],
-        lambda p: p["height_nm"],
-        "spheroid (ba.Spheroid(R, height/2))",
-        None,
-        lambda p: 0.5 * p["height_nm"],
-        _spheroid_arg,
+        volume=lambda p: 2.0 / 3.0 * math.pi * p["radius_nm"] ** 2 * p["height_nm"],
+        height=lambda p: p["height_nm"],
+        radial=lambda p: p["radius_nm"],
+        description="spheroid (ba.Spheroid(R, height/2))",
+        bornagain=lambda ba, v: ba.Spheroid(v["radius_nm"], v["height_nm"] / 2.0),
+        center=lambda p: 0.5 * p["height_nm"],
+        sphere_arg=_spheroid_arg,
     ),
     "cylinder": Shape(
         "cylinder",
@@ -182,19 +189,23 @@ SHAPES: dict[str, Shape] = {
             _length("height_nm", 5.0, "height"),
         ),
         _cylinder,
-        lambda p: math.pi * p["radius_nm"] ** 2 * p["height_nm"],
-        lambda p: p["height_nm"],
-        "vertical circular cylinder (ba.Cylinder(R, H))",
-        _cylinder_even,
-        lambda p: 0.5 * p["height_nm"],
+        volume=lambda p: math.pi * p["radius_nm"] ** 2 * p["height_nm"],
+        height=lambda p: p["height_nm"],
+        radial=lambda p: p["radius_nm"],
+        description="vertical circular cylinder (ba.Cylinder(R, H))",
+        bornagain=lambda ba, v: ba.Cylinder(v["radius_nm"], v["height_nm"]),
+        even=_cylinder_even,
+        center=lambda p: 0.5 * p["height_nm"],
     ),
     "hemisphere": Shape(
         "hemisphere",
         (_length("radius_nm", 5.0, "radius of the flat base and height"),),
         _hemisphere,
-        lambda p: 2.0 / 3.0 * math.pi * p["radius_nm"] ** 3,
-        lambda p: p["radius_nm"],
-        "hemisphere on its flat base (ba.SphericalSegment(R, 0, R))",
+        volume=lambda p: 2.0 / 3.0 * math.pi * p["radius_nm"] ** 3,
+        height=lambda p: p["radius_nm"],
+        radial=lambda p: p["radius_nm"],
+        description="hemisphere on its flat base (ba.SphericalSegment(R, 0, R))",
+        bornagain=lambda ba, v: ba.SphericalSegment(v["radius_nm"], 0.0, v["radius_nm"]),
     ),
     "box": Shape(
         "box",
@@ -204,10 +215,12 @@ SHAPES: dict[str, Shape] = {
             _length("height_nm", 5.0, "edge along z"),
         ),
         _box,
-        lambda p: p["length_nm"] * p["width_nm"] * p["height_nm"],
-        lambda p: p["height_nm"],
-        "rectangular box (ba.Box(L, W, H))",
-        _box_even,
-        lambda p: 0.5 * p["height_nm"],
+        volume=lambda p: p["length_nm"] * p["width_nm"] * p["height_nm"],
+        height=lambda p: p["height_nm"],
+        radial=lambda p: 0.5 * p["length_nm"],
+        description="rectangular box (ba.Box(L, W, H))",
+        bornagain=lambda ba, v: ba.Box(v["length_nm"], v["width_nm"], v["height_nm"]),
+        even=_box_even,
+        center=lambda p: 0.5 * p["height_nm"],
     ),
 }

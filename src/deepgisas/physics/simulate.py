@@ -16,16 +16,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import Any
 
 import torch
 from torch import Tensor
 
-from deepgisas.physics import interference as itf
 from deepgisas.physics.cmath import abs2, expi, expi_ladder, expi_pair
 from deepgisas.physics.detector import PixelGrid, apply_masks, rectangular_grid, spherical_grid
 from deepgisas.physics.formfactors import SHAPES, Shape
 from deepgisas.physics.multilayer import Parts, amplitude_lists, amplitude_parts_in_layer, kz_list
 from deepgisas.physics.special import sphere_amplitude_ladder
+from deepgisas.physics.structures import STRUCTURES, Amplitudes
 
 
 @dataclass(frozen=True)
@@ -86,19 +87,6 @@ def _members(st: Structure, p: dict[str, Tensor]) -> tuple[dict[str, Tensor], Te
     x, wts = size_samples(base[names[0]], p["size_sigma"], st.n_sizes, st.size_width)
     ratio = x / base[names[0]].unsqueeze(-1)
     return {n: v.unsqueeze(-1) * ratio for n, v in base.items()}, wts
-
-
-def _radial_extension(kind: str, sizes: dict[str, Tensor]) -> Tensor:
-    return 0.5 * sizes["length_nm"] if kind == "box" else sizes["radius_nm"]
-
-
-def structure_density(st: Structure, p: dict[str, Tensor]) -> Tensor:
-    """Particles per nm^2 of one structure (before coverage), [B]."""
-    if st.interference == "dilute":
-        return p["density"]
-    if st.interference == "hexagonal_lattice":
-        return 1.0 / itf.hex_cell_area(p["lattice_a"])
-    return itf.radial_paracrystal_density(p["para_distance"])
 
 
 def _sliced_stack(st: Structure, p: dict[str, Tensor], height: Tensor, fraction: Tensor,
@@ -163,7 +151,7 @@ class _Batch:
     h_slice: Tensor | None = None  # [B]
     rho: Tensor | None = None  # [B]
     coverage: Tensor | float = 1.0
-    table: Tensor | None = None  # hexagonal lattice far-point table
+    prepared: Any = None  # the interference type's shared work (StructureType.prepare)
 
 
 BLOCK_BYTES = 1 << 21  # bytes of a real pixel x member tensor per block of rows
@@ -176,17 +164,15 @@ def _prepare(st: Structure, p: dict[str, Tensor]) -> _Batch:
     stack = {name: p[name] for name in ("chi", "thickness", "sigma", "hurst", "corr_length")}
     extra: dict = {}
     if st.particle_layer is not None:
-        spec = SHAPES[st.shape_kind]
+        spec, kind = SHAPES[st.shape_kind], STRUCTURES[st.interference]
         sizes, wts = _members(st, p)  # [B, M]
         h_slice = spec.height(sizes).max(-1).values
-        rho = structure_density(st, p)
-        coverage = p["coverage"].sum(-1) if st.interference == "hexagonal_lattice" else 1.0
+        rho = kind.density(p)
+        coverage = kind.coverage(p)
         fraction = coverage * rho * (wts * spec.volume(sizes)).sum(-1) / h_slice
         stack, js = _sliced_stack(st, p, h_slice, fraction, p["chi_particle"])
-        table = (itf.far_tables(p["lattice_a"], p["lattice_decay"])
-                 if st.interference == "hexagonal_lattice" else None)
         extra = dict(js=js, sizes=sizes, wts=wts, h_slice=h_slice, rho=rho, coverage=coverage,
-                     table=table)
+                     prepared=kind.prepare(p))
     srms = sigma_rms(stack["sigma"], stack["hurst"], stack["corr_length"])
     kz_in = kz_list(stack["chi"], k, (torch.sin(p["alpha_i"]) ** 2)[:, None, None])
     t_in, r_in = amplitude_lists(kz_in, stack["thickness"], srms)
@@ -199,8 +185,8 @@ def mirror_symmetric(st: Structure, p: dict[str, Tensor]) -> bool:
     isotropic interference (dilute or radial paracrystal). Every shape is even in q_y,
     roughness depends on |q_par| only, and the other pixel quantities on phi_f^2 (the
     detector's u_y is odd in phi_c, u_x and u_z even); the hexagonal lattice's domains break
-    the symmetry."""
-    if st.detector != "spherical" or st.interference not in ("dilute", "radial_paracrystal"):
+    the symmetry (``StructureType.isotropic``)."""
+    if st.detector != "spherical" or not STRUCTURES[st.interference].isotropic:
         return False
     lo, hi = p["phi_edges"][:, 0], p["phi_edges"][:, 1]
     return bool(((lo + hi).abs() <= 1e-12 * (hi - lo).abs()).all())
@@ -390,41 +376,10 @@ def _particle_scattering(st: Structure, p: dict[str, Tensor], pre: _Batch,
 
     incoming, outgoing: (kz, T, R) in the particles' slice, [B, 1, 1] complex and (Re, Im)
     pairs [B, h, W]."""
-    sizes, wts, rho, coverage, k = pre.sizes, pre.wts, pre.rho, pre.coverage, pre.k
+    sizes, wts, rho, k = pre.sizes, pre.wts, pre.rho, pre.k
     assert sizes is not None and wts is not None and pre.h_slice is not None and rho is not None
     amp = _dwba(st, incoming, outgoing, sizes, pre.h_slice, qx, qy)  # F_DWBA / contrast
     contrast = (k * k / (4.0 * math.pi)) * (p["chi_particle"] - p["chi"][:, st.particle_layer])
     scale = (rho * abs2(contrast))[:, None, None]  # rho |contrast|^2, [B, 1, 1]
-    w4 = wts[:, :, None, None]
-    mean_abs2 = (w4 * abs2(amp)).sum(1)
-    if st.interference == "dilute":
-        return scale * mean_abs2
-    if st.interference == "hexagonal_lattice":
-        weighted = itf.hexagonal_lattice_mix(qx, qy, p["lattice_a"], p["lattice_decay"],
-                                             p["lattice_var"], p["xi"], p["coverage"],
-                                             pre.table)
-        coherent = mean_abs2 if amp.shape[1] == 1 else abs2((w4 * amp).sum(1))
-        cov = coverage[:, None, None] if isinstance(coverage, Tensor) else coverage
-        return scale * (cov * mean_abs2 + coherent * weighted)
-    # radial paracrystal, size-spacing coupling approximation (decoupling when kappa = 0)
-    qp = torch.sqrt(qx * qx + qy * qy)
-    kap = p["para_kappa"][:, None, None, None]
-    if not kap.requires_grad and not bool(kap.any()):
-        # kappa = 0 in real arithmetic: f = g e^{i q D}, Re f / (1 - W f) =
-        # (g cos - W g^2) / (1 - 2 W g cos + W^2 g^2), W = sum of the size weights (= 1)
-        g = itf.radial_paracrystal_envelope(qp, p["para_omega"][:, None, None]) * \
-            itf.radial_paracrystal_damping(p["para_distance"], p["para_damping"])[:, None, None]
-        gc = g * torch.cos(qp * p["para_distance"][:, None, None])
-        sw = wts.sum(-1)[:, None, None]
-        ratio = (gc - sw * g * g) / (1.0 - 2.0 * sw * gc + (sw * g) ** 2)
-        return scale * (mean_abs2 + 2.0 * abs2((w4 * amp).sum(1)) * ratio)
-    f = itf.radial_paracrystal_phase(qp, p["para_distance"][:, None, None],
-                                     p["para_damping"][:, None, None],
-                                     p["para_omega"][:, None, None])
-    rk = _radial_extension(st.shape_kind, sizes)
-    rdev = (rk - (wts * rk).sum(-1, keepdim=True))[:, :, None, None]
-    ph = torch.exp(1j * kap * qp[:, None] * rdev)
-    ph2 = torch.exp(2j * kap * qp[:, None] * rdev)
-    m = (w4 * ph * amp).sum(1) * (w4 * ph * amp.conj()).sum(1)
-    denom = 1.0 - (w4 * ph2).sum(1) * f
-    return scale * (mean_abs2 + 2.0 * (m * f / denom).real)
+    a = Amplitudes(qx, qy, amp, wts, SHAPES[st.shape_kind].radial(sizes))
+    return scale * STRUCTURES[st.interference].intensity(p, pre.prepared, a)

@@ -1,7 +1,7 @@
-"""Structure factors (interference functions) as pure batched kernels.
+"""Hexagonal lattice domains: a 2D crystal rotated by xi in each domain.
 
-Hexagonal lattice (ba.Crystal2D with ba.HexagonalLattice2D(a, xi) and Profile2DCauchy(w, w, 0)),
-as BornAgain evaluates it: rotate q_par into the lattice frame, round to the nearest reciprocal
+The kernel is ba.Crystal2D with ba.HexagonalLattice2D(a, xi) and Profile2DCauchy(w, w, 0), as
+BornAgain evaluates it: rotate q_par into the lattice frame, round to the nearest reciprocal
 point in lattice coordinates (u, v) = (q.a1, q.a2)/2pi, and sum the Cauchy peak
 D(g) = 2 pi w^2 (1 + |g|^2 w^2)^(-3/2) over a window of (2 na + 3) x (2 nb + 3) reciprocal points
 around it, na = max(round(a 20/w / 2pi + 0.5), 4) and likewise nb; divide by the cell area. With
@@ -13,25 +13,27 @@ smooth function of (fu, fv), is tabulated once per experiment on a grid and inte
 bilinearly (``far_table``; bilinear on this grid is more accurate than torch's bicubic, which
 converges only as h here: 2.5e-6 against 6.8e-6 relative L2 at 65 x 65).
 ``hexagonal_lattice_exact`` sums every point and is the reference.
-
-Radial paracrystal (ba.RadialParacrystal): f = exp(i q D) exp(-q^2 omega^2/2) exp(-D/lambda),
-S = Re[(1 + f)/(1 - f)], density 2/(sqrt(3) D^2).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as tnf
 from torch import Tensor
+
+from deepgisas.physics.params import INF, ParamSpec
+from deepgisas.physics.structures.base import Amplitudes, Domains, Particle, StructureType, key
 
 TWO_PI = 2.0 * math.pi
 SQRT3 = math.sqrt(3.0)
 COS120, SIN120 = -0.5, SQRT3 / 2.0
 FAR_GRID = 65
 FAR_HALF = 0.6  # the table spans [-0.6, 0.6]^2, beyond the cell [-0.5, 0.5]^2
+A, DECAY, VARIANCE = (key(n) for n in ("a_nm", "decay_nm", "position_variance_nm2"))
 
 
 def hex_cell_area(a: Tensor) -> Tensor:
@@ -215,27 +217,48 @@ def hexagonal_lattice_exact(qx: Tensor, qy: Tensor, a: Tensor, w: Tensor, s: Ten
     return dw * raw + 1.0 - dw
 
 
-def radial_paracrystal_phase(qp: Tensor, distance: Tensor, damping: Tensor,
-                             omega: Tensor) -> Tensor:
-    """f(q) = exp(i q D) exp(-q^2 omega^2 / 2) exp(-D / lambda) (lambda = 0: no damping)."""
-    damp = radial_paracrystal_damping(distance, damping)
-    return torch.exp(1j * qp * distance) * radial_paracrystal_envelope(qp, omega) * damp
+class HexagonalLattice(StructureType):
+    """Weighted lattice domains: per domain, the coherent part |<F>|^2 (S_k - 1) on top of the
+    diffuse <|F|^2> of every particle."""
+
+    def density(self, p: dict[str, Tensor]) -> Tensor:
+        return 1.0 / hex_cell_area(p[A])
+
+    def prepare(self, p: dict[str, Tensor]) -> Tensor:
+        return far_tables(p[A], p[DECAY])
+
+    def intensity(self, p: dict[str, Tensor], prepared: Any, a: Amplitudes) -> Tensor:
+        weighted = hexagonal_lattice_mix(a.qx, a.qy, p[A], p[DECAY], p[VARIANCE], p["xi"],
+                                         p["coverage"], prepared)
+        cov = p["coverage"].sum(-1)[:, None, None]
+        diffuse = a.mean_abs2()
+        coherent = diffuse if a.amp.shape[1] == 1 else a.abs2_mean()
+        return cov * diffuse + coherent * weighted
+
+    def bornagain(self, ba: Any, particle: Particle, values: dict[str, float],
+                  xi_rad: Sequence[float] = (), weights: Sequence[float] = ()) -> Domains:
+        out: Domains = []
+        decay = values["decay_nm"]
+        for xi, w in zip(xi_rad, weights, strict=True):
+            c = ba.Crystal2D(particle(), ba.HexagonalLattice2D(values["a_nm"], xi))
+            c.setDecayFunction(ba.Profile2DCauchy(decay, decay, 0.0))
+            c.setLateralPositionVariance(values["position_variance_nm2"])
+            out.append((w, c))
+        return out
 
 
-def radial_paracrystal_envelope(qp: Tensor, omega: Tensor) -> Tensor:
-    """|f| without damping: exp(-q^2 omega^2 / 2), its exponent floored at -80 (float32's exp
-    is about ten times slower where its result underflows; e^-80 is 2e-35)."""
-    return torch.exp((-0.5 * (qp * omega) ** 2).clamp_min(-80.0))
-
-
-def radial_paracrystal_damping(distance: Tensor, damping: Tensor) -> Tensor:
-    """exp(-D / lambda), 1 where lambda = 0 (no damping)."""
-    on = damping > 0
-    return torch.where(on, torch.exp(-distance / torch.where(on, damping,
-                                                             torch.ones_like(damping))),
-                       torch.ones_like(damping))
-
-
-def radial_paracrystal_density(distance: Tensor) -> Tensor:
-    """Particle density (1/nm^2) BornAgain 25 assigns to a radial paracrystal: 2/(sqrt3 D^2)."""
-    return 2.0 / (SQRT3 * distance * distance)
+HEXAGONAL_LATTICE = HexagonalLattice(
+    "hexagonal_lattice",
+    (
+        ParamSpec("a_nm", "nm", 34.0, (0.0, INF), "lattice constant"),
+        ParamSpec("decay_nm", "nm", 150.0, (0.0, INF), "Cauchy decay length (peak width)"),
+        ParamSpec(
+            "position_variance_nm2", "nm^2", 0.0, (0.0, INF),
+            "lateral position variance (Debye-Waller)", lo_open=False,
+        ),
+    ),
+    "ba.Crystal2D(particle, ba.HexagonalLattice2D(a, xi)) with a 2D Cauchy decay, one "
+    "weighted deposit per lattice rotation xi",
+    has_orientation=True,
+    isotropic=False,
+)
