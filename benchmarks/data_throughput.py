@@ -127,7 +127,7 @@ def loops(runs: list[Loop], args: argparse.Namespace) -> None:
         print(line)
 
 
-def rates(template: dg.Experiment, aug: Augment, per_pixel: Augment, tmp: str,
+def rates(template: dg.Template, aug: Augment, per_pixel: Augment, tmp: str,
           args: argparse.Namespace) -> None:
     """(a) to (d): patterns per second of each way of making data, in this process."""
     nb = args.n // args.batch

@@ -69,7 +69,7 @@ def clean_images(n: int, seed: int, data: str, cache: Path) -> tuple[list[dict],
                 img = dg.simulate(e)
         except RuntimeError as err:  # "Volume of sample components exceeds base volume"
             print(f"draw {i}: refused by BornAgain ({str(err).splitlines()[-1][:80]})")
-            img = np.full(template.detector.shape, np.nan)
+            img = np.full(template.base.detector.shape, np.nan)
         np.save(path, img)
         images.append(img)
         print(f"simulated draw {i + 1}/{n}", flush=True)

@@ -35,10 +35,9 @@ from deepgisas.data.labels import LabelSpace
 from deepgisas.fit import FitConfig, fit_image, fit_orientation, free_tensors
 from deepgisas.fit.files import network_starts
 from deepgisas.fit.objectives import soft_l1
-from deepgisas.parse import parse_experiment
 from deepgisas.physics.memory import retain_freed_memory
 from deepgisas.predict import predict_arrays
-from deepgisas.templates import draw_parameters, instantiate
+from deepgisas.templates import draw_parameters, instantiate, parse_template
 
 LOG = FitConfig(objective="log", explore=False)  # as this benchmark has measured so far
 
@@ -95,7 +94,7 @@ def orientation_cases(n: int, counts: float, size: int) -> None:
     big = dg.load("hex-orientation")
     d = big.to_dict()
     d["detector"]["spherical"]["shape"] = [size, size]
-    small = parse_experiment(d)
+    small = parse_template(d)
     path = LabelSpace.of(big).orientation
     assert path is not None
     keys = ("reached", "weights", "a", "a/wavelength")

@@ -35,14 +35,14 @@ from deepgisas.data.preprocess import InputSpec
 from deepgisas.data.stream import generator, simulate_draws, to_batch
 from deepgisas.models.heads import head_of
 from deepgisas.models.store import load_model
-from deepgisas.parse import parse_experiment
+from deepgisas.templates import parse_template
 
 LEVELS = (0.5, 0.68, 0.9, 0.95)
 
 
 def held_out(card: dict[str, Any], n: int, seed: int) -> list[dict[str, torch.Tensor]]:
     """``n`` fresh simulations of the card's template as validation prepares them."""
-    template = parse_experiment(card["template"], "model card")
+    template = parse_template(card["template"], "model card")
     spec = InputSpec.from_dict(card["input"])
     labels = LabelSpace.of(template)
     out = []
@@ -60,7 +60,7 @@ def calibration(model: str, batches: list[dict[str, torch.Tensor]], draws: int
                 ) -> dict[str, Any]:
     net, card = load_model(model)
     head = head_of(net, card)
-    labels = LabelSpace.of(parse_experiment(card["template"], "model card"))
+    labels = LabelSpace.of(parse_template(card["template"], "model card"))
     out = torch.cat([net(b["x"]) for b in batches]).float()
     truth = torch.cat([b["theta"] for b in batches]).double().numpy()  # [n, P]
     with torch.random.fork_rng(devices=[]):

@@ -81,7 +81,7 @@ def simulate(e: dg.Experiment, data: str, path: Path) -> np.ndarray:
     return img
 
 
-def single_domain_basis(template: dg.Experiment, draw: dict, labels: LabelSpace
+def single_domain_basis(template: dg.Template, draw: dict, labels: LabelSpace
                         ) -> np.ndarray:
     """The patterns [bins, pixels] of every single-domain bin at the draw's nuisance."""
     assert labels.orientation is not None

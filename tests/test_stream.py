@@ -231,7 +231,7 @@ def test_fit_hook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
     def fit_image(template, image, start=None, mask=None):  # noqa: ANN001, ANN202
         calls.append({"shape": image.shape, "start": start, "mask": mask,
-                      "beam": template.beam, "free": template.free_parameters})
+                      "beam": template.base.beam, "free": template.priors})
         return FitResult({"radius_nm": 5.0, "distance_nm": 40.0}, {"radius_nm": 0.5}, 0.1,
                          1.0, image)
 
@@ -283,7 +283,7 @@ def test_instrument_resampling_matches_predict(tmp_path: Path) -> None:
     from deepgisas.io.images import ModelImages, detector_masks, read_image
     from deepgisas.io.resample import resample
     from deepgisas.models.store import load_model
-    from deepgisas.parse import parse_experiment
+    from deepgisas.templates import parse_template
 
     inst = ROOT / "tests" / "io" / "instruments" / "galaxi.yaml"
     folder, out = tmp_path / "frames", tmp_path / "r.csv"
@@ -296,10 +296,10 @@ def test_instrument_resampling_matches_predict(tmp_path: Path) -> None:
         img[5, 5] = np.iinfo(np.int32).max
         fabio.tifimage.TifImage(data=img).write(str(folder / f"p{i}.tif"))
     beam, det = read_instrument(inst)
-    template = parse_experiment(load_model("film")[1]["template"])
+    template = parse_template(load_model("film")[1]["template"])
     direct = ModelImages(template, (beam, det))(folder / "p0.tif")
     ref = resample(detector_masks(read_image(folder / "p0.tif"), det), det.geometry,
-                   template.detector.geometry, np.radians(0.275)).data
+                   template.base.detector.geometry, np.radians(0.275)).data
     np.testing.assert_array_equal(np.isnan(direct), np.isnan(ref))
     np.testing.assert_array_equal(direct[np.isfinite(ref)], ref[np.isfinite(ref)])
     run_stream("film", folder, out, instrument=inst,

@@ -1,15 +1,26 @@
 """deepgisas: GISAXS/GISANS detector images to sample structure, with a batched, differentiable
 simulator that matches BornAgain 25."""
 
-from deepgisas.api import bundled_names, load, sample_experiments, save, simulate, simulate_batch
+from deepgisas.api import (
+    Template,
+    bundled_names,
+    load,
+    load_template,
+    sample_experiments,
+    save,
+    simulate,
+    simulate_batch,
+)
 from deepgisas.errors import UserError
 from deepgisas.sample import Experiment
 
 __all__ = [
     "Experiment",
+    "Template",
     "UserError",
     "bundled_names",
     "load",
+    "load_template",
     "sample_experiments",
     "save",
     "simulate",

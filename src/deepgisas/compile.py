@@ -12,7 +12,6 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from deepgisas.errors import UserError
 from deepgisas.physics.simulate import Structure
 from deepgisas.physics.structures import STRUCTURES
 from deepgisas.sample import Experiment, Orientation, Rectangular, Spherical, particle_slack
@@ -26,10 +25,7 @@ def _chi(delta: float, beta: float) -> complex:
 
 
 def structure_of(e: Experiment) -> Structure:
-    """The static structure of a concrete experiment (raises UserError for a template)."""
-    if e.is_template:
-        raise UserError("this is a template with free parameters; give concrete numbers "
-                        f"(free: {', '.join(e.free_parameters)})")
+    """The static structure of a concrete experiment."""
     det = e.detector
     s = e.sample
     kw: dict = {}
@@ -39,7 +35,7 @@ def structure_of(e: Experiment) -> Structure:
         if isinstance(s.interference.orientation, Orientation):
             n_domains = len(s.interference.orientation.xi_deg)
         sd = pt.size_distribution
-        n_sizes = sd.samples if (sd is not None and float(sd.sigma) > 0) else 1  # type: ignore[arg-type]
+        n_sizes = sd.samples if (sd is not None and float(sd.sigma) > 0) else 1
         kw = dict(particle_layer=pt.layer, placement=pt.placement, shape_kind=pt.shape.kind,
                   n_sizes=n_sizes, size_width=sd.width if sd is not None else 2.0,
                   interference=s.interference.kind, n_domains=n_domains)
@@ -64,9 +60,9 @@ def compile_batch(experiments: Sequence[Experiment], dtype: torch.dtype = torch.
         if structure_of(e) != st:
             raise ValueError(f"experiment {i} has a different structure; use simulate_batch")
         b = e.beam
-        cols["wavelength"].append(float(b.wavelength_nm))  # type: ignore[arg-type]
-        cols["alpha_i"].append(float(b.alpha_i_deg) * DEG)  # type: ignore[arg-type]
-        cols["intensity"].append(float(b.intensity))  # type: ignore[arg-type]
+        cols["wavelength"].append(float(b.wavelength_nm))
+        cols["alpha_i"].append(float(b.alpha_i_deg) * DEG)
+        cols["intensity"].append(float(b.intensity))
         g = e.detector.geometry
         if isinstance(g, Spherical):
             cols["phi_edges"].append([g.phi_deg[0] * DEG, g.phi_deg[1] * DEG])
@@ -76,9 +72,9 @@ def compile_batch(experiments: Sequence[Experiment], dtype: torch.dtype = torch.
             cols["distance_mm"].append(g.distance_mm)
             cols["center_px"].append(list(g.beam_center_px))
         layers = e.sample.layers
-        cols["chi"].append([_chi(float(la.material.delta), float(la.material.beta))  # type: ignore[arg-type]
+        cols["chi"].append([_chi(float(la.material.delta), float(la.material.beta))
                            for la in layers])
-        cols["thickness"].append([float(la.thickness_nm or 0.0) for la in layers])  # type: ignore[arg-type]
+        cols["thickness"].append([float(la.thickness_nm or 0.0) for la in layers])
         for name, attr in (("sigma", "sigma_nm"), ("hurst", "hurst"),
                            ("corr_length", "correlation_length_nm")):
             cols[name].append([float(getattr(la.roughness, attr)) if la.roughness else
@@ -86,17 +82,17 @@ def compile_batch(experiments: Sequence[Experiment], dtype: torch.dtype = torch.
         pt, itf = e.sample.particles, e.sample.interference
         if pt is None or itf is None:
             continue
-        cols["chi_particle"].append(_chi(float(pt.material.delta), float(pt.material.beta)))  # type: ignore[arg-type]
-        cols["particle_z"].append(float(pt.z_nm))  # type: ignore[arg-type]
+        cols["chi_particle"].append(_chi(float(pt.material.delta), float(pt.material.beta)))
+        cols["particle_z"].append(float(pt.z_nm))
         for name, v in pt.shape.values:
-            cols[f"shape.{name}"].append(float(v))  # type: ignore[arg-type]
-        if st.n_sizes > 1 or (pt.size_distribution is not None and st.n_sizes == 1
-                              and float(pt.size_distribution.sigma) > 0):  # type: ignore[arg-type]
-            cols["size_sigma"].append(float(pt.size_distribution.sigma))  # type: ignore[union-attr,arg-type]
+            cols[f"shape.{name}"].append(float(v))
+        sd = pt.size_distribution
+        if sd is not None and sd.sigma > 0:
+            cols["size_sigma"].append(sd.sigma)
         o = itf.orientation
         xi, weights = ([x * DEG for x in o.xi_deg], o.weights) if isinstance(o, Orientation) \
             else ((), ())
-        values = {n: float(v) for n, v in itf.params.values}  # type: ignore[arg-type]
+        values = {n: float(v) for n, v in itf.params.values}
         for name, v in STRUCTURES[itf.kind].columns(values, xi, weights).items():
             cols[name].append(v)
     out = {}

@@ -5,13 +5,14 @@ naming its place in the description."""
 from __future__ import annotations
 
 import math
-from dataclasses import replace
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 from deepgisas.errors import UserError
 from deepgisas.io.readers import ORIENTATIONS
 from deepgisas.physics.formfactors import SHAPES
 from deepgisas.physics.params import ParamSpec
+from deepgisas.priors import Prior, parse_number
 from deepgisas.sample import (
     Beam,
     Detector,
@@ -21,12 +22,14 @@ from deepgisas.sample import (
     Material,
     Params,
     Particles,
+    RandomBins,
     Rectangular,
     Roughness,
     Sample,
     SizeDistribution,
     Spherical,
     free_name_map,
+    parse_orientation,
     particle_slack,
 )
 from deepgisas.validate import integer, keys, one_of, pair, plain, spec_number
@@ -147,11 +150,53 @@ def _parse_beam(d: Any) -> Beam:
 def parse_instrument(d: Any, where: str = "instrument") -> tuple[Beam, Detector]:
     """Validate the beam and detector of a description dict (its sample, if any, is ignored)."""
     d = keys(d, where, ("beam", "detector", "sample", "options", "labels"), ("beam", "detector"))
+    free = find_priors({"beam": d["beam"], "detector": d["detector"]})
+    if free:
+        raise UserError("an instrument's numbers are measured: give a number, not a prior",
+                        next(iter(free)))
     return _parse_beam(d["beam"]), _parse_detector(d["detector"], "detector")
 
 
-def parse_experiment(d: Any, where: str = "description") -> Experiment:
-    """Validate a description dict (as read from a file) into an :class:`Experiment`."""
+class Parsed(NamedTuple):
+    """A validated description: its base experiment (every prior at its centre, a random_bins
+    orientation as one domain at xi = 0), its priors by path, and its labels."""
+
+    base: Experiment
+    priors: dict[str, Prior | RandomBins]
+    labels: tuple[str, ...] | None
+
+
+def find_priors(node: Any, path: str = "") -> dict[str, Prior | RandomBins]:
+    """Path -> prior for every number of a description dict given as a prior, and a
+    ``random_bins`` orientation."""
+    out: dict[str, Prior | RandomBins] = {}
+    if isinstance(node, Mapping):
+        if len(node) == 1 and ("uniform" in node or "log_uniform" in node):
+            prior = parse_number(node, path)
+            assert not isinstance(prior, float)
+            return {path: prior}
+        if len(node) == 1 and "random_bins" in node:
+            bins = parse_orientation(node, path)
+            assert isinstance(bins, RandomBins)
+            return {path: bins}
+        for k, v in node.items():
+            out.update(find_priors(v, f"{path}.{k}" if path else str(k)))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            out.update(find_priors(v, f"{path}.{i}"))
+    return out
+
+
+def _shapes_free(priors: Mapping[str, Any], particles: Particles) -> bool:
+    """Whether a number that decides where the particles sit is a prior (their fit in the
+    layer is then checked for every draw instead)."""
+    thickness = f"sample.layers.{particles.layer}.thickness_nm"
+    return any(p == thickness or p == "sample.particles.z_nm" or p.startswith(
+        ("sample.particles.shape.", "sample.particles.size_distribution.")) for p in priors)
+
+
+def parse_description(d: Any, where: str = "description") -> Parsed:
+    """Validate a description dict (as read from a file) whose numbers may be priors."""
     d = keys(d, where, ("beam", "detector", "sample", "options", "labels"),
               ("beam", "detector", "sample"))
     beam = _parse_beam(d["beam"])
@@ -169,24 +214,30 @@ def parse_experiment(d: Any, where: str = "description") -> Experiment:
     if not isinstance(avg, bool):
         raise UserError("expected true or false", "options.use_average_materials")
     exp = Experiment(beam, detector, Sample(layers, particles, interference), avg)
-    if "labels" in d:
-        exp = replace(exp, labels=_parse_labels(d["labels"], exp))
-    if particles is not None:
-        try:
-            above, below = particle_slack(exp)
-        except TypeError:  # a size or position is a prior: checked when sampled
-            return exp
+    priors = find_priors({k: v for k, v in d.items() if k != "labels"})
+    labels = _parse_labels(d["labels"], priors) if "labels" in d else None
+    if particles is not None and not _shapes_free(priors, particles):
+        above, below = particle_slack(exp)
         if min(above, below) < -1e-9:
             raise UserError(f"the particles do not fit inside layer {particles.layer} "
                             f"({-min(above, below):.4g} nm too high)", "sample.particles")
-    return exp
+    return Parsed(exp, priors, labels)
 
 
-def _parse_labels(d: Any, exp: Experiment) -> tuple[str, ...]:
+def parse_experiment(d: Any, where: str = "description") -> Experiment:
+    """Validate a description dict of a concrete experiment (no priors)."""
+    parsed = parse_description(d, where)
+    if parsed.priors:
+        raise UserError("this is a template with free parameters; give concrete numbers "
+                        f"(free: {', '.join(parsed.priors)})", where)
+    return parsed.base
+
+
+def _parse_labels(d: Any, priors: Mapping[str, Any]) -> tuple[str, ...]:
     """``labels: [name, ...]``: free parameters (paths or unique short names) to predict."""
     if not isinstance(d, list) or not d or not all(isinstance(v, str) for v in d):
         raise UserError("expected a non-empty list of free-parameter names", "labels")
-    names = free_name_map(list(exp.free_parameters))
+    names = free_name_map(list(priors))
     out = []
     for v in d:
         if v not in names:
@@ -195,4 +246,3 @@ def _parse_labels(d: Any, exp: Experiment) -> tuple[str, ...]:
     if len(set(out)) != len(out):
         raise UserError("a free parameter is named twice", "labels")
     return tuple(out)
-

@@ -29,16 +29,16 @@ def _ba() -> Any:
 def _material(ba: Any, m: Material, name: str) -> Any:
     if m.delta == 0.0 and m.beta == 0.0:
         return ba.Vacuum()
-    return ba.RefractiveMaterial(name, GREY, float(m.delta), float(m.beta))  # type: ignore[arg-type]
+    return ba.RefractiveMaterial(name, GREY, float(m.delta), float(m.beta))
 
 
 def _particle(ba: Any, e: Experiment) -> Any:
     pt = e.sample.particles
     assert pt is not None
     mat = _material(ba, pt.material, "particle")
-    values = {n: float(x) for n, x in pt.shape.values}  # type: ignore[arg-type]
+    values = {n: float(x) for n, x in pt.shape.values}
     sd = pt.size_distribution
-    z = float(pt.z_nm)  # type: ignore[arg-type]
+    z = float(pt.z_nm)
 
     def make(vals: dict[str, float]) -> Any:
         p = ba.Particle(mat, SHAPES[pt.shape.kind].bornagain(ba, vals))
@@ -46,10 +46,10 @@ def _particle(ba: Any, e: Experiment) -> Any:
             p.translate(0.0, 0.0, z)
         return p
 
-    if sd is None or float(sd.sigma) == 0.0:  # type: ignore[arg-type]
+    if sd is None or float(sd.sigma) == 0.0:
         return make(values)
     first = SHAPES[pt.shape.kind].size_param
-    dist = ba.DistributionLogNormal(values[first], float(sd.sigma), sd.samples, sd.width)  # type: ignore[arg-type]
+    dist = ba.DistributionLogNormal(values[first], float(sd.sigma), sd.samples, sd.width)
     mix = ba.Mixture()
     for s in dist.distributionSamples():
         ratio = s.value / values[first]
@@ -60,7 +60,7 @@ def _particle(ba: Any, e: Experiment) -> Any:
 def _structures(ba: Any, e: Experiment) -> list[tuple[float | None, Any]]:
     itf = e.sample.interference
     assert itf is not None
-    values = {n: float(v) for n, v in itf.params.values}  # type: ignore[arg-type]
+    values = {n: float(v) for n, v in itf.params.values}
     o = itf.orientation
     xi, weights = ([x * DEG for x in o.xi_deg], o.weights) if isinstance(o, Orientation) \
         else ((), ())
@@ -76,11 +76,11 @@ def bornagain_sample(e: Experiment) -> Any:
         mat = _material(ba, layer.material, f"layer{i}")
         args: list[Any] = [mat]
         if layer.thickness_nm is not None:
-            args.append(float(layer.thickness_nm))  # type: ignore[arg-type]
+            args.append(float(layer.thickness_nm))
         if layer.roughness is not None:
             r = layer.roughness
             args.append(ba.Roughness(ba.SelfAffineFractalModel(
-                float(r.sigma_nm), float(r.hurst), float(r.correlation_length_nm)),  # type: ignore[arg-type]
+                float(r.sigma_nm), float(r.hurst), float(r.correlation_length_nm)),
                 ba.ErfTransient()))
         la = ba.Layer(*args)
         if pt is not None and pt.layer == i:
@@ -96,7 +96,7 @@ def bornagain_sample(e: Experiment) -> Any:
 def _simulation(e: Experiment, detector: Any, threads: int | None) -> Any:
     ba = _ba()
     b = e.beam
-    beam = ba.Beam(float(b.intensity), float(b.wavelength_nm), float(b.alpha_i_deg) * DEG)  # type: ignore[arg-type]
+    beam = ba.Beam(float(b.intensity), float(b.wavelength_nm), float(b.alpha_i_deg) * DEG)
     sim = ba.ScatteringSimulation(beam, bornagain_sample(e), detector)
     sim.options().setUseAvgMaterials(e.use_average_materials)
     if threads is not None:

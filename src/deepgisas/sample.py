@@ -1,6 +1,8 @@
-"""The experiment and its parts as frozen dataclasses: sample (layers, particles,
+"""The concrete experiment and its parts as frozen dataclasses: sample (layers, particles,
 interference), beam and detector, each with ``to_dict`` (the description format,
-shared/CONTRACT.md section 1) and the ``parse`` of its own dict part.
+shared/CONTRACT.md section 1) and the ``parse`` of its own dict part. Every number is a
+number: a prior in a description is parsed at its centre, and the prior itself is kept by the
+:class:`~deepgisas.templates.Template` whose base this experiment is.
 
 One canonical nested ``dict`` (what ``to_dict`` returns and what the file holds) is the single
 source of truth for paths: a free parameter is named by its path in that dict
@@ -14,14 +16,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 from deepgisas.errors import UserError
 from deepgisas.physics.formfactors import SHAPES
 from deepgisas.physics.params import ParamSpec
 from deepgisas.physics.structures import STRUCTURES
-from deepgisas.priors import LogUniform, Number, Prior, Uniform, parse_number
 from deepgisas.validate import integer, keys, one_of, pair, plain, spec_number
 
 N_XI_BINS_DEFAULT = 120
@@ -35,10 +35,6 @@ SIZE_DISTRIBUTION_PARAMS = (
 )
 
 
-def _num_dict(n: Number) -> Any:
-    return n.to_dict() if isinstance(n, Uniform | LogUniform) else n
-
-
 # ---------------------------------------------------------------- building blocks
 
 
@@ -46,8 +42,8 @@ def _num_dict(n: Number) -> Any:
 class Material:
     """Refractive index n = 1 - delta + i beta (X-ray or neutron, at the beam's wavelength)."""
 
-    delta: Number = 0.0
-    beta: Number = 0.0
+    delta: float = 0.0
+    beta: float = 0.0
 
     @classmethod
     def parse(cls, d: Any, where: str) -> Material:
@@ -61,7 +57,7 @@ class Material:
     def to_dict(self) -> Any:
         if self.delta == 0.0 and self.beta == 0.0:
             return "vacuum"
-        return {"delta": _num_dict(self.delta), "beta": _num_dict(self.beta)}
+        return {"delta": self.delta, "beta": self.beta}
 
 
 ROUGHNESS_PARAMS = (
@@ -75,9 +71,9 @@ ROUGHNESS_PARAMS = (
 class Roughness:
     """Top-interface roughness: ba.SelfAffineFractalModel + ba.ErfTransient."""
 
-    sigma_nm: Number
-    hurst: Number = 0.5
-    correlation_length_nm: Number = 10.0
+    sigma_nm: float
+    hurst: float = 0.5
+    correlation_length_nm: float = 10.0
 
     @classmethod
     def parse(cls, d: Any, where: str) -> Roughness:
@@ -88,19 +84,19 @@ class Roughness:
         return cls(**vals)
 
     def to_dict(self) -> dict:
-        return {p.name: _num_dict(getattr(self, p.name)) for p in ROUGHNESS_PARAMS}
+        return {p.name: getattr(self, p.name) for p in ROUGHNESS_PARAMS}
 
 
 @dataclass(frozen=True)
 class Layer:
     material: Material
-    thickness_nm: Number | None = None
+    thickness_nm: float | None = None
     roughness: Roughness | None = None
 
     def to_dict(self) -> dict:
         out: dict[str, Any] = {"material": self.material.to_dict()}
         if self.thickness_nm is not None:
-            out["thickness_nm"] = _num_dict(self.thickness_nm)
+            out["thickness_nm"] = self.thickness_nm
         if self.roughness is not None:
             out["roughness"] = self.roughness.to_dict()
         return out
@@ -111,9 +107,9 @@ class Params:
     """A kind name plus its numbers, checked against the kind's parameter table."""
 
     kind: str
-    values: tuple[tuple[str, Number], ...]
+    values: tuple[tuple[str, float], ...]
 
-    def __getitem__(self, name: str) -> Number:
+    def __getitem__(self, name: str) -> float:
         return dict(self.values)[name]
 
     @classmethod
@@ -125,14 +121,14 @@ class Params:
         return cls(kind, vals)
 
     def to_dict(self) -> dict:
-        return {self.kind: {k: _num_dict(v) for k, v in self.values}}
+        return {self.kind: {k: v for k, v in self.values}}
 
 
 @dataclass(frozen=True)
 class SizeDistribution:
     """Lognormal over the shape's first size parameter (median = that parameter)."""
 
-    sigma: Number
+    sigma: float
     samples: int = 20
     width: float = 2.0
 
@@ -146,7 +142,7 @@ class SizeDistribution:
                    plain(d.get("width", 2.0), f"{where}.width", 1e-6, 10.0))
 
     def to_dict(self) -> dict:
-        return {"lognormal": {"sigma": _num_dict(self.sigma)}, "samples": self.samples,
+        return {"lognormal": {"sigma": self.sigma}, "samples": self.samples,
                 "width": self.width}
 
 
@@ -156,12 +152,12 @@ class Particles:
     shape: Params
     layer: int = 0
     placement: str = "deposit"
-    z_nm: Number = 0.0
+    z_nm: float = 0.0
     size_distribution: SizeDistribution | None = None
 
     def to_dict(self) -> dict:
         out: dict[str, Any] = {"layer": self.layer, "placement": self.placement,
-                               "z_nm": _num_dict(self.z_nm), "material": self.material.to_dict(),
+                               "z_nm": self.z_nm, "material": self.material.to_dict(),
                                "shape": self.shape.to_dict()}
         if self.size_distribution is not None:
             out["size_distribution"] = self.size_distribution.to_dict()
@@ -190,7 +186,8 @@ class RandomBins:
         return {"random_bins": {"bins": self.bins, "nonzero": list(self.nonzero)}}
 
 
-def _parse_orientation(d: Any, where: str) -> Orientation | RandomBins:
+def parse_orientation(d: Any, where: str) -> Orientation | RandomBins:
+    """A lattice's ``orientation``: domains, or a ``random_bins`` prior over them."""
     if isinstance(d, Mapping) and "random_bins" in d:
         d = keys(d, where, ("random_bins",))
         rb = keys(d["random_bins"], f"{where}.random_bins", ("bins", "nonzero"))
@@ -213,7 +210,7 @@ def _parse_orientation(d: Any, where: str) -> Orientation | RandomBins:
 @dataclass(frozen=True)
 class Interference:
     params: Params
-    orientation: Orientation | RandomBins | None = None
+    orientation: Orientation | None = None
 
     @property
     def kind(self) -> str:
@@ -229,7 +226,10 @@ class Interference:
         orient = None
         if st.has_orientation:
             default = {"xi_deg": [0.0], "weights": [1.0]}
-            orient = _parse_orientation(body.pop("orientation", default), f"{w}.orientation")
+            parsed = parse_orientation(body.pop("orientation", default), f"{w}.orientation")
+            orient = parsed if isinstance(parsed, Orientation) else None
+            if orient is None:  # a template's base: one domain at xi = 0
+                orient = Orientation((0.0,), (1.0,))
         required = [p.name for p in st.params[:1]]
         return cls(Params.parse(kind, body, w, st.params, required), orient)
 
@@ -257,13 +257,13 @@ class Sample:
 
 @dataclass(frozen=True)
 class Beam:
-    wavelength_nm: Number = 0.1341
-    alpha_i_deg: Number = 0.164
-    intensity: Number = 1.0
+    wavelength_nm: float = 0.1341
+    alpha_i_deg: float = 0.164
+    intensity: float = 1.0
 
     def to_dict(self) -> dict:
-        return {"wavelength_nm": _num_dict(self.wavelength_nm),
-                "alpha_i_deg": _num_dict(self.alpha_i_deg), "intensity": _num_dict(self.intensity)}
+        return {"wavelength_nm": self.wavelength_nm,
+                "alpha_i_deg": self.alpha_i_deg, "intensity": self.intensity}
 
 
 @dataclass(frozen=True)
@@ -326,53 +326,19 @@ class Detector:
 
 @dataclass(frozen=True)
 class Experiment:
-    """One experiment (concrete) or a template (some numbers are priors)."""
+    """One concrete experiment: every number a number (templates: :mod:`deepgisas.templates`)."""
 
     beam: Beam
     detector: Detector
     sample: Sample
     use_average_materials: bool = True
-    labels: tuple[str, ...] | None = None  # free-parameter paths a network predicts (templates)
 
     def to_dict(self) -> dict:
         out: dict[str, Any] = {"beam": self.beam.to_dict(), "detector": self.detector.to_dict(),
                                "sample": self.sample.to_dict()}
         if not self.use_average_materials:
             out["options"] = {"use_average_materials": False}
-        if self.labels is not None:
-            out["labels"] = list(self.labels)
         return out
-
-    @cached_property
-    def _free_parameters(self) -> dict[str, Prior | RandomBins]:
-        d = self.to_dict()
-        d.pop("labels", None)
-        return _free(d, "")
-
-    @property
-    def free_parameters(self) -> dict[str, Prior | RandomBins]:
-        """Path -> prior, for every number given as a prior (and a random_bins orientation);
-        found once per experiment, a new dict each time."""
-        return dict(self._free_parameters)
-
-    @property
-    def is_template(self) -> bool:
-        return bool(self.free_parameters)
-
-
-def _free(node: Any, path: str) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if isinstance(node, Mapping):
-        if len(node) == 1 and ("uniform" in node or "log_uniform" in node):
-            return {path: parse_number(node, path)}
-        if len(node) == 1 and "random_bins" in node:
-            return {path: _parse_orientation(node, path)}
-        for k, v in node.items():
-            out.update(_free(v, f"{path}.{k}" if path else str(k)))
-    elif isinstance(node, list):
-        for i, v in enumerate(node):
-            out.update(_free(v, f"{path}.{i}"))
-    return out
 
 
 def free_name_map(free: Sequence[str]) -> dict[str, str]:
@@ -385,18 +351,16 @@ def free_name_map(free: Sequence[str]) -> dict[str, str]:
 
 def particle_slack(e: Experiment) -> tuple[float, float]:
     """Thickness (nm) of the particles' layer above and below the particles' slice; negative
-    when they stick out (BornAgain would cut them into pieces; we refuse). Raises TypeError
-    while a relevant number is a prior."""
+    when they stick out (BornAgain would cut them into pieces; we refuse)."""
     pt = e.sample.particles
     assert pt is not None
-    vals = {n: float(v) for n, v in pt.shape.values}  # type: ignore[arg-type]
-    height = float(SHAPES[pt.shape.kind].height(vals))  # type: ignore[arg-type]
+    height = float(SHAPES[pt.shape.kind].height(dict(pt.shape.values)))  # type: ignore[arg-type]
     sd = pt.size_distribution
-    if sd is not None and float(sd.sigma) > 0:  # type: ignore[arg-type]
-        height *= math.exp(sd.width * float(sd.sigma))  # type: ignore[arg-type]
-    z = float(pt.z_nm)  # type: ignore[arg-type]
+    if sd is not None and sd.sigma > 0:
+        height *= math.exp(sd.width * sd.sigma)
+    z = pt.z_nm
     layer = e.sample.layers[pt.layer]
-    thick = float(layer.thickness_nm) if layer.thickness_nm is not None else math.inf  # type: ignore[arg-type]
+    thick = layer.thickness_nm if layer.thickness_nm is not None else math.inf
     if pt.placement == "deposit":
         return thick - z - height, z
     return -z, thick + z - height

@@ -1,16 +1,19 @@
-"""Templates: description files whose numbers may be priors. Draw concrete experiments."""
+"""Templates: descriptions whose numbers may be priors, and the concrete experiments drawn
+from them."""
 
 from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from deepgisas.errors import UserError
-from deepgisas.parse import parse_experiment
-from deepgisas.priors import LogUniform, Uniform
+from deepgisas.parse import find_priors, parse_description, parse_experiment
+from deepgisas.priors import LogUniform, Prior, Uniform
 from deepgisas.sample import Experiment, RandomBins
 
 
@@ -25,6 +28,71 @@ def set_path(tree: dict, path: str, value: Any) -> None:
         node[int(last)] = value
     else:
         node[last] = value
+
+
+@dataclass(frozen=True)
+class Template:
+    """A description whose numbers may be priors.
+
+    ``base`` is the concrete experiment with every prior at its centre (a ``random_bins``
+    orientation as one domain at xi = 0): the fixed numbers (detector, materials, ...) are
+    read from it. ``priors`` maps each free parameter's path to its prior, in the order of the
+    description format; ``labels`` are the paths a network predicts (None: all). Concrete
+    experiments come from :meth:`at` (given values) and :meth:`draw` (drawn from the priors),
+    each validated again.
+    """
+
+    base: Experiment
+    priors: Mapping[str, Prior | RandomBins]
+    labels: tuple[str, ...] | None = None
+
+    def to_dict(self) -> dict:
+        """The description (CONTRACT.md section 1), priors and labels included."""
+        tree = self.base.to_dict()
+        for path, prior in self.priors.items():
+            set_path(tree, path, prior.to_dict())
+        if self.labels is not None:
+            tree["labels"] = list(self.labels)
+        return tree
+
+    def at(self, values: Mapping[str, Any]) -> Experiment:
+        """The concrete experiment with every free parameter set (``values``: path -> value;
+        an orientation as ``{"xi_deg": [...], "weights": [...]}``)."""
+        missing = [p for p in self.priors if p not in values]
+        if missing:
+            raise UserError(f"no value for {', '.join(missing)}")
+        return instantiate(self, {p: [v] for p, v in values.items()})[0]
+
+    def fix(self, values: Mapping[str, float]) -> Template:
+        """This template with numbers at the given paths (free parameters or fixed ones), which
+        leave the free parameters and the labels; validated again."""
+        tree = self.to_dict()
+        for path, v in values.items():
+            set_path(tree, path, float(v))
+        if self.labels is not None:
+            kept = [p for p in self.labels if p not in values]
+            tree.pop("labels")
+            if kept:
+                tree["labels"] = kept
+        return parse_template(tree, "template")
+
+    def draw(self, n: int, seed: int = 0) -> list[Experiment]:
+        """``n`` concrete experiments drawn from the priors, reproducibly from ``seed``."""
+        return sample_experiments(self, n, seed)
+
+
+def parse_template(d: Any, where: str = "description") -> Template:
+    """Validate a description dict whose numbers may be priors."""
+    parsed = parse_description(d, where)
+    t = Template(parsed.base, parsed.priors, parsed.labels)
+    tree = t.to_dict()
+    tree.pop("labels", None)
+    return Template(parsed.base, find_priors(tree), parsed.labels)  # the format's order
+
+
+def as_template(x: Experiment | Template) -> Template:
+    """A template as is, an experiment as the template without free parameters."""
+    return x if isinstance(x, Template) else Template(x, {})
 
 
 def draw_orientation(prior: RandomBins, rng: np.random.Generator) -> dict:
@@ -54,7 +122,7 @@ def orientation_weight_logpdf(w: np.ndarray) -> float:
     return -k * math.log(float(w.max())) - math.log(k)
 
 
-def draw_parameters(template: Experiment, n: int, seed: int | np.random.SeedSequence = 0
+def draw_parameters(template: Template, n: int, seed: int | np.random.SeedSequence = 0
                     ) -> dict[str, list]:
     """Draw ``n`` values of every free parameter: path -> list (floats, or orientation dicts
     ``{"xi_deg": [...], "weights": [...]}``), reproducibly from ``seed``."""
@@ -62,7 +130,7 @@ def draw_parameters(template: Experiment, n: int, seed: int | np.random.SeedSequ
         raise UserError(f"n must be >= 0, got {n}")
     rng = np.random.default_rng(seed)
     draws: dict[str, list] = {}
-    for path, prior in template.free_parameters.items():
+    for path, prior in template.priors.items():
         if isinstance(prior, Uniform | LogUniform):
             draws[path] = [float(v) for v in prior.sample(rng, n)]
         else:
@@ -70,11 +138,16 @@ def draw_parameters(template: Experiment, n: int, seed: int | np.random.SeedSequ
     return draws
 
 
-def instantiate(template: Experiment, draws: dict[str, list]) -> list[Experiment]:
-    """Concrete experiments from a template and drawn values (as from :func:`draw_parameters`).
-
-    Each experiment is validated again (e.g. particles must still fit in their layer).
+def instantiate(template: Template, draws: Mapping[str, list]) -> list[Experiment]:
+    """Concrete experiments from a template and drawn values (as from :func:`draw_parameters`;
+    every free parameter drawn). Each experiment is validated again (e.g. particles must still
+    fit in their layer).
     """
+    missing = [p for p in template.priors if p not in draws]
+    if missing:
+        raise UserError(f"no value for {', '.join(missing)}")
+    if not template.priors:
+        return [template.base]
     base = template.to_dict()
     base.pop("labels", None)
     n = len(next(iter(draws.values()))) if draws else 1
@@ -87,9 +160,9 @@ def instantiate(template: Experiment, draws: dict[str, list]) -> list[Experiment
     return out
 
 
-def sample_experiments(template: Experiment, n: int, seed: int = 0) -> list[Experiment]:
+def sample_experiments(template: Template, n: int, seed: int = 0) -> list[Experiment]:
     """Draw ``n`` concrete experiments from a template's priors, reproducibly from ``seed``."""
     draws = draw_parameters(template, n, seed)
     if not draws:
-        return [instantiate(template, {})[0] for _ in range(n)]
+        return [template.base] * n
     return instantiate(template, draws) if n else []

@@ -9,7 +9,7 @@ from typing import Any
 
 from deepgisas.errors import UserError
 from deepgisas.physics.params import ParamSpec
-from deepgisas.priors import LogUniform, Number, Uniform, parse_number
+from deepgisas.priors import LogUniform, Uniform, parse_number
 
 
 def keys(d: Any, where: str, allowed: Sequence[str], required: Sequence[str] = ()) -> dict:
@@ -34,15 +34,16 @@ def one_of(d: Any, where: str, choices: Sequence[str]) -> tuple[str, Any]:
     return next(iter(d.items()))
 
 
-def spec_number(value: Any, where: str, spec: ParamSpec) -> Number:
-    """A number or a prior (``uniform`` / ``log_uniform``) whose values lie within the
-    parameter ``spec``'s bounds."""
+def spec_number(value: Any, where: str, spec: ParamSpec) -> float:
+    """A number, or a prior (``uniform`` / ``log_uniform``) whose values lie within the
+    parameter ``spec``'s bounds: then its centre (a template's base value; the prior itself is
+    collected by :func:`deepgisas.parse.find_priors`)."""
     num = parse_number(value, where)
     values = (num.lo, num.hi) if isinstance(num, Uniform | LogUniform) else (num,)
     for v in values:
         if not spec.admits(v):
             raise UserError(f"{v:g} is outside {spec.describe_bounds()} {spec.unit}", where)
-    return num
+    return float(num.from_unit(0.5)) if isinstance(num, Uniform | LogUniform) else num
 
 
 def plain(value: Any, where: str, lo: float = -math.inf, hi: float = math.inf) -> float:

@@ -7,13 +7,12 @@ from pathlib import Path
 import pytest
 
 from deepgisas.data.preprocess import InputSpec
-from deepgisas.parse import parse_experiment
-from deepgisas.sample import Experiment
+from deepgisas.templates import Template, parse_template
 from deepgisas.training.loop import TrainConfig, train
 from tests.data.helpers import small_film, small_hex
 
 
-def easy_hex(n: int = 32, bins: int = 6) -> Experiment:
+def easy_hex(n: int = 32, bins: int = 6) -> Template:
     """hex-orientation on an n x n detector with a fixed beam and lattice (short-range order,
     so rods are broad enough for 32 pixels; only xi varies, and the radius a little), xi in
     ``bins`` bins with 1 or 2 domains: a tiny network learns it in 15 s."""
@@ -25,7 +24,7 @@ def easy_hex(n: int = 32, bins: int = 6) -> Experiment:
     lat = d["sample"]["interference"]["hexagonal_lattice"]
     lat["a_nm"], lat["decay_nm"], lat["position_variance_nm2"] = 34.0, 40.0, 0.0
     d["sample"]["particles"]["shape"]["sphere"]["radius_nm"] = {"uniform": [9.0, 11.0]}
-    return parse_experiment(d)
+    return parse_template(d)
 
 
 def cfg(steps: int, **kw: object) -> TrainConfig:

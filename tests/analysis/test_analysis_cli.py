@@ -68,10 +68,10 @@ def test_resimulate_orientation_fits_better_than_uniform(hex_model: Path, tmp_pa
 
 def test_resimulate_file_and_nuisance_override(film_model: Path, tmp_path: Path) -> None:
     import deepgisas as dg
-    from deepgisas.analysis.common import Model, concrete, midpoints
+    from deepgisas.analysis.common import Model, midpoints
 
     m = Model.load(film_model)
-    exact = concrete(m.template, midpoints(m.template, {"radius_nm": 6.0, "distance_nm": 40.0}))
+    exact = m.template.at(midpoints(m.template, {"radius_nm": 6.0, "distance_nm": 40.0}))
     np.save(tmp_path / "img.npy", dg.simulate(exact))
     n = _run("resimulate", str(film_model), str(tmp_path / "img.npy"), "--set",
              "alpha_i_deg=0.3", "--reference", "none", "-o", str(tmp_path / "o"))
@@ -210,10 +210,10 @@ def test_resimulate_a_file_at_the_instruments_beam(film_model: Path, tmp_path: P
     import yaml
 
     import deepgisas as dg
-    from deepgisas.analysis.common import Model, concrete, midpoints
+    from deepgisas.analysis.common import Model, midpoints
 
     m = Model.load(film_model)
-    exact = concrete(m.template, midpoints(m.template, {"alpha_i_deg": 0.31}))
+    exact = m.template.at(midpoints(m.template, {"alpha_i_deg": 0.31}))
     np.save(tmp_path / "img.npy", dg.simulate(exact))
     inst = tmp_path / "inst.yaml"
     d = exact.to_dict()

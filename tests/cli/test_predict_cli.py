@@ -13,7 +13,7 @@ import yaml
 import deepgisas as dg
 from deepgisas.cli.main import main
 from deepgisas.data.preprocess import InputSpec
-from deepgisas.parse import parse_experiment
+from deepgisas.templates import parse_template
 from deepgisas.training.loop import TrainConfig, train
 from tests.data.helpers import small_film, small_hex, small_template
 
@@ -51,7 +51,7 @@ def test_orientation_model_gives_a_distribution(models: dict, tmp_path: Path,
     d = small_hex(32)
     d.pop("labels")
     img = tmp_path / "hex.npy"
-    np.save(img, dg.simulate(dg.sample_experiments(parse_experiment(d), 1)[0]))
+    np.save(img, dg.simulate(dg.sample_experiments(parse_template(d), 1)[0]))
     assert main(["predict", str(models["hex"]), str(img)]) == 0
     res = json.loads(capsys.readouterr().out)
     r = res["results"][0]

@@ -7,8 +7,7 @@ from pathlib import Path
 import yaml
 
 import deepgisas as dg
-from deepgisas.parse import parse_experiment
-from deepgisas.sample import Experiment
+from deepgisas.templates import Template, parse_template
 
 
 def small_hex(n: int = 32) -> dict:
@@ -18,8 +17,8 @@ def small_hex(n: int = 32) -> dict:
     return d
 
 
-def small_template(n: int = 32) -> Experiment:
-    return parse_experiment(small_hex(n))
+def small_template(n: int = 32) -> Template:
+    return parse_template(small_hex(n))
 
 
 def write_template(tmp: Path, n: int = 32, name: str = "t.yaml") -> Path:
@@ -28,11 +27,11 @@ def write_template(tmp: Path, n: int = 32, name: str = "t.yaml") -> Path:
     return p
 
 
-def small_film(n: int = 32) -> Experiment:
+def small_film(n: int = 32) -> Template:
     """The bundled film template on an n x n detector, one size (no distribution), learning
     the distance and the radius."""
     d = dg.load("film").to_dict()
     d["detector"]["spherical"]["shape"] = [n, n]
     del d["sample"]["particles"]["size_distribution"]
     d["labels"] = ["distance_nm", "radius_nm"]
-    return parse_experiment(d)
+    return parse_template(d)

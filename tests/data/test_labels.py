@@ -8,8 +8,7 @@ import pytest
 import deepgisas as dg
 from deepgisas.data.labels import LabelSpace, record, xi_histogram
 from deepgisas.errors import UserError
-from deepgisas.parse import parse_experiment
-from deepgisas.templates import draw_parameters
+from deepgisas.templates import draw_parameters, parse_template
 
 N = 4000
 KS_CRIT = 1.95 / np.sqrt(N)  # Kolmogorov-Smirnov critical value at the 0.1 % level
@@ -25,7 +24,7 @@ def ks_uniform(u: np.ndarray) -> float:
 def test_numeric_priors_match_bounds_and_distribution() -> None:
     t = dg.load("film")
     draws = draw_parameters(t, N, seed=11)
-    for path, prior in t.free_parameters.items():
+    for path, prior in t.priors.items():
         x = np.asarray(draws[path])
         assert x.min() >= prior.lo and x.max() <= prior.hi, path
         assert ks_uniform(np.asarray(prior.to_unit(x))) < KS_CRIT, path
@@ -65,7 +64,7 @@ def test_labels_round_trip_between_unit_box_and_physical_values() -> None:
 def test_log_uniform_label_is_logarithmic() -> None:
     d = dg.load("film").to_dict()
     d["sample"]["interference"]["radial_paracrystal"]["distance_nm"] = {"log_uniform": [5, 100]}
-    space = LabelSpace.of(parse_experiment(d))
+    space = LabelSpace.of(parse_template(d))
     theta = np.full((1, len(space.names)), 0.5)
     assert space.decode(theta)["distance_nm"][0] == pytest.approx(np.sqrt(5 * 100))
 
@@ -76,7 +75,7 @@ def test_beam_priors_are_nuisance_unless_named() -> None:
     assert film.orientation is None and film.bins == 0
     d = dg.load("film").to_dict()
     d["labels"] = ["alpha_i_deg", "distance_nm"]
-    chosen = LabelSpace.of(parse_experiment(d))
+    chosen = LabelSpace.of(parse_template(d))
     assert chosen.names == ["alpha_i_deg", "distance_nm"]
     hexo = LabelSpace.of(dg.load("hex-orientation"))  # labels: [orientation] in the file
     assert hexo.orientation is not None and hexo.bins == 120 and hexo.numeric == ()
@@ -88,13 +87,13 @@ def test_bad_labels_are_user_errors(labels: object) -> None:
     d = dg.load("film").to_dict()
     d["labels"] = labels
     with pytest.raises(UserError, match="labels"):
-        parse_experiment(d)
+        parse_template(d)
 
 
 def test_drawn_experiments_carry_no_labels_and_record_everything() -> None:
     t = dg.load("hex-orientation")
     e = dg.sample_experiments(t, 1, seed=0)[0]
-    assert e.labels is None and not e.is_template
+    assert isinstance(e, dg.Experiment) and "labels" not in e.to_dict()
     rec = record(draw_parameters(t, 3, seed=0))
     xi = rec["sample.interference.hexagonal_lattice.orientation.xi_deg"]
     w = rec["sample.interference.hexagonal_lattice.orientation.weights"]

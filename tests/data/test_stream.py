@@ -13,6 +13,7 @@ import deepgisas as dg
 from deepgisas.data import stream as stream_mod
 from deepgisas.data.stream import SimulatedStream, validation_batches
 from deepgisas.parse import parse_experiment
+from deepgisas.templates import parse_template
 from tests.data.helpers import small_hex, small_template
 
 
@@ -101,12 +102,12 @@ def test_augmentation_is_applied_with_a_seeded_generator() -> None:
 def test_detector_masks_reach_the_mask_channel() -> None:
     d = small_hex(16)
     d["detector"]["mask_px"] = [[6, 0, 10, 4]]  # a beam stop: columns 6-9, rows 0-3
-    b = next(iter(SimulatedStream(parse_experiment(d), batch_size=2, seed=0)))
+    b = next(iter(SimulatedStream(parse_template(d), batch_size=2, seed=0)))
     expect = torch.ones(16, 16)
     expect[0:4, 6:10] = 0
     assert torch.equal(b["x"][0, 1], expect) and torch.equal(b["x"][1, 1], expect)
     assert (b["x"][:, 0][:, 0:4, 6:10] == 0).all()
-    plain = next(iter(SimulatedStream(parse_experiment(d), batch_size=2, mask_channel=False)))
+    plain = next(iter(SimulatedStream(parse_template(d), batch_size=2, mask_channel=False)))
     assert plain["x"].shape == (2, 1, 16, 16)
 
 

@@ -13,7 +13,7 @@ from deepgisas.fit import FitConfig
 from deepgisas.fit.files import SPOT_RADIUS_DEG, fit_file, residual_limit, save_fit_png, spot_mask
 from deepgisas.io.description import read_instrument
 from deepgisas.io.images import ModelImages
-from deepgisas.parse import parse_experiment
+from deepgisas.templates import parse_template
 from tests.io.helpers import INSTRUMENTS, real
 
 QUICK = FitConfig(n_starts=2, n_polish=1, n_fill=2, max_iter=3)
@@ -43,7 +43,7 @@ def test_fit_file_masks_the_spots_and_can_be_told_not_to(tmp_path: Path) -> None
     d = dg.load("film").to_dict()
     d["detector"]["spherical"]["shape"] = [64, 64]  # a coarse grid: the mask is >= 1 pitch
     d["sample"]["particles"]["size_distribution"]["samples"] = 3
-    template = parse_experiment(d)
+    template = parse_template(d)
     inst = INSTRUMENTS / "galaxi.yaml"
     result, image, spots = fit_file(template, real("galaxi"), instrument=inst, config=QUICK)
     assert spots is not None and spots.any() and spots.sum() < 20

@@ -20,20 +20,18 @@ from deepgisas.fit import (
     network_starts,
     with_free,
 )
-from deepgisas.parse import parse_experiment
 from deepgisas.physics.simulate import simulate_tensors
-from deepgisas.sample import Experiment
-from deepgisas.templates import draw_parameters, instantiate
+from deepgisas.templates import Template, draw_parameters, instantiate, parse_template
 
 
-def film(n: int = 32, samples: int = 15) -> Experiment:
+def film(n: int = 32, samples: int = 15) -> Template:
     d = dg.load("film").to_dict()
     d["detector"]["spherical"]["shape"] = [n, n]
     d["sample"]["particles"]["size_distribution"]["samples"] = samples
-    return parse_experiment(d)
+    return parse_template(d)
 
 
-def noisy_case(template: Experiment, seed: int, counts: float = 1e4
+def noisy_case(template: Template, seed: int, counts: float = 1e4
                ) -> tuple[np.ndarray, dict[str, float]]:
     """A Poisson-noisy simulation (``counts`` at the 99th percentile) and its truth by name."""
     draws = draw_parameters(template, 1, seed=seed)
@@ -86,7 +84,7 @@ def test_pixel_subsets_are_pixels_of_the_full_detector(geometry: str, stride: in
     if geometry == "rectangular":
         d["detector"] = {"rectangular": {"shape": [24, 22], "pixel_size_mm": 0.5,
                                          "distance_mm": 1500.0, "beam_center_px": [11.3, -2.6]}}
-    free = free_tensors(parse_experiment(d))
+    free = free_tensors(parse_template(d))
     theta = torch.tensor([[0.3, 0.6, 0.4, 0.7, 0.2, 0.5]], dtype=torch.float64)
     full = simulate_tensors(free.structure, with_free(free, theta))[0].numpy()
     image = np.where(np.arange(full.shape[1]) % 5 == 1, np.nan, 1.0) * np.ones_like(full)
@@ -109,7 +107,7 @@ def test_unsupported_free_parameter_is_a_user_error() -> None:
     d = film(8, 3).to_dict()
     d["sample"]["particles"]["material"]["delta"] = {"uniform": [1e-5, 5e-5]}
     with pytest.raises(dg.UserError, match="material"):
-        free_tensors(parse_experiment(d))
+        free_tensors(parse_template(d))
 
 
 def test_starts_from_a_network_prediction_fill_in_the_nuisance() -> None:
@@ -170,10 +168,10 @@ def test_masked_pixels_are_ignored() -> None:
     assert r.parameters["radius_nm"] == pytest.approx(truth["radius_nm"], rel=0.03)
 
 
-def hex_case(n: int = 48) -> tuple[Experiment, np.ndarray, dict[str, float]]:
+def hex_case(n: int = 48) -> tuple[Template, np.ndarray, dict[str, float]]:
     d = dg.load("hex-orientation").to_dict()
     d["detector"]["spherical"]["shape"] = [n, n]
-    t = parse_experiment(d)
+    t = parse_template(d)
     draws = draw_parameters(t, 1, seed=1)
     path = "sample.interference.hexagonal_lattice.orientation"
     draws[path] = [{"xi_deg": [0.0, 30.0], "weights": [0.7, 0.3]}]

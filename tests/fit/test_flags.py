@@ -14,6 +14,7 @@ from deepgisas.fit.files import disagreement
 from deepgisas.fit.problem import FitResult
 from deepgisas.parse import parse_experiment
 from deepgisas.priors import Uniform, bound_flag
+from deepgisas.templates import parse_template
 from tests.data.helpers import small_film
 
 
@@ -26,7 +27,7 @@ def test_a_value_beyond_the_prior_is_pinned_at_its_bound_and_flagged() -> None:
     for k in ("radius_nm", "height_nm"):
         d["sample"]["particles"]["shape"]["spheroid"][k] = 6.0
     d["beam"]["alpha_i_deg"] = 0.25
-    template = parse_experiment(d)
+    template = parse_template(d)
     para = dict(d["sample"]["interference"]["radial_paracrystal"], distance_nm=40.0,
                 omega_nm=30.0)
     truth = d | {"sample": d["sample"] | {"interference": {"radial_paracrystal": para}}}

@@ -14,11 +14,11 @@ from deepgisas.cli.main import main
 from deepgisas.errors import UserError
 from deepgisas.fit import FitConfig, fit_image
 from deepgisas.fit.problem import choose_objective, is_counts
-from deepgisas.parse import parse_experiment
+from deepgisas.templates import parse_template
 from tests.data.helpers import small_film
 
 
-def _template(n: int = 32) -> dg.Experiment:
+def _template(n: int = 32) -> dg.Template:
     """The film template on n x n, two free numbers: radius and distance."""
     d = small_film(n).to_dict()
     d.pop("labels")
@@ -28,7 +28,7 @@ def _template(n: int = 32) -> dg.Experiment:
     d["sample"]["particles"]["shape"]["spheroid"]["radius_nm"] = {"uniform": [3.0, 9.0]}
     d["sample"]["interference"]["radial_paracrystal"]["distance_nm"] = {"uniform": [25.0,
                                                                                     60.0]}
-    return parse_experiment(d)
+    return parse_template(d)
 
 
 def test_the_objective_follows_the_data() -> None:

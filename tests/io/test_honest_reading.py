@@ -17,7 +17,7 @@ from deepgisas.io.description import read_instrument
 from deepgisas.io.geometry import specular_px
 from deepgisas.io.images import ModelImages, NegativeWarning, read_measured
 from deepgisas.io.readers import describe_mask, mask_reasons
-from deepgisas.parse import parse_experiment
+from deepgisas.templates import parse_template
 from tests.io.helpers import INSTRUMENTS, real
 
 
@@ -28,13 +28,13 @@ def test_the_readme_import_works() -> None:
     assert img.shape == (1024, 1024) and "masked" in img.metadata
 
 
-def _maria_window() -> dg.Experiment:
+def _maria_window() -> dg.Template:
     """A spherical model grid around MARIA's specular spot, at MARIA's wavelength."""
     d = dg.load("film").to_dict()
     d["beam"] = {"wavelength_nm": 0.6, "alpha_i_deg": 1.61, "intensity": 1.0}
     d["detector"] = {"spherical": {"phi_deg": [-2.0, 2.0], "alpha_deg": [0.0, 4.0],
                                    "shape": [80, 80]}}
-    return parse_experiment(d)
+    return parse_template(d)
 
 
 def _centroid(img: np.ndarray, r0: int, c0: int, half: int) -> tuple[float, float]:

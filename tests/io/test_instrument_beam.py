@@ -19,6 +19,7 @@ from deepgisas.fit.files import MaterialsWarning, fit_file
 from deepgisas.io.instrument import match_beam
 from deepgisas.parse import parse_experiment
 from deepgisas.sample import Beam
+from deepgisas.templates import parse_template
 from tests.io.helpers import INSTRUMENTS, real
 
 QUICK = FitConfig(n_starts=8, n_polish=2, n_fill=2)
@@ -72,7 +73,7 @@ def test_fit_takes_the_instruments_wavelength(tmp_path: Path) -> None:
         template_d["sample"]["particles"]["shape"]["spheroid"][key] = TRUTH[key]
     template_d["sample"]["interference"]["radial_paracrystal"]["omega_nm"] = TRUTH["omega_nm"]
     template_d["sample"]["particles"]["size_distribution"]["lognormal"]["sigma"] = 0.2
-    template = parse_experiment(template_d)
+    template = parse_template(template_d)
     fits = {}
     for lam in (LAMBDA, SHORT):
         d = _film(48, lam, TRUTH)
@@ -95,15 +96,15 @@ def test_fit_takes_the_instruments_wavelength(tmp_path: Path) -> None:
 def test_refine_beam_frees_a_free_wavelength_only_within_its_prior() -> None:
     from deepgisas.fit.files import instrument_template
 
-    t = parse_experiment(_film(16, LAMBDA, TRUTH) | {
+    t = parse_template(_film(16, LAMBDA, TRUTH) | {
         "beam": {"wavelength_nm": {"uniform": [0.12, 0.15]}, "alpha_i_deg": 0.2}})
     beam = Beam(0.13, 0.3)
     held, rec = instrument_template(t, beam)
-    assert held.beam.wavelength_nm == 0.13 and held.beam.alpha_i_deg == 0.3
-    assert not held.free_parameters.get("beam.wavelength_nm")
+    assert held.base.beam.wavelength_nm == 0.13 and held.base.beam.alpha_i_deg == 0.3
+    assert not held.priors.get("beam.wavelength_nm")
     assert rec["alpha_i_deg"] == {"value": 0.3, "source": "instrument", "template": 0.2}
     free, rec = instrument_template(t, beam, refine_beam=True)
-    assert "beam.wavelength_nm" in free.free_parameters and free.beam.alpha_i_deg == 0.3
+    assert "beam.wavelength_nm" in free.priors and free.base.beam.alpha_i_deg == 0.3
     assert rec["wavelength_nm"]["source"] == "fitted"
     assert "no prior" in rec["alpha_i_deg"]["note"]
 

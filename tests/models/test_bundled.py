@@ -9,8 +9,8 @@ import torch
 
 import deepgisas as dg
 from deepgisas.models.store import bundled_models, load_model, model_dir
-from deepgisas.parse import parse_experiment
 from deepgisas.predict import predict_arrays
+from deepgisas.templates import parse_template
 
 
 def test_the_models_ship() -> None:
@@ -26,7 +26,7 @@ def test_bundled_model_loads_and_predicts(name: str, template_name: str) -> None
     net, card = load_model(name)
     assert card["training"]["command"].startswith(f"deepgisas train {template_name} ")
     assert card["template"] == dg.load(template_name).to_dict()
-    template = parse_experiment(card["template"])
+    template = parse_template(card["template"])
     exps = dg.sample_experiments(template, 2, seed=99)
     res = predict_arrays(name, dg.simulate_batch(exps, dtype=torch.float32))
     if card["head"] == "distribution":

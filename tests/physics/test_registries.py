@@ -22,6 +22,7 @@ from deepgisas.physics.simulate import simulate_tensors
 from deepgisas.physics.structures import STRUCTURES, Amplitudes, StructureType, key
 from deepgisas.physics.structures.base import Domains, Particle
 from deepgisas.reference import bornagain_sample
+from deepgisas.templates import parse_template
 from tests.cases import base
 
 
@@ -80,7 +81,7 @@ def test_a_registered_type_is_fitted_documented_and_built_for_bornagain(
         registered: None) -> None:
     d = _pairs_of_cubes({"uniform": [0.0005, 0.002]})
     d["options"] = {"use_average_materials": False}  # else the layer's mean index moves too
-    template = parse_experiment(d)
+    template = parse_template(d)
     free = free_tensors(template)
     assert [q.key for q in free.params] == [key("pair_density_per_nm2")]
     lo, hi = (simulate_tensors(free.structure, with_free(free, torch.tensor([[t]],

@@ -9,6 +9,7 @@ import torch
 from deepgisas import simulate
 from deepgisas.parse import parse_experiment
 from deepgisas.physics.detector import apply_masks
+from deepgisas.templates import parse_template
 from tests.cases import talk
 
 
@@ -69,7 +70,7 @@ def test_mirror_symmetric_batches_simulate_half_the_columns(cols: int) -> None:
     d = dg.load("film").to_dict()
     d["detector"]["spherical"]["shape"] = [5, cols]
     d["detector"].update(roi_px=[1, 0, cols, 5], mask_px=[[0, 2, 2, 3]])
-    free = free_tensors(parse_experiment(d))
+    free = free_tensors(parse_template(d))
     theta = torch.tensor([[0.3, 0.6, 0.4, 0.7, 0.2, 0.5], [0.6, 0.2, 0.5, 0.1, 0.8, 0.4]],
                          dtype=torch.float64, requires_grad=True)
     p = with_free(free, theta)

@@ -37,7 +37,6 @@ import torch
 from deepgisas.analysis.common import (
     Model,
     Result,
-    concrete,
     midpoints,
     predict_x,
     pyplot,
@@ -62,9 +61,9 @@ def single_domain_patterns(model: Model, unknown: str | None, points: int,
     grid = np.array([np.nan])
     path = None
     if unknown is not None:
-        names = free_name_map(list(model.template.free_parameters))
+        names = free_name_map(list(model.template.priors))
         path = names.get(unknown)
-        prior = model.template.free_parameters.get(path) if path else None
+        prior = model.template.priors.get(path) if path else None
         if prior is None or isinstance(prior, RandomBins):
             known = sorted(n for n in names if "." not in n and names[n] in base)
             raise UserError(f"not a numeric free parameter of the model's template: {unknown!r} "
@@ -77,7 +76,7 @@ def single_domain_patterns(model: Model, unknown: str | None, points: int,
         values = dict(base)
         if path is not None:
             values[path] = float(g)
-        exps = [concrete(model.template, {**values, lab.orientation: {
+        exps = [model.template.at({**values, lab.orientation: {
             "xi_deg": [float(x)], "weights": [1.0]}}) for x in lab.xi_deg()]
         mus.append(simulate_batch(exps, dtype=torch.float64))
     return np.stack(mus), grid

@@ -180,7 +180,7 @@ def run_resimulate(run: Run, opts: ResimulateOptions) -> Result:
     out = out_dir(run.output)
     imgs, _, names, read_at = load_inputs(model, run.inputs, augment=False)
     ref = None if opts.reference == "none" else opts.reference
-    free = model.template.free_parameters  # the instrument's beam, unless --set
+    free = model.template.priors  # the instrument's beam, unless --set
     beam = {model.labels.short[p]: v for p, v in read_at.items() if p in free}
     return resimulate(model, imgs, names, out, ref, {**beam, **overrides(opts.set_values or [])})
 
@@ -306,10 +306,11 @@ class TransferOptions:
     "transfer", title="Transfer learning", options=TransferOptions,
     help="fine-tune on another template against training from scratch with the same budget")
 def run_transfer(run: Run, opts: TransferOptions) -> Result:
-    from deepgisas.io.description import load
+    from deepgisas.io.description import load_template
     from deepgisas.training.loop import TrainConfig
 
     cfg = TrainConfig(minutes=opts.minutes, max_steps=opts.max_steps,
                       batch_size=opts.batch_size, steps_per_epoch=opts.steps_per_epoch,
                       val_size=opts.val_size, workers=opts.workers, seed=run.seed)
-    return transfer(run.model, load(opts.template), out_dir(run.output), cfg, progress=True)
+    return transfer(run.model, load_template(opts.template), out_dir(run.output), cfg,
+                    progress=True)

@@ -21,10 +21,9 @@ from deepgisas.io.atomic import atomic_write
 from deepgisas.models import Net
 from deepgisas.models.heads import head_of
 from deepgisas.models.trained import TrainedModel
-from deepgisas.parse import parse_experiment
-from deepgisas.sample import Experiment, RandomBins
+from deepgisas.sample import RandomBins
 from deepgisas.simulation import simulate_batch
-from deepgisas.templates import draw_parameters, instantiate, set_path
+from deepgisas.templates import Template, draw_parameters, instantiate
 
 BATCH = 64
 
@@ -100,14 +99,14 @@ def parse_distribution(text: str, bins: int) -> np.ndarray:
     return out / out.sum()
 
 
-def midpoints(template: Experiment, overrides: dict[str, float] | None = None
+def midpoints(template: Template, overrides: dict[str, float] | None = None
               ) -> dict[str, Any]:
     """Nuisance values for one pattern: every numeric free parameter at its prior's midpoint
     (in the unit box, i.e. the geometric mean for log_uniform), except ``overrides`` (short
     names or paths)."""
     from deepgisas.sample import free_name_map
 
-    free = template.free_parameters
+    free = template.priors
     names = free_name_map(list(free))
     out: dict[str, Any] = {p: float(prior.from_unit(0.5)) for p, prior in free.items()
                            if not isinstance(prior, RandomBins)}
@@ -119,16 +118,6 @@ def midpoints(template: Experiment, overrides: dict[str, float] | None = None
     return out
 
 
-def concrete(template: Experiment, values: dict[str, Any]) -> Experiment:
-    """The template with every free parameter set (``values``: path -> value)."""
-    missing = set(template.free_parameters) - set(values)
-    if missing:
-        raise UserError(f"no value for {', '.join(sorted(missing))}")
-    tree = template.to_dict()
-    tree.pop("labels", None)
-    for path, v in values.items():
-        set_path(tree, path, v)
-    return parse_experiment(tree, "analysis")
 
 
 @dataclass(frozen=True)
@@ -156,7 +145,7 @@ def simulate_set(model: Model, n: int, seed: int, fixed: dict[str, Any] | None =
     draws = draw_parameters(model.template, n, ss)
     for path, value in (fixed or {}).items():
         draws[path] = [value] * n
-    exps = instantiate(model.template, draws) if draws else [model.template] * n
+    exps = instantiate(model.template, draws) if draws else [model.template.base] * n
     inten = simulate_batch(exps, dtype=torch.float32)
     labels = model.labels.encode(draws)
     if augment:

@@ -21,7 +21,6 @@ import numpy as np
 from deepgisas.analysis.common import (
     Model,
     Result,
-    concrete,
     label_values,
     midpoints,
     parse_distribution,
@@ -47,7 +46,7 @@ def log_misfit(data: np.ndarray, sim: np.ndarray) -> tuple[float, np.ndarray]:
 
 def pattern_for(model: Model, values: np.ndarray, nuisance: dict[str, Any]) -> np.ndarray:
     """The simulated pattern [H, W] of one label vector with the given nuisance values."""
-    return simulate(concrete(model.template, {**nuisance, **label_values(model, values)}))
+    return simulate(model.template.at({**nuisance, **label_values(model, values)}))
 
 
 def reference_labels(model: Model, reference: str) -> np.ndarray:

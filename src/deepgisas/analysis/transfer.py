@@ -21,7 +21,7 @@ import numpy as np
 
 from deepgisas.analysis.common import Model, Result, pyplot, save_figure
 from deepgisas.analysis.curves import read_curve
-from deepgisas.sample import Experiment
+from deepgisas.templates import Template
 from deepgisas.training.loop import TrainConfig, train
 
 
@@ -39,7 +39,7 @@ def speed_up(scratch: list[dict[str, float]], tuned: list[dict[str, float]], key
             "final_scratch": scratch[-1][key], "final_finetuned": tuned[-1][key]}
 
 
-def transfer(source: str | Path, template: Experiment, out: Path, cfg: TrainConfig,
+def transfer(source: str | Path, template: Template, out: Path, cfg: TrainConfig,
              progress: bool = False) -> Result:
     """Train ``out/finetuned`` (from ``source``) and ``out/scratch`` on ``template`` with
     ``cfg`` (its arch and input are replaced by the source's); ``transfer.png``."""
@@ -47,7 +47,7 @@ def transfer(source: str | Path, template: Experiment, out: Path, cfg: TrainConf
 
     src = Model.load(source)
     s0 = src.spec
-    spec = default_input(template.detector.shape, src.card["arch"], augment=s0.augment,
+    spec = default_input(template.base.detector.shape, src.card["arch"], augment=s0.augment,
                          mask_channel=s0.mask_channel, bin_counts=s0.bin_counts, scale=s0.scale,
                          jitter=s0.jitter)
     base = replace(cfg, arch=src.card["arch"], input=spec, init_from=None)

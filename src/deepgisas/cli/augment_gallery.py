@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from deepgisas.api import load
+    from deepgisas.api import load_template
     from deepgisas.data.gallery import augmentation_gallery
 
     out = Path(args.output)
@@ -30,6 +30,6 @@ def run(args: argparse.Namespace) -> None:
         raise UserError("the output must end in .png", str(out))
     if not out.parent.exists():
         raise UserError("the folder does not exist", str(out))
-    panels, (rows, cols) = augmentation_gallery(load(args.template), out, args.seed,
+    panels, (rows, cols) = augmentation_gallery(load_template(args.template), out, args.seed,
                                                 Path(str(args.template)).name)
     print(f"wrote {out} ({panels} panels of a {rows} x {cols} pattern, seed {args.seed})")

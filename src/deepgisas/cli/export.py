@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> None:
     from deepgisas.models.nets import for_inference
     from deepgisas.models.onnx import ONNX, OnnxRunner, export_onnx, time_engines, write_timing
     from deepgisas.models.store import load_model, model_dir
-    from deepgisas.parse import parse_experiment
+    from deepgisas.templates import parse_template
 
     net, card = load_model(args.model)
     out = Path(args.output) if args.output else model_dir(args.model) / ONNX
@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> None:
     if out.name != ONNX:  # a copy elsewhere: predict never uses it, so no timing record
         return
     spec = InputSpec.from_dict(card["input"])
-    shape = parse_experiment(card["template"], "model card").detector.shape
+    shape = parse_template(card["template"], "model card").base.detector.shape
     t = time_engines(for_inference(net), OnnxRunner(out), _inputs(spec, shape))  # as predict
     write_timing(out.parent, t)
     print(f"with preprocessing: ONNX Runtime {t['onnx_ms_per_image']:.3g} ms/image, eager torch "

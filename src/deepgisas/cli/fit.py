@@ -56,7 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from deepgisas.api import load
+    from deepgisas.api import load_template
     from deepgisas.errors import UserError
     from deepgisas.fit import FitConfig
     from deepgisas.fit.files import SPOT_RADIUS_DEG, fit_file, save_fit_png
@@ -70,8 +70,8 @@ def run(args: argparse.Namespace) -> None:
         Path(args.image).name.split(".")[0] + ".fit.png")
     if not png.parent.is_dir():
         raise UserError("the folder does not exist", str(png.parent))
-    template = load(args.template)
-    if not template.is_template:
+    template = load_template(args.template)
+    if not template.priors:
         raise UserError("the description has no free parameters to fit", args.template)
     result, image, spots = fit_file(template, args.image, args.model, args.instrument,
                                     alpha_i_deg=alpha_i(args),

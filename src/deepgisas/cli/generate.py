@@ -26,14 +26,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from deepgisas.api import load
+    from deepgisas.api import load_template
     from deepgisas.data.generate import generate
     from deepgisas.errors import UserError
 
     if args.workers < 1:
         raise UserError(f"--workers must be >= 1, got {args.workers}")
-    template = load(args.template)
-    if not template.free_parameters:
+    template = load_template(args.template)
+    if not template.priors:
         raise UserError("the template has no free parameters: nothing to vary", args.template)
     m = generate(template, args.n, args.output, workers=args.workers,
                  shard_size=args.shard_size, seed=args.seed, scheduler=args.scheduler)

@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from deepgisas.api import load, simulate
+    from deepgisas.api import load_template, simulate
     from deepgisas.plots import save_detector_png
 
     out = Path(args.output)
@@ -33,10 +33,11 @@ def run(args: argparse.Namespace) -> None:
     for path in (out, Path(args.png) if args.png else None):
         if path is not None and not path.parent.exists():
             raise UserError("the folder does not exist", str(path))
-    experiment = load(args.file)
-    if experiment.is_template:
-        free = ", ".join(experiment.free_parameters)
+    template = load_template(args.file)
+    if template.priors:
+        free = ", ".join(template.priors)
         raise UserError(f"free parameters are not allowed in simulate: {free}", args.file)
+    experiment = template.base
     image = simulate(experiment)
     atomic_write(out, lambda f: np.save(f, image))
     if args.png:

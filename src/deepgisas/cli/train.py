@@ -81,7 +81,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> None:
     from pathlib import Path
 
-    from deepgisas.api import load
+    from deepgisas.api import load_template
     from deepgisas.data.preprocess import default_input
     from deepgisas.errors import UserError
     from deepgisas.training.loop import TrainConfig, train
@@ -99,10 +99,10 @@ def run(args: argparse.Namespace) -> None:
         torch.set_num_threads(args.threads)
     if args.init_head and not args.init_from:
         raise UserError("--init-head needs --init-from")
-    template = load(args.template)
-    if not template.free_parameters:
+    template = load_template(args.template)
+    if not template.priors:
         raise UserError("the template has no free parameters to learn", args.template)
-    spec = default_input(template.detector.shape, args.arch, args.crop, args.downsample,
+    spec = default_input(template.base.detector.shape, args.arch, args.crop, args.downsample,
                          args.augment, not args.no_mask_channel, args.bin_counts,
                          args.intensity_scale, args.crop_jitter)
     cfg = TrainConfig(arch=args.arch, minutes=args.minutes, max_steps=args.max_steps,

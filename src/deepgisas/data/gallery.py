@@ -12,9 +12,8 @@ import torch
 from deepgisas.data import augment as A
 from deepgisas.data.augment import Compose, Scale
 from deepgisas.io.atomic import atomic_write
-from deepgisas.sample import Experiment
 from deepgisas.simulation import simulate_batch
-from deepgisas.templates import sample_experiments
+from deepgisas.templates import Template, sample_experiments
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -45,13 +44,12 @@ def _panels(crop: int) -> list[tuple[str, Step, str | None]]:
     ]
 
 
-def augmentation_gallery(template: Experiment, out: Path, seed: int = 0, name: str = "template"
+def augmentation_gallery(template: Template, out: Path, seed: int = 0, name: str = "template"
                          ) -> tuple[int, tuple[int, int]]:
     """Draw one experiment of ``template`` (seeded), simulate it and write the PNG grid to
     ``out``: each augmentation step alone on it, masked pixels in ``MASKED_COLOUR``. Returns
     the number of panels and the pattern's shape."""
-    experiment = (sample_experiments(template, 1, seed=seed)[0] if template.is_template
-                  else template)
+    experiment = sample_experiments(template, 1, seed=seed)[0]
     clean = torch.from_numpy(simulate_batch([experiment]))  # [1, H, W], NaN = masked
     mask = torch.isfinite(clean)
     clean = torch.where(mask, clean, torch.zeros_like(clean))

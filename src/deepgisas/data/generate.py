@@ -24,7 +24,7 @@ from tqdm import tqdm
 from deepgisas.data.shards import MANIFEST, check_shard, plan, read_manifest, write_shard
 from deepgisas.errors import UserError
 from deepgisas.io.atomic import atomic_write
-from deepgisas.sample import Experiment
+from deepgisas.templates import Template
 
 PLAN_KEYS = ("template", "n", "shard_size", "seed")
 
@@ -35,10 +35,10 @@ def _init_worker(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def _prepare(template: Experiment, n: int, folder: Path, shard_size: int, seed: int
+def _prepare(template: Template, n: int, folder: Path, shard_size: int, seed: int
              ) -> tuple[dict[str, Any], list[dict]]:
     """Write or check the manifest; return it and the shards still to make."""
-    if not template.free_parameters:
+    if not template.priors:
         raise UserError("the template has no free parameters: nothing to vary")
     manifest = plan(template, n, shard_size, seed)
     if folder.exists() and not folder.is_dir():
@@ -100,7 +100,7 @@ def _dask(folder: Path, manifest: dict, todo: list[dict], address: str) -> Itera
             yield fut.result()
 
 
-def generate(template: Experiment, n: int, out: str | Path, workers: int = 1,
+def generate(template: Template, n: int, out: str | Path, workers: int = 1,
              shard_size: int = 256, seed: int = 0, scheduler: str | None = None,
              progress: bool = True) -> dict[str, Any]:
     """Simulate ``n`` patterns from ``template`` into HDF5 shards in folder ``out``.

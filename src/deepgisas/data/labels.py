@@ -20,7 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from deepgisas.priors import Prior
-from deepgisas.sample import Experiment, RandomBins, free_name_map
+from deepgisas.sample import RandomBins, free_name_map
+from deepgisas.templates import Template
 
 NUISANCE_PREFIXES = ("beam.", "detector.")
 
@@ -37,8 +38,8 @@ class LabelSpace:
     short: dict[str, str]  # path -> short name (the last path part when unique)
 
     @classmethod
-    def of(cls, template: Experiment) -> LabelSpace:
-        free = template.free_parameters
+    def of(cls, template: Template) -> LabelSpace:
+        free = template.priors
         if template.labels is not None:
             chosen = list(template.labels)
         else:

@@ -48,9 +48,8 @@ from deepgisas.data.labels import LabelSpace
 from deepgisas.data.preprocess import InputSpec
 from deepgisas.data.stream import generator, stream_id
 from deepgisas.errors import UserError
-from deepgisas.sample import Experiment
 from deepgisas.simulation import simulate_batch
-from deepgisas.templates import draw_parameters, instantiate
+from deepgisas.templates import Template, draw_parameters, instantiate
 
 
 def gibbs_targets(counts: Tensor, view: Tensor, weights: Tensor, scale: float) -> Tensor:
@@ -87,7 +86,7 @@ class PosteriorStream(IterableDataset):
     ``label`` (the true xi distributions), ``counts`` (before the beam stop) and ``scale``.
     Use it as :class:`SimulatedStream` is used."""
 
-    def __init__(self, template: Experiment, spec: InputSpec, batch_size: int = 32,
+    def __init__(self, template: Template, spec: InputSpec, batch_size: int = 32,
                  seed: int = 0, pool: int = 16, refresh: int = 8,
                  n_batches: int | None = None, dtype: torch.dtype = torch.float32,
                  start: int = 0, labels: bool = False) -> None:

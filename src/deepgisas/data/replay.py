@@ -36,7 +36,7 @@ from deepgisas.data.labels import LabelSpace, record
 from deepgisas.data.prefetch import lower_priority
 from deepgisas.data.stream import Augment, generator, simulate_draws, stream_id, to_batch
 from deepgisas.errors import UserError
-from deepgisas.sample import Experiment
+from deepgisas.templates import Template
 
 SIMULATOR_NICE = 10  # CPU priority of the simulating thread (see above)
 
@@ -130,7 +130,7 @@ class BufferedStream(IterableDataset):
     and drawn so far. Memory: ``capacity`` x rows x cols x 4 bytes, and the labels.
     """
 
-    def __init__(self, template: Experiment, capacity: int, batch_size: int = 16,
+    def __init__(self, template: Template, capacity: int, batch_size: int = 16,
                  seed: int = 0, augment: Augment | None = None, chunk: int = 8,
                  dtype: torch.dtype = torch.float64, mask_channel: bool = True,
                  start: int = 0, params: bool = True) -> None:

@@ -14,7 +14,7 @@ from torch.utils.data import IterableDataset
 from deepgisas.data.labels import LabelSpace
 from deepgisas.data.shards import check_shard, read_manifest
 from deepgisas.data.stream import Augment, generator, stream_id, to_batch
-from deepgisas.parse import parse_experiment
+from deepgisas.templates import parse_template
 
 
 class ShardDataset(IterableDataset):
@@ -37,7 +37,7 @@ class ShardDataset(IterableDataset):
         self.manifest = read_manifest(self.folder)
         for entry in self.manifest["shards"]:
             check_shard(self.folder, entry, self.manifest["shape"])
-        self.template = parse_experiment(self.manifest["template"], str(self.folder))
+        self.template = parse_template(self.manifest["template"], str(self.folder))
         self.labels = LabelSpace.of(self.template)
         self.batch_size, self.augment, self.shuffle = batch_size, augment, shuffle
         self.seed, self.epochs, self.device = seed, epochs, device

@@ -31,8 +31,8 @@ from deepgisas.data.stream import simulate_draws
 from deepgisas.errors import UserError
 from deepgisas.io.atomic import default_mode
 from deepgisas.io.text import read_json
-from deepgisas.parse import parse_experiment
-from deepgisas.sample import Experiment, Spherical
+from deepgisas.sample import Spherical
+from deepgisas.templates import Template, parse_template
 
 FORMAT = "deepgisas-shards/1"
 MANIFEST = "manifest.json"
@@ -42,7 +42,7 @@ def shard_name(k: int) -> str:
     return f"shard-{k:05d}.h5"
 
 
-def plan(template: Experiment, n: int, shard_size: int, seed: int) -> dict[str, Any]:
+def plan(template: Template, n: int, shard_size: int, seed: int) -> dict[str, Any]:
     """The manifest of a generation: which shards hold which patterns."""
     if n < 1 or shard_size < 1:
         raise UserError(f"need n >= 1 and shard size >= 1, got {n} and {shard_size}")
@@ -50,15 +50,15 @@ def plan(template: Experiment, n: int, shard_size: int, seed: int) -> dict[str, 
     shards = [{"index": k, "file": shard_name(k), "first": first, "n": min(shard_size, n - first)}
               for k, first in enumerate(range(0, n, shard_size))]
     return {"format": FORMAT, "template": template.to_dict(), "n": n, "shard_size": shard_size,
-            "seed": seed, "shape": list(template.detector.shape),
+            "seed": seed, "shape": list(template.base.detector.shape),
             "labels": {"orientation": labels.orientation, "bins": labels.bins,
                        "numeric": list(labels.numeric), "names": labels.names},
             "shards": shards}
 
 
-def _axes(template: Experiment) -> dict[str, np.ndarray]:
-    g = template.detector.geometry
-    rows, cols = template.detector.shape
+def _axes(template: Template) -> dict[str, np.ndarray]:
+    g = template.base.detector.geometry
+    rows, cols = template.base.detector.shape
     if isinstance(g, Spherical):
         def centres(lo: float, hi: float, m: int) -> np.ndarray:
             return lo + (np.arange(m) + 0.5) * (hi - lo) / m
@@ -73,7 +73,7 @@ def write_shard(folder: str, template_dict: dict, k: int, first: int, n: int, se
     """
     import h5py
 
-    template = parse_experiment(template_dict, "template")
+    template = parse_template(template_dict, "template")
     clean = simulate_draws(template, n, np.random.SeedSequence(seed, spawn_key=(2, k)),
                            dtype=torch.float32)  # float32 matches BornAgain to < 1e-3
     path = Path(folder) / shard_name(k)

@@ -14,10 +14,10 @@ from deepgisas.data.replay import BufferedStream
 from deepgisas.data.shard_dataset import ShardDataset
 from deepgisas.data.stream import SimulatedStream
 from deepgisas.errors import UserError
-from deepgisas.sample import Experiment
+from deepgisas.templates import Template
 
 
-def training_stream(template: Experiment, spec: InputSpec, batch_size: int, seed: int,
+def training_stream(template: Template, spec: InputSpec, batch_size: int, seed: int,
                     start: int, dtype: torch.dtype, data: str | Path | None = None,
                     targets: str = "labels", buffer: int | None = None,
                     repeats: int = 1, orientation: bool = False) -> IterableDataset:

@@ -22,14 +22,13 @@ from torch.utils.data import IterableDataset, get_worker_info
 from deepgisas.data.augment import to_network_input
 from deepgisas.data.labels import LabelSpace, record
 from deepgisas.errors import UserError
-from deepgisas.sample import Experiment
 from deepgisas.simulation import simulate_batch
-from deepgisas.templates import draw_parameters, instantiate
+from deepgisas.templates import Template, draw_parameters, instantiate
 
 Augment = Callable[..., tuple[torch.Tensor, torch.Tensor]]
 
 
-def template_hash(template: Experiment) -> int:
+def template_hash(template: Template) -> int:
     """A stable 63-bit integer from the template's canonical JSON (for validation seeds)."""
     text = json.dumps(template.to_dict(), sort_keys=True)
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little") >> 1
@@ -44,13 +43,13 @@ class Clean:
     labels: dict[str, np.ndarray]  # LabelSpace.encode: "dist" [n, bins] and/or "theta" [n, P]
 
 
-def simulate_draws(template: Experiment, n: int, seed: np.random.SeedSequence | int,
+def simulate_draws(template: Template, n: int, seed: np.random.SeedSequence | int,
                    labels: LabelSpace | None = None, dtype: torch.dtype = torch.float64,
                    device: str | torch.device = "cpu") -> Clean:
     """Draw ``n`` experiments from ``template`` with ``seed``, simulate them and label them."""
     labels = labels or LabelSpace.of(template)
     draws = draw_parameters(template, n, seed)
-    exps = instantiate(template, draws) if draws else [template] * n
+    exps = instantiate(template, draws) if draws else [template.base] * n
     inten = simulate_batch(exps, device=device, dtype=dtype).astype(np.float32)
     return Clean(inten, draws, labels.encode(draws))
 
@@ -106,7 +105,7 @@ class SimulatedStream(IterableDataset):
     batches, each worker and each distributed rank its own stream.
     """
 
-    def __init__(self, template: Experiment, batch_size: int = 16, seed: int = 0,
+    def __init__(self, template: Template, batch_size: int = 16, seed: int = 0,
                  augment: Augment | None = None, n_batches: int | None = None,
                  dtype: torch.dtype = torch.float64, device: str | torch.device = "cpu",
                  mask_channel: bool = True, start: int = 0, repeats: int = 1,
@@ -141,7 +140,7 @@ class SimulatedStream(IterableDataset):
             g += n_streams
 
 
-def validation_batches(template: Experiment, n: int, batch_size: int = 64,
+def validation_batches(template: Template, n: int, batch_size: int = 64,
                        augment: Augment | None = None, dtype: torch.dtype = torch.float64,
                        device: str | torch.device = "cpu", mask_channel: bool = True
                        ) -> list[dict[str, torch.Tensor]]:

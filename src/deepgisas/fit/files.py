@@ -16,7 +16,6 @@ hides little else.
 from __future__ import annotations
 
 import warnings
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,8 @@ from deepgisas.io.description import read_instrument
 from deepgisas.io.geometry import beam_spots
 from deepgisas.io.images import ModelImages
 from deepgisas.priors import LogUniform, Uniform
-from deepgisas.sample import Beam, Experiment, Spherical
+from deepgisas.sample import Beam, Spherical
+from deepgisas.templates import Template
 from deepgisas.units import DEG
 
 SPOT_RADIUS_DEG = 0.06  # masked around the specular and direct beams (see the module docstring)
@@ -41,7 +41,7 @@ class MaterialsWarning(UserWarning):
 
 
 def network_start(model: str | Path, path: str | Path, inst: tuple[Any, Any] | None,
-                  template: Experiment, image: np.ndarray, instrument: str = "instrument",
+                  template: Template, image: np.ndarray, instrument: str = "instrument",
                   reader: ModelImages | None = None, keep_negative: bool = False
                   ) -> dict[str, Any]:
     """The model's prediction for the image file, given as ``image`` on the template's grid
@@ -55,15 +55,15 @@ def network_start(model: str | Path, path: str | Path, inst: tuple[Any, Any] | N
     own = predictor.template
     own_reader = ModelImages(own, inst, instrument, keep_negative)
     if reader is None or not own_reader.same_grid(reader):
-        if inst is not None or own.detector != template.detector:
+        if inst is not None or own.base.detector != template.base.detector:
             image = own_reader(path, warn=False)
     result = predictor(image[None])[0]
     result["extrapolation"] = own_reader.extrapolation
     return result
 
 
-def instrument_template(template: Experiment, beam: Beam, refine_beam: bool = False
-                        ) -> tuple[Experiment, dict[str, dict[str, Any]]]:
+def instrument_template(template: Template, beam: Beam, refine_beam: bool = False
+                        ) -> tuple[Template, dict[str, dict[str, Any]]]:
     """``template`` with the instrument's ``beam``: its wavelength and incidence angle replace
     the template's, fixed or free (with ``refine_beam``, a free one stays free within its
     prior). Returns the template and the record of each: ``{"value", "source":
@@ -74,52 +74,46 @@ def instrument_template(template: Experiment, beam: Beam, refine_beam: bool = Fa
     record: dict[str, dict[str, Any]] = {}
     values: dict[str, float] = {}
     for key in ("wavelength_nm", "alpha_i_deg"):
-        given = getattr(beam, key)
-        if not isinstance(given, int | float):
-            raise UserError(f"beam.{key} of the instrument must be a number")
-        mine = getattr(template.beam, key)
-        prior = isinstance(mine, Uniform | LogUniform)
-        if refine_beam and prior:
-            record[key] = {"source": "fitted", "prior": [mine.lo, mine.hi],
-                           "instrument": float(given)}
+        given = float(getattr(beam, key))
+        prior = template.priors.get(f"beam.{key}")
+        if refine_beam and isinstance(prior, Uniform | LogUniform):
+            record[key] = {"source": "fitted", "prior": [prior.lo, prior.hi],
+                           "instrument": given}
             continue
-        values[key] = float(given)
-        record[key] = {"value": float(given), "source": "instrument"}
-        if not prior and float(mine) != float(given):
-            record[key]["template"] = float(mine)
+        values[key] = given
+        record[key] = {"value": given, "source": "instrument"}
+        mine = float(getattr(template.base.beam, key))
+        if prior is None and mine != given:
+            record[key]["template"] = mine
         if refine_beam:
             record[key]["note"] = "the template has no prior to refine it within"
-    old = template.beam.wavelength_nm
+    old = template.base.beam.wavelength_nm
     new = values.get("wavelength_nm")
-    if (new is not None and isinstance(old, int | float) and abs(new / old - 1) > 0.01
-            and _has_materials(template)):
+    if (new is not None and "beam.wavelength_nm" not in template.priors
+            and abs(new / old - 1) > 0.01 and _has_materials(template)):
         warnings.warn(f"the template's material constants (delta, beta) are for {old:g} nm "
                       f"and are used as given at the instrument's {new:g} nm; X-ray and "
                       "neutron deltas scale as the wavelength squared: give them at "
                       f"{new:g} nm", MaterialsWarning, stacklevel=2)
-    paths = {f"beam.{k}" for k in values}
-    labels = template.labels
-    if labels is not None:
-        labels = tuple(p for p in labels if p not in paths) or None
-    return replace(template, beam=replace(template.beam, **values), labels=labels), record
+    return template.fix({f"beam.{k}": v for k, v in values.items()}), record
 
 
-def _has_materials(template: Experiment) -> bool:
-    s = template.sample
+def _has_materials(template: Template) -> bool:
+    s = template.base.sample
     mats = [layer.material for layer in s.layers]
     if s.particles is not None:
         mats.append(s.particles.material)
     return any(m.delta != 0 or m.beta != 0 for m in mats)
 
 
-def spot_mask(template: Experiment, reader: ModelImages,
+def spot_mask(template: Template, reader: ModelImages,
               spot_radius_deg: float | None = SPOT_RADIUS_DEG) -> np.ndarray | None:
     """True on the pixels of ``template``'s grid within ``spot_radius_deg`` of the specular
     and direct beams of images read by ``reader`` (None when it knows no alpha_i)."""
     if reader.target_alpha_i is None or not spot_radius_deg:
         return None
     # on the grid the spots sit at the grid's (matched) incidence angle
-    return beam_spots(template.detector.geometry, reader.target_alpha_i,
+    return beam_spots(template.base.detector.geometry, reader.target_alpha_i,
                       spot_radius_deg * DEG, reader.target_alpha_i)
 
 
@@ -140,7 +134,7 @@ def disagreement(network: dict[str, Any], result: FitResult) -> dict[str, float]
     return out
 
 
-def fit_file(template: Experiment, path: str | Path, model: str | Path | None = None,
+def fit_file(template: Template, path: str | Path, model: str | Path | None = None,
              instrument: str | Path | None = None, config: FitConfig | None = None,
              alpha_i_deg: float | None = None, spot_radius_deg: float | None = SPOT_RADIUS_DEG,
              refine_beam: bool = False, orientation: str | None = None,
@@ -174,8 +168,8 @@ def fit_file(template: Experiment, path: str | Path, model: str | Path | None = 
     if inst is not None:
         fitting, beam_record = instrument_template(template, inst[0], refine_beam)
         # images are read at the instrument's beam (also while refine_beam fits it)
-        reading = replace(fitting, beam=replace(
-            fitting.beam, wavelength_nm=inst[0].wavelength_nm, alpha_i_deg=inst[0].alpha_i_deg))
+        reading = fitting.fix({"beam.wavelength_nm": inst[0].wavelength_nm,
+                               "beam.alpha_i_deg": inst[0].alpha_i_deg})
     reader = ModelImages(reading, inst, str(instrument))
     image = reader(path)
     spots = spot_mask(reading, reader, spot_radius_deg)
@@ -218,7 +212,7 @@ def residual_limit(resid: np.ndarray, percentile: float = 99.0) -> float:
     return max(float(np.percentile(finite, percentile)), 0.01) if finite.size else 1.0
 
 
-def save_fit_png(data: np.ndarray, result: FitResult, template: Experiment, path: Path,
+def save_fit_png(data: np.ndarray, result: FitResult, template: Template, path: Path,
                  title: str = "", spots: np.ndarray | None = None) -> None:
     """Data, fit (same log colour scale) and log residual, with two lines of figures. ``spots``
     (bool, True = masked around the specular and direct beams) are outlined in cyan and left
@@ -230,12 +224,12 @@ def save_fit_png(data: np.ndarray, result: FitResult, template: Experiment, path
     import matplotlib.pyplot as plt
     from matplotlib.colors import LogNorm
 
-    g = template.detector.geometry
+    g = template.base.detector.geometry
     if isinstance(g, Spherical):
         extent = (g.phi_deg[0], g.phi_deg[1], g.alpha_deg[0], g.alpha_deg[1])
         xlabel, ylabel = r"$\phi_f$ (deg)", r"$\alpha_f$ (deg)"
     else:
-        extent = (0, template.detector.shape[1], 0, template.detector.shape[0])
+        extent = (0, template.base.detector.shape[1], 0, template.base.detector.shape[0])
         xlabel, ylabel = "column (px)", "row from the bottom (px)"
     shown = np.where(np.isfinite(data) & (data > 0), data, np.nan)
     keep = np.isfinite(shown) if spots is None else np.isfinite(shown) & ~spots

@@ -50,10 +50,10 @@ from deepgisas.fit.problem import (
     starts,
 )
 from deepgisas.fit.tensors import FreeTensors, free_tensors, physical
-from deepgisas.sample import Experiment
+from deepgisas.templates import Template
 
 
-def fit_parameters(template: Experiment, image: np.ndarray, mask: np.ndarray | None = None,
+def fit_parameters(template: Template, image: np.ndarray, mask: np.ndarray | None = None,
                    start: Start | Sequence[Start] | None = None,
                    fixed: Mapping[str, float] | None = None,
                    config: FitConfig | None = None) -> FitResult:
@@ -96,7 +96,7 @@ def fit_parameters(template: Experiment, image: np.ndarray, mask: np.ndarray | N
     return result
 
 
-def _fit(template: Experiment, data: np.ndarray, free: FreeTensors,
+def _fit(template: Template, data: np.ndarray, free: FreeTensors,
          start: Start | Sequence[Start] | None, cfg: FitConfig, t0: float) -> FitResult:
     """One search of :func:`fit_image` (data masked, free parameters compiled)."""
     positive = data[np.isfinite(data) & (data > 0)]

@@ -12,10 +12,11 @@ from deepgisas.errors import UserError
 from deepgisas.fit.gradient import fit_parameters
 from deepgisas.fit.orientation import fit_orientation
 from deepgisas.fit.problem import FitConfig, FitResult, Start, choose_objective, is_counts, masked
-from deepgisas.sample import Experiment, RandomBins
+from deepgisas.sample import RandomBins
+from deepgisas.templates import Template
 
 
-def fit_image(template: Experiment, image: np.ndarray, mask: np.ndarray | None = None,
+def fit_image(template: Template, image: np.ndarray, mask: np.ndarray | None = None,
               start: Start | Sequence[Start] | None = None, fixed: Mapping[str, float] | None
               = None, config: FitConfig | None = None) -> FitResult:
     """Fit ``template``'s free parameters to ``image``.
@@ -30,7 +31,7 @@ def fit_image(template: Experiment, image: np.ndarray, mask: np.ndarray | None =
     :func:`deepgisas.fit.orientation.fit_orientation`, the others by
     :func:`deepgisas.fit.gradient.fit_parameters`.
     """
-    if not any(isinstance(p, RandomBins) for p in template.free_parameters.values()):
+    if not any(isinstance(p, RandomBins) for p in template.priors.values()):
         return fit_parameters(template, image, mask, start, fixed, config)
     if config is not None and config.objective == "gaussian":
         raise UserError("orientation fits take the poisson or the log objective", "objective",

@@ -67,7 +67,8 @@ from deepgisas.fit.problem import (
 )
 from deepgisas.fit.tensors import FreeTensors, free_tensors, physical, with_free
 from deepgisas.physics.structures.hexagonal_lattice import A as LATTICE_A
-from deepgisas.sample import Experiment, RandomBins
+from deepgisas.sample import RandomBins
+from deepgisas.templates import Template
 from deepgisas.units import DEG
 
 
@@ -316,7 +317,7 @@ def _bootstrap(search: _Search, sol: _Solution, n: int, seed: int) -> np.ndarray
     return np.array(draws).reshape(-1, search.bins)
 
 
-def fit_orientation(template: Experiment, image: np.ndarray, mask: np.ndarray | None = None,
+def fit_orientation(template: Template, image: np.ndarray, mask: np.ndarray | None = None,
                     start: Mapping[str, Any] | Sequence[Mapping[str, float]] | None = None,
                     fixed: Mapping[str, float] | None = None, config: FitConfig | None = None,
                     n_polish: int = 3, rounds: int = 4, scan_step: float = 1.0,
@@ -353,7 +354,7 @@ def fit_orientation(template: Experiment, image: np.ndarray, mask: np.ndarray | 
     scan_bins = (_network_bins(network["probability"], bins) if network is not None
                  else np.arange(0, bins, scan_every))
     scan = [search.solve(row, scan_bins) for row in _scan_points(
-        free, theta0, template.detector.shape[1], scan_step)] if free.params else []
+        free, theta0, template.base.detector.shape[1], scan_step)] if free.params else []
     if not scan:
         sol = search.solve(theta0, exact=True)
     else:
@@ -385,7 +386,7 @@ def fit_orientation(template: Experiment, image: np.ndarray, mask: np.ndarray | 
         "probability_std": (draws.std(0) if draws.shape[0] > 1 else np.full(
             bins, np.nan)).tolist(), "peaks": peaks(prob, draws, xi_deg, cov_w)}
     if use_posterior:
-        prior = template.free_parameters[labels.orientation]
+        prior = template.priors[labels.orientation]
         assert isinstance(prior, RandomBins)
         counts = data.reshape(-1)[search.exact.pixels.numpy()]
         with tqdm(total=round(cfg.posterior_seconds, 1), unit="s", desc="posterior",

@@ -25,8 +25,8 @@ from deepgisas.fit.objectives import OBJECTIVES
 from deepgisas.fit.tensors import FreeTensors, with_free
 from deepgisas.physics.simulate import Structure, simulate_tensors
 from deepgisas.priors import LogUniform, Uniform, bound_flag
-from deepgisas.sample import Experiment
 from deepgisas.simulation import detector_mask
+from deepgisas.templates import Template
 
 EDGE = 1e-3  # starts are kept this far inside the unit box
 
@@ -111,9 +111,9 @@ class FitConfig:
                             "--variance")
 
 
-def pixel_strides(template: Experiment, side: int) -> list[int]:
+def pixel_strides(template: Template, side: int) -> list[int]:
     """Pixel-subset strides from coarse to fine: powers of 2 keeping >= side rows and columns."""
-    rows, cols = template.detector.shape
+    rows, cols = template.base.detector.shape
     out = [1]
     while min(rows, cols) // (2 * out[0]) >= side:
         out.insert(0, 2 * out[0])
@@ -194,7 +194,7 @@ def _cast(free: FreeTensors, dtype: torch.dtype) -> FreeTensors:
                                         for k, v in free.base.items()}, free.params)
 
 
-def starts(template: Experiment, free: FreeTensors, start: Start | Sequence[Start] | None,
+def starts(template: Template, free: FreeTensors, start: Start | Sequence[Start] | None,
             cfg: FitConfig) -> np.ndarray:
     """Normalised starts [S, P]. Without ``start``: the prior centre and n_starts - 1 seeded
     prior draws. With starts (one dict or a list): each start once per fill, the names it
@@ -222,14 +222,14 @@ def starts(template: Experiment, free: FreeTensors, start: Start | Sequence[Star
     return np.stack(rows)
 
 
-def network_starts(network: dict[str, Any], template: Experiment,
+def network_starts(network: dict[str, Any], template: Template,
                    config: FitConfig | None = None, n: int = 4) -> list[dict[str, float]]:
     """Starts from a parameter model's prediction: its mean, then its ``modes`` (a flow
     model's densest draws) if it gives them, then draws from the Gaussian (mean, std), n in
     all, clipped to the priors; the nuisance parameters it does not predict are filled in
     from prior points by :func:`fit_image`."""
     labels = LabelSpace.of(template)
-    priors = {labels.short[p]: prior for p, prior in template.free_parameters.items()}
+    priors = {labels.short[p]: prior for p, prior in template.priors.items()}
     rng = np.random.default_rng((config or FitConfig()).seed)
     mean, std = network["parameters"], network.get("std", {})
 
@@ -291,16 +291,16 @@ def flag_bounds(result: FitResult, free: FreeTensors) -> FitResult:
     return result
 
 
-def masked(template: Experiment, image: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+def masked(template: Template, image: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
     """A float64 copy of ``image`` with NaN wherever it is not fitted: outside the template's
     ROI, under its masks, where ``mask`` is False, and where the image is not finite. An image
     of another shape than the template's detector is a UserError."""
     data = np.array(image, dtype=np.float64)
-    if data.shape != template.detector.shape:
+    if data.shape != template.base.detector.shape:
         raise UserError(f"image is {data.shape[0]} x {data.shape[1] if data.ndim > 1 else 1}, "
-                        f"the template's detector is {template.detector.shape[0]} x "
-                        f"{template.detector.shape[1]}")
-    keep = detector_mask(template) & np.isfinite(data)
+                        f"the template's detector is {template.base.detector.shape[0]} x "
+                        f"{template.base.detector.shape[1]}")
+    keep = detector_mask(template.base) & np.isfinite(data)
     if mask is not None:
         keep &= np.asarray(mask, dtype=bool)
     data[~keep] = np.nan

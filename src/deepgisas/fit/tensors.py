@@ -22,8 +22,8 @@ from deepgisas.errors import UserError
 from deepgisas.physics.simulate import Structure
 from deepgisas.physics.structures import key as structure_key
 from deepgisas.priors import LogUniform, Prior
-from deepgisas.sample import Experiment, RandomBins
-from deepgisas.templates import instantiate
+from deepgisas.sample import RandomBins
+from deepgisas.templates import Template, instantiate
 from deepgisas.units import DEG
 
 # beam and particle paths -> (tensor key, factor to internal units); shape and interference
@@ -100,7 +100,7 @@ def _locate(path: str) -> tuple[str, int | None, float]:
                     "detector geometry must be fixed numbers)", path)
 
 
-def free_tensors(template: Experiment, fixed: dict[str, float] | None = None,
+def free_tensors(template: Template, fixed: dict[str, float] | None = None,
                  dtype: torch.dtype = torch.float64) -> FreeTensors:
     """Compile ``template`` at its prior centres, its orientation prior (if any) replaced by a
     single domain at xi = 0 and the parameters in ``fixed`` (path or short name -> physical
@@ -114,7 +114,7 @@ def free_tensors(template: Experiment, fixed: dict[str, float] | None = None,
     fixed = {by_name[k]: float(v) for k, v in (fixed or {}).items()}
     draws: dict[str, list] = {}
     params = []
-    for path, prior in template.free_parameters.items():
+    for path, prior in template.priors.items():
         if isinstance(prior, RandomBins):
             draws[path] = [{"xi_deg": [0.0], "weights": [1.0]}]
             continue

@@ -20,8 +20,9 @@ from deepgisas.io.atomic import atomic_write
 from deepgisas.io.poni import poni_instrument
 from deepgisas.io.readers import ORIENTATIONS
 from deepgisas.io.text import read_text
-from deepgisas.parse import parse_experiment, parse_instrument
+from deepgisas.parse import parse_instrument
 from deepgisas.sample import Beam, Detector, Experiment
+from deepgisas.templates import Template, parse_template
 
 
 def load_text(p: Path) -> Any:
@@ -35,17 +36,24 @@ def load_text(p: Path) -> Any:
                         str(p)) from None
 
 
-def read_description(path: str | Path) -> Experiment:
-    """Read a YAML or JSON description file; every problem is a one-line UserError."""
+def read_template(path: str | Path) -> Template:
+    """Read a YAML or JSON description file whose numbers may be priors; every problem is a
+    one-line UserError."""
     data = load_text(Path(path))
     try:
-        return parse_experiment(data)
+        return parse_template(data)
     except UserError as exc:
         raise exc.located(str(path)) from None
 
 
-def write_description(experiment: Experiment, path: str | Path) -> None:
-    """Write an experiment as YAML (or JSON for a .json path), atomically."""
+def read_description(path: str | Path) -> Experiment | Template:
+    """Read a description file: an experiment, or a template if it has free parameters."""
+    t = read_template(path)
+    return t if t.priors else t.base
+
+
+def write_description(experiment: Experiment | Template, path: str | Path) -> None:
+    """Write an experiment or template as YAML (or JSON for a .json path), atomically."""
     p = Path(path)
     d = experiment.to_dict()
     text = json.dumps(d, indent=2) if p.suffix.lower() == ".json" else yaml.safe_dump(
@@ -86,17 +94,25 @@ def bundled_names() -> list[str]:
                   if p.name.endswith(".yaml"))
 
 
-def load(path_or_name: str | Path) -> Experiment:
-    """An experiment or template from a description file, or a bundled name ("hex-orientation")."""
+def load_template(path_or_name: str | Path) -> Template:
+    """A template (with or without free parameters) from a description file, or a bundled
+    name ("hex-orientation")."""
     s = str(path_or_name)
     if s in bundled_names():
         with resources.as_file(resources.files("deepgisas") / "examples" / f"{s}.yaml") as p:
-            return read_description(p)
+            return read_template(p)
     if not Path(s).exists() and "/" not in s and not s.endswith((".yaml", ".yml", ".json")):
         raise UserError(f"no such file, and not a bundled name ({', '.join(bundled_names())})", s)
-    return read_description(s)
+    return read_template(s)
 
 
-def save(experiment: Experiment, path: str | Path) -> None:
+def load(path_or_name: str | Path) -> Experiment | Template:
+    """An experiment, or a template if it has free parameters, from a description file or a
+    bundled name ("hex-orientation")."""
+    t = load_template(path_or_name)
+    return t if t.priors else t.base
+
+
+def save(experiment: Experiment | Template, path: str | Path) -> None:
     """Write an experiment (or template) as a description file (YAML, or JSON by suffix)."""
     write_description(experiment, path)

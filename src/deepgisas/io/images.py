@@ -24,7 +24,8 @@ from deepgisas.io.readers import (
     read_raw_image,
 )
 from deepgisas.io.resample import ResampleMap, resample_map, warn_outside
-from deepgisas.sample import Beam, Detector, Experiment
+from deepgisas.sample import Beam, Detector
+from deepgisas.templates import Template
 
 
 def read_image(path: str | Path, frame: int = 0, orientation: str | None = None) -> np.ndarray:
@@ -102,7 +103,7 @@ class ModelImages:
     than 1 % of them warns (:class:`NegativeWarning`).
     """
 
-    def __init__(self, template: Experiment, instrument: tuple[Beam, Detector] | None = None,
+    def __init__(self, template: Template, instrument: tuple[Beam, Detector] | None = None,
                  instrument_path: str = "instrument", keep_negative: bool = False,
                  orientation: str | None = None) -> None:
         self.template, self.instrument, self.instrument_path = template, instrument, \
@@ -122,7 +123,7 @@ class ModelImages:
         beam, detector = instrument
         self.match = match_beam(template, beam, instrument_path)
         self.alpha_i, self.target_alpha_i = self.match.alpha_i, self.match.target_alpha_i
-        self.map = resample_map(detector.geometry, template.detector.geometry,
+        self.map = resample_map(detector.geometry, template.base.detector.geometry,
                                 self.alpha_i, self.target_alpha_i, self.match.ratio)
         roi = detector_masks(np.zeros(detector.shape), detector)
         self.static_bad = ~np.isfinite(roi) if not np.isfinite(roi).all() else None
@@ -137,7 +138,7 @@ class ModelImages:
         def key(r: ModelImages) -> tuple:
             m = r.match
             beams = None if m is None else (m.alpha_i, m.ratio, m.target_alpha_i)
-            return (r.template.detector, r.instrument, beams, r.keep_negative, r.orientation)
+            return (r.template.base.detector, r.instrument, beams, r.keep_negative, r.orientation)
 
         return key(self) == key(other)
 
@@ -167,7 +168,7 @@ class ModelImages:
                                         keep_negative=self.keep_negative)
             self._note(None, str(path), image.metadata["masked"])
             img = image.data
-            shape = self.template.detector.shape
+            shape = self.template.base.detector.shape
             if img.shape != shape:
                 raise ShapeError(f"image is {img.shape[0]} x {img.shape[1]}, the model's "
                                  f"detector is {shape[0]} x {shape[1]} (give --instrument to "
@@ -191,7 +192,7 @@ class ModelImages:
         return out.data
 
 
-def image_for_model(path: str | Path, template: Experiment,
+def image_for_model(path: str | Path, template: Template,
                     instrument: tuple[Beam, Detector] | None = None,
                     instrument_path: str = "instrument", keep_negative: bool = False
                     ) -> np.ndarray:

@@ -32,7 +32,8 @@ from typing import Any
 from deepgisas.errors import UserError
 from deepgisas.io.geometry import beam_angles
 from deepgisas.priors import LogUniform, Uniform
-from deepgisas.sample import Beam, Experiment
+from deepgisas.sample import Beam
+from deepgisas.templates import Template
 from deepgisas.units import DEG
 
 FIXED_TOLERANCE = 0.01  # relative: a fixed incidence angle off by more is extrapolation
@@ -83,22 +84,23 @@ def describe(entry: dict[str, Any]) -> str:
     return text + (f" ({entry['note']})" if entry.get("note") else "")
 
 
-def _range(value: Any) -> tuple[float, float] | None:
-    if isinstance(value, Uniform | LogUniform):
-        return float(value.lo), float(value.hi)
+def _range(template: Template, path: str) -> tuple[float, float] | None:
+    prior = template.priors.get(path)
+    if isinstance(prior, Uniform | LogUniform):
+        return float(prior.lo), float(prior.hi)
     return None
 
 
-def match_beam(template: Experiment, beam: Beam, where: str = "instrument") -> BeamMatch:
+def match_beam(template: Template, beam: Beam, where: str = "instrument") -> BeamMatch:
     """The beam of ``template``'s grid that the instrument's ``beam`` is read onto, with the
     incidence angle's extrapolation (see the module docstring)."""
     try:
         alpha_s, lam_s = beam_angles(beam)
     except UserError as exc:
         raise exc.located(where) from None
-    lam_range = _range(template.beam.wavelength_nm)
+    lam_range = _range(template, "beam.wavelength_nm")
     if lam_range is None:
-        lam_t = float(template.beam.wavelength_nm)  # type: ignore[arg-type]
+        lam_t = template.base.beam.wavelength_nm
     else:
         lam_t = min(max(lam_s, lam_range[0]), lam_range[1])
     sin_t = lam_t / lam_s * math.sin(alpha_s)
@@ -109,9 +111,9 @@ def match_beam(template: Experiment, beam: Beam, where: str = "instrument") -> B
         raise UserError(f"no incidence angle at the model's wavelength {lam_t:g} nm matches "
                         f"{alpha_s / DEG:g} deg at {lam_s:g} nm", where)
     alpha_eq = math.asin(sin_t)
-    ai_range = _range(template.beam.alpha_i_deg)
+    ai_range = _range(template, "beam.alpha_i_deg")
     if ai_range is None:
-        alpha_t = float(template.beam.alpha_i_deg) * DEG  # type: ignore[arg-type]
+        alpha_t = template.base.beam.alpha_i_deg * DEG
         if abs(alpha_eq - alpha_t) > FIXED_TOLERANCE * alpha_t:
             extrapolation.append(extrapolation_entry(
                 "beam.alpha_i_deg", alpha_eq / DEG, alpha_t / DEG,

@@ -12,8 +12,7 @@ from deepgisas.data.preprocess import InputSpec
 from deepgisas.models.heads import FlowHead, GaussianHead, head_of
 from deepgisas.models.nets import Net
 from deepgisas.models.store import load_model
-from deepgisas.parse import parse_experiment
-from deepgisas.sample import Experiment
+from deepgisas.templates import Template, parse_template
 
 
 @dataclass(frozen=True)
@@ -23,7 +22,7 @@ class TrainedModel:
 
     net: Net
     card: dict[str, Any]
-    template: Experiment
+    template: Template
     labels: LabelSpace
     spec: InputSpec
     name: str
@@ -43,7 +42,7 @@ class TrainedModel:
         """A bundled model by name or a model directory (or its already loaded network and
         card)."""
         net, card = net_and_card or load_model(name_or_dir)
-        template = parse_experiment(card["template"], "model card")
+        template = parse_template(card["template"], "model card")
         return cls(net, card, template, LabelSpace.of(template),
                    InputSpec.from_dict(card["input"]),
                    str(card.get("name") or Path(str(name_or_dir)).name))

@@ -29,11 +29,12 @@ from deepgisas.io.description import read_instrument
 from deepgisas.io.images import FrameSetupError, ModelImages
 from deepgisas.models.onnx import ENGINES
 from deepgisas.predict import Predictor
-from deepgisas.sample import Beam, Experiment
+from deepgisas.sample import Beam
 from deepgisas.stream.columns import ERRORS, Columns
 from deepgisas.stream.plot import LivePlot
 from deepgisas.stream.scan import FolderScanner, Frame
 from deepgisas.stream.table import Cell, ResultsTable
+from deepgisas.templates import Template
 from deepgisas.units import DEG
 
 FitFunction = Callable[..., Any]  # deepgisas.fit.fit_image -> FitResult
@@ -48,7 +49,7 @@ class _Fitting:
     the pixels it may use (None: all)."""
 
     function: FitFunction
-    template: Experiment
+    template: Template
     mask: np.ndarray | None
 
 
@@ -257,10 +258,10 @@ def run_stream(model: str | Path, folder: str | Path, output: str | Path,
 
 def _fitting(fit: str | Path, predictor: Predictor, reader: ModelImages) -> _Fitting:
     from deepgisas.fit.files import instrument_template, spot_mask
-    from deepgisas.io.description import load
+    from deepgisas.io.description import load_template
 
-    fit_template = load(fit)
-    if fit_template.detector != predictor.template.detector:
+    fit_template = load_template(fit)
+    if fit_template.base.detector != predictor.template.base.detector:
         raise UserError("the fit template's detector is not the model's (frames are read "
                         "onto the model's grid)", str(fit))
     if reader.match is None:
@@ -294,7 +295,7 @@ def _run_stream(model: str | Path, folder: str | Path, output: str | Path,
     if fit is not None:
         fitting = _fitting(fit, predictor, reader)
         fit_labels = LabelSpace.of(fitting.template)
-        fit_names = tuple(fit_labels.short[p] for p in fitting.template.free_parameters
+        fit_names = tuple(fit_labels.short[p] for p in fitting.template.priors
                           if p != fit_labels.orientation)
     columns = Columns(tuple(predictor.parameter_names),
                       tuple(float(x) for x in predictor.labels.xi_deg())

@@ -17,8 +17,7 @@ import torch
 from deepgisas.data.labels import LabelSpace, xi_histogram
 from deepgisas.models import Net
 from deepgisas.models.heads import FlowHead, GaussianHead
-from deepgisas.sample import Experiment
-from deepgisas.templates import draw_parameters
+from deepgisas.templates import Template, draw_parameters
 from deepgisas.training.losses import circular_emd, coverage, fold, kl_divergence
 
 
@@ -31,7 +30,7 @@ def dist_figures(truth: torch.Tensor, p: torch.Tensor) -> dict[str, float]:
 
 
 @torch.no_grad()
-def card_figures(net: Net, template: Experiment, batches: list[dict],
+def card_figures(net: Net, template: Template, batches: list[dict],
                  head: GaussianHead | FlowHead | None = None, n_prior: int = 4000
                  ) -> dict[str, Any]:
     """Validation figures of ``net`` on ``batches`` (from ``validation_batches``); ``head``:

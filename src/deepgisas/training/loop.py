@@ -32,7 +32,7 @@ from deepgisas.models import Net, create_model, list_models
 from deepgisas.models.heads import FLOW_DEFAULTS, FlowHead, GaussianHead, attach_head, head_of
 from deepgisas.models.store import save_model
 from deepgisas.models.zoo import GROW
-from deepgisas.sample import Experiment
+from deepgisas.templates import Template
 from deepgisas.training.callbacks import (
     Callback,
     Checkpointer,
@@ -203,7 +203,7 @@ def _agree(value: float, world: int, op: str = "max") -> float:
     return float(t.item())
 
 
-def train(template: Experiment, out: str | Path, cfg: TrainConfig, resume: bool = False,
+def train(template: Template, out: str | Path, cfg: TrainConfig, resume: bool = False,
           command: str = "", progress: bool = True, device: str | None = None
           ) -> dict[str, Any]:
     """Train a network for ``template``; returns the card written to ``out``.
@@ -316,7 +316,7 @@ def train(template: Experiment, out: str | Path, cfg: TrainConfig, resume: bool 
     return card
 
 
-def make_card(cfg: TrainConfig, n_out: int, head_card: dict[str, Any], template: Experiment,
+def make_card(cfg: TrainConfig, n_out: int, head_card: dict[str, Any], template: Template,
               labels: LabelSpace, command: str, world: int, state: dict[str, Any],
               last: dict[str, Any]) -> dict[str, Any]:
     """The model card of a finished run (without the validation figures, which need the
