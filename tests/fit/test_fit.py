@@ -18,9 +18,7 @@ from deepgisas.fit import (
     fit_orientation,
     free_tensors,
     network_starts,
-    with_free,
 )
-from deepgisas.physics.simulate import simulate_tensors
 from deepgisas.templates import Template, draw_parameters, instantiate, parse_template
 
 
@@ -49,7 +47,7 @@ def test_free_map_reproduces_the_simulation() -> None:
     theta = torch.tensor([[0.3, 0.6, 0.4, 0.7, 0.2, 0.5]], dtype=torch.float64)
     values = {q.path: [float(q.to_physical(theta[0, i]))] for i, q in enumerate(free.params)}
     expected = dg.simulate(instantiate(t, values)[0])
-    got = simulate_tensors(free.structure, with_free(free, theta))[0].numpy()
+    got = free(theta)[0].numpy()
     np.testing.assert_allclose(got, expected, rtol=1e-10)
 
 
@@ -60,7 +58,7 @@ def test_free_map_gradient_matches_finite_differences() -> None:
     weights = torch.rand(free.structure.shape, dtype=torch.float64)
 
     def loss(th: torch.Tensor) -> torch.Tensor:
-        return (torch.log1p(simulate_tensors(free.structure, with_free(free, th))) * weights
+        return (torch.log1p(free(th)) * weights
                 ).sum()
 
     (grad,) = torch.autograd.grad(loss(theta), theta)
@@ -86,7 +84,7 @@ def test_pixel_subsets_are_pixels_of_the_full_detector(geometry: str, stride: in
                                          "distance_mm": 1500.0, "beam_center_px": [11.3, -2.6]}}
     free = free_tensors(parse_template(d))
     theta = torch.tensor([[0.3, 0.6, 0.4, 0.7, 0.2, 0.5]], dtype=torch.float64)
-    full = simulate_tensors(free.structure, with_free(free, theta))[0].numpy()
+    full = free(theta)[0].numpy()
     image = np.where(np.arange(full.shape[1]) % 5 == 1, np.nan, 1.0) * np.ones_like(full)
     sub = Problem(free, image, 1e-3, stride, torch.float64)
     o = stride // 2

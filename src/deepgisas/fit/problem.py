@@ -22,7 +22,7 @@ from torch import Tensor
 from deepgisas.data.labels import LabelSpace
 from deepgisas.errors import UserError
 from deepgisas.fit.objectives import OBJECTIVES
-from deepgisas.fit.tensors import FreeTensors, with_free
+from deepgisas.fit.tensors import FreeTensors
 from deepgisas.physics.simulate import Structure, simulate_tensors
 from deepgisas.priors import LogUniform, Uniform, bound_flag
 from deepgisas.simulation import detector_mask
@@ -178,7 +178,7 @@ class Problem:
 
     def simulate(self, theta: Tensor) -> Tensor:
         """[B, N] over the fitted pixels for normalised theta [B, P]."""
-        return self.pick(simulate_tensors(self.st, with_free(self.free, theta.to(self.dtype))))
+        return self.pick(self.free(theta.to(self.dtype)))
 
     def simulate_tensors(self, params: dict[str, Tensor]) -> Tensor:
         return simulate_tensors(self.st, params)

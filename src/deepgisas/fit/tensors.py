@@ -3,7 +3,8 @@
 The template is compiled once at the centre of its priors; :func:`with_free` then writes a batch
 of normalised values (the unit box of :class:`deepgisas.data.labels.LabelSpace`: linear for
 ``uniform``, logarithmic for ``log_uniform``) into those tensors with autograd intact, so that
-``simulate_tensors(structure, with_free(free, theta))`` is differentiable in ``theta``.
+``free(theta)`` (= ``simulate_tensors(structure, with_free(free, theta))``) is a plain batched
+simulator, theta [B, P] -> I [B, rows, cols], differentiable in ``theta``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from torch import Tensor
 from deepgisas.compile import compile_batch
 from deepgisas.data.labels import LabelSpace
 from deepgisas.errors import UserError
-from deepgisas.physics.simulate import Structure
+from deepgisas.physics.simulate import Structure, simulate_tensors
 from deepgisas.physics.structures import key as structure_key
 from deepgisas.priors import LogUniform, Prior
 from deepgisas.sample import RandomBins
@@ -80,6 +81,11 @@ class FreeTensors:
     @property
     def names(self) -> list[str]:
         return [q.name for q in self.params]
+
+    def __call__(self, theta: Tensor) -> Tensor:
+        """The template as a plain batched simulator: normalised values ``theta`` [B, P] ->
+        intensity [B, rows, cols], differentiable in ``theta``."""
+        return simulate_tensors(self.structure, with_free(self, theta))
 
 
 def _locate(path: str) -> tuple[str, int | None, float]:
