@@ -42,8 +42,8 @@ LEVELS = (0.5, 0.68, 0.9, 0.95)
 
 def held_out(card: dict[str, Any], n: int, seed: int) -> list[dict[str, torch.Tensor]]:
     """``n`` fresh simulations of the card's template as validation prepares them."""
-    template = parse_template(card["template"], "model card")
-    spec = InputSpec.from_dict(card["input"])
+    template = parse_template(card.template, "model card")
+    spec = InputSpec.from_dict(card.input)
     labels = LabelSpace.of(template)
     out = []
     for i, start in enumerate(range(0, n, 64)):
@@ -59,8 +59,8 @@ def held_out(card: dict[str, Any], n: int, seed: int) -> list[dict[str, torch.Te
 def calibration(model: str, batches: list[dict[str, torch.Tensor]], draws: int
                 ) -> dict[str, Any]:
     net, card = load_model(model)
-    head = head_of(net, card)
-    labels = LabelSpace.of(parse_template(card["template"], "model card"))
+    head = head_of(net, card.head)
+    labels = LabelSpace.of(parse_template(card.template, "model card"))
     out = torch.cat([net(b["x"]) for b in batches]).float()
     truth = torch.cat([b["theta"] for b in batches]).double().numpy()  # [n, P]
     with torch.random.fork_rng(devices=[]):
@@ -79,7 +79,7 @@ def calibration(model: str, batches: list[dict[str, torch.Tensor]], draws: int
                       "coverage": cover,
                       "median_abs_error": float(np.median(np.abs(s[:, :, p].mean(0)
                                                                  - truth[:, p])))}
-    return {"model": model, "head": card["head"], "rows": rows, "n": len(truth)}
+    return {"model": model, "head": card.head, "rows": rows, "n": len(truth)}
 
 
 def plot(results: list[dict[str, Any]], path: Path) -> None:

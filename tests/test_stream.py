@@ -296,7 +296,7 @@ def test_instrument_resampling_matches_predict(tmp_path: Path) -> None:
         img[5, 5] = np.iinfo(np.int32).max
         fabio.tifimage.TifImage(data=img).write(str(folder / f"p{i}.tif"))
     beam, det = read_instrument(inst)
-    template = parse_template(load_model("film")[1]["template"])
+    template = parse_template(load_model("film")[1].template)
     direct = ModelImages(template, (beam, det))(folder / "p0.tif")
     ref = resample(detector_masks(read_image(folder / "p0.tif"), det), det.geometry,
                    template.base.detector.geometry, np.radians(0.275)).data

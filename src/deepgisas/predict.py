@@ -70,7 +70,7 @@ class Predictor:
     @property
     def kind(self) -> str:
         """"distribution" (an orientation model), "gaussian" or "flow" (parameter models)."""
-        return str(self.card["head"])
+        return self.card.head
 
     @property
     def parameter_names(self) -> list[str]:

@@ -8,7 +8,8 @@ import pytest
 
 from deepgisas.data.preprocess import InputSpec
 from deepgisas.templates import Template, parse_template
-from deepgisas.training.loop import TrainConfig, train
+from deepgisas.training.config import TrainConfig
+from deepgisas.training.loop import train
 from tests.data.helpers import small_film, small_hex
 
 

@@ -14,7 +14,8 @@ import deepgisas as dg
 from deepgisas.cli.main import main
 from deepgisas.data.preprocess import InputSpec
 from deepgisas.templates import parse_template
-from deepgisas.training.loop import TrainConfig, train
+from deepgisas.training.config import TrainConfig
+from deepgisas.training.loop import train
 from tests.data.helpers import small_film, small_hex, small_template
 
 CFG = TrainConfig(minutes=5, max_steps=4, batch_size=8, steps_per_epoch=2, val_size=8,

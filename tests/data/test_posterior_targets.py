@@ -12,7 +12,8 @@ import torch
 from deepgisas.data.posterior_targets import PosteriorStream, gibbs_targets
 from deepgisas.data.preprocess import InputSpec
 from deepgisas.errors import UserError
-from deepgisas.training.loop import TrainConfig, train
+from deepgisas.training.config import TrainConfig
+from deepgisas.training.loop import train
 from tests.data.helpers import small_film, small_template
 
 SPEC = InputSpec(crop=(24, 24), downsample=(4, 2), bin_counts=True, jitter=2)
@@ -139,8 +140,8 @@ def test_posterior_targets_train_and_refuse_what_they_cannot_do(tmp_path: Path) 
     cfg = TrainConfig(minutes=5.0, max_steps=2, batch_size=8, steps_per_epoch=2, val_size=8,
                       warmup_steps=1, workers=0, input=SPEC, targets="posterior")
     card = train(small_template(32), tmp_path / "m", cfg, progress=False)
-    assert card["training"]["config"]["targets"] == "posterior"
-    assert np.isfinite(card["validation"]["kl"])
+    assert card.training["config"]["targets"] == "posterior"
+    assert np.isfinite(card.validation["kl"])
     with pytest.raises(UserError, match="orientation labels only"):
         train(small_film(32), tmp_path / "f", cfg, progress=False)
     with pytest.raises(UserError, match="on the fly"):

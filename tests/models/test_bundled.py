@@ -24,16 +24,16 @@ def test_bundled_model_loads_and_predicts(name: str, template_name: str) -> None
     size = sum(p.stat().st_size for p in folder.iterdir())
     assert size <= 20e6
     net, card = load_model(name)
-    assert card["training"]["command"].startswith(f"deepgisas train {template_name} ")
-    assert card["template"] == dg.load(template_name).to_dict()
-    template = parse_template(card["template"])
+    assert card.training["command"].startswith(f"deepgisas train {template_name} ")
+    assert card.template == dg.load(template_name).to_dict()
+    template = parse_template(card.template)
     exps = dg.sample_experiments(template, 2, seed=99)
     res = predict_arrays(name, dg.simulate_batch(exps, dtype=torch.float32))
-    if card["head"] == "distribution":
+    if card.head == "distribution":
         assert all(abs(sum(r["probability"]) - 1) < 1e-6 for r in res)
-        assert card["validation"]["figures"]["model"]["kl"] > 0
+        assert card.validation["figures"]["model"]["kl"] > 0
     else:
-        assert set(res[0]["parameters"]) == set(card["labels"]["names"])
+        assert set(res[0]["parameters"]) == set(card.labels["names"])
         assert all(np.isfinite(v) for r in res for v in r["parameters"].values())
 
 
@@ -56,12 +56,12 @@ def test_bundled_models_beat_their_baselines() -> None:
     """The card's validation figures (computed by `train` on the template's fixed validation
     set) against the uniform / mean-label baselines of the same set."""
     card = load_model("hex-orientation")[1]
-    figs = card["validation"]["figures"]
+    figs = card.validation["figures"]
     assert figs["model"]["kl"] < figs["baseline_uniform"]["kl"] - 0.3
     assert figs["model"]["emd_deg"] < figs["baseline_uniform"]["emd_deg"]
     for model in ("film", "film-flow"):
         card = load_model(model)[1]
-        for name, f in card["validation"]["figures"].items():
+        for name, f in card.validation["figures"].items():
             assert f["median_relative_error"] < f["baseline_median_relative_error"], name
 
 
@@ -100,3 +100,18 @@ def test_a_local_folder_shadowing_a_bundled_name_is_warned_once(
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         model_dir("film")  # once per process
+
+
+def test_cards_round_trip_and_refuse_what_they_do_not_know() -> None:
+    from deepgisas.errors import UserError
+    from deepgisas.models.card import ModelCard
+    from deepgisas.models.store import model_dir, read_card
+
+    for name in ("film", "film-flow", "hex-orientation"):
+        card = read_card(model_dir(name))
+        assert ModelCard.from_dict(card.to_dict()) == card
+    d = read_card(model_dir("film")).to_dict()
+    with pytest.raises(UserError, match="card.json: unknown key 'colour'"):
+        ModelCard.from_dict({**d, "colour": "red"})
+    with pytest.raises(UserError, match="flow head and the card's 'flow'"):
+        ModelCard.from_dict({**d, "head": "flow"})

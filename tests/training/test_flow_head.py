@@ -18,7 +18,9 @@ from deepgisas.fit.problem import network_starts
 from deepgisas.models.heads import FlowHead, head_of
 from deepgisas.models.store import load_model
 from deepgisas.predict import Predictor
-from deepgisas.training.loop import TrainConfig, head_kind, train
+from deepgisas.training.config import TrainConfig
+from deepgisas.training.loop import train
+from deepgisas.training.objective import head_kind
 from tests.data.helpers import small_film, small_template
 from tests.training.test_train import _cfg
 
@@ -26,17 +28,17 @@ from tests.training.test_train import _cfg
 def test_a_flow_model_trains_round_trips_and_predicts(tmp_path: Path) -> None:
     template = small_film(32)
     card = train(template, tmp_path / "m", _cfg(max_steps=8, head="flow"), progress=False)
-    assert card["head"] == "flow" and card["flow"]["features"] == len(
+    assert card.head == "flow" and card.flow["features"] == len(
         LabelSpace.of(template).numeric)
     net, loaded = load_model(tmp_path / "m")
-    head = head_of(net, loaded)
+    head = head_of(net, loaded.head)
     assert isinstance(head, FlowHead)
     net2, _ = load_model(tmp_path / "m")
     x = torch.randn(3, 2, 28, 28)
     with torch.no_grad():
         theta = torch.rand(3, head.features)
         assert torch.equal(head.log_prob(net(x), theta),
-                           head_of(net2, loaded).log_prob(net2(x), theta))
+                           head_of(net2, loaded.head).log_prob(net2(x), theta))
         torch.manual_seed(1)
         draws = head.sample(net(x), 16)
         torch.manual_seed(1)

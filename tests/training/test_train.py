@@ -23,7 +23,8 @@ from deepgisas.data.preprocess import InputSpec
 from deepgisas.errors import UserError
 from deepgisas.models import create_model
 from deepgisas.models.store import load_model
-from deepgisas.training.loop import TrainConfig, train
+from deepgisas.training.config import TrainConfig
+from deepgisas.training.loop import train
 from tests.data.helpers import small_film, small_template, write_template
 
 SMALL = ["--crop", "28", "28", "--batch-size", "8", "--steps-per-epoch", "3",
@@ -45,15 +46,15 @@ def test_a_short_run_lowers_the_validation_loss(tmp_path: Path) -> None:
     header = rows[0].split(",")
     nll = [float(r.split(",")[header.index("nll")]) for r in rows[1:]]
     assert len(nll) == 6 and nll[-1] < nll[0] - 0.5, nll
-    assert card["head"] == "gaussian" and card["validation"]["nll"] == pytest.approx(nll[-1])
+    assert card.head == "gaussian" and card.validation["nll"] == pytest.approx(nll[-1])
     assert (tmp_path / "m" / "learning_curve.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_model_directory_round_trips(tmp_path: Path) -> None:
     train(small_template(32), tmp_path / "m", _cfg(max_steps=4), progress=False)
     net, card = load_model(tmp_path / "m")
-    assert card["arch"] == "compact" and card["head"] == "distribution"
-    assert card["labels"]["bins"] == 120 and card["input"]["crop"] == [28, 28]
+    assert card.arch == "compact" and card.head == "distribution"
+    assert card.labels["bins"] == 120 and card.input["crop"] == [28, 28]
     state = load_file(tmp_path / "m" / "model.safetensors")
     assert all(torch.equal(v, state[k]) for k, v in net.state_dict().items())
     x = torch.randn(2, 2, 28, 28)
@@ -167,13 +168,13 @@ def test_train_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture) -> None
 
 def test_card_reports_figures_and_baselines(tmp_path: Path) -> None:
     card = train(small_template(32), tmp_path / "hex", _cfg(max_steps=2), progress=False)
-    f = card["validation"]["figures"]
+    f = card.validation["figures"]
     assert set(f) == {"model", "baseline_uniform", "baseline_mean_label"}
     # with 1 to 5 bins of 120, the uniform prediction has KL between log(120/5) and log(120)
     assert np.log(24) - 0.01 < f["baseline_uniform"]["kl"] < np.log(120) + 0.01
     assert 0 < f["baseline_uniform"]["emd_deg"] < 30
     card = train(small_film(32), tmp_path / "film", _cfg(max_steps=2), progress=False)
-    f = card["validation"]["figures"]
+    f = card.validation["figures"]
     assert set(f) == {"distance_nm", "radius_nm"}
     assert all(0 <= v["within_1std"] <= v["within_2std"] <= 1 for v in f.values())
     assert all(v["baseline_median_relative_error"] > 0 for v in f.values())
@@ -188,7 +189,7 @@ def test_tensorboard_logs_when_installed(tmp_path: Path) -> None:
 def test_curriculum_stage_keeps_weights_and_records_its_history(tmp_path: Path) -> None:
     """--init-from with --init-head starts from the whole model (backbone and head); the new
     card records the first stage's command and input."""
-    from deepgisas.training.loop import init_backbone
+    from deepgisas.training.cards import init_backbone
 
     bright = InputSpec(crop=(28, 28), bin_counts=True, downsample=(2, 1), scale=(1.0, 3.0))
     train(small_template(32), tmp_path / "a", _cfg(max_steps=2, input=bright), progress=False,
@@ -200,10 +201,10 @@ def test_curriculum_stage_keeps_weights_and_records_its_history(tmp_path: Path) 
     init_backbone(net, cfg)
     assert all(torch.equal(v, source.state_dict()[k]) for k, v in net.state_dict().items())
     card = train(small_template(32), tmp_path / "b", cfg, progress=False)
-    (first,) = card["training"]["init_history"]
+    (first,) = card.training["init_history"]
     assert first["command"] == "deepgisas train stage-one"
-    assert first["steps"] == first_card["training"]["steps"]
-    assert first["input"]["scale"] == [1.0, 3.0] and card["input"]["scale"] == [-2.0, 2.0]
+    assert first["steps"] == first_card.training["steps"]
+    assert first["input"]["scale"] == [1.0, 3.0] and card.input["scale"] == [-2.0, 2.0]
     with pytest.raises(UserError, match="outputs"):
         init_backbone(create_model("compact", 2, 7), cfg)
 
@@ -211,7 +212,7 @@ def test_curriculum_stage_keeps_weights_and_records_its_history(tmp_path: Path) 
 def test_a_rodprofile_grows_from_the_bundled_rodnet() -> None:
     """--arch rodprofile --init-from a rodnet: with --init-head the new network gives the
     rodnet's outputs; without, it keeps the rodnet's backbone and a fresh head."""
-    from deepgisas.training.loop import init_backbone
+    from deepgisas.training.cards import init_backbone
 
     source, _ = load_model("hex-orientation")
     spec = InputSpec(crop=(224, 224), downsample=(4, 2), bin_counts=True)

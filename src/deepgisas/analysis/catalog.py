@@ -307,7 +307,7 @@ class TransferOptions:
     help="fine-tune on another template against training from scratch with the same budget")
 def run_transfer(run: Run, opts: TransferOptions) -> Result:
     from deepgisas.io.description import load_template
-    from deepgisas.training.loop import TrainConfig
+    from deepgisas.training.config import TrainConfig
 
     cfg = TrainConfig(minutes=opts.minutes, max_steps=opts.max_steps,
                       batch_size=opts.batch_size, steps_per_epoch=opts.steps_per_epoch,

@@ -53,7 +53,7 @@ def to_labels(model: Model, out: torch.Tensor) -> dict[str, np.ndarray]:
     [n, P]}`` (unit box)."""
     if model.kind == "distribution":
         return {"dist": torch.softmax(out, -1).numpy()}
-    mean, std = head_of(model.net, model.card).mean_std(out.float())
+    mean, std = head_of(model.net, model.kind).mean_std(out.float())
     return {"theta": mean.double().numpy(), "std": std.double().numpy()}
 
 

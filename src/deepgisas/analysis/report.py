@@ -42,7 +42,7 @@ def report(model_arg: str, out: Path, n: int = 128, seed: int = 0,
     model = Model.load(model_arg)
     results = []
     parts = [f"<h1>deepgisas report: {html.escape(model.name)}</h1>",
-             f"<p>{html.escape(model.card['arch'])}, {model.kind} head, labels: "
+             f"<p>{html.escape(model.card.arch)}, {model.kind} head, labels: "
              f"{html.escape(', '.join(model.labels.names) or str(model.labels.orientation))}"
              f"; simulated patterns: {n} for validation, exposure and PLS"
              + (f", {report_counts(n)['bound']} for the bound" if model.kind == "distribution"

@@ -22,7 +22,8 @@ import numpy as np
 from deepgisas.analysis.common import Model, Result, pyplot, save_figure
 from deepgisas.analysis.curves import read_curve
 from deepgisas.templates import Template
-from deepgisas.training.loop import TrainConfig, train
+from deepgisas.training.config import TrainConfig
+from deepgisas.training.loop import train
 
 
 def first_reaching(rows: list[dict[str, float]], key: str, level: float) -> float | None:
@@ -47,10 +48,10 @@ def transfer(source: str | Path, template: Template, out: Path, cfg: TrainConfig
 
     src = Model.load(source)
     s0 = src.spec
-    spec = default_input(template.base.detector.shape, src.card["arch"], augment=s0.augment,
+    spec = default_input(template.base.detector.shape, src.card.arch, augment=s0.augment,
                          mask_channel=s0.mask_channel, bin_counts=s0.bin_counts, scale=s0.scale,
                          jitter=s0.jitter)
-    base = replace(cfg, arch=src.card["arch"], input=spec, init_from=None)
+    base = replace(cfg, arch=src.card.arch, input=spec, init_from=None)
     train(template, out / "finetuned", replace(base, init_from=str(source)), progress=progress)
     train(template, out / "scratch", base, progress=progress)
     return compare_runs(out, src.name, base.arch)

@@ -49,8 +49,8 @@ def run(args: argparse.Namespace) -> None:
     print(f"wrote {out}")
     if out.name != ONNX:  # a copy elsewhere: predict never uses it, so no timing record
         return
-    spec = InputSpec.from_dict(card["input"])
-    shape = parse_template(card["template"], "model card").base.detector.shape
+    spec = InputSpec.from_dict(card.input)
+    shape = parse_template(card.template, "model card").base.detector.shape
     t = time_engines(for_inference(net), OnnxRunner(out), _inputs(spec, shape))  # as predict
     write_timing(out.parent, t)
     print(f"with preprocessing: ONNX Runtime {t['onnx_ms_per_image']:.3g} ms/image, eager torch "

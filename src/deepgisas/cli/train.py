@@ -84,7 +84,8 @@ def run(args: argparse.Namespace) -> None:
     from deepgisas.api import load_template
     from deepgisas.data.preprocess import default_input
     from deepgisas.errors import UserError
-    from deepgisas.training.loop import TrainConfig, train
+    from deepgisas.training.config import TrainConfig
+    from deepgisas.training.loop import train
 
     out = Path(args.output)
     if not out.parent.is_dir():
@@ -115,8 +116,8 @@ def run(args: argparse.Namespace) -> None:
                       init_head=args.init_head, head=args.head, targets=args.targets)
     command = "deepgisas " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     card = train(template, out, cfg, resume=args.resume, command=command)
-    figs = ", ".join(f"{k} {v:.4g}" for k, v in card["validation"].items()
+    figs = ", ".join(f"{k} {v:.4g}" for k, v in card.validation.items()
                      if isinstance(v, float) and k not in ("seconds", "lr"))
-    reuse = card["training"].get("reuse")
+    reuse = card.training.get("reuse")
     seen = "" if reuse is None else f"; each simulation seen {reuse:.3g} times on average"
-    print(f"wrote {out}: {card['training']['steps']} steps, validation {figs}{seen}")
+    print(f"wrote {out}: {card.training['steps']} steps, validation {figs}{seen}")

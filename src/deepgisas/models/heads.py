@@ -16,6 +16,7 @@ posterior over the labels in the unit box (``LabelSpace.encode``), with one inte
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -115,31 +116,32 @@ class FlowHead(nn.Module):
         return s.mean(0), s.std(0)
 
 
-def flow_config(card: dict[str, Any]) -> dict[str, Any]:
-    """The flow's shape from a card (defaults filled in), checked."""
-    cfg = {**FLOW_DEFAULTS, **card.get("flow", {})}
+def flow_config(flow: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The flow's shape from a card's ``flow`` section (defaults filled in), checked."""
+    cfg = {**FLOW_DEFAULTS, **(flow if isinstance(flow, Mapping) else {})}
     ok = (isinstance(cfg["context"], int) and cfg["context"] > 0
           and isinstance(cfg["transforms"], int) and cfg["transforms"] > 0
           and isinstance(cfg["hidden"], list) and all(isinstance(h, int) and h > 0
                                                        for h in cfg["hidden"]))
     if not ok or not isinstance(cfg.get("features"), int) or cfg["features"] < 1:
-        raise UserError(f"the card's flow is malformed: {card.get('flow')!r}", "card.json")
+        raise UserError(f"the card's flow is malformed: {flow!r}")
     return cfg
 
 
-def attach_head(net: nn.Module, card: dict[str, Any]) -> None:
-    """Give ``net`` the posterior module its card names (a flow: ``net.posterior``)."""
-    if card.get("head") == "flow":
-        cfg = flow_config(card)
+def attach_head(net: nn.Module, head: str, flow: Mapping[str, Any] | None = None) -> None:
+    """Give ``net`` the posterior module of its ``head`` (a flow: ``net.posterior``, shaped by
+    the card's ``flow`` section)."""
+    if head == "flow":
+        cfg = flow_config(flow)
         net.posterior = FlowHead(cfg["features"], cfg["context"], cfg["transforms"],
                                  cfg["hidden"])
 
 
-def head_of(net: nn.Module, card: dict[str, Any]) -> GaussianHead | FlowHead:
-    """The posterior head of a parameter model."""
-    if card.get("head") == "flow":
-        head = getattr(net, "posterior", None)
-        if not isinstance(head, FlowHead):
-            raise UserError("a flow model without its flow", str(card.get("name", "model")))
-        return head
+def head_of(net: nn.Module, head: str) -> GaussianHead | FlowHead:
+    """The posterior head of a parameter model (``head``: "gaussian" or "flow")."""
+    if head == "flow":
+        posterior = getattr(net, "posterior", None)
+        if not isinstance(posterior, FlowHead):
+            raise UserError("a flow model without its flow")
+        return posterior
     return GaussianHead()

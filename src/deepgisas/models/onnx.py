@@ -24,6 +24,7 @@ import torch
 
 from deepgisas.errors import UserError
 from deepgisas.io.atomic import atomic_write
+from deepgisas.models.card import ModelCard
 from deepgisas.models.nets import Net
 
 ONNX = "model.onnx"
@@ -31,7 +32,7 @@ TIMING = "model.onnx.json"
 ENGINES = ("auto", "torch", "onnx")
 
 
-def export_onnx(net: Net, card: dict[str, Any], path: Path) -> None:
+def export_onnx(net: Net, card: ModelCard, path: Path) -> None:
     """Write ``net`` as ONNX (dynamic batch size) to ``path``, atomically."""
     try:
         import onnxscript  # noqa: F401  (the exporter needs it)
@@ -39,7 +40,7 @@ def export_onnx(net: Net, card: dict[str, Any], path: Path) -> None:
         raise UserError("ONNX export needs: pip install 'deepgisas[onnx]'") from None
     from deepgisas.data.preprocess import InputSpec
 
-    spec = InputSpec.from_dict(card["input"])
+    spec = InputSpec.from_dict(card.input)
     x = torch.zeros(2, spec.in_chans, *spec.input_shape)
     buf = io.BytesIO()
     with contextlib.redirect_stdout(io.StringIO()):

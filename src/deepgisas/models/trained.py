@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from deepgisas.data.labels import LabelSpace
 from deepgisas.data.preprocess import InputSpec
+from deepgisas.models.card import ModelCard
 from deepgisas.models.heads import FlowHead, GaussianHead, head_of
 from deepgisas.models.nets import Net
 from deepgisas.models.store import load_model
@@ -21,7 +21,7 @@ class TrainedModel:
     "distribution" (an orientation model), "gaussian" or "flow" (parameter models)."""
 
     net: Net
-    card: dict[str, Any]
+    card: ModelCard
     template: Template
     labels: LabelSpace
     spec: InputSpec
@@ -29,20 +29,19 @@ class TrainedModel:
 
     @property
     def kind(self) -> str:
-        return str(self.card["head"])
+        return self.card.head
 
     @property
     def head(self) -> GaussianHead | FlowHead | None:
         """A parameter model's head (None for an orientation model's softmax)."""
-        return head_of(self.net, self.card) if self.kind != "distribution" else None
+        return head_of(self.net, self.kind) if self.kind != "distribution" else None
 
     @classmethod
     def load(cls, name_or_dir: str | Path,
-             net_and_card: tuple[Net, dict[str, Any]] | None = None) -> TrainedModel:
+             net_and_card: tuple[Net, ModelCard] | None = None) -> TrainedModel:
         """A bundled model by name or a model directory (or its already loaded network and
         card)."""
         net, card = net_and_card or load_model(name_or_dir)
-        template = parse_template(card["template"], "model card")
-        return cls(net, card, template, LabelSpace.of(template),
-                   InputSpec.from_dict(card["input"]),
-                   str(card.get("name") or Path(str(name_or_dir)).name))
+        template = parse_template(card.template, "model card")
+        return cls(net, card, template, LabelSpace.of(template), InputSpec.from_dict(card.input),
+                   card.name or Path(str(name_or_dir)).name)
