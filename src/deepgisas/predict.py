@@ -15,7 +15,7 @@ from deepgisas.data.augment import center_window, to_network_input
 from deepgisas.data.preprocess import InputSpec
 from deepgisas.io.description import read_instrument
 from deepgisas.io.images import ModelImages
-from deepgisas.models.heads import FlowHead
+from deepgisas.models.heads import FlowHead, GaussianHead
 from deepgisas.models.nets import for_inference
 from deepgisas.models.onnx import select_engine
 from deepgisas.models.store import model_dir
@@ -109,7 +109,7 @@ class Predictor:
     def _gaussian(self, out: torch.Tensor) -> list[dict[str, Any]]:
         """Mean and std per parameter; the std maps through the prior: half the width of the
         mapped +-1 std interval."""
-        assert self.head is not None
+        assert isinstance(self.head, GaussianHead)
         mean, std = self.head.mean_std(out)
         labels = self.labels
         val, lo = labels.decode(mean.numpy()), labels.decode((mean - std).numpy())

@@ -75,7 +75,7 @@ def test_hex_orientation_model_reads_orientation_from_clean_patterns() -> None:
     draws = draw_parameters(template, 24, seed=12345)
     labels = LabelSpace.of(template).encode(draws)["dist"]
     images = dg.simulate_batch(instantiate(template, draws), dtype=torch.float32)
-    from deepgisas.training.losses import kl_divergence
+    from deepgisas.models.losses import kl_divergence
 
     pred = np.array([r["probability"] for r in predict_arrays("hex-orientation", images)])
     t = torch.from_numpy(labels)

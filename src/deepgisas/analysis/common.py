@@ -19,7 +19,6 @@ from deepgisas.data.stream import generator, template_hash, to_batch
 from deepgisas.errors import UserError
 from deepgisas.io.atomic import atomic_write
 from deepgisas.models import Net
-from deepgisas.models.heads import head_of
 from deepgisas.models.trained import TrainedModel
 from deepgisas.sample import RandomBins
 from deepgisas.simulation import simulate_batch
@@ -51,10 +50,7 @@ def outputs(net: Net, x: torch.Tensor) -> torch.Tensor:
 def to_labels(model: Model, out: torch.Tensor) -> dict[str, np.ndarray]:
     """Outputs -> ``{"dist": [n, bins]}`` (probabilities) or ``{"theta": [n, P], "std":
     [n, P]}`` (unit box)."""
-    if model.kind == "distribution":
-        return {"dist": torch.softmax(out, -1).numpy()}
-    mean, std = head_of(model.net, model.kind).mean_std(out.float())
-    return {"theta": mean.double().numpy(), "std": std.double().numpy()}
+    return {k: v.double().numpy() for k, v in model.head.decode(out.float()).items()}
 
 
 def predict_x(model: Model, x: torch.Tensor) -> dict[str, np.ndarray]:

@@ -76,7 +76,7 @@ def pls(model: Model, out: Path, n: int = 256, n_components: int = 8, seed: int 
     s = simulate_set(model, n, 4000 + seed)
     net_pred = predict_x(model, s.x)
     x = np.nan_to_num(image_of(s.x)).reshape(n, -1)
-    key = "dist" if model.kind == "distribution" else "theta"
+    key = model.head.target
     truth, pred = s.labels[key].astype(np.float64), net_pred[key]
     on_truth = fit_pls(x, truth, n_components, seed=seed)
     on_net = fit_pls(x, pred, n_components, seed=seed)

@@ -77,7 +77,7 @@ def resimulate(model: Model, images: np.ndarray, names: list[str], out: Path,
     nuisance = {p: v for p, v in nuisance.items()
                 if p not in model.labels.numeric and p != model.labels.orientation}
     pred = to_labels(model, outputs(model.net, network_input(images, model.spec)))
-    key = "dist" if model.kind == "distribution" else "theta"
+    key = model.head.target
     ref_pattern = None
     if reference is not None:
         ref_pattern = pattern_for(model, reference_labels(model, reference), nuisance)

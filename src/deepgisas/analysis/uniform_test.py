@@ -23,7 +23,7 @@ import torch
 
 from deepgisas.analysis.common import Model, Result, predict_x, pyplot, save_figure, simulate_set
 from deepgisas.errors import UserError
-from deepgisas.training.losses import circular_emd
+from deepgisas.models.losses import circular_emd
 
 
 def _emd(p: np.ndarray, q: np.ndarray) -> np.ndarray:

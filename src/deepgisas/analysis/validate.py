@@ -25,7 +25,7 @@ from deepgisas.analysis.common import (
     simulate_set,
 )
 from deepgisas.errors import UserError
-from deepgisas.training.losses import circular_emd, fold, kl_divergence
+from deepgisas.models.losses import circular_emd, fold, kl_divergence
 
 
 def shard_set(model: Model, folder: str | Path, n: int, seed: int
@@ -39,12 +39,12 @@ def shard_set(model: Model, folder: str | Path, n: int, seed: int
     if ds.template != model.template:
         raise UserError("the shards were made from another template than the model's", str(folder))
     xs, labs = [], []
+    key = model.head.target
     for b in ds:
         xs.append(b["x"])
-        labs.append(b["dist" if model.kind == "distribution" else "theta"])
+        labs.append(b[key])
         if sum(len(x) for x in xs) >= n:
             break
-    key = "dist" if model.kind == "distribution" else "theta"
     return torch.cat(xs)[:n], {key: torch.cat(labs)[:n].numpy()}
 
 

@@ -16,8 +16,8 @@ from deepgisas.errors import UserError
 from deepgisas.models.heads import flow_config
 
 FORMAT = "deepgisas-model/1"
-Head = Literal["distribution", "gaussian", "flow"]
-HEADS: tuple[str, ...] = get_args(Head)
+HeadKind = Literal["distribution", "gaussian", "flow"]
+HEADS: tuple[str, ...] = get_args(HeadKind)
 REQUIRED = ("arch", "in_chans", "num_outputs", "head", "input", "template")
 
 
@@ -30,7 +30,7 @@ class ModelCard:
     arch: str
     in_chans: int
     num_outputs: int
-    head: Head
+    head: HeadKind
     input: dict[str, Any]
     template: dict[str, Any]
     flow: dict[str, Any] | None = None

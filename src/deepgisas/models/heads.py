@@ -1,8 +1,16 @@
-"""Posterior heads of parameter models: what the network's raw outputs say about the labels.
+"""Heads: what a network's raw outputs say about its labels, chosen once from the label
+space (:func:`head_for`).
 
-A parameter model's network ends in a linear layer. Its head turns those outputs into a
-posterior over the labels in the unit box (``LabelSpace.encode``), with one interface:
-``nll(out, theta)`` (the training loss, per sample), ``sample(out, n)`` and ``mean_std(out)``.
+Every head has the :class:`Head` interface: the batch key of its labels (``target``: "dist"
+or "theta"), its training ``loss(out, batch)``, its validation ``figures(out, truth)`` and
+what it says of each image, ``decode(out)``.
+
+- :class:`DistributionHead` (card ``head: distribution``): an orientation model's softmax
+  over the xi bins; loss KL(true || predicted) or the circular earth mover's distance.
+
+A parameter model's head turns the outputs into a posterior over the labels in the unit box
+(``LabelSpace.encode``), with ``nll(out, theta)`` (per sample), ``sample(out, n)`` and
+``mean_std(out)`` besides:
 
 - :class:`GaussianHead` (card ``head: gaussian``): the outputs are a mean and a log-std per
   label, independent Gaussians. Cheap, but it cannot show correlated or two-valued answers.
@@ -17,12 +25,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor, nn
 
 from deepgisas.errors import UserError
+from deepgisas.models.losses import circular_emd, coverage, distribution_figures, kl_divergence
 
 SAMPLES = 256  # draws behind a flow's mean and std
 FLOW_DEFAULTS: dict[str, Any] = {"context": 32, "transforms": 3, "hidden": [64, 64]}
@@ -42,7 +51,78 @@ def gaussian_nll(out: Tensor, target: Tensor) -> Tensor:
     return torch.sum(0.5 * z * z + torch.log(std) + 0.5 * math.log(2 * math.pi), dim=-1)
 
 
-class GaussianHead:
+class Head(Protocol):
+    """What a network's outputs mean: ``kind`` (the card's ``head``), ``target`` (the batch
+    key of the labels it learns), the training loss (a scalar, the batch mean), the
+    validation figures of outputs ``out`` [N, outputs] against labels ``truth``, and the
+    decoded outputs (its ``target`` key, and "std" for a posterior)."""
+
+    kind: str
+    target: str
+
+    def loss(self, out: Tensor, batch: Mapping[str, Tensor]) -> Tensor: ...
+
+    def figures(self, out: Tensor, truth: Tensor) -> dict[str, float]: ...
+
+    def decode(self, out: Tensor) -> dict[str, Tensor]: ...
+
+
+class DistributionHead:
+    """An orientation model's head: a softmax over the xi bins. ``loss``: "kl"
+    (KL(true || predicted)) or "emd" (circular earth mover's distance, deg)."""
+
+    kind = "distribution"
+    target = "dist"
+
+    def __init__(self, loss: str = "kl") -> None:
+        self.metric = loss
+
+    def loss(self, out: Tensor, batch: Mapping[str, Tensor]) -> Tensor:
+        logp = torch.log_softmax(out, -1)
+        if self.metric == "emd":
+            return circular_emd(logp.exp(), batch["dist"]).mean()
+        return kl_divergence(batch["dist"], logp).mean()
+
+    def figures(self, out: Tensor, truth: Tensor) -> dict[str, float]:
+        """KL, circular EMD (deg) and the KL of the folded distributions."""
+        return distribution_figures(truth, torch.softmax(out, -1))
+
+    def decode(self, out: Tensor) -> dict[str, Tensor]:
+        """``{"dist": [B, bins]}``: the probabilities."""
+        return {"dist": torch.softmax(out, -1)}
+
+
+class _Posterior:
+    """What the parameter heads share: the Gaussian NLL-style loss and figures from ``nll``
+    and ``mean_std``."""
+
+    target = "theta"
+
+    def nll(self, out: Tensor, theta: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def mean_std(self, out: Tensor) -> tuple[Tensor, Tensor]:
+        raise NotImplementedError
+
+    def loss(self, out: Tensor, batch: Mapping[str, Tensor]) -> Tensor:
+        return self.nll(out, batch["theta"]).mean()
+
+    def figures(self, out: Tensor, truth: Tensor) -> dict[str, float]:
+        """NLL, mean absolute error in the unit box and the coverage of +-1 and +-2 std (a
+        flow's mean and std from draws)."""
+        mean, std = self.mean_std(out)
+        return {"nll": self.nll(out, truth).mean().item(),
+                "mae_unit": (mean - truth).abs().mean().item(),
+                "within_1std": coverage(mean, std, truth, 1.0).mean().item(),
+                "within_2std": coverage(mean, std, truth, 2.0).mean().item()}
+
+    def decode(self, out: Tensor) -> dict[str, Tensor]:
+        """``{"theta": [B, P], "std": [B, P]}``: the posterior mean and std (unit box)."""
+        mean, std = self.mean_std(out)
+        return {"theta": mean, "std": std}
+
+
+class GaussianHead(_Posterior):
     """Independent Gaussians: outputs [B, 2P] = (mean, log std)."""
 
     kind = "gaussian"
@@ -60,7 +140,7 @@ class GaussianHead:
                                         device=mean.device)
 
 
-class FlowHead(nn.Module):
+class FlowHead(_Posterior, nn.Module):
     """A conditional neural spline flow over the P labels given the context [B, C].
 
     The unit box is mapped to [-2, 2] (x = 4 (theta - 1/2)), inside the splines' domain."""
@@ -145,3 +225,9 @@ def head_of(net: nn.Module, head: str) -> GaussianHead | FlowHead:
             raise UserError("a flow model without its flow")
         return posterior
     return GaussianHead()
+
+
+def head_for(net: nn.Module, head: str, loss: str = "kl") -> Head:
+    """The head of a network whose card names ``head`` (an orientation model's with its
+    training ``loss``, "kl" or "emd")."""
+    return DistributionHead(loss) if head == "distribution" else head_of(net, head)

@@ -9,7 +9,7 @@ from pathlib import Path
 from deepgisas.data.labels import LabelSpace
 from deepgisas.data.preprocess import InputSpec
 from deepgisas.models.card import ModelCard
-from deepgisas.models.heads import FlowHead, GaussianHead, head_of
+from deepgisas.models.heads import Head, head_for
 from deepgisas.models.nets import Net
 from deepgisas.models.store import load_model
 from deepgisas.templates import Template, parse_template
@@ -32,9 +32,10 @@ class TrainedModel:
         return self.card.head
 
     @property
-    def head(self) -> GaussianHead | FlowHead | None:
-        """A parameter model's head (None for an orientation model's softmax)."""
-        return head_of(self.net, self.kind) if self.kind != "distribution" else None
+    def head(self) -> Head:
+        """The model's head (:class:`~deepgisas.models.heads.Head`): its label key, loss and
+        figures; a parameter model's posterior besides."""
+        return head_for(self.net, self.kind)
 
     @classmethod
     def load(cls, name_or_dir: str | Path,

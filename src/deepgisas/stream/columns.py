@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from deepgisas.training.losses import fold
+from deepgisas.models.losses import fold
 
 BASE = ("frame", "index", "mtime")
 ORIENTATION = ("xi_mode_deg", "p_mode", "folded_mode_deg", "folded_mean_deg",

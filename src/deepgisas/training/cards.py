@@ -10,14 +10,14 @@ from typing import Any
 from deepgisas.data.labels import LabelSpace
 from deepgisas.errors import UserError
 from deepgisas.models import Net
-from deepgisas.models.card import Head, ModelCard
+from deepgisas.models.card import HeadKind, ModelCard
 from deepgisas.models.zoo import GROW
 from deepgisas.templates import Template
 from deepgisas.training.config import TrainConfig
 from deepgisas.training.curves import mean_data_wait
 
 
-def make_card(cfg: TrainConfig, n_out: int, head: Head, flow: dict[str, Any] | None,
+def make_card(cfg: TrainConfig, n_out: int, head: HeadKind, flow: dict[str, Any] | None,
               template: Template, labels: LabelSpace, command: str, world: int,
               state: dict[str, Any], last: dict[str, Any]) -> ModelCard:
     """The model card of a finished run (without the validation figures, which need the

@@ -16,25 +16,16 @@ import torch
 
 from deepgisas.data.labels import LabelSpace, xi_histogram
 from deepgisas.models import Net
-from deepgisas.models.heads import FlowHead, GaussianHead
+from deepgisas.models.heads import FlowHead, GaussianHead, Head
+from deepgisas.models.losses import coverage, distribution_figures
 from deepgisas.templates import Template, draw_parameters
-from deepgisas.training.losses import circular_emd, coverage, fold, kl_divergence
-
-
-def dist_figures(truth: torch.Tensor, p: torch.Tensor) -> dict[str, float]:
-    """Mean KL(truth || p), circular EMD (deg) and KL of the folded distributions."""
-    logp = p.clamp_min(1e-12).log()
-    return {"kl": kl_divergence(truth, logp).mean().item(),
-            "emd_deg": circular_emd(truth, p).mean().item(),
-            "kl_folded": kl_divergence(fold(truth), fold(p).clamp_min(1e-12).log()).mean().item()}
 
 
 @torch.no_grad()
 def card_figures(net: Net, template: Template, batches: list[dict],
-                 head: GaussianHead | FlowHead | None = None, n_prior: int = 4000
-                 ) -> dict[str, Any]:
-    """Validation figures of ``net`` on ``batches`` (from ``validation_batches``); ``head``:
-    a parameter model's posterior head (Gaussian if None)."""
+                 head: Head, n_prior: int = 4000) -> dict[str, Any]:
+    """Validation figures of ``net`` (whose head is ``head``) on ``batches`` (from
+    ``validation_batches``)."""
     net.eval()
     labels = LabelSpace.of(template)
     outs = torch.cat([net(b["x"]) for b in batches]).double()
@@ -44,11 +35,12 @@ def card_figures(net: Net, template: Template, batches: list[dict],
         uniform = torch.full_like(truth, 1.0 / truth.shape[1])
         drawn = draw_parameters(template, n_prior, seed=12345)[labels.orientation]
         mean_label = torch.from_numpy(xi_histogram(drawn, labels.bins).mean(0)).double()
-        return {"model": dist_figures(truth, p),
-                "baseline_uniform": dist_figures(truth, uniform),
-                "baseline_mean_label": dist_figures(truth, mean_label.expand_as(truth))}
+        return {"model": distribution_figures(truth, p),
+                "baseline_uniform": distribution_figures(truth, uniform),
+                "baseline_mean_label": distribution_figures(truth, mean_label.expand_as(truth))}
     truth = torch.cat([b["theta"] for b in batches]).double()
-    mean, std = (head or GaussianHead()).mean_std(outs.float())
+    assert isinstance(head, GaussianHead | FlowHead)
+    mean, std = head.mean_std(outs.float())
     mean, std = mean.double(), std.double()
     phys_true = labels.decode(truth.numpy())
     phys_pred = labels.decode(mean.numpy())

@@ -30,7 +30,7 @@ from deepgisas.data.stream import validation_batches
 from deepgisas.errors import UserError
 from deepgisas.models import create_model
 from deepgisas.models.card import ModelCard
-from deepgisas.models.heads import FLOW_DEFAULTS, attach_head, head_of
+from deepgisas.models.heads import FLOW_DEFAULTS, attach_head, head_for
 from deepgisas.models.store import save_model
 from deepgisas.templates import Template
 from deepgisas.training.callbacks import (
@@ -44,7 +44,7 @@ from deepgisas.training.cards import init_backbone, make_card
 from deepgisas.training.checkpoint import load_checkpoint
 from deepgisas.training.config import TrainConfig, lr_at
 from deepgisas.training.evaluation import card_figures
-from deepgisas.training.objective import batch_loss, evaluate, head_kind
+from deepgisas.training.objective import evaluate, head_kind
 
 
 def _distributed() -> tuple[int, int]:
@@ -97,7 +97,7 @@ class Trainer:
         self.flow = ({**FLOW_DEFAULTS, "features": len(self.labels.numeric)}
                      if self.kind == "flow" else None)
         attach_head(net, self.kind, self.flow)
-        self.head = head_of(net, self.kind) if self.kind != "distribution" else None
+        self.head = head_for(net, self.kind, cfg.loss)
         if self.kind == "flow" and self.world > 1:  # its weights live outside DDP's
             raise UserError("a flow head trains in one process (no torchrun)")
         if cfg.init_from is not None:
@@ -147,7 +147,7 @@ class Trainer:
         batch = {k: v.to(self.dev, non_blocking=True) for k, v in raw.items()}
         with torch.autocast(self.dev.type, enabled=self.dev.type == "cuda"):
             out = self.model(batch["x"]).float()
-            loss = batch_loss(self.kind, self.cfg.loss, out, batch, self.head)
+            loss = self.head.loss(out, batch)
         self.opt.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(self.opt)
@@ -169,7 +169,7 @@ class Trainer:
 
     def validate(self) -> dict[str, float]:
         """The validation figures of the network now (:func:`evaluate`; rank 0's batches)."""
-        return evaluate(self.net, self.kind, self.val, self.head)
+        return evaluate(self.net, self.head, self.val)
 
     def _row(self, losses: list[float], wait_share: float,
              before: list[int]) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from deepgisas.models.heads import gaussian_nll, split_gaussian
-from deepgisas.training.losses import circular_emd, coverage, fold, kl_divergence
+from deepgisas.models.losses import circular_emd, coverage, fold, kl_divergence
 
 
 def onehot(k: int, n: int = 120) -> torch.Tensor:

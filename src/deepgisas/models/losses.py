@@ -1,4 +1,4 @@
-"""Losses and metrics of xi distributions, and the coverage of parameter errors (the Gaussian
+"""Losses and figures of xi distributions, and the coverage of parameter errors (the Gaussian
 head's own likelihood is :func:`deepgisas.models.heads.gaussian_nll`).
 
 All are pure batched tensor functions; ``p``, ``q`` are [B, bins] distributions over xi bins
@@ -47,3 +47,11 @@ def coverage(mean: Tensor, std: Tensor, target: Tensor, k: float) -> Tensor:
     """Fraction of true values within mean +- k std, per parameter [P] (0.683 and 0.954 for
     k = 1, 2 when the uncertainties are calibrated)."""
     return ((target - mean).abs() <= k * std).float().mean(dim=0)
+
+
+def distribution_figures(truth: Tensor, p: Tensor) -> dict[str, float]:
+    """Mean KL(truth || p), circular EMD (deg) and KL of the folded distributions."""
+    logp = p.clamp_min(1e-12).log()
+    return {"kl": kl_divergence(truth, logp).mean().item(),
+            "emd_deg": circular_emd(truth, p).mean().item(),
+            "kl_folded": kl_divergence(fold(truth), fold(p).clamp_min(1e-12).log()).mean().item()}
