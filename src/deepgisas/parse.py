@@ -170,7 +170,7 @@ def find_priors(node: Any, path: str = "") -> dict[str, Prior | RandomBins]:
     """Path -> prior for every number of a description dict given as a prior, and a
     ``random_bins`` orientation."""
     out: dict[str, Prior | RandomBins] = {}
-    if isinstance(node, Mapping):
+    if isinstance(node, dict):  # (a description is JSON: dicts and lists)
         if len(node) == 1 and ("uniform" in node or "log_uniform" in node):
             prior = parse_number(node, path)
             assert not isinstance(prior, float)
