@@ -13,15 +13,16 @@ a too-small error) and the goodness of fit. ``--write`` puts the table into
 docs/benchmarks.md. BornAgain's images are cached in ``--cache`` (they take ~10 s each);
 ``--noise-draws R`` counts each R times (R fits per simulation, for tighter fractions).
 
-``--search-check --carry 1 3``: does the search find the best valley? Each image is also
-fitted from its truth (the truth's valley), and for each value of ``FitConfig.carry`` the
-script counts the fits whose deviance ends more than 2 above that (a search failure the
+``--search-check --carry 1 3 --orders none 2,0.5``: does the search find the best valley?
+Each image is also fitted from its truth (the truth's valley), and for each value of
+``FitConfig.carry`` and of ``FitConfig.orders`` ("none": no other orders tried) the script
+counts the fits whose deviance ends more than 2 above that (a search failure the
 goodness of fit cannot see), with their sum and the seconds per fit; ``--write`` puts that
 table into the "Fit search" section instead.
 
     python benchmarks/fit_coverage.py [--n 64] [--seed 0] [--exposures 1 0.01] [--write]
     python benchmarks/fit_coverage.py --data deepgisas --n 32 --noise-draws 2 --exposures 1 \
-        --search-check --carry 1 3 [--write]
+        --search-check --carry 1 3 [--orders none 2,0.5] [--write]
 """
 
 from __future__ import annotations
@@ -108,7 +109,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def search_check(args: argparse.Namespace) -> dict[str, Any]:
-    """Per exposure and carry: fits, those ending more than 2 in deviance above the fit from
+    """Per exposure, carry and orders: fits, those ending more than 2 in deviance above the fit from
     the truth, their summed excess, the largest, and the median seconds per fit."""
     torch.set_num_threads(args.threads)
     args.cache.mkdir(parents=True, exist_ok=True)
@@ -130,8 +131,8 @@ def search_check(args: argparse.Namespace) -> dict[str, Any]:
                 spread.append(r.extra["goodness_of_fit"]["expected_std"])
             except UserError:
                 ref.append(None)
-        for carry in args.carry:
-            cfg = dataclasses.replace(base, carry=carry)
+        for carry, orders in ((c, o) for c in args.carry for o in args.orders):
+            cfg = dataclasses.replace(base, carry=carry, orders=_orders(orders))
             excess, seconds = [], []
             for (_, data), dev in zip(cases, ref, strict=True):
                 if dev is None:
@@ -146,12 +147,17 @@ def search_check(args: argparse.Namespace) -> dict[str, Any]:
                    "median_seconds": float(np.median(seconds)),
                    "mean_seconds": float(np.mean(seconds)),
                    "deviance_spread": float(np.median(spread))}
-            out[f"{exposure:g}/{carry}"] = row
-            print(f"exposure {exposure:g} carry {carry}: {row['failed']} of {row['fits']} fits "
-                  f"end > 2 above the truth's valley (excess {row['excess']:.1f}, largest "
-                  f"{row['largest']:.1f}); {row['median_seconds']:.2f} s median, "
+            out[f"{exposure:g}/{carry}/{orders}"] = row
+            print(f"exposure {exposure:g} carry {carry} orders {orders}: {row['failed']} of "
+                  f"{row['fits']} fits end > 2 above the truth's valley (excess "
+                  f"{row['excess']:.1f}, largest {row['largest']:.1f}); "
+                  f"{row['median_seconds']:.2f} s median, "
                   f"{row['mean_seconds']:.2f} s mean per fit", flush=True)
     return out
+
+
+def _orders(text: str) -> tuple[float, ...]:
+    return () if text == "none" else tuple(float(v) for v in text.split(","))
 
 
 def write_search(out: dict[str, Any]) -> None:
@@ -160,11 +166,12 @@ def write_search(out: dict[str, Any]) -> None:
              "valley is a search failure, which the goodness of fit does not see: the "
              "deviance's own spread (the median of its expected std) is "
              f"{np.median([r['deviance_spread'] for r in out.values()]):.0f}.",
-             "", "| exposure | carry | fits | above the truth's valley | summed excess | "
-             "largest | median s | mean s |", "|---|---|---|---|---|---|---|---|"]
+             "", "| exposure | carry | orders | fits | above the truth's valley | "
+             "summed excess | largest | median s | mean s |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for key, r in out.items():
-        exposure, carry = key.split("/")
-        lines.append(f"| {exposure} | {carry} | {r['fits']} | {r['failed']} | "
+        exposure, carry, orders = key.split("/")
+        lines.append(f"| {exposure} | {carry} | {orders} | {r['fits']} | {r['failed']} | "
                      f"{r['excess']:.1f} | {r['largest']:.1f} | {r['median_seconds']:.2f} | "
                      f"{r['mean_seconds']:.2f} |")
     lines.append("")
@@ -247,6 +254,9 @@ def main() -> None:
     p.add_argument("--search-check", action="store_true",
                    help="count fits that end above the truth's valley, per --carry")
     p.add_argument("--carry", type=int, nargs="+", default=[FitConfig.carry])
+    p.add_argument("--orders", nargs="+", default=[",".join(f"{v:g}" for v in
+                                                          FitConfig.orders) or "none"],
+                   help="FitConfig.orders to compare: 'none' or factors like 2,0.5")
     p.add_argument("--write", action="store_true")
     args = p.parse_args()
     if args.search_check:

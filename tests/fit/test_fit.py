@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -302,3 +303,25 @@ def test_film_fits_are_within_their_uncertainty_in_most_cases() -> None:
             total += 1
     print(f"global optimum {reached}/6; within 2 std where reached: {within}/{total}")
     assert reached >= 3 and within / total > 0.7
+
+
+def test_the_search_tries_the_structure_factors_other_orders() -> None:
+    """A start at half the distance: the last coarse level also refits the distance doubled
+    and halved, and the full detector keeps the better of those and the search."""
+    t = film(64, 9)
+    dist, radius = ("sample.interference.radial_paracrystal.distance_nm",
+                    "sample.particles.shape.spheroid.radius_nm")
+    values = {p: float(prior.from_unit(0.5)) for p, prior in t.priors.items()}
+    values.update({dist: 70.0, radius: 2.0})
+    img = dg.simulate(t.at(values))
+    k = 1e4 / np.nanpercentile(img, 99)
+    data = np.random.default_rng(0).poisson(img * k).astype(float)
+    start = {p.rsplit(".", 1)[-1]: v for p, v in values.items()}
+    start.update(distance_nm=35.0, radius_nm=4.0)
+    cfg = FitConfig(explore=False, coarse_side=16, orders=(2.0, 0.5))
+    r = fit_image(t, data, start=start, config=cfg)
+    tried = r.extra["orders"]["orders"]
+    assert tried[0] == pytest.approx(4 * tried[1]) and r.extra["orders"]["kept"] == "order"
+    assert r.parameters["distance_nm"] == pytest.approx(70.0, rel=0.03)
+    off = fit_image(t, data, start=start, config=dataclasses.replace(cfg, orders=()))
+    assert "orders" not in off.extra

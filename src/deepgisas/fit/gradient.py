@@ -50,6 +50,8 @@ from deepgisas.fit.problem import (
     starts,
 )
 from deepgisas.fit.tensors import FreeTensors, free_tensors, physical
+from deepgisas.physics.structures import STRUCTURES
+from deepgisas.physics.structures import key as structure_key
 from deepgisas.templates import Template
 
 
@@ -124,6 +126,7 @@ def _fit(template: Template, data: np.ndarray, free: FreeTensors,
     x = torch.cat([torch.logit(candidates[top]), log_s[top, None], log_b[top, None]], 1)
     simulations = len(candidates)
     levels_log: list[dict[str, float]] = []
+    orders: dict[str, Any] = {}
     for k, level in enumerate(levels):
         finest = k == len(levels) - 1
         out = lm.levenberg_marquardt(
@@ -137,6 +140,10 @@ def _fit(template: Template, data: np.ndarray, free: FreeTensors,
         x = (out.state.x[best:best + 1] if k >= len(levels) - 2 else
              out.state.x[distinct_candidates(out.state.theta, out.misfit, cfg.carry)])
         simulations += out.simulations
+        if k == len(levels) - 2:
+            x, orders = _other_orders(template, free, level, levels[-1], x,
+                                      float(out.misfit[best]), cfg)
+            simulations += orders.pop("simulations", 0)
         levels_log.append({"pixels": len(level.logd), "iterations": out.iterations,
                            "simulations": out.simulations, "misfit": float(out.misfit[best]),
                            "seconds": time.perf_counter() - t0})
@@ -162,9 +169,50 @@ def _fit(template: Template, data: np.ndarray, free: FreeTensors,
         scale=float(np.exp(log_s_fit)), background=float(np.exp(log_b_fit)), theta=th,
         start_misfits=[float(v) / len(levels[0].logd) for v in screened],
         extra={"simulations": simulations, "levels": levels_log, "objective": objective,
-               "objective_reason": why,
+               "objective_reason": why, **({"orders": orders} if orders else {}),
                **({"goodness_of_fit": fit_quality} if fit_quality is not None else {})}),
         free)
+
+
+def _other_orders(template: Template, free: FreeTensors, level: Problem, fine: Problem,
+                  x: Tensor, misfit: float, cfg: FitConfig) -> tuple[Tensor, dict[str, Any]]:
+    """The search's best ``x`` [1, P + 2] at a coarse ``level``, or the best of it with the
+    structure's spacing times each of ``cfg.orders`` (within its prior), refitted there: a
+    spacing off by a factor puts the structure factor's peaks on other orders, a valley that
+    local steps do not leave. When the coarse pixels prefer the other order, the full
+    detector (``fine``) decides between the two by one simulation each, at their best
+    scale and background. Returns the row and what was tried."""
+    itf = template.base.sample.interference
+    spacing = STRUCTURES[itf.kind].spacing if itf is not None else None
+    keys = [q.key for q in free.params]
+    if spacing is None or structure_key(spacing) not in keys or not cfg.orders:
+        return x, {}
+    i = keys.index(structure_key(spacing))
+    q = free.params[i]
+    now = float(q.to_physical(torch.sigmoid(x[0, i])))
+    rows = []
+    for factor in cfg.orders:
+        u = float(q.prior.to_unit(now * factor))
+        if EDGE <= u <= 1 - EDGE:
+            row = x[0].clone()
+            row[i] = math.log(u / (1 - u))
+            rows.append(row)
+    if not rows:
+        return x, {}
+    out = lm.levenberg_marquardt(level, torch.stack(rows), cfg.max_iter, cfg.coarse_tol,
+                                 cfg.fd_step if level.dtype == torch.float64 else 1e-3,
+                                 keep=1, race=cfg.race_given, rescale=True, reuse=cfg.reuse,
+                                 spread=cfg.spread)
+    j = int(torch.argmin(out.misfit))
+    kept, simulations = "search", out.simulations
+    if float(out.misfit[j]) < misfit:
+        both = torch.cat([x, out.state.x[j:j + 1]])
+        losses = lm.fit_scale(fine, lm.simulate(fine, torch.sigmoid(both[:, :-2])), tol=1e-5)[2]
+        simulations += 2
+        if float(losses[1]) < float(losses[0]):
+            x, kept = both[1:], "order"
+    return x, {"orders": [now * f for f in cfg.orders], "misfit": float(out.misfit[j]),
+               "kept": kept, "simulations": simulations}
 
 
 CARRY_APART = 0.02  # candidates carried up the levels differ by this much (unit box)

@@ -73,6 +73,8 @@ class StructureType:
     has_orientation: bool = False
     isotropic: bool = True  # S depends on |q_par| only: patterns are mirror-symmetric in phi
     inert: tuple[str, ...] = ()  # parameters BornAgain 25 takes and ignores: no tensor
+    spacing: str | None = None  # the distance whose multiples put peaks on one another's
+    # orders (a fit tries them: deepgisas.fit.gradient)
 
     def columns(self, values: dict[str, float], xi_rad: Sequence[float] = (),
                 weights: Sequence[float] = ()) -> dict[str, Any]:

@@ -261,4 +261,5 @@ HEXAGONAL_LATTICE = HexagonalLattice(
     "weighted deposit per lattice rotation xi",
     has_orientation=True,
     isotropic=False,
+    spacing="a_nm",
 )

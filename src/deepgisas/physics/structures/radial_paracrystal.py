@@ -102,4 +102,5 @@ RADIAL_PARACRYSTAL = RadialParacrystal(
     "distribution (ba.Profile1DGauss(omega)), kappa and domain size (BornAgain 25's "
     "result does not depend on the domain size, nor does ours)",
     inert=("domain_size_nm",),
+    spacing="distance_nm",
 )
