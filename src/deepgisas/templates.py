@@ -84,15 +84,8 @@ class Template:
 def parse_template(d: Any, where: str = "description") -> Template:
     """Validate a description dict whose numbers may be priors."""
     parsed = parse_description(d, where)
-    t = Template(parsed.base, parsed.priors, parsed.labels)
-    tree = t.to_dict()
-    tree.pop("labels", None)
-    return Template(parsed.base, find_priors(tree), parsed.labels)  # the format's order
-
-
-def as_template(x: Experiment | Template) -> Template:
-    """A template as is, an experiment as the template without free parameters."""
-    return x if isinstance(x, Template) else Template(x, {})
+    tree = Template(parsed.base, parsed.priors).to_dict()  # the format's order of the paths
+    return Template(parsed.base, find_priors(tree), parsed.labels)
 
 
 def draw_orientation(prior: RandomBins, rng: np.random.Generator) -> dict:

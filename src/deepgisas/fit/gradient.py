@@ -183,9 +183,9 @@ def _other_orders(template: Template, free: FreeTensors, level: Problem, fine: P
     detector (``fine``) decides between the two by one simulation each, at their best
     scale and background. Returns the row and what was tried."""
     itf = template.base.sample.interference
-    spacing = STRUCTURES[itf.kind].spacing if itf is not None else None
+    spacing = STRUCTURES[itf.kind].spacing if itf is not None and cfg.orders else None
     keys = [q.key for q in free.params]
-    if spacing is None or structure_key(spacing) not in keys or not cfg.orders:
+    if spacing is None or structure_key(spacing) not in keys:
         return x, {}
     i = keys.index(structure_key(spacing))
     q = free.params[i]
