@@ -66,6 +66,20 @@ def _three_layer(placement: str, z: float) -> dict:
     return d
 
 
+def _core_shell(shell: dict, core: dict, z: float | None = None,
+                interference: dict | None = None) -> dict:
+    """Core-shell particles: an Ag-like core in a shell of low contrast."""
+    d = base(shell, interference)
+    d["sample"]["particles"]["material"] = {"delta": 8.0e-6, "beta": 2.0e-7}
+    d["sample"]["particles"]["core"] = {"material": {"delta": 2.0e-5, "beta": 1.2e-6},
+                                        "shape": core}
+    if z is not None:
+        d["sample"]["particles"]["core"]["z_nm"] = z
+    return d
+
+
+LOGNORMAL7 = {"lognormal": {"sigma": 0.2}, "samples": 7, "width": 2.0}
+
 CASES: dict[str, dict] = {
     "sphere-dilute": base(),
     "sphere-dilute-avg-off": {**base(), "options": {"use_average_materials": False}},
@@ -98,6 +112,38 @@ CASES: dict[str, dict] = {
         _with(base(), "sample.layers.2.roughness",
               {"sigma_nm": 0.8, "hurst": 0.5, "correlation_length_nm": 10.0}),
         "sample.layers.1.roughness", {"sigma_nm": 1.0, "hurst": 0.3, "correlation_length_nm": 5.0}),
+    "spherical-segment": base({"spherical_segment": {"radius_nm": 6.0, "top_cut_nm": 1.5,
+                                                     "bottom_cut_nm": 2.0}}),
+    "spheroidal-segment-lognormal": _with(
+        base({"spheroidal_segment": {"radius_nm": 5.0, "radius_z_nm": 3.0, "top_cut_nm": 0.0,
+                                     "bottom_cut_nm": 1.0}}),
+        "sample.particles.size_distribution", {"lognormal": {"sigma": 0.3}, "samples": 9,
+                                               "width": 2.0}),
+    "cone-paracrystal-lognormal-kappa": _with(
+        base({"cone": {"radius_nm": 5.0, "height_nm": 4.0, "alpha_deg": 70.0}},
+             _with(PARA, "radial_paracrystal.kappa", 1.5)),
+        "sample.particles.size_distribution", LOGNORMAL7),
+    "cone-buried-deposit": _with(_three_layer("deposit", 2.0), "sample.particles.shape",
+                                 {"cone": {"radius_nm": 5.0, "height_nm": 6.0,
+                                           "alpha_deg": 75.0}}),
+    "pyramid4-two-domains": base({"pyramid4": {"base_edge_nm": 14.0, "height_nm": 5.0,
+                                               "alpha_deg": 60.0}},
+                                 hexagonal([10.0, 40.0], [0.6, 0.4], a_nm=30.0)),
+    "spherical-segment-suspend-avg-off": {
+        **_with(_three_layer("suspend", -4.0), "sample.particles.shape",
+                {"spherical_segment": {"radius_nm": 5.0, "top_cut_nm": 1.0,
+                                       "bottom_cut_nm": 3.0}}),
+        "options": {"use_average_materials": False}},
+    "core-shell-spheres": _core_shell({"sphere": {"radius_nm": 8.0}},
+                                      {"sphere": {"radius_nm": 5.0}}),
+    "core-shell-offset-lognormal-paracrystal": _with(
+        _core_shell({"sphere": {"radius_nm": 6.0}}, {"sphere": {"radius_nm": 3.5}}, z=1.0,
+                    interference=PARA),
+        "sample.particles.size_distribution", LOGNORMAL7),
+    "core-shell-box-cone-avg-off": {
+        **_core_shell({"box": {"length_nm": 12.0, "width_nm": 10.0, "height_nm": 8.0}},
+                      {"cone": {"radius_nm": 4.0, "height_nm": 3.0, "alpha_deg": 70.0}}, z=2.0),
+        "options": {"use_average_materials": False}},
     "roi-and-mask": _with(_with(base(), "detector.roi_px", [4, 2, 60, 50]),
                           "detector.mask_px", [[28, 0, 36, 10]]),
 }

@@ -12,9 +12,17 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from deepgisas.physics.formfactors import SHAPES
 from deepgisas.physics.simulate import Structure
 from deepgisas.physics.structures import STRUCTURES
-from deepgisas.sample import Experiment, Orientation, Rectangular, Spherical, particle_slack
+from deepgisas.sample import (
+    Experiment,
+    Orientation,
+    Params,
+    Rectangular,
+    Spherical,
+    particle_slack,
+)
 from deepgisas.units import DEG
 
 
@@ -22,6 +30,13 @@ def _chi(delta: float, beta: float) -> complex:
     """n^2 - 1 for n = 1 - delta + i beta, without rounding n^2 first: in float32, n^2 itself
     keeps only about two digits of delta ~ 1e-5, which changes patterns by percents."""
     return complex(-2.0 * delta + delta * delta - beta * beta, 2.0 * beta * (1.0 - delta))
+
+
+def _shape_columns(cols: dict[str, list], prefix: str, shape: Params) -> None:
+    """A shape's entries ``<prefix>.<name>``, angles in radians."""
+    angles = SHAPES[shape.kind].angles
+    for name, v in shape.values:
+        cols[f"{prefix}.{name}"].append(float(v) * (DEG if name in angles else 1.0))
 
 
 def structure_of(e: Experiment) -> Structure:
@@ -39,6 +54,8 @@ def structure_of(e: Experiment) -> Structure:
         kw = dict(particle_layer=pt.layer, placement=pt.placement, shape_kind=pt.shape.kind,
                   n_sizes=n_sizes, size_width=sd.width if sd is not None else 2.0,
                   interference=s.interference.kind, n_domains=n_domains)
+        if pt.core is not None:
+            kw.update(core_kind=pt.core.shape.kind, core_centred=pt.core.z_nm is None)
         above, below = particle_slack(e)
         kw.update(slice_above=above > 1e-9, slice_below=below > 1e-9)
     return Structure(
@@ -84,8 +101,13 @@ def compile_batch(experiments: Sequence[Experiment], dtype: torch.dtype = torch.
             continue
         cols["chi_particle"].append(_chi(float(pt.material.delta), float(pt.material.beta)))
         cols["particle_z"].append(float(pt.z_nm))
-        for name, v in pt.shape.values:
-            cols[f"shape.{name}"].append(float(v))
+        _shape_columns(cols, "shape", pt.shape)
+        if pt.core is not None:
+            cols["chi_core"].append(_chi(float(pt.core.material.delta),
+                                         float(pt.core.material.beta)))
+            _shape_columns(cols, "core", pt.core.shape)
+            if pt.core.z_nm is not None:
+                cols["core_z"].append(float(pt.core.z_nm))
         sd = pt.size_distribution
         if sd is not None and sd.sigma > 0:
             cols["size_sigma"].append(sd.sigma)
@@ -97,7 +119,7 @@ def compile_batch(experiments: Sequence[Experiment], dtype: torch.dtype = torch.
             cols[name].append(v)
     out = {}
     for name, vals in cols.items():
-        is_complex = name in ("chi", "chi_particle")
+        is_complex = name in ("chi", "chi_particle", "chi_core")
         out[name] = torch.tensor(vals, dtype=cdt if is_complex else dtype, device=device)
     return st, out
 

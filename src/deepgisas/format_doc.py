@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from deepgisas.io.readers import ORIENTATIONS
-from deepgisas.parse import BEAM_PARAMS, LAYER_PARAMS, PARTICLE_PARAMS
+from deepgisas.parse import BEAM_PARAMS, CORE_PARAMS, LAYER_PARAMS, PARTICLE_PARAMS
 from deepgisas.physics.formfactors import SHAPES
 from deepgisas.physics.params import table_markdown
 from deepgisas.physics.structures import STRUCTURES
@@ -58,6 +58,9 @@ SETTINGS = (
      "on the layer's bottom interface, or below its top one"),
     ("`sample.particles.shape`", "one of the shapes above",
      ""),
+    ("`sample.particles.core`", "{material, shape, z_nm}",
+     "a core inside the particle's shape (the shell): ba.CoreAndShell; one of the shapes "
+     "above, its lengths and z_nm scaled with the shell's by a size distribution"),
     ("`sample.particles.size_distribution.samples`", "integer >= 1 (20)",
      "members of the lognormal mixture"),
     ("`sample.particles.size_distribution.width`", "[1e-6, 10] (2)",
@@ -91,6 +94,7 @@ def format_reference() -> str:
                ("`sample.layers.N`", LAYER_PARAMS),
                ("`sample.layers.N.roughness`", ROUGHNESS_PARAMS),
                ("`sample.particles`", PARTICLE_PARAMS),
+               ("`sample.particles.core`", CORE_PARAMS),
                ("`sample.particles.size_distribution.lognormal`", SIZE_DISTRIBUTION_PARAMS)]
     for title, table in numbers:
         out += [f"## {title}", "", table_markdown(table), ""]

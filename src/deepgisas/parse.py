@@ -15,6 +15,7 @@ from deepgisas.physics.params import ParamSpec
 from deepgisas.priors import Prior, parse_number
 from deepgisas.sample import (
     Beam,
+    Core,
     Detector,
     Experiment,
     Interference,
@@ -41,6 +42,11 @@ BEAM_PARAMS = (
 )
 LAYER_PARAMS = (
     ParamSpec("thickness_nm", "nm", 10.0, (0.0, math.inf), "thickness of an inner layer"),
+)
+CORE_PARAMS = (
+    ParamSpec("z_nm", "nm", 0.0, (0.0, math.inf),
+              "height of the core's bottom above the shell's bottom (default: centred)",
+              lo_open=False),
 )
 PARTICLE_PARAMS = (
     ParamSpec("z_nm", "nm", 0.0, (-math.inf, math.inf),
@@ -71,8 +77,8 @@ def _parse_layers(d: Any, where: str) -> tuple[Layer, ...]:
 
 
 def _parse_particles(d: Any, where: str, n_layers: int) -> Particles:
-    d = keys(d, where, ("layer", "placement", "z_nm", "material", "shape", "size_distribution"),
-              ("material", "shape"))
+    d = keys(d, where, ("layer", "placement", "z_nm", "material", "shape", "size_distribution",
+                        "core"), ("material", "shape"))
     layer = integer(d.get("layer", 0), f"{where}.layer")
     if layer >= n_layers:
         raise UserError(f"layer {layer} does not exist (the sample has {n_layers})", where)
@@ -83,15 +89,37 @@ def _parse_particles(d: Any, where: str, n_layers: int) -> Particles:
         raise UserError("the substrate has no bottom interface to deposit on", where)
     if placement == "suspend" and layer == 0:
         raise UserError("the ambient has no top interface to suspend below", where)
-    kind, body = one_of(d["shape"], f"{where}.shape", tuple(SHAPES))
-    sh = SHAPES[kind]
-    shape = Params.parse(kind, body, f"{where}.shape.{kind}", sh.params,
-                         [p.name for p in sh.params])
+    shape = _parse_shape(d["shape"], f"{where}.shape")
     size = (SizeDistribution.parse(d["size_distribution"], f"{where}.size_distribution")
             if "size_distribution" in d else None)
     z = spec_number(d.get("z_nm", 0.0), f"{where}.z_nm", PARTICLE_PARAMS[0])
+    core = _parse_core(d["core"], f"{where}.core", shape) if "core" in d else None
     return Particles(Material.parse(d["material"], f"{where}.material"), shape, layer, placement,
-                     z, size)
+                     z, size, core)
+
+
+def _parse_shape(d: Any, where: str) -> Params:
+    kind, body = one_of(d, where, tuple(SHAPES))
+    sh = SHAPES[kind]
+    shape = Params.parse(kind, body, f"{where}.{kind}", sh.params, [p.name for p in sh.params])
+    problem = sh.problem(dict(shape.values))
+    if problem is not None:
+        raise UserError(problem, f"{where}.{kind}")
+    return shape
+
+
+def _parse_core(d: Any, where: str, shell: Params) -> Core:
+    """A core inside the shell ``shell``: its bottom and top within the shell's height."""
+    d = keys(d, where, ("material", "shape", "z_nm"), ("material", "shape"))
+    shape = _parse_shape(d["shape"], f"{where}.shape")
+    z = spec_number(d["z_nm"], f"{where}.z_nm", CORE_PARAMS[0]) if "z_nm" in d else None
+    outer = float(SHAPES[shell.kind].height(dict(shell.values)))  # type: ignore[arg-type]
+    inner = float(SHAPES[shape.kind].height(dict(shape.values)))  # type: ignore[arg-type]
+    bottom = (outer - inner) / 2.0 if z is None else z
+    if inner > outer * (1.0 + 1e-12) or bottom + inner > outer * (1.0 + 1e-12):
+        raise UserError(f"the core (height {inner:g} nm from {bottom:g} nm) does not fit in the "
+                        f"shell's height {outer:g} nm", where)
+    return Core(Material.parse(d["material"], f"{where}.material"), shape, z)
 
 
 def _parse_detector(d: Any, where: str) -> Detector:

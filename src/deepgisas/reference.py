@@ -32,28 +32,47 @@ def _material(ba: Any, m: Material, name: str) -> Any:
     return ba.RefractiveMaterial(name, GREY, float(m.delta), float(m.beta))
 
 
+def _scaled(kind: str, values: dict[str, float], ratio: float) -> dict[str, float]:
+    lengths = SHAPES[kind].lengths
+    return {n: x * ratio if n in lengths else x for n, x in values.items()}
+
+
 def _particle(ba: Any, e: Experiment) -> Any:
+    """The particle (a ba.Mixture of scaled copies under a size distribution; a
+    ba.CoreAndShell with a core)."""
     pt = e.sample.particles
     assert pt is not None
     mat = _material(ba, pt.material, "particle")
     values = {n: float(x) for n, x in pt.shape.values}
     sd = pt.size_distribution
     z = float(pt.z_nm)
+    core = pt.core
 
-    def make(vals: dict[str, float]) -> Any:
-        p = ba.Particle(mat, SHAPES[pt.shape.kind].bornagain(ba, vals))
+    def make(ratio: float) -> Any:
+        kind = pt.shape.kind
+        vals = _scaled(kind, values, ratio)
+        p = ba.Particle(mat, SHAPES[kind].bornagain(ba, vals))
+        if core is not None:
+            cvals = _scaled(core.shape.kind, {n: float(x) for n, x in core.shape.values}, ratio)
+            inner = ba.Particle(_material(ba, core.material, "core"),
+                                SHAPES[core.shape.kind].bornagain(ba, cvals))
+            outer_h = float(SHAPES[kind].height(vals))  # type: ignore[arg-type]
+            inner_h = float(SHAPES[core.shape.kind].height(cvals))  # type: ignore[arg-type]
+            lift = (outer_h - inner_h) / 2.0 if core.z_nm is None else float(core.z_nm) * ratio
+            if lift != 0.0:
+                inner.translate(0.0, 0.0, lift)
+            p = ba.CoreAndShell(inner, p)
         if z != 0.0:
             p.translate(0.0, 0.0, z)
         return p
 
     if sd is None or float(sd.sigma) == 0.0:
-        return make(values)
+        return make(1.0)
     first = SHAPES[pt.shape.kind].size_param
     dist = ba.DistributionLogNormal(values[first], float(sd.sigma), sd.samples, sd.width)
     mix = ba.Mixture()
     for s in dist.distributionSamples():
-        ratio = s.value / values[first]
-        mix.addParticle(make({n: x * ratio for n, x in values.items()}), s.weight)
+        mix.addParticle(make(s.value / values[first]), s.weight)
     return mix
 
 

@@ -147,6 +147,24 @@ class SizeDistribution:
 
 
 @dataclass(frozen=True)
+class Core:
+    """The core of a core-shell particle (ba.CoreAndShell): its material and shape inside the
+    particle's shape, which is then the shell. ``z_nm`` is the height of the core's bottom above
+    the shell's bottom; None centres the core vertically. Under a size distribution the core's
+    lengths and ``z_nm`` scale with the shell's."""
+
+    material: Material
+    shape: Params
+    z_nm: float | None = None
+
+    def to_dict(self) -> dict:
+        out: dict[str, Any] = {"material": self.material.to_dict(), "shape": self.shape.to_dict()}
+        if self.z_nm is not None:
+            out["z_nm"] = self.z_nm
+        return out
+
+
+@dataclass(frozen=True)
 class Particles:
     material: Material
     shape: Params
@@ -154,6 +172,7 @@ class Particles:
     placement: str = "deposit"
     z_nm: float = 0.0
     size_distribution: SizeDistribution | None = None
+    core: Core | None = None
 
     def to_dict(self) -> dict:
         out: dict[str, Any] = {"layer": self.layer, "placement": self.placement,
@@ -161,6 +180,8 @@ class Particles:
                                "shape": self.shape.to_dict()}
         if self.size_distribution is not None:
             out["size_distribution"] = self.size_distribution.to_dict()
+        if self.core is not None:
+            out["core"] = self.core.to_dict()
         return out
 
 

@@ -20,6 +20,7 @@ from torch import Tensor
 from deepgisas.compile import compile_batch
 from deepgisas.data.labels import LabelSpace
 from deepgisas.errors import UserError
+from deepgisas.physics.formfactors import SHAPES
 from deepgisas.physics.simulate import Structure, simulate_tensors
 from deepgisas.physics.structures import key as structure_key
 from deepgisas.priors import LogUniform, Prior
@@ -35,8 +36,9 @@ _SCALAR = {
     "beam.intensity": ("intensity", 1.0),
     "sample.particles.z_nm": ("particle_z", 1.0),
     "sample.particles.size_distribution.lognormal.sigma": ("size_sigma", 1.0),
+    "sample.particles.core.z_nm": ("core_z", 1.0),
 }
-_SHAPE = re.compile(r"sample\.particles\.shape\.\w+\.(\w+)$")
+_SHAPE = re.compile(r"sample\.particles\.(core\.)?shape\.(\w+)\.(\w+)$")
 _INTERFERENCE = re.compile(r"sample\.interference\.\w+\.(\w+)$")
 _LAYER = re.compile(r"sample\.layers\.(\d+)\.(thickness_nm|roughness\.(sigma_nm|hurst|"
                     r"correlation_length_nm))$")
@@ -94,7 +96,9 @@ def _locate(path: str) -> tuple[str, int | None, float]:
         return key, None, factor
     m = _SHAPE.match(path)
     if m:
-        return f"shape.{m.group(1)}", None, 1.0
+        prefix = "core" if m.group(1) else "shape"
+        angle = m.group(3) in SHAPES[m.group(2)].angles
+        return f"{prefix}.{m.group(3)}", None, DEG if angle else 1.0
     m = _INTERFERENCE.match(path)
     if m:
         return structure_key(m.group(1)), None, 1.0

@@ -11,32 +11,29 @@ Formulas (BornAgain, ``Sample/HardParticle``):
 - spheroid:    V * 3 (sin u - u cos u)/u^3 * exp(i qz c),        u = sqrt(qp^2 R^2 + qz^2 c^2),
                c = height/2 (= ba.Spheroid(R, height/2))
 - cylinder:    pi R^2 H * 2 J1(qp R)/(qp R) * sinc(qz H/2) * exp(i qz H/2)
-- hemisphere:  int_0^R pi r(z)^2 * 2 J1(qp r)/(qp r) * exp(i qz z) dz,  r^2 = R^2 - z^2
-               (= ba.SphericalSegment(R, 0, R)); Gauss-Legendre quadrature
 - box:         L W H sinc(qx L/2) sinc(qy W/2) sinc(qz H/2) exp(i qz H/2)
 
-All but the hemisphere are of the form F = E(qx, qy, qz^2) exp(i qz c) with E even in qz and c a
+These are of the form F = E(qx, qy, qz^2) exp(i qz c) with E even in qz and c a
 height (R, c, H/2, H/2): ``Shape.center`` gives c, and ``Shape.even`` E (complex tensors;
 cylinder, box), which lets the DWBA share one E between the terms whose qz differ only in sign
 (see ``simulate``). The sphere and the spheroid are E = V f(x) with f the sphere amplitude and
 x^2 = w linear in qp^2 and qz^2 (``Shape.sphere_arg`` gives w on real and imaginary parts): their
 size-distribution members, scaled copies, share x up to a factor, so the DWBA evaluates them
 all at once (:func:`deepgisas.physics.special.sphere_amplitude_ladder`).
+
+Shapes given by their cross-sections (hemisphere, segments, cone, pyramid) are in
+:mod:`deepgisas.physics.segments`; ``SHAPES`` holds both.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor
 
-from deepgisas.physics.params import INF, ParamSpec
+from deepgisas.physics.segments import SEGMENTS
+from deepgisas.physics.shape import Shape, length
 from deepgisas.physics.special import (
     airy_amplitude,
     sinc,
@@ -44,38 +41,7 @@ from deepgisas.physics.special import (
     sphere_amplitude,
 )
 
-Kernel = Callable[[Tensor, Tensor, Tensor, dict[str, Tensor]], Tensor]
-EvenKernel = Callable[[Tensor, Tensor, Tensor, Tensor, dict[str, Tensor]], Tensor]
-PairKernel = Callable[[Tensor, Tensor, Tensor, dict[str, Tensor]], tuple[Tensor, Tensor]]
-VolumeFn = Callable[[dict[str, Tensor]], Tensor]
-
-
-@dataclass(frozen=True)
-class Shape:
-    """A particle shape: its parameter table, its kernel, its volume, its height, its radial
-    extension (BornAgain's ``radialExtension``, for the paracrystal's size-spacing coupling)
-    and its BornAgain 25 form factor (``bornagain(ba, values)``)."""
-
-    name: str
-    params: tuple[ParamSpec, ...]
-    kernel: Kernel
-    volume: VolumeFn
-    height: VolumeFn
-    radial: VolumeFn
-    description: str
-    bornagain: Callable[[Any, dict[str, float]], Any]
-    even: EvenKernel | None = None
-    center: VolumeFn | None = None
-    sphere_arg: PairKernel | None = None  # E = V f(x), x^2 = w(qp^2, qz^2): (Re w, Im w)
-
-    @property
-    def size_param(self) -> str:
-        """The parameter a size distribution acts on (the first one)."""
-        return self.params[0].name
-
-
-def _length(name: str, default: float, description: str) -> ParamSpec:
-    return ParamSpec(name, "nm", default, (0.0, INF), description)
+__all__ = ["SHAPES", "Shape"]
 
 
 def _sphere(qx: Tensor, qy: Tensor, qz: Tensor, p: dict[str, Tensor]) -> Tensor:
@@ -132,32 +98,10 @@ def _box(qx: Tensor, qy: Tensor, qz: Tensor, p: dict[str, Tensor]) -> Tensor:
     return length * width * h * lateral * sinc(half) * torch.exp(1j * half)
 
 
-HEMISPHERE_NODES = 64
-
-
-@lru_cache(maxsize=8)
-def _gauss_legendre(n: int) -> tuple[np.ndarray, np.ndarray]:
-    x, w = np.polynomial.legendre.leggauss(n)
-    return (x + 1.0) / 2.0, w / 2.0  # nodes and weights on [0, 1]
-
-
-def _hemisphere(qx: Tensor, qy: Tensor, qz: Tensor, p: dict[str, Tensor]) -> Tensor:
-    r = p["radius_nm"]
-    qp = torch.sqrt(qx * qx + qy * qy)
-    t_np, w_np = _gauss_legendre(HEMISPHERE_NODES)
-    t = torch.as_tensor(t_np, dtype=qp.dtype, device=qp.device)
-    w = torch.as_tensor(w_np, dtype=qp.dtype, device=qp.device)
-    # quadrature axis last: z = R t, slice radius rho = R sqrt(1 - t^2)
-    rr, qpp, qzz = r.unsqueeze(-1), qp.unsqueeze(-1), qz.unsqueeze(-1)
-    rho = rr * torch.sqrt(1.0 - t * t)
-    integrand = math.pi * rho * rho * airy_amplitude(qpp * rho) * torch.exp(1j * qzz * rr * t)
-    return rr.squeeze(-1) * (integrand * w).sum(-1)
-
-
 SHAPES: dict[str, Shape] = {
     "sphere": Shape(
         "sphere",
-        (_length("radius_nm", 10.0, "sphere radius"),),
+        (length("radius_nm", 10.0, "sphere radius"),),
         _sphere,
         volume=lambda p: 4.0 / 3.0 * math.pi * p["radius_nm"] ** 3,
         height=lambda p: 2.0 * p["radius_nm"],
@@ -170,8 +114,8 @@ SHAPES: dict[str, Shape] = {
     "spheroid": Shape(
         "spheroid",
         (
-            _length("radius_nm", 5.0, "equatorial radius"),
-            _length("height_nm", 5.0, "full height along z (twice the polar radius)"),
+            length("radius_nm", 5.0, "equatorial radius"),
+            length("height_nm", 5.0, "full height along z (twice the polar radius)"),
         ),
         _spheroid,
         volume=lambda p: 2.0 / 3.0 * math.pi * p["radius_nm"] ** 2 * p["height_nm"],
@@ -185,8 +129,8 @@ SHAPES: dict[str, Shape] = {
     "cylinder": Shape(
         "cylinder",
         (
-            _length("radius_nm", 5.0, "base radius"),
-            _length("height_nm", 5.0, "height"),
+            length("radius_nm", 5.0, "base radius"),
+            length("height_nm", 5.0, "height"),
         ),
         _cylinder,
         volume=lambda p: math.pi * p["radius_nm"] ** 2 * p["height_nm"],
@@ -197,22 +141,12 @@ SHAPES: dict[str, Shape] = {
         even=_cylinder_even,
         center=lambda p: 0.5 * p["height_nm"],
     ),
-    "hemisphere": Shape(
-        "hemisphere",
-        (_length("radius_nm", 5.0, "radius of the flat base and height"),),
-        _hemisphere,
-        volume=lambda p: 2.0 / 3.0 * math.pi * p["radius_nm"] ** 3,
-        height=lambda p: p["radius_nm"],
-        radial=lambda p: p["radius_nm"],
-        description="hemisphere on its flat base (ba.SphericalSegment(R, 0, R))",
-        bornagain=lambda ba, v: ba.SphericalSegment(v["radius_nm"], 0.0, v["radius_nm"]),
-    ),
     "box": Shape(
         "box",
         (
-            _length("length_nm", 10.0, "edge along x (the beam)"),
-            _length("width_nm", 10.0, "edge along y"),
-            _length("height_nm", 5.0, "edge along z"),
+            length("length_nm", 10.0, "edge along x (the beam)"),
+            length("width_nm", 10.0, "edge along y"),
+            length("height_nm", 5.0, "edge along z"),
         ),
         _box,
         volume=lambda p: p["length_nm"] * p["width_nm"] * p["height_nm"],
@@ -223,4 +157,5 @@ SHAPES: dict[str, Shape] = {
         even=_box_even,
         center=lambda p: 0.5 * p["height_nm"],
     ),
+    **SEGMENTS,
 }

@@ -21,11 +21,11 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from deepgisas.physics.cmath import abs2, expi, expi_ladder, expi_pair
+from deepgisas.physics.cmath import abs2
 from deepgisas.physics.detector import PixelGrid, apply_masks, rectangular_grid, spherical_grid
+from deepgisas.physics.dwba import dwba
 from deepgisas.physics.formfactors import SHAPES, Shape
 from deepgisas.physics.multilayer import Parts, amplitude_lists, amplitude_parts_in_layer, kz_list
-from deepgisas.physics.special import sphere_amplitude_ladder
 from deepgisas.physics.structures import STRUCTURES, Amplitudes
 
 
@@ -49,6 +49,8 @@ class Structure:
     rough: bool = False
     slice_above: bool = False  # a layer part above the particles' slice (thickness > 0)
     slice_below: bool = False  # a layer part below it
+    core_kind: str | None = None  # the core's shape of core-shell particles
+    core_centred: bool = True  # the core centred in the shell's height (else tensor core_z)
 
 
 def pixel_grid(st: Structure, p: dict[str, Tensor]) -> PixelGrid:
@@ -76,17 +78,38 @@ def size_samples(median: Tensor, sigma: Tensor, n: int, width: float) -> tuple[T
     return x, pdf / pdf.sum(-1, keepdim=True)
 
 
-def _members(st: Structure, p: dict[str, Tensor]) -> tuple[dict[str, Tensor], Tensor]:
-    """Shape parameters per size member [B, M] and their weights [B, M]."""
+def _members(st: Structure, p: dict[str, Tensor]) -> tuple[dict[str, Tensor], Tensor, Tensor]:
+    """Shape parameters per size member [B, M], their weights [B, M] and their size ratios to
+    the description's shape [B, M] (lengths scale with it, angles do not)."""
     spec = SHAPES[st.shape_kind]
     names = [q.name for q in spec.params]
     base = {n: p[f"shape.{n}"] for n in names}
     if st.n_sizes == 1 and "size_sigma" not in p:
         ones = torch.ones_like(base[names[0]])[:, None]
-        return {n: v.unsqueeze(-1) for n, v in base.items()}, ones
+        return {n: v.unsqueeze(-1) for n, v in base.items()}, ones, ones
     x, wts = size_samples(base[names[0]], p["size_sigma"], st.n_sizes, st.size_width)
     ratio = x / base[names[0]].unsqueeze(-1)
-    return {n: v.unsqueeze(-1) * ratio for n, v in base.items()}, wts
+    return _scaled(spec, base, ratio), wts, ratio
+
+
+def _scaled(spec: Shape, values: dict[str, Tensor], ratio: Tensor) -> dict[str, Tensor]:
+    """Parameters [B] -> members [B, M]: the lengths times ``ratio`` [B, M]."""
+    lengths = spec.lengths
+    return {n: v.unsqueeze(-1) * ratio if n in lengths else v.unsqueeze(-1).expand_as(ratio)
+            for n, v in values.items()}
+
+
+def _core_members(st: Structure, p: dict[str, Tensor], sizes: dict[str, Tensor],
+                  ratio: Tensor) -> tuple[dict[str, Tensor], Tensor]:
+    """The core's parameters per size member [B, M] and its bottom above the shell's [B, M]."""
+    assert st.core_kind is not None
+    spec = SHAPES[st.core_kind]
+    core = _scaled(spec, {q.name: p[f"core.{q.name}"] for q in spec.params}, ratio)
+    if st.core_centred:
+        lift = 0.5 * (SHAPES[st.shape_kind].height(sizes) - spec.height(core))
+    else:
+        lift = p["core_z"].unsqueeze(-1) * ratio
+    return core, lift
 
 
 def _sliced_stack(st: Structure, p: dict[str, Tensor], height: Tensor, fraction: Tensor,
@@ -152,6 +175,7 @@ class _Batch:
     rho: Tensor | None = None  # [B]
     coverage: Tensor | float = 1.0
     prepared: Any = None  # the interference type's shared work (StructureType.prepare)
+    core: tuple[dict[str, Tensor], Tensor] | None = None  # core sizes [B, M], bottom lift [B, M]
 
 
 BLOCK_BYTES = 1 << 21  # bytes of a real pixel x member tensor per block of rows
@@ -165,14 +189,21 @@ def _prepare(st: Structure, p: dict[str, Tensor]) -> _Batch:
     extra: dict = {}
     if st.particle_layer is not None:
         spec, kind = SHAPES[st.shape_kind], STRUCTURES[st.interference]
-        sizes, wts = _members(st, p)  # [B, M]
+        sizes, wts, ratio = _members(st, p)  # [B, M]
         h_slice = spec.height(sizes).max(-1).values
         rho = kind.density(p)
         coverage = kind.coverage(p)
-        fraction = coverage * rho * (wts * spec.volume(sizes)).sum(-1) / h_slice
-        stack, js = _sliced_stack(st, p, h_slice, fraction, p["chi_particle"])
+        volume = (wts * spec.volume(sizes)).sum(-1)
+        fraction = coverage * rho * volume / h_slice
+        chi = p["chi_particle"]
+        core = None
+        if st.core_kind is not None:
+            core = _core_members(st, p, sizes, ratio)
+            inner = (wts * SHAPES[st.core_kind].volume(core[0])).sum(-1)
+            chi = chi + (p["chi_core"] - chi) * (inner / volume)  # the particles' mean n^2 - 1
+        stack, js = _sliced_stack(st, p, h_slice, fraction, chi)
         extra = dict(js=js, sizes=sizes, wts=wts, h_slice=h_slice, rho=rho, coverage=coverage,
-                     prepared=kind.prepare(p))
+                     prepared=kind.prepare(p), core=core)
     srms = sigma_rms(stack["sigma"], stack["hurst"], stack["corr_length"])
     kz_in = kz_list(stack["chi"], k, (torch.sin(p["alpha_i"]) ** 2)[:, None, None])
     t_in, r_in = amplitude_lists(kz_in, stack["thickness"], srms)
@@ -276,97 +307,10 @@ def _block(st: Structure, p: dict[str, Tensor], pre: _Batch, ux: Tensor, uy: Ten
     return norm * total
 
 
-def _dwba(st: Structure, incoming: tuple[Tensor, ...], outgoing: tuple[Parts, ...],
-          sizes: dict[str, Tensor], h_slice: Tensor, qx: Tensor, qy: Tensor) -> Tensor:
-    """The four DWBA terms of every size member in the particles' slice, without the contrast
-    factor: [B, M, H, W] complex (nm^3).
-
-    For shapes with F = E(qz^2) exp(i qz c) the terms pair up: qz = -+(kzi + kzo) share
-    E(Q+^2), qz = +-(kzi - kzo) share E(Q-^2), and every phase factor is a product of
-    exp(+-i kzi h) and exp(+-i kzo h), h = c + z0 (z0 the particle bottom in the slice frame).
-    """
-    spec = SHAPES[st.shape_kind]
-    heights = spec.height(sizes)
-    z0 = -h_slice[:, None].expand_as(heights) if st.placement == "deposit" else -heights
-    szs = {n: v[:, :, None, None] for n, v in sizes.items()}
-    kzi, ti, ri = (x[:, None] for x in incoming)  # [B, 1, 1, 1]
-    parts = [(re[:, None], im[:, None]) for re, im in outgoing]  # [B, 1, h, W]
-    h = (spec.center(sizes) + z0)[:, :, None, None] if spec.center is not None else None
-    if spec.sphere_arg is not None and h is not None:
-        qp2 = (qx * qx + qy * qy)[:, None]
-        return _dwba_pairs(spec, (kzi, ti, ri), parts, sizes, h, qp2)
-    kzo, to, ro = (torch.complex(re, im) for re, im in parts)
-    qx4, qy4 = qx[:, None], qy[:, None]
-    if spec.even is None or spec.center is None:
-        z4 = z0[:, :, None, None]
-        terms = ((ti * to, -kzi - kzo), (ri * to, kzi - kzo), (ti * ro, -kzi + kzo),
-                 (ri * ro, kzi + kzo))
-        amp = torch.zeros((), dtype=kzo.dtype, device=kzo.device)
-        for coef, qz in terms:
-            amp = amp + coef * spec.kernel(qx4, qy4, qz, szs) * expi(qz * z4)
-        return amp
-    assert h is not None  # [B, M, 1, 1]
-    qp2 = qx4 * qx4 + qy4 * qy4
-    kzo2, cross, kzi2 = kzo * kzo, 2.0 * kzi * kzo, kzi * kzi
-    e_plus = spec.even(qx4, qy4, qp2, kzi2 + kzo2 + cross, szs)
-    e_minus = spec.even(qx4, qy4, qp2, kzi2 + kzo2 - cross, szs)
-    a_p, a_m = expi_pair(kzi * h)
-    p_p, p_m = expi_pair(kzo * h)
-    u1, u2 = ti * a_m, ri * a_p  # [B, M, 1, 1]
-    x, y = to * p_m, ro * p_p  # [B, M, H, W]
-    return e_plus * (u1 * x + u2 * y) + e_minus * (u2 * x + u1 * y)
-
-
-def _cmul(ar: Tensor, ai: Tensor, br: Tensor, bi: Tensor) -> tuple[Tensor, Tensor]:
-    """(a b) on real and imaginary parts."""
-    return torch.addcmul(ar * br, ai, bi, value=-1.0), torch.addcmul(ar * bi, ai, br)
-
-
-def _dwba_pairs(spec: Shape, incoming: tuple[Tensor, ...], outgoing: list[Parts],
-                sizes: dict[str, Tensor], h: Tensor, qp2: Tensor) -> Tensor:
-    """The paired DWBA terms of :func:`_dwba` for a sphere-like shape (``spec.sphere_arg``),
-    with every pixel-sized tensor real (complex128 kernels are unvectorised on CPU). incoming
-    [B, 1, 1, 1] complex, outgoing (Re, Im) pairs [B, 1, h, W], sizes [B, M], h [B, M, 1, 1].
-    Returns [B, M, h, W] complex.
-
-    The size members (:func:`_members`) are copies of the first scaled by factors linear in the
-    member index, so are their phase heights h: the form factors and the outgoing phases of
-    all members come from pixel-sized work and products (:func:`sphere_amplitude_ladder`,
-    :func:`expi_ladder`)."""
-    kzi, ti, ri = incoming
-    (kr, ki), (to_re, to_im), (ro_re, ro_im) = outgoing
-    ir, ii = kzi.real, kzi.imag
-    first = {n: v[:, :1, None, None] for n, v in sizes.items()}
-    size = sizes[spec.size_param]
-    t = (size / size[:, :1])[:, :, None, None]  # [B, M, 1, 1]
-    vol = spec.volume(first)
-
-    def square(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
-        return torch.addcmul(a * a, b, b, value=-1.0), 2.0 * a * b
-
-    def even(q2: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
-        assert spec.sphere_arg is not None
-        return sphere_amplitude_ladder(*spec.sphere_arg(qp2, *q2, first), t, vol)
-
-    ep_re, ep_im = even(square(ir + kr, ii + ki))  # E(Q+^2)
-    em_re, em_im = even(square(ir - kr, ii - ki))  # E(Q-^2)
-    # X = T_out exp(-i kzo h), Y = R_out exp(+i kzo h)
-    c, s, e = expi_ladder(kr, ki, h)
-    ei = torch.reciprocal(e)
-    x_re = torch.addcmul(to_re * c, to_im, s) * ei
-    x_im = torch.addcmul(to_im * c, to_re, s, value=-1.0) * ei
-    y_re = torch.addcmul(ro_re * c, ro_im, s, value=-1.0) * e
-    y_im = torch.addcmul(ro_im * c, ro_re, s) * e
-    # E+ (u1 X + u2 Y) + E- (u2 X + u1 Y) = (E+ + E-) V+ (X + Y) + (E+ - E-) V- (X - Y),
-    # u1 = T_in exp(-i kzi h), u2 = R_in exp(i kzi h), V+- = (u1 +- u2) / 2
-    a_p, a_m = expi_pair(kzi * h)  # [B, M, 1, 1]
-    u1, u2 = ti * a_m, ri * a_p
-    vp, vm = 0.5 * (u1 + u2), 0.5 * (u1 - u2)
-    sp_re, sp_im = _cmul(vp.real, vp.imag, x_re + y_re, x_im + y_im)
-    sm_re, sm_im = _cmul(vm.real, vm.imag, x_re - y_re, x_im - y_im)
-    plus_re, plus_im = _cmul(ep_re + em_re, ep_im + em_im, sp_re, sp_im)
-    minus_re, minus_im = _cmul(ep_re - em_re, ep_im - em_im, sm_re, sm_im)
-    return torch.complex(plus_re + minus_re, plus_im + minus_im)
+def _bottoms(st: Structure, sizes: dict[str, Tensor], h_slice: Tensor) -> Tensor:
+    """The particles' bottom in the frame of their slice (whose top is z = 0), [B, M] nm."""
+    heights = SHAPES[st.shape_kind].height(sizes)
+    return -h_slice[:, None].expand_as(heights) if st.placement == "deposit" else -heights
 
 
 def _particle_scattering(st: Structure, p: dict[str, Tensor], pre: _Batch,
@@ -378,8 +322,19 @@ def _particle_scattering(st: Structure, p: dict[str, Tensor], pre: _Batch,
     pairs [B, h, W]."""
     sizes, wts, rho, k = pre.sizes, pre.wts, pre.rho, pre.k
     assert sizes is not None and wts is not None and pre.h_slice is not None and rho is not None
-    amp = _dwba(st, incoming, outgoing, sizes, pre.h_slice, qx, qy)  # F_DWBA / contrast
-    contrast = (k * k / (4.0 * math.pi)) * (p["chi_particle"] - p["chi"][:, st.particle_layer])
-    scale = (rho * abs2(contrast))[:, None, None]  # rho |contrast|^2, [B, 1, 1]
+    spec = SHAPES[st.shape_kind]
+    z0 = _bottoms(st, sizes, pre.h_slice)
+    amp = dwba(spec, incoming, outgoing, sizes, z0, qx, qy)  # F_DWBA / contrast
+    factor = k * k / (4.0 * math.pi)
+    contrast = factor * (p["chi_particle"] - p["chi"][:, st.particle_layer])
+    if pre.core is None:
+        scale = (rho * abs2(contrast))[:, None, None]  # rho |contrast|^2, [B, 1, 1]
+    else:  # shell contrast times the shell, plus core-minus-shell contrast times the core
+        assert st.core_kind is not None
+        core, lift = pre.core
+        inner = dwba(SHAPES[st.core_kind], incoming, outgoing, core, z0 + lift, qx, qy)
+        step = factor * (p["chi_core"] - p["chi_particle"])
+        amp = contrast[:, None, None, None] * amp + step[:, None, None, None] * inner
+        scale = rho[:, None, None]
     a = Amplitudes(qx, qy, amp, wts, SHAPES[st.shape_kind].radial(sizes))
     return scale * STRUCTURES[st.interference].intensity(p, pre.prepared, a)

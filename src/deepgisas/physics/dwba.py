@@ -1,0 +1,139 @@
+"""The DWBA amplitudes of particles in their slice: the four terms (incoming and outgoing
+waves, each transmitted or reflected) of every size member, without the contrast factor.
+
+Three evaluations of the same sum, chosen by the shape: shapes whose form factor is
+E(qz^2) exp(i qz c) pair the terms (:func:`dwba`), sphere-like ones do it in real arithmetic
+for all size members at once (``_dwba_pairs``), and shapes given by their cross-sections share
+one z-quadrature between the terms (``_dwba_section``).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from deepgisas.physics.cmath import expi, expi_ladder, expi_pair
+from deepgisas.physics.formfactors import Shape
+from deepgisas.physics.multilayer import Parts
+from deepgisas.physics.shape import quadrature
+from deepgisas.physics.special import sphere_amplitude_ladder
+
+
+def dwba(spec: Shape, incoming: tuple[Tensor, ...], outgoing: tuple[Parts, ...],
+          sizes: dict[str, Tensor], z0: Tensor, qx: Tensor, qy: Tensor) -> Tensor:
+    """The four DWBA terms of every size member of shape ``spec`` with bottom ``z0`` [B, M] in
+    the particles' slice, without the contrast factor: [B, M, H, W] complex (nm^3).
+
+    For shapes with F = E(qz^2) exp(i qz c) the terms pair up: qz = -+(kzi + kzo) share
+    E(Q+^2), qz = +-(kzi - kzo) share E(Q-^2), and every phase factor is a product of
+    exp(+-i kzi h) and exp(+-i kzo h), h = c + z0 (z0 the particle bottom in the slice frame).
+    """
+    szs = {n: v[:, :, None, None] for n, v in sizes.items()}
+    kzi, ti, ri = (x[:, None] for x in incoming)  # [B, 1, 1, 1]
+    parts = [(re[:, None], im[:, None]) for re, im in outgoing]  # [B, 1, h, W]
+    h = (spec.center(sizes) + z0)[:, :, None, None] if spec.center is not None else None
+    if spec.section is not None:
+        return _dwba_section(spec, (kzi, ti, ri), parts, sizes, z0, qx, qy)
+    if spec.sphere_arg is not None and h is not None:
+        qp2 = (qx * qx + qy * qy)[:, None]
+        return _dwba_pairs(spec, (kzi, ti, ri), parts, sizes, h, qp2)
+    kzo, to, ro = (torch.complex(re, im) for re, im in parts)
+    qx4, qy4 = qx[:, None], qy[:, None]
+    if spec.even is None or spec.center is None:
+        z4 = z0[:, :, None, None]
+        terms = ((ti * to, -kzi - kzo), (ri * to, kzi - kzo), (ti * ro, -kzi + kzo),
+                 (ri * ro, kzi + kzo))
+        amp = torch.zeros((), dtype=kzo.dtype, device=kzo.device)
+        for coef, qz in terms:
+            amp = amp + coef * spec.kernel(qx4, qy4, qz, szs) * expi(qz * z4)
+        return amp
+    assert h is not None  # [B, M, 1, 1]
+    qp2 = qx4 * qx4 + qy4 * qy4
+    kzo2, cross, kzi2 = kzo * kzo, 2.0 * kzi * kzo, kzi * kzi
+    e_plus = spec.even(qx4, qy4, qp2, kzi2 + kzo2 + cross, szs)
+    e_minus = spec.even(qx4, qy4, qp2, kzi2 + kzo2 - cross, szs)
+    a_p, a_m = expi_pair(kzi * h)
+    p_p, p_m = expi_pair(kzo * h)
+    u1, u2 = ti * a_m, ri * a_p  # [B, M, 1, 1]
+    x, y = to * p_m, ro * p_p  # [B, M, H, W]
+    return e_plus * (u1 * x + u2 * y) + e_minus * (u2 * x + u1 * y)
+
+
+def _dwba_section(spec: Shape, incoming: tuple[Tensor, ...], outgoing: list[Parts],
+                  sizes: dict[str, Tensor], z0: Tensor, qx: Tensor, qy: Tensor) -> Tensor:
+    """The DWBA terms of :func:`dwba` for a shape given by its cross-sections
+    (``spec.section``): one z-quadrature, sum_n w_n H S_n U_n X_n with S_n the section's
+    transform at height z_n = t_n H above the bottom, zeta_n = z0 + z_n its height in the slice,
+    U_n = T_in e^{-i kzi zeta_n} + R_in e^{i kzi zeta_n} and X_n likewise outgoing (the four
+    terms' phases factorise into an incoming and an outgoing part).
+    incoming [B, 1, 1, 1] complex, outgoing (Re, Im) pairs [B, 1, h, W], sizes and z0 [B, M],
+    qx, qy [B, h, W]. Returns [B, M, h, W] complex."""
+    assert spec.section is not None
+    kzi, ti, ri = incoming
+    kzo, to, ro = (torch.complex(re, im) for re, im in outgoing)
+    szs = {n: v[:, :, None, None] for n, v in sizes.items()}
+    height = spec.height(szs)  # [B, M, 1, 1]
+    bottom = z0[:, :, None, None]
+    qx4, qy4 = qx[:, None], qy[:, None]
+    t, w = quadrature(qx)
+    amp = torch.zeros((), dtype=kzo.dtype, device=kzo.device)
+    for tn, wn in zip(t, w, strict=True):
+        z = height * tn
+        zeta = bottom + z
+        a_p, a_m = expi_pair(kzi * zeta)  # [B, M, 1, 1]
+        b_p, b_m = expi_pair(kzo * zeta)  # [B, M, h, W]
+        lateral = (wn * height) * spec.section(qx4, qy4, szs, z)
+        amp = amp + lateral * (ti * a_m + ri * a_p) * (to * b_m + ro * b_p)
+    return amp
+
+
+def _cmul(ar: Tensor, ai: Tensor, br: Tensor, bi: Tensor) -> tuple[Tensor, Tensor]:
+    """(a b) on real and imaginary parts."""
+    return torch.addcmul(ar * br, ai, bi, value=-1.0), torch.addcmul(ar * bi, ai, br)
+
+
+def _dwba_pairs(spec: Shape, incoming: tuple[Tensor, ...], outgoing: list[Parts],
+                sizes: dict[str, Tensor], h: Tensor, qp2: Tensor) -> Tensor:
+    """The paired DWBA terms of :func:`dwba` for a sphere-like shape (``spec.sphere_arg``),
+    with every pixel-sized tensor real (complex128 kernels are unvectorised on CPU). incoming
+    [B, 1, 1, 1] complex, outgoing (Re, Im) pairs [B, 1, h, W], sizes [B, M], h [B, M, 1, 1].
+    Returns [B, M, h, W] complex.
+
+    The size members (:func:`_members`) are copies of the first scaled by factors linear in the
+    member index, so are their phase heights h: the form factors and the outgoing phases of
+    all members come from pixel-sized work and products (:func:`sphere_amplitude_ladder`,
+    :func:`expi_ladder`)."""
+    kzi, ti, ri = incoming
+    (kr, ki), (to_re, to_im), (ro_re, ro_im) = outgoing
+    ir, ii = kzi.real, kzi.imag
+    first = {n: v[:, :1, None, None] for n, v in sizes.items()}
+    size = sizes[spec.size_param]
+    t = (size / size[:, :1])[:, :, None, None]  # [B, M, 1, 1]
+    vol = spec.volume(first)
+
+    def square(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
+        return torch.addcmul(a * a, b, b, value=-1.0), 2.0 * a * b
+
+    def even(q2: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+        assert spec.sphere_arg is not None
+        return sphere_amplitude_ladder(*spec.sphere_arg(qp2, *q2, first), t, vol)
+
+    ep_re, ep_im = even(square(ir + kr, ii + ki))  # E(Q+^2)
+    em_re, em_im = even(square(ir - kr, ii - ki))  # E(Q-^2)
+    # X = T_out exp(-i kzo h), Y = R_out exp(+i kzo h)
+    c, s, e = expi_ladder(kr, ki, h)
+    ei = torch.reciprocal(e)
+    x_re = torch.addcmul(to_re * c, to_im, s) * ei
+    x_im = torch.addcmul(to_im * c, to_re, s, value=-1.0) * ei
+    y_re = torch.addcmul(ro_re * c, ro_im, s, value=-1.0) * e
+    y_im = torch.addcmul(ro_im * c, ro_re, s) * e
+    # E+ (u1 X + u2 Y) + E- (u2 X + u1 Y) = (E+ + E-) V+ (X + Y) + (E+ - E-) V- (X - Y),
+    # u1 = T_in exp(-i kzi h), u2 = R_in exp(i kzi h), V+- = (u1 +- u2) / 2
+    a_p, a_m = expi_pair(kzi * h)  # [B, M, 1, 1]
+    u1, u2 = ti * a_m, ri * a_p
+    vp, vm = 0.5 * (u1 + u2), 0.5 * (u1 - u2)
+    sp_re, sp_im = _cmul(vp.real, vp.imag, x_re + y_re, x_im + y_im)
+    sm_re, sm_im = _cmul(vm.real, vm.imag, x_re - y_re, x_im - y_im)
+    plus_re, plus_im = _cmul(ep_re + em_re, ep_im + em_im, sp_re, sp_im)
+    minus_re, minus_im = _cmul(ep_re - em_re, ep_im - em_im, sm_re, sm_im)
+    return torch.complex(plus_re + minus_re, plus_im + minus_im)
