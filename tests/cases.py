@@ -80,6 +80,35 @@ def _core_shell(shell: dict, core: dict, z: float | None = None,
 
 LOGNORMAL7 = {"lognormal": {"sigma": 0.2}, "samples": 7, "width": 2.0}
 
+
+ROUGH = {"sigma_nm": 1.0, "hurst": 0.3, "correlation_length_nm": 5.0}
+
+
+def _rough_film(placement: str, z: float) -> dict:
+    """Issue 18's stack: particles in a 20 nm layer whose top interface is rough (BornAgain 25
+    gives that roughness to every slice of the layer when average materials are on)."""
+    d = base({"spheroid": {"radius_nm": 5.0, "height_nm": 6.0}})
+    d["sample"]["layers"] = [
+        {"material": "vacuum"},
+        {"material": {"delta": 3.3e-6, "beta": 1.0e-8}, "thickness_nm": 20.0,
+         "roughness": dict(ROUGH)},
+        {"material": {"delta": 5.2e-6, "beta": 1.0e-8}, "thickness_nm": 25.0}, dict(SI)]
+    d["sample"]["particles"].update(layer=1, placement=placement, z_nm=z)
+    return d
+
+
+def _galaxi_like() -> dict:
+    """A film with particles on a rough substrate, its own top rough too: both interfaces of
+    the particles' layer rough, radial paracrystal."""
+    d = base({"sphere": {"radius_nm": 4.0}}, PARA)
+    d["sample"]["layers"] = [
+        {"material": "vacuum"},
+        {"material": {"delta": 3.3e-6, "beta": 1.0e-8}, "thickness_nm": 30.0,
+         "roughness": {"sigma_nm": 0.8, "hurst": 0.5, "correlation_length_nm": 10.0}},
+        {**SI, "roughness": dict(ROUGH)}]
+    d["sample"]["particles"].update(layer=1, placement="deposit", z_nm=2.0)
+    return d
+
 CASES: dict[str, dict] = {
     "sphere-dilute": base(),
     "sphere-dilute-avg-off": {**base(), "options": {"use_average_materials": False}},
@@ -146,4 +175,11 @@ CASES: dict[str, dict] = {
         "options": {"use_average_materials": False}},
     "roi-and-mask": _with(_with(base(), "detector.roi_px", [4, 2, 60, 50]),
                           "detector.mask_px", [[28, 0, 36, 10]]),
+    "roughness-on-particle-layer": _rough_film("deposit", 0.0),
+    "roughness-on-particle-layer-suspend": _rough_film("suspend", -2.0),
+    "roughness-galaxi-like": _galaxi_like(),
+    "roughness-on-particle-substrate": _with(
+        _with(base(), "sample.layers.2.roughness", dict(ROUGH)), "sample.particles",
+        {"layer": 2, "placement": "suspend", "z_nm": -3.0, "material": dict(AU),
+         "shape": {"sphere": {"radius_nm": 5.0}}}),
 }

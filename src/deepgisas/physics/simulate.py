@@ -118,8 +118,14 @@ def _sliced_stack(st: Structure, p: dict[str, Tensor], height: Tensor, fraction:
 
     Returns the sliced stack (chi = n^2 - 1, thickness, sigma, hurst, corr: [B, S]) and the
     index of the particles' slice (its chi averaged when the option is on; the diffuse roughness
-    term sees the averaged stack too, as BornAgain 25 does). The layer's top roughness goes to
-    its first slice, as in BornAgain.
+    term sees the averaged stack too, as BornAgain 25 does).
+
+    Roughness, as in BornAgain 25: with average materials on, a layer below the ambient that
+    holds particles is cut into slices, and every slice's top interface carries the layer's
+    top roughness (the same spectrum, uncorrelated between interfaces): for the Névot-Croce
+    factors and for the diffuse term. With the option off the slices all have the layer's
+    material, so only the first carries the roughness (on the others it would change nothing:
+    equal materials on both sides).
     """
     j = st.particle_layer
     assert j is not None
@@ -138,8 +144,9 @@ def _sliced_stack(st: Structure, p: dict[str, Tensor], height: Tensor, fraction:
     keep_below = j == st.n_layers - 1 or st.slice_below
     parts = ([(n2j, above)] if keep_above else []) + [(n2_slice, height)] + (
         [(n2j, below)] if keep_below else [])
-    roughness = [(p["sigma"][:, j], p["hurst"][:, j], p["corr_length"][:, j])] + [
-        (zero, one, one)] * (len(parts) - 1)
+    top = (p["sigma"][:, j], p["hurst"][:, j], p["corr_length"][:, j])
+    n_rough = len(parts) if st.use_average_materials and j > 0 else 1
+    roughness = [top] * n_rough + [(zero, one, one)] * (len(parts) - n_rough)
     inserted = {"chi": [q[0] for q in parts], "thickness": [q[1] for q in parts],
                 "sigma": [r[0] for r in roughness], "hurst": [r[1] for r in roughness],
                 "corr_length": [r[2] for r in roughness]}
