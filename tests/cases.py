@@ -78,6 +78,42 @@ def _core_shell(shell: dict, core: dict, z: float | None = None,
     return d
 
 
+def _thin_film(shape: dict, placement: str, z: float, thickness: float = 6.0, layer: int = 1,
+               interference: dict | None = None) -> dict:
+    """Particles in (or on) a thin film on SiO2 / Si that they stick out of."""
+    d = base(shape, interference)
+    d["sample"]["layers"] = [{"material": "vacuum"},
+                             {"material": {"delta": 3.0e-6, "beta": 1.0e-8},
+                              "thickness_nm": thickness}, dict(SIO2), dict(SI)]
+    d["sample"]["particles"].update(layer=layer, placement=placement, z_nm=z)
+    return d
+
+
+def _galaxi_stack(placement: str, rough: bool) -> dict:
+    """BornAgain's GALAXI sample: Ag spheres (lognormal sigma 0.4, whose larger members cross
+    the interfaces) in 18.5 nm HMDSO on 22.1 nm PTFE on Si, radial paracrystal."""
+    d = base({"sphere": {"radius_nm": 5.75}},
+             {"radial_paracrystal": {"distance_nm": 53.6, "damping_length_nm": 1.0e3,
+                                     "omega_nm": 10.5, "kappa": 17.5,
+                                     "domain_size_nm": 20000.0}})
+    d["beam"] = {"wavelength_nm": 0.134, "alpha_i_deg": 0.463, "intensity": 1.0e8}
+    d["sample"]["layers"] = [
+        {"material": "vacuum"},
+        {"material": {"delta": 2.09e-6, "beta": 5.2e-9}, "thickness_nm": 18.5},
+        {"material": {"delta": 5.21e-6, "beta": 1.9e-8}, "thickness_nm": 22.1},
+        {"material": {"delta": 7.6e-6, "beta": 1.7e-7}}]
+    if rough:
+        d["sample"]["layers"][1]["roughness"] = {"sigma_nm": 1.1, "hurst": 0.3,
+                                                 "correlation_length_nm": 5.0}
+        d["sample"]["layers"][2]["roughness"] = {"sigma_nm": 2.3, "hurst": 0.3,
+                                                 "correlation_length_nm": 5.0}
+    d["sample"]["particles"].update(layer=1, placement=placement, z_nm=0.0,
+                                    material={"delta": 2.26e-5, "beta": 1.6e-6},
+                                    size_distribution={"lognormal": {"sigma": 0.4},
+                                                       "samples": 9, "width": 2.0})
+    return d
+
+
 LOGNORMAL7 = {"lognormal": {"sigma": 0.2}, "samples": 7, "width": 2.0}
 
 
@@ -173,6 +209,29 @@ CASES: dict[str, dict] = {
         **_core_shell({"box": {"length_nm": 12.0, "width_nm": 10.0, "height_nm": 8.0}},
                       {"cone": {"radius_nm": 4.0, "height_nm": 3.0, "alpha_deg": 70.0}}, z=2.0),
         "options": {"use_average_materials": False}},
+    "crossing-protruding-sphere": _thin_film({"sphere": {"radius_nm": 5.0}}, "deposit", 0.0),
+    "crossing-protruding-sphere-avg-off": {
+        **_thin_film({"sphere": {"radius_nm": 5.0}}, "deposit", 0.0),
+        "options": {"use_average_materials": False}},
+    "crossing-sunk-box": _thin_film({"box": {"length_nm": 10.0, "width_nm": 8.0,
+                                             "height_nm": 5.0}}, "deposit", -2.0),
+    "crossing-buried-spheroid-three-layers": _thin_film(
+        {"spheroid": {"radius_nm": 6.0, "height_nm": 16.0}}, "suspend", -2.0),
+    "crossing-capped-lognormal-paracrystal": _with(
+        _thin_film({"sphere": {"radius_nm": 4.0}}, "deposit", 0.0, thickness=9.0,
+                   interference=PARA),
+        "sample.particles.size_distribution", {"lognormal": {"sigma": 0.3}, "samples": 9,
+                                               "width": 2.0}),
+    "crossing-cone-into-ambient": _thin_film(
+        {"cone": {"radius_nm": 5.0, "height_nm": 7.0, "alpha_deg": 70.0}}, "deposit", 0.0,
+        thickness=4.0),
+    "crossing-from-ambient-into-film": _thin_film({"sphere": {"radius_nm": 4.0}}, "deposit",
+                                                  -3.0, layer=0),
+    "crossing-lattice": _thin_film({"cylinder": {"radius_nm": 4.0, "height_nm": 8.0}},
+                                   "deposit", 1.0,
+                                   interference=hexagonal([5.0], [1.0], a_nm=25.0)),
+    "crossing-galaxi": _galaxi_stack("suspend", rough=False),
+    "crossing-galaxi-rough": _galaxi_stack("deposit", rough=True),
     "roi-and-mask": _with(_with(base(), "detector.roi_px", [4, 2, 60, 50]),
                           "detector.mask_px", [[28, 0, 36, 10]]),
     "roughness-on-particle-layer": _rough_film("deposit", 0.0),

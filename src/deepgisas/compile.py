@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import replace
 
 import torch
 from torch import Tensor
@@ -21,6 +22,7 @@ from deepgisas.sample import (
     Params,
     Rectangular,
     Spherical,
+    overlapped_layers,
     particle_slack,
 )
 from deepgisas.units import DEG
@@ -56,8 +58,13 @@ def structure_of(e: Experiment) -> Structure:
                   interference=s.interference.kind, n_domains=n_domains)
         if pt.core is not None:
             kw.update(core_kind=pt.core.shape.kind, core_centred=pt.core.z_nm is None)
-        above, below = particle_slack(e)
-        kw.update(slice_above=above > 1e-9, slice_below=below > 1e-9)
+        layers = overlapped_layers(e)
+        if e.use_average_materials and [i for i, _, _ in layers] != [pt.layer]:
+            kw.update(crossing=layers)
+        else:  # without average materials BornAgain does not cut particles at interfaces:
+            # they scatter whole in their layer (its waves continued beyond it)
+            above, below = particle_slack(e)
+            kw.update(slice_above=abs(above) > 1e-9, slice_below=abs(below) > 1e-9)
     return Structure(
         detector="spherical" if isinstance(det.geometry, Spherical) else "rectangular",
         shape=det.shape, n_layers=len(s.layers), roi=det.roi_px, masks=det.mask_px,
@@ -122,6 +129,39 @@ def compile_batch(experiments: Sequence[Experiment], dtype: torch.dtype = torch.
         is_complex = name in ("chi", "chi_particle", "chi_core")
         out[name] = torch.tensor(vals, dtype=cdt if is_complex else dtype, device=device)
     return st, out
+
+
+def spanning_structure(experiments: Sequence[Experiment]) -> Structure:
+    """One structure that simulates every experiment (of equal structure but for where their
+    particles sit): the layers their particles overlap widened to the union, with a part of each
+    layer above and below the particles kept wherever one experiment needs it (slices of zero
+    thickness for the others). Exact but for the rough interfaces of such empty slices, which
+    BornAgain would not have (it gives each slice of a layer the layer's top roughness); the fit
+    uses it so that its parameters may move particles across interfaces."""
+    structures = [structure_of(e) for e in experiments]
+    first = structures[0]
+    def loose(s: Structure) -> Structure:
+        return replace(s, slice_above=False, slice_below=False, crossing=())
+
+    if any(loose(s) != loose(first) for s in structures):
+        raise ValueError("the experiments differ in more than where their particles sit")
+    if first.particle_layer is None or all(s == first for s in structures):
+        return first
+    touched: dict[int, tuple[bool, bool]] = {}
+    for s in structures:
+        layers = s.crossing or ((first.particle_layer, s.slice_above, s.slice_below),)
+        for i, above, below in layers:
+            a, b = touched.get(i, (False, False))
+            touched[i] = (a or above, b or below)
+    if len(touched) == 1 or not first.use_average_materials:
+        above, below = touched[first.particle_layer]
+        return replace(first, slice_above=above, slice_below=below, crossing=())
+    span = range(min(touched), max(touched) + 1)
+    reached = {i: [i in {j for j, _, _ in s.crossing or ((first.particle_layer, 0, 0),)}
+                   for s in structures] for i in span}
+    crossing = tuple((i, touched.get(i, (True, True))[0] or not all(reached[i]),
+                      touched.get(i, (True, True))[1] or not all(reached[i])) for i in span)
+    return replace(first, slice_above=False, slice_below=False, crossing=crossing)
 
 
 def group_by_structure(experiments: Sequence[Experiment]) -> dict[Structure, list[int]]:

@@ -30,8 +30,8 @@ from deepgisas.sample import (
     SizeDistribution,
     Spherical,
     free_name_map,
+    overlapped_layers,
     parse_orientation,
-    particle_slack,
 )
 from deepgisas.validate import integer, keys, one_of, pair, plain, spec_number
 
@@ -244,11 +244,11 @@ def parse_description(d: Any, where: str = "description") -> Parsed:
     exp = Experiment(beam, detector, Sample(layers, particles, interference), avg)
     priors = find_priors({k: v for k, v in d.items() if k != "labels"})
     labels = _parse_labels(d["labels"], priors) if "labels" in d else None
-    if particles is not None and not _shapes_free(priors, particles):
-        above, below = particle_slack(exp)
-        if min(above, below) < -1e-9:
-            raise UserError(f"the particles do not fit inside layer {particles.layer} "
-                            f"({-min(above, below):.4g} nm too high)", "sample.particles")
+    if particles is not None and particles.core is not None and not _shapes_free(
+            priors, particles):
+        if [i for i, _, _ in overlapped_layers(exp)] != [particles.layer]:
+            raise UserError(f"core-shell particles must lie inside layer {particles.layer}: "
+                            "they cross an interface", "sample.particles")
     return Parsed(exp, priors, labels)
 
 

@@ -133,8 +133,8 @@ def draw_parameters(template: Template, n: int, seed: int | np.random.SeedSequen
 
 def instantiate(template: Template, draws: Mapping[str, list]) -> list[Experiment]:
     """Concrete experiments from a template and drawn values (as from :func:`draw_parameters`;
-    every free parameter drawn). Each experiment is validated again (e.g. particles must still
-    fit in their layer).
+    every free parameter drawn). Each experiment is validated again (e.g. a cone must still be
+    lower than its apex).
     """
     missing = [p for p in template.priors if p not in draws]
     if missing:

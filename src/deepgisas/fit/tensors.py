@@ -17,14 +17,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from deepgisas.compile import compile_batch
+from deepgisas.compile import compile_batch, spanning_structure
 from deepgisas.data.labels import LabelSpace
 from deepgisas.errors import UserError
 from deepgisas.physics.formfactors import SHAPES
 from deepgisas.physics.simulate import Structure, simulate_tensors
 from deepgisas.physics.structures import key as structure_key
 from deepgisas.priors import LogUniform, Prior
-from deepgisas.sample import RandomBins
+from deepgisas.sample import Experiment, RandomBins
 from deepgisas.templates import Template, instantiate
 from deepgisas.units import DEG
 
@@ -136,10 +136,33 @@ def free_tensors(template: Template, fixed: dict[str, float] | None = None,
         params.append(FreeParameter(path, labels.short[path], prior, key, column, factor))
     experiment = instantiate(template, draws)[0]
     structure, base = compile_batch([experiment], dtype=dtype)
+    if structure.particle_layer is not None:
+        structure = spanning_structure([experiment, *_spread(template, draws, params)])
     missing = [q.path for q in params if q.key not in base]
     if missing:
         raise UserError("this free parameter does not enter the simulation", missing[0])
     return FreeTensors(structure, base, tuple(params))
+
+
+def _spread(template: Template, centre: dict[str, list], params: list[FreeParameter],
+            n: int = 32) -> list[Experiment]:
+    """Experiments across the free parameters' priors (all at their lower ends, all at their
+    upper ends, and ``n`` random draws, seed 0): where the particles may sit. Draws that are
+    not valid experiments are left out."""
+    if not params:
+        return []
+    rng = np.random.default_rng(0)
+    units = [np.zeros(len(params)), np.ones(len(params)), *rng.random((n, len(params)))]
+    out = []
+    for u in units:
+        draws = dict(centre)
+        for q, x in zip(params, u, strict=True):
+            draws[q.path] = [float(q.prior.from_unit(float(x)))]
+        try:
+            out.extend(instantiate(template, draws))
+        except UserError:
+            continue
+    return out
 
 
 def with_free(free: FreeTensors, theta: Tensor) -> dict[str, Tensor]:

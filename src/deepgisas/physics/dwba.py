@@ -4,7 +4,7 @@ waves, each transmitted or reflected) of every size member, without the contrast
 Three evaluations of the same sum, chosen by the shape: shapes whose form factor is
 E(qz^2) exp(i qz c) pair the terms (:func:`dwba`), sphere-like ones do it in real arithmetic
 for all size members at once (``_dwba_pairs``), and shapes given by their cross-sections share
-one z-quadrature between the terms (``_dwba_section``).
+one z-quadrature between the terms (``section_dwba``).
 """
 
 from __future__ import annotations
@@ -32,11 +32,11 @@ def dwba(spec: Shape, incoming: tuple[Tensor, ...], outgoing: tuple[Parts, ...],
     kzi, ti, ri = (x[:, None] for x in incoming)  # [B, 1, 1, 1]
     parts = [(re[:, None], im[:, None]) for re, im in outgoing]  # [B, 1, h, W]
     h = (spec.center(sizes) + z0)[:, :, None, None] if spec.center is not None else None
-    if spec.section is not None:
-        return _dwba_section(spec, (kzi, ti, ri), parts, sizes, z0, qx, qy)
     if spec.sphere_arg is not None and h is not None:
         qp2 = (qx * qx + qy * qy)[:, None]
         return _dwba_pairs(spec, (kzi, ti, ri), parts, sizes, h, qp2)
+    if spec.even is None and spec.section is not None:
+        return section_dwba(spec, (kzi, ti, ri), parts, sizes, z0, qx, qy)
     kzo, to, ro = (torch.complex(re, im) for re, im in parts)
     qx4, qy4 = qx[:, None], qy[:, None]
     if spec.even is None or spec.center is None:
@@ -59,26 +59,33 @@ def dwba(spec: Shape, incoming: tuple[Tensor, ...], outgoing: tuple[Parts, ...],
     return e_plus * (u1 * x + u2 * y) + e_minus * (u2 * x + u1 * y)
 
 
-def _dwba_section(spec: Shape, incoming: tuple[Tensor, ...], outgoing: list[Parts],
-                  sizes: dict[str, Tensor], z0: Tensor, qx: Tensor, qy: Tensor) -> Tensor:
-    """The DWBA terms of :func:`dwba` for a shape given by its cross-sections
-    (``spec.section``): one z-quadrature, sum_n w_n H S_n U_n X_n with S_n the section's
-    transform at height z_n = t_n H above the bottom, zeta_n = z0 + z_n its height in the slice,
+def section_dwba(spec: Shape, incoming: tuple[Tensor, ...], outgoing: list[Parts],
+                 sizes: dict[str, Tensor], z0: Tensor, qx: Tensor, qy: Tensor,
+                 span: tuple[Tensor, Tensor] | None = None) -> Tensor:
+    """The DWBA terms of :func:`dwba` by the z-quadrature of the shape's cross-sections
+    (``spec.section``): sum_n w_n (hi - lo) S_n U_n X_n with S_n the section's transform at
+    height z_n = lo + t_n (hi - lo) above the bottom, zeta_n = z0 + z_n its height in the slice,
     U_n = T_in e^{-i kzi zeta_n} + R_in e^{i kzi zeta_n} and X_n likewise outgoing (the four
-    terms' phases factorise into an incoming and an outgoing part).
+    terms' phases factorise into an incoming and an outgoing part). ``span`` = (lo, hi) [B, M]
+    limits the integral to a part of the particle (one layer's, when it crosses interfaces);
+    None is the whole particle, (0, height).
     incoming [B, 1, 1, 1] complex, outgoing (Re, Im) pairs [B, 1, h, W], sizes and z0 [B, M],
     qx, qy [B, h, W]. Returns [B, M, h, W] complex."""
     assert spec.section is not None
     kzi, ti, ri = incoming
     kzo, to, ro = (torch.complex(re, im) for re, im in outgoing)
     szs = {n: v[:, :, None, None] for n, v in sizes.items()}
-    height = spec.height(szs)  # [B, M, 1, 1]
+    if span is None:
+        lo, height = torch.zeros_like(z0)[:, :, None, None], spec.height(szs)  # [B, M, 1, 1]
+    else:
+        lo = span[0][:, :, None, None]
+        height = (span[1] - span[0])[:, :, None, None]
     bottom = z0[:, :, None, None]
     qx4, qy4 = qx[:, None], qy[:, None]
     t, w = quadrature(qx)
     amp = torch.zeros((), dtype=kzo.dtype, device=kzo.device)
     for tn, wn in zip(t, w, strict=True):
-        z = height * tn
+        z = lo + height * tn
         zeta = bottom + z
         a_p, a_m = expi_pair(kzi * zeta)  # [B, M, 1, 1]
         b_p, b_m = expi_pair(kzo * zeta)  # [B, M, h, W]

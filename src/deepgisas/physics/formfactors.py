@@ -32,7 +32,7 @@ import math
 import torch
 from torch import Tensor
 
-from deepgisas.physics.segments import SEGMENTS
+from deepgisas.physics.segments import SEGMENTS, disc
 from deepgisas.physics.shape import Shape, length
 from deepgisas.physics.special import (
     airy_amplitude,
@@ -98,6 +98,27 @@ def _box(qx: Tensor, qy: Tensor, qz: Tensor, p: dict[str, Tensor]) -> Tensor:
     return length * width * h * lateral * sinc(half) * torch.exp(1j * half)
 
 
+def _sphere_section(qx: Tensor, qy: Tensor, p: dict[str, Tensor], z: Tensor) -> Tensor:
+    r = p["radius_nm"]
+    return disc(qx, qy, r * r - (z - r) ** 2)
+
+
+def _spheroid_section(qx: Tensor, qy: Tensor, p: dict[str, Tensor], z: Tensor) -> Tensor:
+    r, c = p["radius_nm"], 0.5 * p["height_nm"]
+    u = (z - c) / c
+    return disc(qx, qy, r * r * (1.0 - u * u))
+
+
+def _cylinder_section(qx: Tensor, qy: Tensor, p: dict[str, Tensor], z: Tensor) -> Tensor:
+    r = p["radius_nm"]
+    return disc(qx, qy, r * r + 0.0 * z)
+
+
+def _box_section(qx: Tensor, qy: Tensor, p: dict[str, Tensor], z: Tensor) -> Tensor:
+    length, width = p["length_nm"], p["width_nm"]
+    return length * width * sinc(0.5 * qx * length) * sinc(0.5 * qy * width) + 0.0 * z
+
+
 SHAPES: dict[str, Shape] = {
     "sphere": Shape(
         "sphere",
@@ -110,6 +131,7 @@ SHAPES: dict[str, Shape] = {
         bornagain=lambda ba, v: ba.Sphere(v["radius_nm"]),
         center=lambda p: p["radius_nm"],
         sphere_arg=_sphere_arg,
+        section=_sphere_section,
     ),
     "spheroid": Shape(
         "spheroid",
@@ -125,6 +147,7 @@ SHAPES: dict[str, Shape] = {
         bornagain=lambda ba, v: ba.Spheroid(v["radius_nm"], v["height_nm"] / 2.0),
         center=lambda p: 0.5 * p["height_nm"],
         sphere_arg=_spheroid_arg,
+        section=_spheroid_section,
     ),
     "cylinder": Shape(
         "cylinder",
@@ -140,6 +163,7 @@ SHAPES: dict[str, Shape] = {
         bornagain=lambda ba, v: ba.Cylinder(v["radius_nm"], v["height_nm"]),
         even=_cylinder_even,
         center=lambda p: 0.5 * p["height_nm"],
+        section=_cylinder_section,
     ),
     "box": Shape(
         "box",
@@ -156,6 +180,7 @@ SHAPES: dict[str, Shape] = {
         bornagain=lambda ba, v: ba.Box(v["length_nm"], v["width_nm"], v["height_nm"]),
         even=_box_even,
         center=lambda p: 0.5 * p["height_nm"],
+        section=_box_section,
     ),
     **SEGMENTS,
 }

@@ -31,7 +31,7 @@ from deepgisas.physics.special import airy_amplitude, sinc
 from deepgisas.units import DEG
 
 
-def _disc(qx: Tensor, qy: Tensor, r2: Tensor) -> Tensor:
+def disc(qx: Tensor, qy: Tensor, r2: Tensor) -> Tensor:
     """The Fourier transform of a disc of squared radius r2 (clamped at 0), nm^2."""
     r2 = torch.clamp(r2, min=0.0)
     qp = torch.sqrt(qx * qx + qy * qy)
@@ -49,23 +49,23 @@ def _segment_height(p: dict[str, Tensor], rz: str) -> Tensor:
 def _spherical_section(qx: Tensor, qy: Tensor, p: dict[str, Tensor], z: Tensor) -> Tensor:
     r = p["radius_nm"]
     u = z + p["bottom_cut_nm"] - r
-    return _disc(qx, qy, r * r - u * u)
+    return disc(qx, qy, r * r - u * u)
 
 
 def _spheroidal_section(qx: Tensor, qy: Tensor, p: dict[str, Tensor], z: Tensor) -> Tensor:
     r, rz = p["radius_nm"], p["radius_z_nm"]
     u = (z + p["bottom_cut_nm"] - rz) / rz
-    return _disc(qx, qy, r * r * (1.0 - u * u))
+    return disc(qx, qy, r * r * (1.0 - u * u))
 
 
 def _hemisphere_section(qx: Tensor, qy: Tensor, p: dict[str, Tensor], z: Tensor) -> Tensor:
     r = p["radius_nm"]
-    return _disc(qx, qy, r * r - z * z)
+    return disc(qx, qy, r * r - z * z)
 
 
 def _cone_section(qx: Tensor, qy: Tensor, p: dict[str, Tensor], z: Tensor) -> Tensor:
     r = p["radius_nm"] - z * _cot(p["alpha_deg"])
-    return _disc(qx, qy, r * r)
+    return disc(qx, qy, r * r)
 
 
 def _square_section(qx: Tensor, qy: Tensor, p: dict[str, Tensor], z: Tensor) -> Tensor:

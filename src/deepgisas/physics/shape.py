@@ -46,8 +46,9 @@ class Shape:
     units).
 
     Optional fast paths: ``even`` and ``center`` for F = E(qx, qy, qz^2) exp(i qz c);
-    ``sphere_arg`` for E = V f(x), x^2 = w(qp^2, qz^2); ``section`` for a shape given by its
-    cross-sections (then ``kernel`` is their z-quadrature, :func:`section_kernel`).
+    ``sphere_arg`` for E = V f(x), x^2 = w(qp^2, qz^2). ``section``, the cross-sections, serves
+    the parts of a particle that crosses interfaces, and the shapes that have no closed form
+    (their ``kernel`` is then the z-quadrature, :func:`section_kernel`).
     """
 
     name: str

@@ -15,6 +15,7 @@ f (n_p^2 - n_layer^2), f = rho * <V> / H. See docs/physics.md for sources.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -22,8 +23,9 @@ import torch
 from torch import Tensor
 
 from deepgisas.physics.cmath import abs2
+from deepgisas.physics.crossing import Part, crossing_stack
 from deepgisas.physics.detector import PixelGrid, apply_masks, rectangular_grid, spherical_grid
-from deepgisas.physics.dwba import dwba
+from deepgisas.physics.dwba import dwba, section_dwba
 from deepgisas.physics.formfactors import SHAPES, Shape
 from deepgisas.physics.multilayer import Parts, amplitude_lists, amplitude_parts_in_layer, kz_list
 from deepgisas.physics.structures import STRUCTURES, Amplitudes
@@ -51,6 +53,8 @@ class Structure:
     slice_below: bool = False  # a layer part below it
     core_kind: str | None = None  # the core's shape of core-shell particles
     core_centred: bool = True  # the core centred in the shell's height (else tensor core_z)
+    crossing: tuple[tuple[int, bool, bool], ...] = ()  # the layers of particles that cross
+    # interfaces, each with a part of the layer left above and below (physics.crossing)
 
 
 def pixel_grid(st: Structure, p: dict[str, Tensor]) -> PixelGrid:
@@ -183,6 +187,7 @@ class _Batch:
     coverage: Tensor | float = 1.0
     prepared: Any = None  # the interference type's shared work (StructureType.prepare)
     core: tuple[dict[str, Tensor], Tensor] | None = None  # core sizes [B, M], bottom lift [B, M]
+    parts: list[Part] | None = None  # the parts of particles that cross interfaces
 
 
 BLOCK_BYTES = 1 << 21  # bytes of a real pixel x member tensor per block of rows
@@ -208,9 +213,16 @@ def _prepare(st: Structure, p: dict[str, Tensor]) -> _Batch:
             core = _core_members(st, p, sizes, ratio)
             inner = (wts * SHAPES[st.core_kind].volume(core[0])).sum(-1)
             chi = chi + (p["chi_core"] - chi) * (inner / volume)  # the particles' mean n^2 - 1
-        stack, js = _sliced_stack(st, p, h_slice, fraction, chi)
+        parts = None
+        if st.crossing:
+            stack, parts = crossing_stack(st.crossing, st.n_layers, st.placement,
+                                          st.particle_layer, st.use_average_materials, p, spec,
+                                          sizes, wts, coverage * rho, chi)
+            js = parts[0].slice
+        else:
+            stack, js = _sliced_stack(st, p, h_slice, fraction, chi)
         extra = dict(js=js, sizes=sizes, wts=wts, h_slice=h_slice, rho=rho, coverage=coverage,
-                     prepared=kind.prepare(p), core=core)
+                     prepared=kind.prepare(p), core=core, parts=parts)
     srms = sigma_rms(stack["sigma"], stack["hurst"], stack["corr_length"])
     kz_in = kz_list(stack["chi"], k, (torch.sin(p["alpha_i"]) ** 2)[:, None, None])
     t_in, r_in = amplitude_lists(kz_in, stack["thickness"], srms)
@@ -289,13 +301,17 @@ def _block(st: Structure, p: dict[str, Tensor], pre: _Batch, ux: Tensor, uy: Ten
         t_out, r_out = amplitude_lists(kz_out, pre.stack["thickness"], pre.srms)
         waves = Waves(*pre.incoming, kz_out, t_out, r_out)
     if st.particle_layer is not None:
-        incoming = tuple(x[pre.js] for x in pre.incoming)  # [B, 1, 1]
-        if st.rough:
-            outgoing = tuple((x[pre.js].real, x[pre.js].imag) for x in (kz_out, t_out, r_out))
+        def waves_in(js: int) -> tuple[tuple[Tensor, ...], tuple[Parts, ...]]:
+            incoming = tuple(x[js] for x in pre.incoming)  # [B, 1, 1]
+            if st.rough:
+                return incoming, tuple((x[js].real, x[js].imag) for x in (kz_out, t_out, r_out))
+            return incoming, amplitude_parts_in_layer(pre.stack["chi"], k,
+                                                      pre.stack["thickness"], pre.srms, js, uz)
+
+        if pre.parts is None:
+            total = total + _particle_scattering(st, p, pre, *waves_in(pre.js), qx, qy)
         else:
-            outgoing = amplitude_parts_in_layer(pre.stack["chi"], k, pre.stack["thickness"],
-                                                pre.srms, pre.js, uz)
-        total = total + _particle_scattering(st, p, pre, incoming, outgoing, qx, qy)
+            total = total + _crossing_scattering(st, p, pre, waves_in, qx, qy)
     if st.rough:
         from deepgisas.physics.roughness import diffuse_roughness
 
@@ -318,6 +334,28 @@ def _bottoms(st: Structure, sizes: dict[str, Tensor], h_slice: Tensor) -> Tensor
     """The particles' bottom in the frame of their slice (whose top is z = 0), [B, M] nm."""
     heights = SHAPES[st.shape_kind].height(sizes)
     return -h_slice[:, None].expand_as(heights) if st.placement == "deposit" else -heights
+
+
+def _crossing_scattering(st: Structure, p: dict[str, Tensor], pre: _Batch,
+                         waves_in: Callable[[int], tuple[tuple[Tensor, ...], tuple[Parts, ...]]],
+                         qx: Tensor, qy: Tensor) -> Tensor:
+    """:func:`_particle_scattering` of particles that cross interfaces: the sum over their
+    parts of each part's DWBA amplitude (its slice's waves, its z-range) times its contrast
+    against its layer's material."""
+    sizes, wts, rho, k, parts = pre.sizes, pre.wts, pre.rho, pre.k, pre.parts
+    assert sizes is not None and wts is not None and rho is not None and parts is not None
+    spec = SHAPES[st.shape_kind]
+    factor = k * k / (4.0 * math.pi)
+    amp = torch.zeros((), dtype=pre.stack["chi"].dtype, device=qx.device)
+    for part in parts:
+        incoming, outgoing = waves_in(part.slice)
+        kzi, ti, ri = (x[:, None] for x in incoming)
+        out = [(re[:, None], im[:, None]) for re, im in outgoing]
+        contrast = factor * (p["chi_particle"] - p["chi"][:, part.layer])
+        amp = amp + contrast[:, None, None, None] * section_dwba(
+            spec, (kzi, ti, ri), out, sizes, part.z0, qx, qy, span=(part.lo, part.hi))
+    a = Amplitudes(qx, qy, amp, wts, spec.radial(sizes))
+    return rho[:, None, None] * STRUCTURES[st.interference].intensity(p, pre.prepared, a)
 
 
 def _particle_scattering(st: Structure, p: dict[str, Tensor], pre: _Batch,

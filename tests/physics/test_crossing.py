@@ -1,0 +1,81 @@
+"""Particles across layer interfaces: which layers they overlap, the fit's spanning structure,
+and what is refused. Their agreement with BornAgain 25 is in test_bornagain_equivalence
+(the ``crossing-*`` cases of tests/cases.py)."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+
+import deepgisas as dg
+from deepgisas.compile import spanning_structure, structure_of
+from deepgisas.fit import free_tensors
+from deepgisas.parse import parse_experiment
+from deepgisas.sample import overlapped_layers
+from deepgisas.templates import instantiate, parse_template
+from tests.cases import CASES
+
+
+@pytest.mark.parametrize("name,expected", [
+    ("crossing-protruding-sphere", ((0, True, False), (1, False, False))),
+    ("crossing-sunk-box", ((1, True, False), (2, False, True))),
+    ("crossing-galaxi", ((1, False, False), (2, False, True))),
+    ("crossing-from-ambient-into-film", ((0, True, False), (1, False, True))),
+    ("buried-deposit-middle", ((1, True, True),)),
+    ("sphere-dilute", ((0, True, False),)),
+])
+def test_overlapped_layers(name: str, expected: tuple) -> None:
+    assert overlapped_layers(parse_experiment(CASES[name])) == expected
+
+
+def test_without_average_materials_particles_stay_whole() -> None:
+    """BornAgain 25 cuts particles at interfaces only with average materials on."""
+    on = structure_of(parse_experiment(CASES["crossing-protruding-sphere"]))
+    off = structure_of(parse_experiment(CASES["crossing-protruding-sphere-avg-off"]))
+    assert on.crossing and not off.crossing and off.slice_above
+
+
+def test_core_shell_particles_must_not_cross() -> None:
+    d = copy.deepcopy(CASES["crossing-protruding-sphere"])
+    d["sample"]["particles"]["core"] = {"material": {"delta": 2e-5, "beta": 1e-6},
+                                        "shape": {"sphere": {"radius_nm": 2.0}}}
+    with pytest.raises(dg.UserError, match="cross an interface"):
+        parse_experiment(d)
+
+
+def _galaxi_template(n: int = 16) -> dg.Template:
+    d = copy.deepcopy(CASES["crossing-galaxi"])
+    d["detector"]["spherical"]["shape"] = [n, n]
+    d["sample"]["particles"]["shape"]["sphere"]["radius_nm"] = {"uniform": [3.0, 9.0]}
+    d["sample"]["particles"]["size_distribution"]["lognormal"]["sigma"] = {
+        "uniform": [0.1, 0.45]}
+    return parse_template(d)
+
+
+def test_the_fit_simulates_every_draw_with_one_structure() -> None:
+    """Radius and sigma move the largest members from the HMDSO alone down into the PTFE and
+    the substrate: the fit's one structure spans those layers, and gives each draw's image
+    (to 1e-6: where a draw's particles do not cross, its own structure takes the closed-form
+    sphere, the spanning one the cross-sections, whose torch Bessel J1 is 5e-7 accurate)."""
+    t = _galaxi_template()
+    free = free_tensors(t)
+    assert [i for i, _, _ in free.structure.crossing] == [1, 2, 3]
+    layers = set()
+    for u in ([0.05, 0.05], [0.5, 0.5], [0.95, 0.95], [0.9, 0.1]):
+        theta = torch.tensor([u], dtype=torch.float64)
+        values = {q.path: [float(q.to_physical(theta[0, i]))]
+                  for i, q in enumerate(free.params)}
+        e = instantiate(t, values)[0]
+        layers.add(tuple(i for i, _, _ in overlapped_layers(e)))
+        np.testing.assert_allclose(free(theta)[0].numpy(), dg.simulate(e), rtol=1e-6)
+    assert len(layers) >= 3  # the draws overlap different layers
+
+
+def test_spanning_structure_of_equal_structures_is_that_structure() -> None:
+    e = parse_experiment(CASES["crossing-galaxi"])
+    assert spanning_structure([e, e]) == structure_of(e)
+    with pytest.raises(ValueError, match="differ"):
+        spanning_structure([e, parse_experiment(CASES["sphere-dilute"])])
