@@ -39,46 +39,56 @@ A, DAMPING, SIZE_1, SIZE_2, OMEGA_X, OMEGA_Y, ETA = (key(n) for n in (
     "omega_y_nm", "eta"))
 
 
-def pdf_ft(q1: Tensor, q2: Tensor, wx: Tensor, wy: Tensor, eta: Tensor) -> Tensor:
-    """phi(q_1, q_2): the pdf's Fourier transform (phi(0) = 1), [B, H, W] (wx, wy, eta:
-    [B, 1, 1]); eta = 0 is the Cauchy, eta = 1 the Gauss profile."""
+def pdf_ft(q1: Tensor, q2: Tensor, wx: Tensor, wy: Tensor, eta: Tensor) -> tuple[Tensor, Tensor]:
+    """phi(q_1, q_2), the pdf's Fourier transform (phi(0) = 1), and 1 - phi computed without
+    cancellation, each [B, H, W] (wx, wy, eta: [B, 1, 1]); eta = 0 is the Cauchy, eta = 1 the
+    Gauss profile."""
     s = (q1 * wx) ** 2 + (q2 * wy) ** 2
-    cauchy = torch.rsqrt(1.0 + s) / (1.0 + s)
+    log_c = -1.5 * torch.log1p(s)
+    cauchy, cauchy_m = torch.exp(log_c), -torch.expm1(log_c)
     if not eta.requires_grad and not bool(eta.any()):
-        return cauchy
-    return eta * torch.exp(-0.5 * s) + (1.0 - eta) * cauchy
+        return cauchy, cauchy_m
+    gauss, gauss_m = torch.exp(-0.5 * s), -torch.expm1(-0.5 * s)
+    return eta * gauss + (1.0 - eta) * cauchy, eta * gauss_m + (1.0 - eta) * cauchy_m
 
 
-def damping_factor(a: Tensor, damping: Tensor) -> Tensor:
-    """exp(-a / lambda), 1 where lambda = 0 (no damping), [B]."""
+def damping_factor(a: Tensor, damping: Tensor) -> tuple[Tensor, Tensor]:
+    """exp(-a / lambda) and 1 - exp(-a / lambda), [B]; 1 and 0 where lambda = 0 (no
+    damping)."""
     on = damping > 0
-    return torch.where(on, torch.exp(-a / torch.where(on, damping, torch.ones_like(damping))),
-                       torch.ones_like(damping))
+    x = torch.where(on, -a / torch.where(on, damping, torch.ones_like(damping)),
+                    torch.zeros_like(damping))
+    return torch.exp(x), -torch.expm1(x)
 
 
-def paracrystal_1d(g: Tensor, fu: Tensor, n: Tensor) -> Tensor:
+def paracrystal_1d(g: Tensor, h: Tensor, fu: Tensor, n: Tensor) -> Tensor:
     """BornAgain's 1D paracrystal factor P of f = g exp(2 pi i fu), [B, H, W].
 
-    g: |f| [B, H, W]; fu: the phase q.a_i / 2pi less its nearest integer; n: [B, 1, 1] the
-    whole cells in the domain (n < 1: infinite).
+    g: |f| and h: 1 - g (computed without cancellation), [B, H, W]; fu: the phase q.a_i / 2pi
+    less its nearest integer; n: [B, 1, 1] the whole cells in the domain (n < 1: infinite).
+    1 - f = h + 2 g sin^2(pi fu) - i g sin(2 pi fu) is formed from h, and
+    |1 - f|^2 = h^2 + 4 g sin^2(pi fu), so that P stays accurate near the peaks (float32).
     """
-    cos = torch.cos(TWO_PI * fu)
-    infinite = (1.0 - g * g) / (1.0 + g * (g - 2.0 * cos))  # Re[(1 + f) / (1 - f)]
+    sin_half = torch.sin(math.pi * fu)
+    sin2 = sin_half * sin_half
+    dist2 = torch.addcmul(h * h, g, sin2, value=4.0)  # |1 - f|^2
+    infinite = h * (2.0 - h) / dist2  # Re[(1 + f) / (1 - f)] = (1 - g^2) / |1 - f|^2
     if not bool((n >= 1.0).any()):
         return infinite
-    f = torch.polar(g, TWO_PI * fu)
+    theta = TWO_PI * fu
+    f = torch.polar(g, theta)
+    one_m = torch.complex(torch.addcmul(h, g, sin2, value=2.0), -g * torch.sin(theta))
     nn = n.clamp_min(1.0)
     nfu = nn * fu
     fn = torch.polar(g ** nn, TWO_PI * (nfu - torch.round(nfu)))  # f^n
-    one_m = 1.0 - f
-    tiny = one_m.abs() ** 2 < EPS
+    tiny = dist2 < EPS
     safe = torch.where(tiny, torch.ones_like(one_m), one_m)
     general = 1.0 + 2.0 * (f / safe - f * (1.0 - fn) / (nn * safe * safe)).real
-    fm = f - 1.0
+    fm = -one_m
     series = 1.0 + 2.0 * ((nn - 1.0) / 2.0 + (nn * nn - 1.0) * fm / 6.0
                           + (nn * (nn * (nn - 2.0) - 1.0) + 2.0) * fm * fm / 24.0).real
     finite = torch.where(tiny, nn.expand_as(g),
-                         torch.where(one_m.abs() * nn < 2e-4, series, general))
+                         torch.where(torch.sqrt(dist2) * nn < 2e-4, series, general))
     return torch.where(n < 1.0, infinite, finite)
 
 
@@ -89,7 +99,7 @@ def paracrystal_2d(basis: Basis, qx: Tensor, qy: Tensor, p: dict[str, Tensor]) -
     (rad).
     """
     a = p[A]
-    g0 = damping_factor(a, p[DAMPING])[:, None, None]
+    d, d_m = (x[:, None, None] for x in damping_factor(a, p[DAMPING]))
     wx, wy, eta = (p[k][:, None, None] for k in (OMEGA_X, OMEGA_Y, ETA))
     ns = [torch.floor((p[k] / a).abs())[:, None, None] for k in (SIZE_1, SIZE_2)]
     c, s = torch.cos(p["xi"]), torch.sin(p["xi"])  # [B, K]
@@ -102,7 +112,9 @@ def paracrystal_2d(basis: Basis, qx: Tensor, qy: Tensor, p: dict[str, Tensor]) -
             q1 = torch.addcmul(qx * cx, qy, sx)  # along a_i
             q2 = torch.addcmul(qy * cx, qx, -sx)  # across it
             u = q1 * (a / TWO_PI)[:, None, None]
-            one = paracrystal_1d(g0 * pdf_ft(q1, q2, wx, wy, eta), u - torch.round(u), n)
+            phi, phi_m = pdf_ft(q1, q2, wx, wy, eta)
+            # 1 - d phi = (1 - d) + d (1 - phi)
+            one = paracrystal_1d(d * phi, torch.addcmul(d_m, d, phi_m), u - torch.round(u), n)
             prod = one if prod is None else prod * one
         assert prod is not None
         out.append(prod)
