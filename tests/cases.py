@@ -33,11 +33,35 @@ def hexagonal(xi: list[float], w: list[float], **kw: Any) -> dict:
 
 
 def talk(xi: list[float], w: list[float], n: int = 96, **kw: Any) -> dict:
-    d = base({"sphere": {"radius_nm": 10.0}}, hexagonal(xi, w, **kw), n)
+    return talk_geometry(hexagonal(xi, w, **kw), n)
+
+
+def talk_geometry(interference: dict, n: int = 96,
+                  shape: dict | None = None) -> dict:
+    """The talk's beam, detector and CoFe particles (spheres of 10 nm by default)."""
+    d = base(shape or {"sphere": {"radius_nm": 10.0}}, interference, n)
     d["beam"] = {"wavelength_nm": 0.1341, "alpha_i_deg": 0.164, "intensity": 2.0e8}
     d["detector"]["spherical"].update(phi_deg=[-1.07, 1.07], alpha_deg=[0.0, 2.2])
     d["sample"]["particles"]["material"] = dict(COFE)
     return d
+
+
+def square(xi: list[float], w: list[float], **kw: Any) -> dict:
+    d = {"a_nm": 30.0, "decay_nm": 150.0, "position_variance_nm2": 0.0,
+         "orientation": {"xi_deg": xi, "weights": w}}
+    d.update(kw)
+    return {"square_lattice": d}
+
+
+def paracrystal_2d(kind: str, xi: list[float], w: list[float], **kw: Any) -> dict:
+    d = {"a_nm": 25.0, "damping_length_nm": 0.0, "domain_size_1_nm": 0.0,
+         "domain_size_2_nm": 0.0, "omega_x_nm": 2.0, "omega_y_nm": 1.5, "eta": 0.0,
+         "orientation": {"xi_deg": xi, "weights": w}}
+    d.update(kw)
+    return {f"{kind}_paracrystal": d}
+
+
+CYL = {"cylinder": {"radius_nm": 5.0, "height_nm": 6.0}}
 
 
 PARA = {"radial_paracrystal": {"distance_nm": 25.0, "damping_length_nm": 1.0e4,
@@ -163,6 +187,20 @@ CASES: dict[str, dict] = {
                              position_variance_nm2=0.0, decay_nm=250.0, a_nm=31.0),
     "hex-two-domains-avg-off": {**talk([0.0, 30.0], [0.7, 0.3]),
                                 "options": {"use_average_materials": False}},
+    "square-xi0": talk_geometry(square([0.0], [1.0])),
+    "square-two-domains-variance-avg-off": {
+        **talk_geometry(square([10.0, 45.0], [0.6, 0.4], a_nm=28.0, decay_nm=120.0,
+                               position_variance_nm2=4.0)),
+        "options": {"use_average_materials": False}},
+    "paracrystal-square": talk_geometry(paracrystal_2d("square", [0.0], [1.0]), shape=CYL),
+    "paracrystal-square-domains-gauss": talk_geometry(paracrystal_2d(
+        "square", [20.0], [1.0], damping_length_nm=2000.0, domain_size_1_nm=1000.0,
+        domain_size_2_nm=300.0, omega_x_nm=2.5, omega_y_nm=2.0, eta=1.0), shape=CYL),
+    "paracrystal-square-voigt": talk_geometry(paracrystal_2d(
+        "square", [5.0], [1.0], damping_length_nm=500.0, eta=0.5), shape=CYL),
+    "paracrystal-hex-two-domains": talk_geometry(paracrystal_2d(
+        "hexagonal", [0.0, 15.0], [0.6, 0.4], a_nm=30.0, omega_x_nm=2.5, omega_y_nm=2.5),
+        shape=CYL),
     "paracrystal-cylinder": base({"cylinder": {"radius_nm": 5.0, "height_nm": 5.0}}, PARA),
     "paracrystal-lognormal-kappa": _with(
         base({"cylinder": {"radius_nm": 5.0, "height_nm": 5.0}},
