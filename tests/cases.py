@@ -100,4 +100,28 @@ CASES: dict[str, dict] = {
         "sample.layers.1.roughness", {"sigma_nm": 1.0, "hurst": 0.3, "correlation_length_nm": 5.0}),
     "roi-and-mask": _with(_with(base(), "detector.roi_px", [4, 2, 60, 50]),
                           "detector.mask_px", [[28, 0, 36, 10]]),
+    "resolution-spherical": _with(base(), "detector.resolution",
+                                  {"gaussian_sigma_deg": [0.05, 0.08]}),
+    "resolution-hex-roi-mask": _with(_with(_with(
+        talk([10.0], [1.0], n=48), "detector.roi_px", [2, 1, 46, 40]),
+        "detector.mask_px", [[20, 0, 28, 12]]),
+        "detector.resolution", {"gaussian_sigma_deg": [0.06, 0.03]}),
+    "divergence-alpha_i": _with(base(), "beam.divergence",
+                                {"alpha_i_deg": {"gaussian_std_deg": 0.02, "samples": 5}}),
+    "phi_i-hexagonal": _with(talk([10.0], [1.0], n=48), "beam.phi_i_deg", 4.0),
+    "divergence-phi_i-hexagonal": _with(talk([10.0], [1.0], n=48), "beam.divergence",
+                                        {"phi_i_deg": {"gaussian_std_deg": 1.5, "samples": 7,
+                                                       "width": 2.5}}),
+    "wavelength-spread": _with(base(), "beam.divergence",
+                               {"wavelength": {"relative_std": 0.03, "samples": 7,
+                                               "width": 3.0}}),
+    "divergence-all-resolution-wavelength": _with(_with(
+        {**talk([5.0, 35.0], [0.6, 0.4], n=32), "beam": {
+            "wavelength_nm": 0.1341, "alpha_i_deg": 0.164, "intensity": 2.0e8,
+            "phi_i_deg": -2.0, "divergence": {
+                "alpha_i_deg": {"gaussian_std_deg": 0.01, "samples": 3},
+                "phi_i_deg": {"gaussian_std_deg": 0.3, "samples": 3},
+                "wavelength": {"relative_std": 0.01, "samples": 3}}}},
+        "detector.resolution", {"gaussian_sigma_deg": [0.04, 0.04]}),
+        "detector.mask_px", [[0, 0, 4, 4]]),
 }

@@ -256,14 +256,42 @@ class Sample:
 
 
 @dataclass(frozen=True)
+class Spread:
+    """A Gaussian spread of a beam parameter, ba.DistributionGaussian(value, std, samples,
+    width): ``std`` in degrees for an angle, relative (std / wavelength) for the wavelength."""
+
+    std: float
+    samples: int = 5
+    width: float = 2.0
+
+    def to_dict(self, std_key: str) -> dict:
+        return {std_key: self.std, "samples": self.samples, "width": self.width}
+
+
+SPREAD_STD_KEYS = {"alpha_i_deg": "gaussian_std_deg", "phi_i_deg": "gaussian_std_deg",
+                   "wavelength": "relative_std"}  # beam.divergence.NAME.KEY
+
+
+@dataclass(frozen=True)
 class Beam:
+    """``phi_i_deg``: the azimuthal incidence angle (None: not given, 0); ``divergence``:
+    Gaussian spreads by name (alpha_i_deg, phi_i_deg, wavelength), in that order."""
+
     wavelength_nm: float = 0.1341
     alpha_i_deg: float = 0.164
     intensity: float = 1.0
+    phi_i_deg: float | None = None
+    divergence: tuple[tuple[str, Spread], ...] = ()
 
     def to_dict(self) -> dict:
-        return {"wavelength_nm": self.wavelength_nm,
-                "alpha_i_deg": self.alpha_i_deg, "intensity": self.intensity}
+        out: dict[str, Any] = {"wavelength_nm": self.wavelength_nm,
+                               "alpha_i_deg": self.alpha_i_deg, "intensity": self.intensity}
+        if self.phi_i_deg is not None:
+            out["phi_i_deg"] = self.phi_i_deg
+        if self.divergence:
+            out["divergence"] = {name: s.to_dict(SPREAD_STD_KEYS[name])
+                                 for name, s in self.divergence}
+        return out
 
 
 @dataclass(frozen=True)
@@ -299,15 +327,30 @@ class Rectangular:
 
 
 @dataclass(frozen=True)
+class Resolution:
+    """A Gaussian detector resolution, ba.ResolutionFunction2DGaussian(sigma_x, sigma_y):
+    ``sigma`` = (along phi_f / the columns, along alpha_f / the rows), in ``unit`` "deg"
+    (spherical detector) or "mm" (flat detector)."""
+
+    sigma: tuple[float, float]
+    unit: str = "deg"
+
+    def to_dict(self) -> dict:
+        return {f"gaussian_sigma_{self.unit}": list(self.sigma)}
+
+
+@dataclass(frozen=True)
 class Detector:
     """``orientation``: how the instrument's detector files store the image, overriding the
     format's default (:mod:`deepgisas.io.readers`): "top-down", "bottom-up", or "vertical"
-    for a vertical-sample instrument (MARIA: file columns are alpha_f); None = the default."""
+    for a vertical-sample instrument (MARIA: file columns are alpha_f); None = the default.
+    ``resolution``: the detector's Gaussian resolution, or None."""
 
     geometry: Spherical | Rectangular = field(default_factory=Spherical)
     roi_px: tuple[int, int, int, int] | None = None
     mask_px: tuple[tuple[int, int, int, int], ...] = ()
     orientation: str | None = None
+    resolution: Resolution | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -321,6 +364,8 @@ class Detector:
             out["mask_px"] = [list(m) for m in self.mask_px]
         if self.orientation is not None:
             out["orientation"] = self.orientation
+        if self.resolution is not None:
+            out["resolution"] = self.resolution.to_dict()
         return out
 
 
