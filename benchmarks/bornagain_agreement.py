@@ -1,5 +1,5 @@
 """How closely deepgisas reproduces BornAgain 25: the relative L2 difference of the images
-(float64 and float32) for the 20 cases of tests/physics/test_bornagain_equivalence.py, and for
+(float64 and float32) for the cases of tests/physics/test_bornagain_equivalence.py, and for
 the film template (one draw, its 128 x 128 detector) also the largest relative difference of a
 pixel. The test asserts the bars (1e-5 in float64, 1e-4 in float32); this prints the values.
 

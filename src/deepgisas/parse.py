@@ -56,7 +56,7 @@ RESOLUTION_PARAMS = (
               "spherical detector: [along phi_f, along alpha_f] "
               "(ba.ResolutionFunction2DGaussian, in rad)"),
     ParamSpec("gaussian_sigma_mm", "mm", 0.1, (0.0, math.inf),
-              "flat detector: [along the rows, along the columns]"),
+              "flat detector: [horizontal (x), vertical (y)] on the pixel grid"),
 )
 SPREAD_TABLES = {"alpha_i_deg": ANGLE_SPREAD_PARAMS, "phi_i_deg": ANGLE_SPREAD_PARAMS,
                  "wavelength": WAVELENGTH_SPREAD_PARAMS}  # beam.divergence.NAME
