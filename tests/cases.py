@@ -279,4 +279,28 @@ CASES: dict[str, dict] = {
         _with(base(), "sample.layers.2.roughness", dict(ROUGH)), "sample.particles",
         {"layer": 2, "placement": "suspend", "z_nm": -3.0, "material": dict(AU),
          "shape": {"sphere": {"radius_nm": 5.0}}}),
+    "resolution-spherical": _with(base(), "detector.resolution",
+                                  {"gaussian_sigma_deg": [0.05, 0.08]}),
+    "resolution-hex-roi-mask": _with(_with(_with(
+        talk([10.0], [1.0], n=48), "detector.roi_px", [2, 1, 46, 40]),
+        "detector.mask_px", [[20, 0, 28, 12]]),
+        "detector.resolution", {"gaussian_sigma_deg": [0.06, 0.03]}),
+    "divergence-alpha_i": _with(base(), "beam.divergence",
+                                {"alpha_i_deg": {"gaussian_std_deg": 0.02, "samples": 5}}),
+    "phi_i-hexagonal": _with(talk([10.0], [1.0], n=48), "beam.phi_i_deg", 4.0),
+    "divergence-phi_i-hexagonal": _with(talk([10.0], [1.0], n=48), "beam.divergence",
+                                        {"phi_i_deg": {"gaussian_std_deg": 1.5, "samples": 7,
+                                                       "width": 2.5}}),
+    "wavelength-spread": _with(base(), "beam.divergence",
+                               {"wavelength": {"relative_std": 0.03, "samples": 7,
+                                               "width": 3.0}}),
+    "divergence-all-resolution-wavelength": _with(_with(
+        {**talk([5.0, 35.0], [0.6, 0.4], n=32), "beam": {
+            "wavelength_nm": 0.1341, "alpha_i_deg": 0.164, "intensity": 2.0e8,
+            "phi_i_deg": -2.0, "divergence": {
+                "alpha_i_deg": {"gaussian_std_deg": 0.01, "samples": 3},
+                "phi_i_deg": {"gaussian_std_deg": 0.3, "samples": 3},
+                "wavelength": {"relative_std": 0.01, "samples": 3}}}},
+        "detector.resolution", {"gaussian_sigma_deg": [0.04, 0.04]}),
+        "detector.mask_px", [[0, 0, 4, 4]]),
 }

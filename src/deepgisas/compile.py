@@ -16,14 +16,13 @@ from torch import Tensor
 from deepgisas.physics.formfactors import SHAPES
 from deepgisas.physics.simulate import Structure
 from deepgisas.physics.structures import STRUCTURES
+from deepgisas.placement import overlapped_layers, particle_slack
 from deepgisas.sample import (
     Experiment,
     Orientation,
     Params,
     Rectangular,
     Spherical,
-    overlapped_layers,
-    particle_slack,
 )
 from deepgisas.units import DEG
 
@@ -65,11 +64,37 @@ def structure_of(e: Experiment) -> Structure:
             # they scatter whole in their layer (its waves continued beyond it)
             above, below = particle_slack(e)
             kw.update(slice_above=abs(above) > 1e-9, slice_below=abs(below) > 1e-9)
+    beam = e.beam
+    spreads = tuple((_SPREAD_NAMES[name], sp.samples, sp.width) for name, sp in beam.divergence
+                    if sp.samples > 1)
     return Structure(
         detector="spherical" if isinstance(det.geometry, Spherical) else "rectangular",
         shape=det.shape, n_layers=len(s.layers), roi=det.roi_px, masks=det.mask_px,
         use_average_materials=e.use_average_materials,
-        rough=any(layer.roughness is not None for layer in s.layers), **kw)
+        rough=any(layer.roughness is not None for layer in s.layers),
+        phi_i=beam.phi_i_deg is not None or any(n == "phi_i" for n, _, _ in spreads),
+        beam_spread=spreads, resolution=det.resolution is not None, **kw)
+
+
+# beam.divergence names -> the spread names of deepgisas.physics.instrument.SPREADS
+_SPREAD_NAMES = {"alpha_i_deg": "alpha_i", "phi_i_deg": "phi_i", "wavelength": "wavelength"}
+
+
+def _instrument_columns(st: Structure, e: Experiment, cols: dict[str, list]) -> None:
+    """The columns of the azimuthal incidence, the beam spreads' widths (rad; relative for
+    the wavelength) and the detector resolution (rad or mm), where ``st`` has them."""
+    b = e.beam
+    if st.phi_i:
+        cols["phi_i"].append(float(b.phi_i_deg or 0.0) * DEG)
+    spreads = dict(b.divergence)
+    for name, key in _SPREAD_NAMES.items():
+        if any(n == key for n, _, _ in st.beam_spread):
+            cols[f"{key}_std"].append(float(spreads[name].std) * (
+                1.0 if key == "wavelength" else DEG))
+    res = e.detector.resolution
+    if res is not None:
+        factor = DEG if res.unit == "deg" else 1.0
+        cols["resolution_sigma"].append([float(x) * factor for x in res.sigma])
 
 
 def compile_batch(experiments: Sequence[Experiment], dtype: torch.dtype = torch.float64,
@@ -87,6 +112,7 @@ def compile_batch(experiments: Sequence[Experiment], dtype: torch.dtype = torch.
         cols["wavelength"].append(float(b.wavelength_nm))
         cols["alpha_i"].append(float(b.alpha_i_deg) * DEG)
         cols["intensity"].append(float(b.intensity))
+        _instrument_columns(st, e, cols)
         g = e.detector.geometry
         if isinstance(g, Spherical):
             cols["phi_edges"].append([g.phi_deg[0] * DEG, g.phi_deg[1] * DEG])

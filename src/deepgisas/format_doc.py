@@ -16,7 +16,15 @@ import sys
 from pathlib import Path
 
 from deepgisas.io.readers import ORIENTATIONS
-from deepgisas.parse import BEAM_PARAMS, CORE_PARAMS, LAYER_PARAMS, PARTICLE_PARAMS
+from deepgisas.parse import (
+    ANGLE_SPREAD_PARAMS,
+    BEAM_PARAMS,
+    CORE_PARAMS,
+    LAYER_PARAMS,
+    PARTICLE_PARAMS,
+    RESOLUTION_PARAMS,
+    WAVELENGTH_SPREAD_PARAMS,
+)
 from deepgisas.physics.formfactors import SHAPES
 from deepgisas.physics.params import table_markdown
 from deepgisas.physics.structures import STRUCTURES
@@ -28,6 +36,14 @@ from deepgisas.sample import (
 )
 
 SETTINGS = (
+    ("`beam.divergence`", "{alpha_i_deg, phi_i_deg, wavelength}, each optional",
+     "Gaussian spreads of the beam (ba.ParameterDistribution BeamGrazingAngle, "
+     "BeamAzimuthalAngle, BeamWavelength): every combination of their samples is simulated "
+     "and summed with the product of their weights"),
+    ("`beam.divergence.NAME.samples`", "integer >= 1 (5)",
+     "points of the spread (1: the value alone, no spread)"),
+    ("`beam.divergence.NAME.width`", "[1e-6, 10] (2)",
+     "the points span +-width standard deviations"),
     ("`detector.spherical.phi_deg`", "[min, max], deg",
      "outer bin edges in phi_f (columns)"),
     ("`detector.spherical.alpha_deg`", "[min, max], deg",
@@ -90,6 +106,11 @@ def format_reference() -> str:
            "`{log_uniform: [lo, hi]}`, within the bounds; bounds in round brackets are "
            "excluded, in square ones included.", ""]
     numbers = [("`beam`", BEAM_PARAMS),
+               ("`beam.divergence.alpha_i_deg`, `beam.divergence.phi_i_deg`",
+                ANGLE_SPREAD_PARAMS),
+               ("`beam.divergence.wavelength`", WAVELENGTH_SPREAD_PARAMS),
+               ("`detector.resolution`: one of, each a list [horizontal, vertical]",
+                RESOLUTION_PARAMS),
                ("`material` (of a layer or of the particles)", MATERIAL_PARAMS),
                ("`sample.layers.N`", LAYER_PARAMS),
                ("`sample.layers.N.roughness`", ROUGHNESS_PARAMS),

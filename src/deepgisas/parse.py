@@ -12,6 +12,7 @@ from deepgisas.errors import UserError
 from deepgisas.io.readers import ORIENTATIONS
 from deepgisas.physics.formfactors import SHAPES
 from deepgisas.physics.params import ParamSpec
+from deepgisas.placement import overlapped_layers
 from deepgisas.priors import Prior, parse_number
 from deepgisas.sample import (
     Beam,
@@ -25,12 +26,13 @@ from deepgisas.sample import (
     Particles,
     RandomBins,
     Rectangular,
+    Resolution,
     Roughness,
     Sample,
     SizeDistribution,
     Spherical,
+    Spread,
     free_name_map,
-    overlapped_layers,
     parse_orientation,
 )
 from deepgisas.validate import integer, keys, one_of, pair, plain, spec_number
@@ -39,7 +41,26 @@ BEAM_PARAMS = (
     ParamSpec("wavelength_nm", "nm", 0.1, (0.0, 100.0), "wavelength"),
     ParamSpec("alpha_i_deg", "deg", 0.2, (0.0, 90.0), "incidence angle"),
     ParamSpec("intensity", "1", 1.0, (0.0, math.inf), "incident flux: the image's scale"),
+    ParamSpec("phi_i_deg", "deg", 0.0, (-180.0, 180.0),
+              "azimuthal incidence angle (ba.Beam's phi; optional, 0 when not given)"),
 )
+ANGLE_SPREAD_PARAMS = (
+    ParamSpec("gaussian_std_deg", "deg", 0.01, (0.0, 10.0),
+              "standard deviation of the angle (ba.DistributionGaussian)"),
+)
+WAVELENGTH_SPREAD_PARAMS = (
+    ParamSpec("relative_std", "1", 0.01, (0.0, 0.5),
+              "standard deviation / wavelength (ba.DistributionGaussian)"),
+)
+RESOLUTION_PARAMS = (
+    ParamSpec("gaussian_sigma_deg", "deg", 0.01, (0.0, 10.0),
+              "spherical detector: [along phi_f, along alpha_f] "
+              "(ba.ResolutionFunction2DGaussian, in rad)"),
+    ParamSpec("gaussian_sigma_mm", "mm", 0.1, (0.0, math.inf),
+              "flat detector: [horizontal (x), vertical (y)] on the pixel grid"),
+)
+SPREAD_TABLES = {"alpha_i_deg": ANGLE_SPREAD_PARAMS, "phi_i_deg": ANGLE_SPREAD_PARAMS,
+                 "wavelength": WAVELENGTH_SPREAD_PARAMS}  # beam.divergence.NAME
 LAYER_PARAMS = (
     ParamSpec("thickness_nm", "nm", 10.0, (0.0, math.inf), "thickness of an inner layer"),
 )
@@ -123,7 +144,8 @@ def _parse_core(d: Any, where: str, shell: Params) -> Core:
 
 
 def _parse_detector(d: Any, where: str) -> Detector:
-    d = keys(d, where, ("spherical", "rectangular", "roi_px", "mask_px", "orientation"))
+    d = keys(d, where, ("spherical", "rectangular", "roi_px", "mask_px", "orientation",
+                        "resolution"))
     kinds = [k for k in ("spherical", "rectangular") if k in d]
     if len(kinds) != 1:
         raise UserError("give exactly one of spherical, rectangular", where)
@@ -162,17 +184,47 @@ def _parse_detector(d: Any, where: str) -> Detector:
     if orientation is not None and orientation not in ORIENTATIONS:
         raise UserError(f"unknown orientation {orientation!r} ({', '.join(ORIENTATIONS)})",
                         f"{where}.orientation")
+    resolution = (_parse_resolution(d["resolution"], f"{where}.resolution", kinds[0])
+                  if "resolution" in d else None)
     return Detector(geom, roi, tuple(rect(m, f"{where}.mask_px.{i}") for i, m in enumerate(masks)),
-                    orientation)
+                    orientation, resolution)
+
+
+def _parse_resolution(d: Any, where: str, kind: str) -> Resolution:
+    spec = RESOLUTION_PARAMS[0] if kind == "spherical" else RESOLUTION_PARAMS[1]
+    d = keys(d, where, [p.name for p in RESOLUTION_PARAMS])
+    if spec.name not in d:
+        raise UserError(f"a {kind} detector's resolution is given as {spec.name}: "
+                        f"[{'along phi_f, along alpha_f' if kind == 'spherical' else 'x, y'}]",
+                        where)
+    v = d[spec.name]
+    w = f"{where}.{spec.name}"
+    if not isinstance(v, list) or len(v) != 2:
+        raise UserError(f"expected a list of two numbers, got {v!r}", w)
+    sigma = (spec_number(v[0], f"{w}.0", spec), spec_number(v[1], f"{w}.1", spec))
+    return Resolution(sigma, spec.unit)
+
+
+def _parse_spread(d: Any, where: str, name: str) -> Spread:
+    spec = SPREAD_TABLES[name][0]
+    d = keys(d, where, (spec.name, "samples", "width"), (spec.name,))
+    return Spread(spec_number(d[spec.name], f"{where}.{spec.name}", spec),
+                  integer(d.get("samples", 5), f"{where}.samples", 1),
+                  plain(d.get("width", 2.0), f"{where}.width", 1e-6, 10.0))
 
 
 def _parse_beam(d: Any) -> Beam:
-    b = keys(d, "beam", ("wavelength_nm", "alpha_i_deg", "intensity"),
-              ("wavelength_nm", "alpha_i_deg"))
-    wavelength, alpha_i, intensity = BEAM_PARAMS
+    b = keys(d, "beam", ("wavelength_nm", "alpha_i_deg", "intensity", "phi_i_deg",
+                         "divergence"), ("wavelength_nm", "alpha_i_deg"))
+    wavelength, alpha_i, intensity, phi_i = BEAM_PARAMS
+    div = keys(b.get("divergence", {}), "beam.divergence", tuple(SPREAD_TABLES))
+    spreads = tuple((name, _parse_spread(div[name], f"beam.divergence.{name}", name))
+                    for name in SPREAD_TABLES if name in div)
     return Beam(spec_number(b["wavelength_nm"], "beam.wavelength_nm", wavelength),
                 spec_number(b["alpha_i_deg"], "beam.alpha_i_deg", alpha_i),
-                spec_number(b.get("intensity", 1.0), "beam.intensity", intensity))
+                spec_number(b.get("intensity", 1.0), "beam.intensity", intensity),
+                spec_number(b["phi_i_deg"], "beam.phi_i_deg", phi_i) if "phi_i_deg" in b
+                else None, spreads)
 
 
 def parse_instrument(d: Any, where: str = "instrument") -> tuple[Beam, Detector]:

@@ -2,7 +2,8 @@
 
 BornAgain is optional (``pip install deepgisas[test]``); it is imported only when called. A flat
 (rectangular) detector has no BornAgain 25 counterpart: ``bornagain_pixels`` simulates chosen
-directions one spherical pixel at a time instead.
+directions one spherical pixel at a time instead (without the detector resolution, which is a
+convolution over the whole detector).
 """
 
 from __future__ import annotations
@@ -115,9 +116,19 @@ def bornagain_sample(e: Experiment) -> Any:
 def _simulation(e: Experiment, detector: Any, threads: int | None) -> Any:
     ba = _ba()
     b = e.beam
-    beam = ba.Beam(float(b.intensity), float(b.wavelength_nm), float(b.alpha_i_deg) * DEG)
+    beam = ba.Beam(float(b.intensity), float(b.wavelength_nm), float(b.alpha_i_deg) * DEG,
+                   float(b.phi_i_deg or 0.0) * DEG)
     sim = ba.ScatteringSimulation(beam, bornagain_sample(e), detector)
     sim.options().setUseAvgMaterials(e.use_average_materials)
+    which = {"alpha_i_deg": (ba.ParameterDistribution.BeamGrazingAngle, b.alpha_i_deg, DEG),
+             "phi_i_deg": (ba.ParameterDistribution.BeamAzimuthalAngle, b.phi_i_deg or 0.0, DEG),
+             "wavelength": (ba.ParameterDistribution.BeamWavelength, b.wavelength_nm, 1.0)}
+    for name, spread in b.divergence:
+        param, mean, factor = which[name]
+        mean = float(mean) * factor
+        std = float(spread.std) * (mean if name == "wavelength" else DEG)
+        sim.addParameterDistribution(param, ba.DistributionGaussian(
+            mean, std, spread.samples, float(spread.width)))
     if threads is not None:
         sim.options().setNumberOfThreads(threads)
     return sim
@@ -142,6 +153,10 @@ def bornagain_simulate(e: Experiment, threads: int | None = None) -> np.ndarray:
         for c0, r0, c1, r1 in e.detector.mask_px:
             keep[r0:r1, c0:c1] = False
         det.setMask(~keep)
+    res = e.detector.resolution
+    if res is not None:
+        det.setResolutionFunction(ba.ResolutionFunction2DGaussian(
+            float(res.sigma[0]) * DEG, float(res.sigma[1]) * DEG))
     out = np.array(_simulation(e, det, threads).simulate().intensities(), dtype=np.float64)
     return out
 

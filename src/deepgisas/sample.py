@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from deepgisas.errors import UserError
-from deepgisas.physics.formfactors import SHAPES
 from deepgisas.physics.params import ParamSpec
 from deepgisas.physics.structures import STRUCTURES
 from deepgisas.validate import integer, keys, one_of, pair, plain, spec_number
@@ -277,14 +276,42 @@ class Sample:
 
 
 @dataclass(frozen=True)
+class Spread:
+    """A Gaussian spread of a beam parameter, ba.DistributionGaussian(value, std, samples,
+    width): ``std`` in degrees for an angle, relative (std / wavelength) for the wavelength."""
+
+    std: float
+    samples: int = 5
+    width: float = 2.0
+
+    def to_dict(self, std_key: str) -> dict:
+        return {std_key: self.std, "samples": self.samples, "width": self.width}
+
+
+SPREAD_STD_KEYS = {"alpha_i_deg": "gaussian_std_deg", "phi_i_deg": "gaussian_std_deg",
+                   "wavelength": "relative_std"}  # beam.divergence.NAME.KEY
+
+
+@dataclass(frozen=True)
 class Beam:
+    """``phi_i_deg``: the azimuthal incidence angle (None: not given, 0); ``divergence``:
+    Gaussian spreads by name (alpha_i_deg, phi_i_deg, wavelength), in that order."""
+
     wavelength_nm: float = 0.1341
     alpha_i_deg: float = 0.164
     intensity: float = 1.0
+    phi_i_deg: float | None = None
+    divergence: tuple[tuple[str, Spread], ...] = ()
 
     def to_dict(self) -> dict:
-        return {"wavelength_nm": self.wavelength_nm,
-                "alpha_i_deg": self.alpha_i_deg, "intensity": self.intensity}
+        out: dict[str, Any] = {"wavelength_nm": self.wavelength_nm,
+                               "alpha_i_deg": self.alpha_i_deg, "intensity": self.intensity}
+        if self.phi_i_deg is not None:
+            out["phi_i_deg"] = self.phi_i_deg
+        if self.divergence:
+            out["divergence"] = {name: s.to_dict(SPREAD_STD_KEYS[name])
+                                 for name, s in self.divergence}
+        return out
 
 
 @dataclass(frozen=True)
@@ -320,15 +347,30 @@ class Rectangular:
 
 
 @dataclass(frozen=True)
+class Resolution:
+    """A Gaussian detector resolution, ba.ResolutionFunction2DGaussian(sigma_x, sigma_y):
+    ``sigma`` = (along phi_f / the columns, along alpha_f / the rows), in ``unit`` "deg"
+    (spherical detector) or "mm" (flat detector)."""
+
+    sigma: tuple[float, float]
+    unit: str = "deg"
+
+    def to_dict(self) -> dict:
+        return {f"gaussian_sigma_{self.unit}": list(self.sigma)}
+
+
+@dataclass(frozen=True)
 class Detector:
     """``orientation``: how the instrument's detector files store the image, overriding the
     format's default (:mod:`deepgisas.io.readers`): "top-down", "bottom-up", or "vertical"
-    for a vertical-sample instrument (MARIA: file columns are alpha_f); None = the default."""
+    for a vertical-sample instrument (MARIA: file columns are alpha_f); None = the default.
+    ``resolution``: the detector's Gaussian resolution, or None."""
 
     geometry: Spherical | Rectangular = field(default_factory=Spherical)
     roi_px: tuple[int, int, int, int] | None = None
     mask_px: tuple[tuple[int, int, int, int], ...] = ()
     orientation: str | None = None
+    resolution: Resolution | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -342,6 +384,8 @@ class Detector:
             out["mask_px"] = [list(m) for m in self.mask_px]
         if self.orientation is not None:
             out["orientation"] = self.orientation
+        if self.resolution is not None:
+            out["resolution"] = self.resolution.to_dict()
         return out
 
 
@@ -368,56 +412,3 @@ def free_name_map(free: Sequence[str]) -> dict[str, str]:
     out = {name: p for name, p in zip(last, free, strict=True) if last.count(name) == 1}
     out.update({p: p for p in free})
     return out
-
-
-def member_ratios(sd: SizeDistribution | None) -> tuple[float, float]:
-    """The smallest and the largest size member over the description's size (the ends of
-    BornAgain's lognormal samples; their midpoint for one sample)."""
-    if sd is None or sd.sigma <= 0:
-        return 1.0, 1.0
-    lo, hi = math.exp(-sd.width * sd.sigma), math.exp(sd.width * sd.sigma)
-    return ((lo + hi) / 2.0,) * 2 if sd.samples == 1 else (lo, hi)
-
-
-def overlapped_layers(e: Experiment, tol: float = 1e-9) -> tuple[tuple[int, bool, bool], ...]:
-    """The layers that the particles' height range overlaps (all size members), top to bottom,
-    each with whether some of the layer is left above and below the particles (more than
-    ``tol`` nm; always for the ambient's top and the substrate's bottom). Heights in nm from the
-    ambient's bottom interface, up."""
-    pt = e.sample.particles
-    assert pt is not None
-    layers = e.sample.layers
-    height = float(SHAPES[pt.shape.kind].height(dict(pt.shape.values)))  # type: ignore[arg-type]
-    large = member_ratios(pt.size_distribution)[1]
-    tops = [math.inf, 0.0]
-    for layer in layers[1:-1]:
-        tops.append(tops[-1] - float(layer.thickness_nm or 0.0))
-    bottoms = tops[1:] + [-math.inf]
-    z = float(pt.z_nm)
-    if pt.placement == "deposit":
-        lowest = bottoms[pt.layer] + z
-        highest = lowest + height * large
-    else:
-        highest = tops[pt.layer] + z
-        lowest = highest - height * large
-    out = []
-    for i, (top, bottom) in enumerate(zip(tops, bottoms, strict=True)):
-        if min(top, highest) - max(bottom, lowest) > tol:
-            out.append((i, i == 0 or top - highest > tol,
-                        i == len(layers) - 1 or lowest - bottom > tol))
-    return tuple(out)
-
-
-def particle_slack(e: Experiment) -> tuple[float, float]:
-    """Thickness (nm) of the particles' layer above and below the particles' slice (the largest
-    size member's); negative when they stick out of the layer."""
-    pt = e.sample.particles
-    assert pt is not None
-    height = float(SHAPES[pt.shape.kind].height(dict(pt.shape.values)))  # type: ignore[arg-type]
-    height *= member_ratios(pt.size_distribution)[1]
-    z = pt.z_nm
-    layer = e.sample.layers[pt.layer]
-    thick = layer.thickness_nm if layer.thickness_nm is not None else math.inf
-    if pt.placement == "deposit":
-        return thick - z - height, z
-    return -z, thick + z - height

@@ -13,7 +13,7 @@ from deepgisas.errors import UserError
 from deepgisas.physics.simulate import simulate_tensors
 from deepgisas.sample import Experiment
 
-CHUNK_PIXELS = 2_000_000  # pixels x size members per tensor pass, to bound memory
+CHUNK_PIXELS = 2_000_000  # pixels x size (or beam) members per tensor pass, to bound memory
 
 
 def simulate(experiment: Experiment, device: str | torch.device = "cpu") -> np.ndarray:
@@ -39,7 +39,8 @@ def simulate_batch(experiments: Sequence[Experiment], device: str | torch.device
     out = np.empty((len(experiments), rows, cols), dtype=np.float64)
     with torch.no_grad():
         for st, idx in group_by_structure(experiments).items():
-            per = max(1, CHUNK_PIXELS // (rows * cols * max(st.n_sizes, st.n_domains)))
+            members = max(st.n_sizes, st.n_domains) * st.n_beam
+            per = max(1, CHUNK_PIXELS // (rows * cols * members))
             for start in range(0, len(idx), per):
                 part = idx[start:start + per]
                 st_, params = compile_batch([experiments[i] for i in part], dtype, device)

@@ -14,7 +14,7 @@ import deepgisas as dg
 from deepgisas.compile import spanning_structure, structure_of
 from deepgisas.fit import free_tensors
 from deepgisas.parse import parse_experiment
-from deepgisas.sample import overlapped_layers
+from deepgisas.placement import overlapped_layers
 from deepgisas.templates import instantiate, parse_template
 from tests.cases import CASES
 

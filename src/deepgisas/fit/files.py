@@ -28,6 +28,7 @@ from deepgisas.io.atomic import atomic_write
 from deepgisas.io.description import read_instrument
 from deepgisas.io.geometry import beam_spots
 from deepgisas.io.images import ModelImages
+from deepgisas.io.instrument import instrument_resolution
 from deepgisas.priors import LogUniform, Uniform
 from deepgisas.sample import Beam, Spherical
 from deepgisas.templates import Template
@@ -149,11 +150,14 @@ def fit_file(template: Template, path: str | Path, model: str | Path | None = No
     With ``instrument`` the beam is known: its wavelength and incidence angle replace the
     template's, fixed or free (:func:`instrument_template`; recorded in ``extra["beam"]``, and
     the ones taken from the instrument in ``extra["fixed"]``), unless ``refine_beam`` frees
-    them within the template's priors. With ``model``, the model's prediction is the start (a
-    parameter model's mean and draws; an orientation model's distribution narrows the scan's
-    basis) and is recorded in ``extra["network"]`` with its ``extrapolation`` (an error with
-    ``strict``) and, in ``extra["disagreement"]``, the network-to-fit difference of each
-    parameter in combined standard deviations (``extra["disagree"]``: those above 3).
+    them within the template's priors; its azimuthal incidence, divergence and detector
+    resolution, when it gives them, are simulated too (:func:`instrument_resolution`,
+    recorded in ``extra["instrument_resolution"]``). With ``model``, the model's prediction
+    is the start (a parameter model's mean and draws; an orientation model's distribution
+    narrows the scan's basis) and is recorded in ``extra["network"]`` with its
+    ``extrapolation`` (an error with ``strict``) and, in ``extra["disagreement"]``, the
+    network-to-fit difference of each parameter in combined standard deviations
+    (``extra["disagree"]``: those above 3).
     ``keep_negative`` keeps negative pixel values; the log misfit cannot use them, so it is
     refused until a Gaussian objective exists."""
     if keep_negative:
@@ -164,12 +168,15 @@ def fit_file(template: Template, path: str | Path, model: str | Path | None = No
     inst = (read_instrument(instrument, alpha_i_deg, orientation) if instrument is not None
             else None)
     beam_record: dict[str, dict[str, Any]] = {}
+    resolution_record: dict[str, Any] = {}
     reading = fitting = template
     if inst is not None:
         fitting, beam_record = instrument_template(template, inst[0], refine_beam)
         # images are read at the instrument's beam (also while refine_beam fits it)
         reading = fitting.fix({"beam.wavelength_nm": inst[0].wavelength_nm,
                                "beam.alpha_i_deg": inst[0].alpha_i_deg})
+        # the fit simulates with the instrument's divergence and detector resolution
+        fitting, resolution_record = instrument_resolution(fitting, *inst)
     reader = ModelImages(reading, inst, str(instrument))
     image = reader(path)
     spots = spot_mask(reading, reader, spot_radius_deg)
@@ -190,6 +197,8 @@ def fit_file(template: Template, path: str | Path, model: str | Path | None = No
         result.extra["beam"] = beam_record
         result.extra["fixed"] = {f"beam.{k}": r["value"] for k, r in beam_record.items()
                                  if r["source"] == "instrument"}
+    if resolution_record:
+        result.extra["instrument_resolution"] = resolution_record
     if spots is not None:
         assert reader.alpha_i is not None
         result.extra["masked_spots"] = {"alpha_f_deg": [reader.alpha_i / DEG,

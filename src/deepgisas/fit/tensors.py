@@ -37,7 +37,12 @@ _SCALAR = {
     "sample.particles.z_nm": ("particle_z", 1.0),
     "sample.particles.size_distribution.lognormal.sigma": ("size_sigma", 1.0),
     "sample.particles.core.z_nm": ("core_z", 1.0),
+    "beam.phi_i_deg": ("phi_i", DEG),
+    "beam.divergence.alpha_i_deg.gaussian_std_deg": ("alpha_i_std", DEG),
+    "beam.divergence.phi_i_deg.gaussian_std_deg": ("phi_i_std", DEG),
+    "beam.divergence.wavelength.relative_std": ("wavelength_std", 1.0),
 }
+_RESOLUTION = re.compile(r"detector\.resolution\.gaussian_sigma_(deg|mm)\.([01])$")
 _SHAPE = re.compile(r"sample\.particles\.(core\.)?shape\.(\w+)\.(\w+)$")
 _INTERFERENCE = re.compile(r"sample\.interference\.\w+\.(\w+)$")
 _LAYER = re.compile(r"sample\.layers\.(\d+)\.(thickness_nm|roughness\.(sigma_nm|hurst|"
@@ -102,6 +107,9 @@ def _locate(path: str) -> tuple[str, int | None, float]:
     m = _INTERFERENCE.match(path)
     if m:
         return structure_key(m.group(1)), None, 1.0
+    m = _RESOLUTION.match(path)
+    if m:
+        return "resolution_sigma", int(m.group(2)), DEG if m.group(1) == "deg" else 1.0
     m = _LAYER.match(path)
     if m:
         key = "thickness" if m.group(3) is None else _ROUGH_KEY[m.group(3)]

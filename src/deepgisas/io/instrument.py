@@ -32,8 +32,8 @@ from typing import Any
 from deepgisas.errors import UserError
 from deepgisas.io.geometry import beam_angles
 from deepgisas.priors import LogUniform, Uniform
-from deepgisas.sample import Beam
-from deepgisas.templates import Template
+from deepgisas.sample import Beam, Detector, Rectangular, Resolution, Spherical
+from deepgisas.templates import Template, parse_template
 from deepgisas.units import DEG
 
 FIXED_TOLERANCE = 0.01  # relative: a fixed incidence angle off by more is extrapolation
@@ -136,3 +136,39 @@ def outside_entry(fraction: float) -> dict[str, Any] | None:
     return extrapolation_entry("detector.outside_fraction", fraction, 0.0, fraction,
                                "part of the model's grid (in q) lies outside the measured "
                                "detector and is masked")
+
+
+def resolution_on(resolution: Resolution, source: Spherical | Rectangular,
+                  target: Spherical | Rectangular) -> Resolution:
+    """A detector resolution given on the ``source`` detector expressed on the ``target``
+    detector's axes: degrees on a spherical one, millimetres on a flat one (mm / distance =
+    rad near the direct beam, the small-angle scale of a flat detector)."""
+    if resolution.unit == "deg":
+        rad = [s * DEG for s in resolution.sigma]
+    else:
+        assert isinstance(source, Rectangular)
+        rad = [s / source.distance_mm for s in resolution.sigma]
+    if isinstance(target, Spherical):
+        return Resolution((rad[0] / DEG, rad[1] / DEG), "deg")
+    return Resolution((rad[0] * target.distance_mm, rad[1] * target.distance_mm), "mm")
+
+
+def instrument_resolution(template: Template, beam: Beam, detector: Detector
+                          ) -> tuple[Template, dict[str, Any]]:
+    """``template`` with the instrument's azimuthal incidence, beam divergence and detector
+    resolution (each replacing the template's when the instrument gives it; the resolution on
+    the template's detector, :func:`resolution_on`), and the record of what was taken. The
+    template itself when the instrument gives none of them."""
+    record: dict[str, Any] = {}
+    tree = template.to_dict()
+    inst = {"beam": beam.to_dict(), "detector": detector.to_dict()}
+    for key in ("phi_i_deg", "divergence"):
+        if key in inst["beam"]:
+            tree["beam"][key] = record[key] = inst["beam"][key]
+    if detector.resolution is not None:
+        res = resolution_on(detector.resolution, detector.geometry,
+                            template.base.detector.geometry)
+        tree["detector"]["resolution"] = record["resolution"] = res.to_dict()
+    if not record:
+        return template, record
+    return parse_template(tree, "template with the instrument's resolution"), record

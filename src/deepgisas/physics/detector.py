@@ -68,13 +68,16 @@ def spherical_grid(phi_edges: Tensor, alpha_edges: Tensor, n_alpha: int, n_phi: 
 
 def rectangular_grid(
     n_rows: int, n_cols: int, pixel_mm: Tensor, distance_mm: Tensor, center_px: Tensor,
-    alpha_i: Tensor,
+    alpha_i: Tensor, phi_i: Tensor | None = None,
 ) -> PixelGrid:
     """Pixels of a flat detector perpendicular to the direct beam.
 
     The direct beam (direction (cos ai, 0, -sin ai)) hits the detector at ``center_px`` =
     [B, 2] (column, row) in pixel coordinates, where pixel (row i, col j) spans [j, j+1) x
     [i, i+1) and rows count from the bottom. Columns grow with phi_f.
+
+    With an azimuthal incidence ``phi_i`` [B] (rad) the detector turns with the beam, about
+    the sample normal.
 
     Args:
         pixel_mm, distance_mm, alpha_i: [B]. Returns [B, n_rows, n_cols] tensors.
@@ -91,6 +94,9 @@ def rectangular_grid(
     vx = (dist * ca + z * sa).expand(-1, n_rows, n_cols)
     vz = (-dist * sa + z * ca).expand(-1, n_rows, n_cols)
     vy = y.expand(-1, n_rows, n_cols)
+    if phi_i is not None:  # the direct beam at (cos ai cos phi_i, cos ai sin phi_i, -sin ai)
+        cp, sp = torch.cos(phi_i)[:, None, None], torch.sin(phi_i)[:, None, None]
+        vx, vy = vx * cp - vy * sp, vx * sp + vy * cp
     r = torch.sqrt(vx * vx + vy * vy + vz * vz)
     ux, uy, uz = vx / r, vy / r, vz / r
     omega = p * p * dist / r**3  # flat pixel solid angle, centre approximation

@@ -27,6 +27,7 @@ from deepgisas.physics.crossing import Part, crossing_stack
 from deepgisas.physics.detector import PixelGrid, apply_masks, rectangular_grid, spherical_grid
 from deepgisas.physics.dwba import dwba, section_dwba
 from deepgisas.physics.formfactors import SHAPES, Shape
+from deepgisas.physics.instrument import detector_resolution, spread_members
 from deepgisas.physics.multilayer import Parts, amplitude_lists, amplitude_parts_in_layer, kz_list
 from deepgisas.physics.structures import STRUCTURES, Amplitudes
 
@@ -55,6 +56,14 @@ class Structure:
     core_centred: bool = True  # the core centred in the shell's height (else tensor core_z)
     crossing: tuple[tuple[int, bool, bool], ...] = ()  # the layers of particles that cross
     # interfaces, each with a part of the layer left above and below (physics.crossing)
+    phi_i: bool = False  # an azimuthal incidence angle (tensor "phi_i")
+    beam_spread: tuple[tuple[str, int, float], ...] = ()  # (name, samples, width) each
+    resolution: bool = False  # a Gaussian detector resolution (tensor "resolution_sigma")
+
+    @property
+    def n_beam(self) -> int:
+        """Members per experiment of the beam spreads (1 without)."""
+        return math.prod(n for _, n, _ in self.beam_spread)
 
 
 def pixel_grid(st: Structure, p: dict[str, Tensor]) -> PixelGrid:
@@ -62,7 +71,18 @@ def pixel_grid(st: Structure, p: dict[str, Tensor]) -> PixelGrid:
     if st.detector == "spherical":
         return spherical_grid(p["phi_edges"], p["alpha_edges"], rows, cols)
     return rectangular_grid(rows, cols, p["pixel_mm"], p["distance_mm"], p["center_px"],
-                            p["alpha_i"])
+                            p.get("alpha_i_nominal", p["alpha_i"]), p.get("phi_i_nominal",
+                                                                        p.get("phi_i")))
+
+
+def pixel_steps(st: Structure, p: dict[str, Tensor]) -> Tensor:
+    """[B, 2] bin steps (along the columns, along the rows): rad on a spherical detector, mm
+    on a flat one."""
+    rows, cols = st.shape
+    if st.detector == "spherical":
+        return torch.stack([(p["phi_edges"][:, 1] - p["phi_edges"][:, 0]) / cols,
+                            (p["alpha_edges"][:, 1] - p["alpha_edges"][:, 0]) / rows], -1)
+    return p["pixel_mm"][:, None].expand(-1, 2)
 
 
 def size_samples(median: Tensor, sigma: Tensor, n: int, width: float) -> tuple[Tensor, Tensor]:
@@ -238,6 +258,8 @@ def mirror_symmetric(st: Structure, p: dict[str, Tensor]) -> bool:
     the symmetry (``StructureType.isotropic``)."""
     if st.detector != "spherical" or not STRUCTURES[st.interference].isotropic:
         return False
+    if st.phi_i and bool((p["phi_i"] != 0).any()):
+        return False
     lo, hi = p["phi_edges"][:, 0], p["phi_edges"][:, 1]
     return bool(((lo + hi).abs() <= 1e-12 * (hi - lo).abs()).all())
 
@@ -248,22 +270,38 @@ def simulate_tensors(st: Structure, p: dict[str, Tensor]) -> Tensor:
     ``p`` (all [B, ...], lengths nm, angles rad) is made by ``deepgisas.compile``. Masked
     pixels and pixels outside the region of interest are 0. A mirror-symmetric batch
     (:func:`mirror_symmetric`) is simulated on the columns up to the centre only, and the
-    others are their mirror images: half the work. The per-experiment work is done
+    others are their mirror images: half the work. With beam spreads (``st.beam_spread``)
+    each experiment is the weighted sum of its spread members, simulated as extra batch
+    members; with ``st.resolution`` the masked image is convolved with the detector's
+    resolution (:mod:`deepgisas.physics.instrument`). The per-experiment work is done
     once; the pixels are then processed in blocks of rows such that a real [B, M, rows, cols]
     tensor has about ``BLOCK_BYTES``: the many elementwise temporaries stay near cache size
     (and reuse mapped memory when the application opts in,
     :mod:`deepgisas.physics.memory`), and the blocks' own small
     tensors (per row and member) stay few (the size was measured: CHANGELOG.md).
     """
+    image = apply_masks(_unmasked(st, p), st.roi, st.masks)
+    if not st.resolution:
+        return image
+    image = detector_resolution(image, p["resolution_sigma"], pixel_steps(st, p))
+    return apply_masks(image, st.roi, st.masks)
+
+
+def _unmasked(st: Structure, p: dict[str, Tensor]) -> Tensor:
+    """:func:`simulate_tensors` before masks and detector resolution: the beam spreads'
+    members (:func:`spread_members`) simulated as one batch and summed with their weights."""
     rows, cols = st.shape
+    if st.beam_spread:
+        q, weights = spread_members(st.beam_spread, p)
+        each = _unmasked(replace(st, beam_spread=()), q)
+        return (each.reshape(*weights.shape, rows, cols) * weights[:, :, None, None]).sum(1)
     if cols > 1 and mirror_symmetric(st, p):
         h = (cols + 1) // 2  # the centre column too, when cols is odd
         lo, hi = p["phi_edges"][:, 0], p["phi_edges"][:, 1]
         q = {**p, "phi_edges": torch.stack([lo, lo + (hi - lo) * (h / cols)], -1)}
         left = simulate_all_columns(replace(st, shape=(rows, h), roi=None, masks=()), q)
-        return apply_masks(torch.cat([left, left[..., :cols - h].flip(-1)], -1), st.roi,
-                           st.masks)
-    return apply_masks(simulate_all_columns(st, p), st.roi, st.masks)
+        return torch.cat([left, left[..., :cols - h].flip(-1)], -1)
+    return simulate_all_columns(st, p)
 
 
 def simulate_all_columns(st: Structure, p: dict[str, Tensor]) -> Tensor:
@@ -294,6 +332,12 @@ def _block(st: Structure, p: dict[str, Tensor], pre: _Batch, ux: Tensor, uy: Ten
     half_ai = torch.sin(0.5 * ai)[:, None, None]
     qx = kk * ((uy * uy + uz * uz) / (1.0 + ux) - 2.0 * half_ai * half_ai)
     qy = -kk * uy
+    if st.phi_i:  # k_i = k (cos ai cos phi_i, cos ai sin phi_i, -sin ai)
+        phi = p["phi_i"]
+        cos_ai = torch.cos(ai)[:, None, None]
+        half_phi = torch.sin(0.5 * phi)[:, None, None]
+        qx = qx - kk * cos_ai * 2.0 * half_phi * half_phi  # cos ai cos phi_i - u_x
+        qy = qy + kk * cos_ai * torch.sin(phi)[:, None, None]
     norm = (p["intensity"] / torch.sin(ai))[:, None, None] * weight
     total = torch.zeros_like(qx)
     if st.rough:
