@@ -69,9 +69,10 @@ BAD = {
     "weights-too-big": ("sample.interference", {"hexagonal_lattice": {
         "a_nm": 30.0, "decay_nm": 100.0, "orientation": {"xi_deg": [0, 10],
                                                           "weights": [0.9, 0.9]}}}),
-    "particles-do-not-fit": ("sample.particles", {"layer": 1, "placement": "deposit",
-                                                  "material": {"delta": 1e-5},
-                                                  "shape": {"sphere": {"radius_nm": 50.0}}}),
+    "core-shell-crosses": ("sample.particles", {
+        "layer": 1, "placement": "deposit", "material": {"delta": 1e-5},
+        "shape": {"sphere": {"radius_nm": 50.0}},
+        "core": {"material": {"delta": 2e-5}, "shape": {"sphere": {"radius_nm": 20.0}}}}),
 }
 
 
