@@ -153,6 +153,8 @@ class _Compiler:
                 ops.append(_COMPARE[type(op)][0])
             sides = (self.number(n.left), *(self.number(c) for c in n.comparators))
             return ("cmp", tuple(ops), sides)
+        if isinstance(n, ast.Call):
+            raise self.fail("function calls are not allowed in a constraint")
         raise self.fail("a constraint is a comparison, e.g. 'distance_nm >= 2 * radius_nm'")
 
     def number(self, n: ast.AST) -> Node:
