@@ -63,6 +63,7 @@ def test_good_constraints_hold_in_every_draw(text: str) -> None:
     ("radius_nm > 'a'", "is not a number"),
     ("(radius_nm > 1) + 1 > 0", "a comparison cannot be a number"),
     ("radius > 1", "unknown name 'radius'"),
+    ("delta > 0", "'delta' names 3 numbers"),
     ("sample.layers.7.thickness_nm > 1", "unknown name"),
     ("radius_nm >", "not a valid constraint"),
     ("radius_nm > 20", "never holds in 4096 draws"),
@@ -166,3 +167,10 @@ def test_fix_keeps_the_constraints_meaning() -> None:
     assert np.all(d >= 10.0) and d.min() < 12.0
     with pytest.raises(UserError, match="never holds"):
         t.fix({R: 5.0, D: 8.0})
+
+
+def test_a_short_name_fixed_since_reads_its_number() -> None:
+    d = _film("distance_nm >= 2 * radius_nm")
+    d["sample"]["particles"]["shape"]["sphere"]["radius_nm"] = 8.0
+    t = parse_template(d)
+    assert np.all(np.array(draw_parameters(t, 300, 0)[D]) >= 16.0)

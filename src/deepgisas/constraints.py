@@ -6,8 +6,9 @@ evaluated by Python):
 
 - numbers (``2``, ``0.5``, ``1e-3``) and names: a free parameter's short name (the last part of
   its path, when unique: ``radius_nm``) or full path
-  (``sample.particles.shape.spheroid.radius_nm``), or the full path of a fixed number of the
-  description (``sample.layers.1.thickness_nm``);
+  (``sample.particles.shape.spheroid.radius_nm``), or a fixed number of the description by
+  its full path (``sample.layers.1.thickness_nm``) or by the last part of it when no other
+  number ends the same (a parameter fixed since the constraint was written keeps working);
 - ``+ - * / **``, unary ``-``, parentheses;
 - comparisons ``< <= > >=``, chained (``1 < x < 2``), and ``and`` between comparisons.
 
@@ -189,6 +190,12 @@ class _Compiler:
             return ("var", path)
         if name in self.fixed:
             return ("num", self.fixed[name])
+        ends = [p for p in self.fixed if p.rsplit(".", 1)[-1] == name]
+        if len(ends) == 1:  # e.g. a free parameter fixed since: its number
+            return ("num", self.fixed[ends[0]])
+        if ends:
+            raise self.fail(f"{name!r} names {len(ends)} numbers ({', '.join(ends)}): "
+                            "give the full path")
         short = ", ".join(n for n in self.names if "." not in n)
         raise self.fail(f"unknown name {name!r}: not a free parameter ({short}) nor the path "
                         "of a number of the description")

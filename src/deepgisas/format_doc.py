@@ -91,8 +91,9 @@ arithmetic expressions:
 
 - numbers (`2`, `0.5`, `1e-3`); names: a free parameter's short name (the last part of its
   path, when no other free parameter ends the same: `radius_nm`) or full path
-  (`sample.particles.shape.spheroid.radius_nm`), or the full path of a fixed number of the
-  description (`sample.layers.1.thickness_nm`);
+  (`sample.particles.shape.spheroid.radius_nm`), or a fixed number of the description by its
+  full path (`sample.layers.1.thickness_nm`) or by the last part of it when no other number
+  ends the same;
 - `+ - * / **`, unary `-`, parentheses;
 - comparisons `< <= > >=`, chained (`1 < x / y < 2`), and `and` between comparisons.
 
