@@ -7,7 +7,9 @@ with its unit, default and bounds.
 The numbers' tables are the ones the parsers validate with (:mod:`deepgisas.physics.params`):
 the shapes' and the interference types' own, and those of the beam, materials, layers,
 particles and size distributions. The keys that are not numbers of the physics (detector
-geometry, masks, placement, sampling settings) are listed beside them.
+geometry, masks, placement, sampling settings) are listed beside them, and the constraints
+between priors and the overfill rule (:mod:`deepgisas.constraints`, :mod:`deepgisas.fill`)
+after them.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from deepgisas.constraints import FEASIBILITY_DRAWS
 from deepgisas.io.readers import ORIENTATIONS
 from deepgisas.parse import (
     ANGLE_SPREAD_PARAMS,
@@ -90,10 +93,47 @@ SETTINGS = (
     ("`...orientation.random_bins.nonzero`", "[lo, hi] (1, 5)",
      "a prior: lo to hi non-zero bins, weights i.i.d. uniform, normalised"),
     ("`options.use_average_materials`", "true (default) or false",
-     "BornAgain's SimulationOptions.setUseAvgMaterials"),
+     "BornAgain's SimulationOptions.setUseAvgMaterials; when true, an overfilled slice is "
+     "refused (below)"),
     ("`labels`", "list of free-parameter names",
      "what a network trained on the template predicts"),
+    ("`constraints`", "list of text, e.g. \"distance_nm >= 2 * radius_nm\"",
+     "a template's draws keep only values where every one holds (below)"),
 )  # (key, value, meaning) of the keys that are not physics numbers
+
+CONSTRAINTS = """## Constraints
+
+`constraints: ["distance_nm >= 2 * radius_nm"]` restricts a template's priors: its draws (for
+training, generation and analysis) are drawn from the priors and kept only where every
+constraint holds (by rejection, reproducibly from the seed). A constraint is a comparison of
+arithmetic expressions:
+
+- numbers (`2`, `0.5`, `1e-3`); names: a free parameter's short name (the last part of its
+  path, when no other free parameter ends the same: `radius_nm`) or full path
+  (`sample.particles.shape.spheroid.radius_nm`), or a fixed number of the description by its
+  full path (`sample.layers.1.thickness_nm`) or by the last part of it when no other number
+  ends the same;
+- `+ - * / **`, unary `-`, parentheses;
+- comparisons `< <= > >=`, chained (`1 < x / y < 2`), and `and` between comparisons.
+
+Nothing else is accepted (no calls, no other names); an unknown name, bad syntax, or a
+constraint that holds in none of __DRAWS__ draws from the priors is an error naming
+`constraints.N`. When fewer than 1 in 1000 of 10000 or more candidates are kept, drawing is
+an error. A fit (`deepgisas fit`) starts from prior points where the constraints hold; its
+search is not constrained, and an answer that breaks one is flagged (`outside_constraints`).
+
+## Overfilled slices
+
+With `options.use_average_materials` on (the default), the particles' height range is a slice
+of the layer whose material mixes in the particles in proportion to their volume fraction
+f = coverage x density x mean volume / height (the density of the interference type; the
+coverage: the summed weights of a lattice's domains, else 1; the mean volume and the height, the
+tallest member's, over the size distribution). BornAgain 25 refuses f > 1 ("Volume of sample
+components exceeds base volume"), and so does deepgisas: a description file whose particles
+overfill their slice is an error (`deepgisas simulate` exits 2 and writes nothing), and a
+template's draws never give one. With average materials off, any f is accepted, as in
+BornAgain. A fit's answer that overfills is flagged (`overfilled`: its f).
+"""
 
 
 def format_reference() -> str:
@@ -131,6 +171,7 @@ def format_reference() -> str:
         value = value.replace("__BINS__", str(N_XI_BINS_DEFAULT)).replace(
             "__ORIENTATIONS__", " or ".join(ORIENTATIONS))
         out.append(f"| {key} | {value} | {meaning} |")
+    out += ["", CONSTRAINTS.replace("__DRAWS__", str(FEASIBILITY_DRAWS))]
     return "\n".join(out).rstrip() + "\n"
 
 

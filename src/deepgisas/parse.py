@@ -8,7 +8,9 @@ import math
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+from deepgisas.constraints import Constraint, fixed_numbers, parse_constraints
 from deepgisas.errors import UserError
+from deepgisas.fill import check_fill, decides_fill
 from deepgisas.io.readers import ORIENTATIONS
 from deepgisas.physics.formfactors import SHAPES
 from deepgisas.physics.params import ParamSpec
@@ -229,7 +231,8 @@ def _parse_beam(d: Any) -> Beam:
 
 def parse_instrument(d: Any, where: str = "instrument") -> tuple[Beam, Detector]:
     """Validate the beam and detector of a description dict (its sample, if any, is ignored)."""
-    d = keys(d, where, ("beam", "detector", "sample", "options", "labels"), ("beam", "detector"))
+    d = keys(d, where, ("beam", "detector", "sample", "options", "labels", "constraints"),
+             ("beam", "detector"))
     free = find_priors({"beam": d["beam"], "detector": d["detector"]})
     if free:
         raise UserError("an instrument's numbers are measured: give a number, not a prior",
@@ -239,11 +242,13 @@ def parse_instrument(d: Any, where: str = "instrument") -> tuple[Beam, Detector]
 
 class Parsed(NamedTuple):
     """A validated description: its base experiment (every prior at its centre, a random_bins
-    orientation as one domain at xi = 0), its priors by path, and its labels."""
+    orientation as one domain at xi = 0), its priors by path, its labels and its
+    constraints."""
 
     base: Experiment
     priors: dict[str, Prior | RandomBins]
     labels: tuple[str, ...] | None
+    constraints: tuple[Constraint, ...] = ()
 
 
 def find_priors(node: Any, path: str = "") -> dict[str, Prior | RandomBins]:
@@ -275,9 +280,12 @@ def _shapes_free(priors: Mapping[str, Any], particles: Particles) -> bool:
         ("sample.particles.shape.", "sample.particles.size_distribution.")) for p in priors)
 
 
-def parse_description(d: Any, where: str = "description") -> Parsed:
-    """Validate a description dict (as read from a file) whose numbers may be priors."""
-    d = keys(d, where, ("beam", "detector", "sample", "options", "labels"),
+def parse_description(d: Any, where: str = "description", fill: bool = True) -> Parsed:
+    """Validate a description dict (as read from a file) whose numbers may be priors.
+
+    With ``fill``, particles that overfill their slice (:func:`deepgisas.fill.check_fill`) are
+    refused when no prior decides how full it is (else the draws reject them)."""
+    d = keys(d, where, ("beam", "detector", "sample", "options", "labels", "constraints"),
               ("beam", "detector", "sample"))
     beam = _parse_beam(d["beam"])
     detector = _parse_detector(d["detector"], "detector")
@@ -294,19 +302,27 @@ def parse_description(d: Any, where: str = "description") -> Parsed:
     if not isinstance(avg, bool):
         raise UserError("expected true or false", "options.use_average_materials")
     exp = Experiment(beam, detector, Sample(layers, particles, interference), avg)
-    priors = find_priors({k: v for k, v in d.items() if k != "labels"})
+    priors = find_priors({k: v for k, v in d.items() if k not in ("labels", "constraints")})
     labels = _parse_labels(d["labels"], priors) if "labels" in d else None
     if particles is not None and particles.core is not None and not _shapes_free(
             priors, particles):
         if [i for i, _, _ in overlapped_layers(exp)] != [particles.layer]:
             raise UserError(f"core-shell particles must lie inside layer {particles.layer}: "
                             "they cross an interface", "sample.particles")
-    return Parsed(exp, priors, labels)
+    if fill and particles is not None and not any(decides_fill(p) for p in priors):
+        check_fill(exp)
+    constraints: tuple[Constraint, ...] = ()
+    if "constraints" in d:
+        fixed = {p: v for p, v in fixed_numbers(exp.to_dict()).items()
+                 if not any(p == q or p.startswith(q + ".") for q in priors)}
+        constraints = parse_constraints(d["constraints"], priors, fixed)
+    return Parsed(exp, priors, labels, constraints)
 
 
-def parse_experiment(d: Any, where: str = "description") -> Experiment:
-    """Validate a description dict of a concrete experiment (no priors)."""
-    parsed = parse_description(d, where)
+def parse_experiment(d: Any, where: str = "description", fill: bool = True) -> Experiment:
+    """Validate a description dict of a concrete experiment (no priors); ``fill``: refuse
+    particles that overfill their slice (:func:`deepgisas.fill.check_fill`)."""
+    parsed = parse_description(d, where, fill)
     if parsed.priors:
         raise UserError("this is a template with free parameters; give concrete numbers "
                         f"(free: {', '.join(parsed.priors)})", where)

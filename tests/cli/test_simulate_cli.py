@@ -73,6 +73,8 @@ BAD = {
         "layer": 1, "placement": "deposit", "material": {"delta": 1e-5},
         "shape": {"sphere": {"radius_nm": 50.0}},
         "core": {"material": {"delta": 2e-5}, "shape": {"sphere": {"radius_nm": 20.0}}}}),
+    "overfilled-slice": ("sample.interference", {"dilute": {"area_density_per_nm2": 0.05}}),
+    "impossible-constraint": ("constraints", ["sample.layers.1.thickness_nm < 1"]),
 }
 
 
@@ -112,3 +114,17 @@ def test_missing_output_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str
     src = _write(tmp_path, base(n=8))
     assert main(["simulate", str(src), "-o", str(tmp_path / "no" / "o.npy")]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_overfilled_slice_says_why_and_average_materials_off_simulates(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    d = _bad(base(n=8), "sample.interference", {"dilute": {"area_density_per_nm2": 0.05}})
+    src = _write(tmp_path, d)
+    out = tmp_path / "out.npy"
+    assert main(["simulate", str(src), "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"deepgisas simulate: {src}: sample.particles: the particles overfill")
+    assert "2.618 times" in err and not out.exists()
+    d["options"] = {"use_average_materials": False}  # BornAgain accepts it then: so do we
+    src = _write(tmp_path, d)
+    assert main(["simulate", str(src), "-o", str(out)]) == 0 and out.exists()

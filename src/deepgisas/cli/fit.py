@@ -98,7 +98,8 @@ def run(args: argparse.Namespace) -> None:
 
 
 def flag_lines(result: Any) -> list[str]:
-    """One line per flag of a fit: parameters at a prior's bound, a network start beyond its
+    """One line per flag of a fit: parameters at a prior's bound, fitted values outside the
+    template's constraints or overfilling the particles' slice, a network start beyond its
     prior, and network-to-fit disagreements above 3 combined std."""
     from deepgisas.fit.files import DISAGREE
     from deepgisas.fit.posterior import SETTLED_TV
@@ -115,6 +116,12 @@ def flag_lines(result: Any) -> list[str]:
         lines.append(f"the orientation posterior has not settled: the two halves of its chain "
                      f"differ by {post['split_tv']:.2f} in total variation (above "
                      f"{SETTLED_TV:g}); sample longer with --posterior-seconds")
+    lines += [f"fit: the fitted values break the constraint {c!r}"
+              for c in result.extra.get("outside_constraints", [])]
+    if "overfilled" in result.extra:
+        f = result.extra["overfilled"]
+        lines.append(f"fit: the fitted particles overfill their slice ({f:.3g} times its "
+                     "volume): BornAgain 25 refuses such a sample")
     net = result.extra.get("network", {})
     lines += [f"network: {describe_bound(k, f)}"
               for k, f in net.get("outside_prior", {}).items()]

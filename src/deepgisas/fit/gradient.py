@@ -171,7 +171,7 @@ def _fit(template: Template, data: np.ndarray, free: FreeTensors,
         extra={"simulations": simulations, "levels": levels_log, "objective": objective,
                "objective_reason": why, **({"orders": orders} if orders else {}),
                **({"goodness_of_fit": fit_quality} if fit_quality is not None else {})}),
-        free)
+        free, template)
 
 
 def _other_orders(template: Template, free: FreeTensors, level: Problem, fine: Problem,

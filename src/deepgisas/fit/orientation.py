@@ -418,4 +418,4 @@ def fit_orientation(template: Template, image: np.ndarray, mask: np.ndarray | No
              for i, q in enumerate(free.params)},
         misfit=sol.misfit, seconds=time.perf_counter() - t0, fitted=fitted, scale=scale,
         background=sol.background, method="nnls", theta=th,
-        start_misfits=[s.misfit for s in scan], extra=extra), free)
+        start_misfits=[s.misfit for s in scan], extra=extra), free, template)

@@ -21,6 +21,7 @@ from torch import Tensor
 
 from deepgisas.data.labels import LabelSpace
 from deepgisas.errors import UserError
+from deepgisas.fill import overfilled, volume_fractions
 from deepgisas.fit.objectives import OBJECTIVES
 from deepgisas.fit.tensors import FreeTensors
 from deepgisas.physics.simulate import Structure, simulate_tensors
@@ -165,7 +166,7 @@ class Problem:
             shape, base = _subset_geometry(free.structure, base, f)
         self.st: Structure = dataclasses.replace(free.structure, shape=shape, roi=None,
                                                  masks=())
-        self.free = _cast(FreeTensors(self.st, base, free.params), dtype)
+        self.free = _cast(FreeTensors(self.st, base, free.params, free.fixed), dtype)
         r, c = np.arange(o, rows, f)[:, None], np.arange(o, cols, f)[None, :]
         pixels = (r * cols + c).reshape(-1)
         d = data.reshape(-1)[pixels]
@@ -195,7 +196,36 @@ class Problem:
 def _cast(free: FreeTensors, dtype: torch.dtype) -> FreeTensors:
     cdt = torch.complex64 if dtype == torch.float32 else torch.complex128
     return FreeTensors(free.structure, {k: (v.to(cdt) if v.is_complex() else v.to(dtype))
-                                        for k, v in free.base.items()}, free.params)
+                                        for k, v in free.base.items()}, free.params,
+                       free.fixed)
+
+
+def admissible(template: Template, free: FreeTensors, theta: np.ndarray) -> np.ndarray:
+    """Which rows of normalised values ``theta`` [S, P] the template's draws could give
+    (:meth:`~deepgisas.templates.Template.accepts`: its constraints hold and the particles do
+    not overfill their slice; parameters held at their value, the others not fitted at their
+    prior's centre), [S] bool."""
+    draws: dict[str, Any] = {q.path: np.atleast_1d(q.prior.from_unit(theta[:, i]))
+                             for i, q in enumerate(free.params)}
+    draws.update({p: [v] * len(theta) for p, v in free.fixed.items()})
+    return template.accepts(draws, len(theta))
+
+
+def prior_points(template: Template, free: FreeTensors, n: int, seed: int) -> np.ndarray:
+    """The prior centre and n - 1 scrambled Sobol points of the unit box [n, P], restricted to
+    where the template's draws could lie (:func:`admissible`): the first admissible ones of
+    the same Sobol sequence (all of them when none is)."""
+    p = len(free.params)
+    sobol = qmc.Sobol(p, scramble=True, seed=seed)
+    rows = np.concatenate([np.full((1, p), 0.5), sobol.random(n)[:n - 1]]) if n > 1 else \
+        np.full((1, p), 0.5)
+    ok = admissible(template, free, rows)
+    if ok.all():
+        return rows
+    more = np.concatenate([rows[:1], qmc.Sobol(p, scramble=True, seed=seed).random(
+        1 << int(np.ceil(np.log2(8 * n))))])
+    keep = more[admissible(template, free, more)][:n]
+    return keep if len(keep) else rows
 
 
 def starts(template: Template, free: FreeTensors, start: Start | Sequence[Start] | None,
@@ -205,10 +235,7 @@ def starts(template: Template, free: FreeTensors, start: Start | Sequence[Start]
     lacks (e.g. nuisance a network does not predict) taken from the first n_fill of those
     prior points (the centre first); a start that lacks nothing appears once."""
     n = max(cfg.n_starts, cfg.n_fill, 1)
-    sobol = qmc.Sobol(len(free.params), scramble=True, seed=cfg.seed)
-    prior = np.concatenate([np.full((1, len(free.params)), 0.5),
-                            sobol.random(n)[:n - 1]]) if n > 1 else np.full((1, len(
-                                free.params)), 0.5)
+    prior = prior_points(template, free, n, cfg.seed)
     if start is None:
         return prior[:max(cfg.n_starts, 1)]
     given = [start] if isinstance(start, Mapping) else list(start)
@@ -279,11 +306,19 @@ def choose_objective(data: np.ndarray, asked: str) -> tuple[str, str]:
 AT_BOUND = 0.01  # a fitted value this close to a prior's bound (fraction of its width) is flagged
 
 
-def flag_bounds(result: FitResult, free: FreeTensors) -> FitResult:
+def flag_bounds(result: FitResult, free: FreeTensors,
+                template: Template | None = None) -> FitResult:
     """Mark every parameter within ``AT_BOUND`` of its prior's bound in
     ``result.extra["at_bound"]`` (:func:`deepgisas.priors.bound_flag`) and set its std to NaN
     (null in the JSON): the optimum sits on the edge of the box, where the curvature does not
-    give an error; the value is a limit, not a measurement."""
+    give an error; the value is a limit, not a measurement.
+
+    With ``template``: an answer outside the template's draws is marked too (the search is not
+    constrained): ``extra["outside_constraints"]``, the constraints it breaks, and
+    ``extra["overfilled"]``, the volume fraction of particles that overfill their slice
+    (BornAgain 25 refuses such a sample, :mod:`deepgisas.fill`)."""
+    if template is not None and len(result.theta) == len(free.params):
+        flag_outside(result, free, template)
     at = {}
     for q in free.params:
         flag = bound_flag(q.prior, result.parameters[q.name], AT_BOUND)
@@ -310,3 +345,22 @@ def masked(template: Template, image: np.ndarray, mask: np.ndarray | None) -> np
     data[~keep] = np.nan
     return data
 
+
+
+def flag_outside(result: FitResult, free: FreeTensors, template: Template) -> None:
+    """Record in ``result.extra`` the constraints the fitted values break and their volume
+    fraction when they overfill the particles' slice (see :func:`flag_bounds`)."""
+    theta = np.asarray(result.theta, dtype=np.float64)[None, :]
+    if bool(admissible(template, free, theta)[0]):
+        return
+    draws: dict[str, Any] = {q.path: [float(q.prior.from_unit(theta[0, i]))]
+                             for i, q in enumerate(free.params)}
+    draws.update({p: [v] for p, v in free.fixed.items()})
+    values = template.constraint_inputs(draws, 1)
+    broken = [c.text for c in template.constraints if not bool(np.all(c.holds(values)))]
+    if broken:
+        result.extra["outside_constraints"] = broken
+    if bool(overfilled(template.base, draws, 1)[0]):
+        f = volume_fractions(template.base, draws, 1)
+        assert f is not None
+        result.extra["overfilled"] = float(f[0])

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -84,6 +85,7 @@ class FreeTensors:
     structure: Structure
     base: dict[str, Tensor]
     params: tuple[FreeParameter, ...]
+    fixed: Mapping[str, float] = field(default_factory=dict)  # path -> value held
 
     @property
     def names(self) -> list[str]:
@@ -149,7 +151,7 @@ def free_tensors(template: Template, fixed: dict[str, float] | None = None,
     missing = [q.path for q in params if q.key not in base]
     if missing:
         raise UserError("this free parameter does not enter the simulation", missing[0])
-    return FreeTensors(structure, base, tuple(params))
+    return FreeTensors(structure, base, tuple(params), fixed)
 
 
 def _spread(template: Template, centre: dict[str, list], params: list[FreeParameter],

@@ -63,6 +63,56 @@ def part_volumes(spec: Shape, sizes: dict[str, Tensor], lo: Tensor, hi: Tensor) 
     return out * (hi - lo)
 
 
+@dataclass(frozen=True)
+class Cut:
+    """The particles' slice in one layer: its top and bottom [B] and each member's z-range
+    above its own bottom within it, [B, M] (nm; zero height where no member reaches)."""
+
+    top: Tensor
+    bottom: Tensor
+    lo: Tensor
+    hi: Tensor
+
+    @property
+    def height(self) -> Tensor:
+        return self.top - self.bottom
+
+
+def member_bottoms(thickness: Tensor, n_layers: int, placement: str, particle_layer: int,
+                   z: Tensor, heights: Tensor) -> Tensor:
+    """The members' bottoms [B, M] (nm, up from the ambient's bottom interface): on the layer's
+    bottom interface plus z (deposit), or their tops at its top interface plus z (suspend)."""
+    top_j, bottom_j = _layer_bounds(thickness, particle_layer, n_layers)
+    if placement == "deposit":
+        base = torch.zeros_like(z) if particle_layer == 0 else bottom_j
+        return (base + z)[:, None].expand_as(heights)
+    return (top_j + z)[:, None] - heights
+
+
+def cut(thickness: Tensor, layer: int, n_layers: int, bottoms: Tensor,
+        heights: Tensor) -> Cut:
+    """The particles' slice in ``layer`` (members' bottoms and heights [B, M])."""
+    top, bottom = _layer_bounds(thickness, layer, n_layers)
+    zt = bottoms + heights
+    lowest, highest = bottoms.min(-1).values, zt.max(-1).values
+    # of zero height at the layer's bottom (top) when no member reaches down (up) into it
+    s_top = torch.maximum(torch.minimum(top, highest), bottom)
+    s_bottom = torch.minimum(torch.maximum(bottom, lowest), s_top)
+    lo = torch.clamp(s_bottom[:, None] - bottoms, min=0.0)
+    hi = torch.maximum(torch.minimum(s_top[:, None], zt) - bottoms, lo)
+    return Cut(s_top, s_bottom, torch.minimum(lo, hi), hi)
+
+
+def fill_fraction(spec: Shape, sizes: dict[str, Tensor], wts: Tensor, density: Tensor,
+                  c: Cut) -> Tensor:
+    """The particles' volume fraction of their slice ``c``, [B]: density x the members'
+    weighted volume in it / its height (0 for an empty slice)."""
+    volume = (wts * part_volumes(spec, sizes, c.lo, c.hi)).sum(-1)
+    h = c.height
+    return torch.where(h > 0, density * volume / torch.where(h > 0, h, torch.ones_like(h)),
+                       torch.zeros_like(h))
+
+
 def crossing_stack(layers: tuple[tuple[int, bool, bool], ...], n_layers: int, placement: str,
                    particle_layer: int, use_average_materials: bool, p: dict[str, Tensor],
                    spec: Shape, sizes: dict[str, Tensor], wts: Tensor, density: Tensor,
@@ -75,15 +125,8 @@ def crossing_stack(layers: tuple[tuple[int, bool, bool], ...], n_layers: int, pl
     corr_length: [B, S]) and one :class:`Part` per overlapped layer."""
     d = p["thickness"]
     heights = spec.height(sizes)  # [B, M]
-    top_j, bottom_j = _layer_bounds(d, particle_layer, n_layers)
     z = p["particle_z"]
-    if placement == "deposit":
-        base = torch.zeros_like(z) if particle_layer == 0 else bottom_j
-        zb = (base + z)[:, None].expand_as(heights)
-    else:
-        zb = (top_j + z)[:, None] - heights
-    zt = zb + heights
-    lowest, highest = zb.min(-1).values, zt.max(-1).values
+    zb = member_bottoms(d, n_layers, placement, particle_layer, z, heights)
     zero, one = torch.zeros_like(z), torch.ones_like(z)
     by_layer = {L: (above, below) for L, above, below in layers}
     columns: dict[str, list[Tensor]] = {n: [] for n in ("chi", "thickness", "sigma", "hurst",
@@ -98,21 +141,13 @@ def crossing_stack(layers: tuple[tuple[int, bool, bool], ...], n_layers: int, pl
         else:
             keep_above, keep_below = by_layer[L]
             top, bottom = _layer_bounds(d, L, n_layers)
-            # the slice of the parts; of zero height at the layer's bottom (top) when no member
-            # reaches down (up) into it (a structure spanning several experiments' layers)
-            s_top = torch.maximum(torch.minimum(top, highest), bottom)
-            s_bottom = torch.minimum(torch.maximum(bottom, lowest), s_top)
-            lo = torch.clamp(s_bottom[:, None] - zb, min=0.0)
-            hi = torch.maximum(torch.minimum(s_top[:, None], zt) - zb, lo)
-            lo = torch.minimum(lo, hi)
+            c = cut(d, L, n_layers, zb, heights)
+            s_top, s_bottom, lo, hi = c.top, c.bottom, c.lo, c.hi
             chi_l = p["chi"][:, L]
             chi_s = chi_l
             if use_average_materials:
-                volume = (wts * part_volumes(spec, sizes, lo, hi)).sum(-1)
-                h = s_top - s_bottom
-                share = torch.where(h > 0, volume / torch.where(h > 0, h, torch.ones_like(h)),
-                                    torch.zeros_like(h))
-                chi_s = chi_l + density * share * (chi_particle - chi_l)
+                chi_s = chi_l + fill_fraction(spec, sizes, wts, density, c) * (chi_particle
+                                                                             - chi_l)
             slices = []
             if keep_above:
                 slices.append((chi_l, zero if L == 0 else top - s_top))
