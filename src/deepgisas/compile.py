@@ -161,9 +161,8 @@ def spanning_structure(experiments: Sequence[Experiment]) -> Structure:
     """One structure that simulates every experiment (of equal structure but for where their
     particles sit): the layers their particles overlap widened to the union, with a part of each
     layer above and below the particles kept wherever one experiment needs it (slices of zero
-    thickness for the others). Exact but for the rough interfaces of such empty slices, which
-    BornAgain would not have (it gives each slice of a layer the layer's top roughness); the fit
-    uses it so that its parameters may move particles across interfaces."""
+    thickness for the others, without contrast: :func:`deepgisas.physics.crossing.empty_as`).
+    The fit uses it so that its parameters may move particles across interfaces."""
     structures = [structure_of(e) for e in experiments]
     first = structures[0]
     def loose(s: Structure) -> Structure:

@@ -46,8 +46,8 @@ def test_core_shell_particles_must_not_cross() -> None:
         parse_experiment(d)
 
 
-def _galaxi_template(n: int = 16) -> dg.Template:
-    d = copy.deepcopy(CASES["crossing-galaxi"])
+def _galaxi_template(n: int = 16, name: str = "crossing-galaxi") -> dg.Template:
+    d = copy.deepcopy(CASES[name])
     d["detector"]["spherical"]["shape"] = [n, n]
     d["sample"]["particles"]["shape"]["sphere"]["radius_nm"] = {"uniform": [3.0, 9.0]}
     d["sample"]["particles"]["size_distribution"]["lognormal"]["sigma"] = {
@@ -55,23 +55,27 @@ def _galaxi_template(n: int = 16) -> dg.Template:
     return parse_template(d)
 
 
-def test_the_fit_simulates_every_draw_with_one_structure() -> None:
-    """Radius and sigma move the largest members from the HMDSO alone down into the PTFE and
-    the substrate: the fit's one structure spans those layers, and gives each draw's image
-    (to 1e-6: where a draw's particles do not cross, its own structure takes the closed-form
-    sphere, the spanning one the cross-sections, whose torch Bessel J1 is 5e-7 accurate)."""
-    t = _galaxi_template()
+@pytest.mark.parametrize("name,layers", [("crossing-galaxi", [1, 2, 3]),
+                                         ("crossing-galaxi-rough", [0, 1])])
+def test_the_fit_simulates_every_draw_with_one_structure(name: str, layers: list) -> None:
+    """Radius and sigma move the largest members across interfaces (suspended from the HMDSO's
+    top: down into the PTFE and the substrate; deposited on the PTFE: up into the ambient).
+    The fit's one structure spans those layers and gives each draw's image, rough interfaces
+    included (its empty slices take the particles' slice's material), to 1e-6: where a draw's
+    particles do not cross, its own structure takes the closed-form sphere, the spanning one
+    the cross-sections, whose torch Bessel J1 is 5e-7 accurate."""
+    t = _galaxi_template(name=name)
     free = free_tensors(t)
-    assert [i for i, _, _ in free.structure.crossing] == [1, 2, 3]
-    layers = set()
+    assert [i for i, _, _ in free.structure.crossing] == layers
+    seen = set()
     for u in ([0.05, 0.05], [0.5, 0.5], [0.95, 0.95], [0.9, 0.1]):
         theta = torch.tensor([u], dtype=torch.float64)
         values = {q.path: [float(q.to_physical(theta[0, i]))]
                   for i, q in enumerate(free.params)}
         e = instantiate(t, values)[0]
-        layers.add(tuple(i for i, _, _ in overlapped_layers(e)))
+        seen.add(tuple(i for i, _, _ in overlapped_layers(e)))
         np.testing.assert_allclose(free(theta)[0].numpy(), dg.simulate(e), rtol=1e-6)
-    assert len(layers) >= 3  # the draws overlap different layers
+    assert len(seen) >= 2  # the draws overlap different layers
 
 
 def test_spanning_structure_of_equal_structures_is_that_structure() -> None:

@@ -113,6 +113,15 @@ def fill_fraction(spec: Shape, sizes: dict[str, Tensor], wts: Tensor, density: T
                        torch.zeros_like(h))
 
 
+def empty_as(chi_slice: Tensor, chi_layer: Tensor, thickness: Tensor) -> tuple[Tensor, Tensor]:
+    """A layer's rest above or below the particles' slice, (chi, thickness) [B]: of the layer's
+    material, or of the slice's where it is empty (thickness 0). A structure that spans several
+    experiments keeps rests that some of them do not have; given the slice's material, an
+    empty rest adds an interface without contrast, which neither reflects nor scatters (its
+    roughness included), so the stack is BornAgain's, which has no such slice."""
+    return torch.where(thickness == 0, chi_slice, chi_layer), thickness
+
+
 def crossing_stack(layers: tuple[tuple[int, bool, bool], ...], n_layers: int, placement: str,
                    particle_layer: int, use_average_materials: bool, p: dict[str, Tensor],
                    spec: Shape, sizes: dict[str, Tensor], wts: Tensor, density: Tensor,
@@ -150,12 +159,13 @@ def crossing_stack(layers: tuple[tuple[int, bool, bool], ...], n_layers: int, pl
                                                                              - chi_l)
             slices = []
             if keep_above:
-                slices.append((chi_l, zero if L == 0 else top - s_top))
+                slices.append((chi_l, zero) if L == 0 else empty_as(chi_s, chi_l, top - s_top))
             parts.append(Part(len(columns["chi"]) + len(slices), L,
                               zb - s_top[:, None], lo, hi))
             slices.append((chi_s, s_top - s_bottom))
             if keep_below:
-                slices.append((chi_l, zero if L == n_layers - 1 else s_bottom - bottom))
+                slices.append((chi_l, zero) if L == n_layers - 1 else
+                              empty_as(chi_s, chi_l, s_bottom - bottom))
             n_rough = len(slices) if use_average_materials and L > 0 else 1
             rough_all = [rough] * n_rough + [(zero, one, one)] * (len(slices) - n_rough)
         for (chi, thick), (sig, hur, cor) in zip(slices, rough_all, strict=True):

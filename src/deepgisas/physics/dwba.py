@@ -15,7 +15,7 @@ from torch import Tensor
 from deepgisas.physics.cmath import expi, expi_ladder, expi_pair
 from deepgisas.physics.formfactors import Shape
 from deepgisas.physics.multilayer import Parts
-from deepgisas.physics.shape import quadrature
+from deepgisas.physics.shape import nodes_for, quadrature
 from deepgisas.physics.special import sphere_amplitude_ladder
 
 
@@ -82,7 +82,10 @@ def section_dwba(spec: Shape, incoming: tuple[Tensor, ...], outgoing: list[Parts
         height = (span[1] - span[0])[:, :, None, None]
     bottom = z0[:, :, None, None]
     qx4, qy4 = qx[:, None], qy[:, None]
-    t, w = quadrature(qx)
+    lengths = [sizes[n] for n in spec.lengths]
+    reach = float((kzi.abs().amax() + kzo.abs().amax()) * height.amax())
+    lateral = float(torch.sqrt(qx * qx + qy * qy).amax() * torch.stack(lengths).amax())
+    t, w = quadrature(qx, nodes_for(max(reach, lateral)))
     amp = torch.zeros((), dtype=kzo.dtype, device=kzo.device)
     for tn, wn in zip(t, w, strict=True):
         z = lo + height * tn

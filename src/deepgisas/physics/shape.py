@@ -16,6 +16,7 @@ R_out e^{i kzo z_n})`` (:mod:`deepgisas.physics.simulate`).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -102,11 +103,19 @@ def gauss_legendre(n: int) -> tuple[np.ndarray, np.ndarray]:
     return (x + 1.0) / 2.0, w / 2.0
 
 
-def quadrature(like: Tensor) -> tuple[Tensor, Tensor]:
-    """:data:`NODES` nodes and weights on [0, 1] with the dtype and device of ``like``."""
-    t, w = gauss_legendre(NODES)
+def quadrature(like: Tensor, n: int = NODES) -> tuple[Tensor, Tensor]:
+    """``n`` Gauss-Legendre nodes and weights on [0, 1] with the dtype and device of ``like``."""
+    t, w = gauss_legendre(n)
     return (torch.as_tensor(t, dtype=like.dtype, device=like.device),
             torch.as_tensor(w, dtype=like.dtype, device=like.device))
+
+
+def nodes_for(phase: float) -> int:
+    """Gauss-Legendre nodes that integrate a section's transform times exp(i qz z) to about
+    1e-13 when the phase qz H and the lateral argument q_par L (L the largest length) reach at
+    most ``phase`` radians over the part: phase / 2 + 10, in steps of 8, from 16 to
+    :data:`NODES` (measured on a sphere's parts, 2e-14 at 35 rad with 32 nodes)."""
+    return int(min(NODES, max(16, 8 * math.ceil((phase / 2.0 + 10.0) / 8.0))))
 
 
 def section_kernel(section: Section, height: VolumeFn) -> Kernel:

@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 
 from deepgisas.physics.cmath import abs2
-from deepgisas.physics.crossing import Part, crossing_stack
+from deepgisas.physics.crossing import Part, crossing_stack, empty_as
 from deepgisas.physics.detector import PixelGrid, apply_masks, rectangular_grid, spherical_grid
 from deepgisas.physics.dwba import dwba, section_dwba
 from deepgisas.physics.formfactors import SHAPES, Shape
@@ -166,8 +166,10 @@ def _sliced_stack(st: Structure, p: dict[str, Tensor], height: Tensor, fraction:
         below = zero if j == st.n_layers - 1 else d[:, j] + z - height
     keep_above = j == 0 or st.slice_above
     keep_below = j == st.n_layers - 1 or st.slice_below
-    parts = ([(n2j, above)] if keep_above else []) + [(n2_slice, height)] + (
-        [(n2j, below)] if keep_below else [])
+    parts = ([(n2j, above) if j == 0 else empty_as(n2_slice, n2j, above)] if keep_above
+             else []) + [(n2_slice, height)] + ([(n2j, below) if j == st.n_layers - 1 else
+                                                 empty_as(n2_slice, n2j, below)]
+                                                if keep_below else [])
     top = (p["sigma"][:, j], p["hurst"][:, j], p["corr_length"][:, j])
     n_rough = len(parts) if st.use_average_materials and j > 0 else 1
     roughness = [top] * n_rough + [(zero, one, one)] * (len(parts) - n_rough)
