@@ -59,3 +59,13 @@ def test_simulate_batch_groups_structures() -> None:
     batch = dg.simulate_batch(small)
     for i in (0, 5):
         assert np.allclose(batch[i], dg.simulate(small[i]), rtol=1e-12)
+
+
+def test_short_names_keep_the_list_they_index() -> None:
+    from deepgisas.sample import free_name_map, short_name
+
+    assert short_name("detector.resolution.gaussian_sigma_deg.0") == "gaussian_sigma_deg.0"
+    assert short_name("sample.layers.1.thickness_nm") == "thickness_nm"
+    names = free_name_map(["detector.resolution.gaussian_sigma_deg.0",
+                           "detector.resolution.gaussian_sigma_deg.1"])
+    assert names["gaussian_sigma_deg.1"] == "detector.resolution.gaussian_sigma_deg.1"

@@ -406,9 +406,17 @@ class Experiment:
         return out
 
 
+def short_name(path: str) -> str:
+    """A path's last component, with the one before it when the last is a list index
+    (``detector.resolution.gaussian_sigma_deg.0`` -> ``gaussian_sigma_deg.0``)."""
+    parts = path.split(".")
+    return ".".join(parts[-2:]) if parts[-1].isdigit() and len(parts) > 1 else parts[-1]
+
+
 def free_name_map(free: Sequence[str]) -> dict[str, str]:
-    """Name -> full path for free parameters: every path, plus its last component when unique."""
-    last = [p.rsplit(".", 1)[-1] for p in free]
+    """Name -> full path for free parameters: every path, plus its short name
+    (:func:`short_name`) when unique."""
+    last = [short_name(p) for p in free]
     out = {name: p for name, p in zip(last, free, strict=True) if last.count(name) == 1}
     out.update({p: p for p in free})
     return out
