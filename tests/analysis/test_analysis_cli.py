@@ -42,6 +42,33 @@ def test_validate_parameters(film_model: Path, tmp_path: Path) -> None:
         assert 0 < n[name]["mae_unit"] < 0.5
 
 
+def test_validate_on_shards_of_the_template_without_its_constraints(
+        film_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Shards whose template differs from the model's by its constraints alone are the model's
+    data (a model trained before its template was constrained, evaluated on data drawn after);
+    shards of other priors are refused."""
+    import dataclasses
+
+    from deepgisas.data.generate import generate
+    from deepgisas.models.store import load_model
+    from deepgisas.templates import parse_template
+
+    template = parse_template(load_model(film_model)[1].template)
+    assert template.constraints  # the film template's D >= 2R
+    loose = dataclasses.replace(template, constraints=())
+    generate(loose, 16, tmp_path / "loose", shard_size=16, seed=3, progress=False)
+    n = _run("validate", str(film_model), "-o", str(tmp_path / "v"), "--n", "16", "--data",
+             str(tmp_path / "loose"))
+    assert n["n"] == 16
+    d = loose.to_dict()
+    d["beam"]["intensity"] = 2.0 * d["beam"]["intensity"]
+    generate(parse_template(d), 16, tmp_path / "other", shard_size=16, seed=3, progress=False)
+    capsys.readouterr()
+    assert main(["analyze", "validate", str(film_model), "-o", str(tmp_path / "w"), "--n", "16",
+                 "--data", str(tmp_path / "other")]) == 2
+    assert "another template" in capsys.readouterr().err
+
+
 def test_exposure_more_counts_do_better(hex_model: Path, film_model: Path,
                                         tmp_path: Path) -> None:
     n = _run("exposure", str(hex_model), "-o", str(tmp_path), "--n", "48",

@@ -9,6 +9,7 @@ the median relative error and the coverage of +-1 and +-2 std.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +32,14 @@ from deepgisas.models.losses import circular_emd, fold, kl_divergence
 def shard_set(model: Model, folder: str | Path, n: int, seed: int
               ) -> tuple[torch.Tensor, dict[str, np.ndarray]]:
     """Up to ``n`` patterns of a ``generate`` folder made from the model's template, through
-    the model's validation augmentation: inputs and labels."""
+    the model's validation augmentation: inputs and labels. The template may differ from the
+    model's by its constraints alone: its draws then lie within the model's priors (e.g. a
+    model trained before its template was constrained, on data drawn after)."""
     from deepgisas.data.shard_dataset import ShardDataset
 
     ds = ShardDataset(folder, 64, augment=model.spec.train(center=True), shuffle=False,
                       seed=seed, mask_channel=model.spec.mask_channel)
-    if ds.template != model.template:
+    if replace(ds.template, constraints=()) != replace(model.template, constraints=()):
         raise UserError("the shards were made from another template than the model's", str(folder))
     xs, labs = [], []
     key = model.head.target
