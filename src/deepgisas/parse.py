@@ -304,11 +304,14 @@ def parse_description(d: Any, where: str = "description", fill: bool = True) -> 
     exp = Experiment(beam, detector, Sample(layers, particles, interference), avg)
     priors = find_priors({k: v for k, v in d.items() if k not in ("labels", "constraints")})
     labels = _parse_labels(d["labels"], priors) if "labels" in d else None
-    if particles is not None and particles.core is not None and not _shapes_free(
-            priors, particles):
-        if [i for i, _, _ in overlapped_layers(exp)] != [particles.layer]:
+    if (particles is not None and not _shapes_free(priors, particles)
+            and [i for i, _, _ in overlapped_layers(exp)] != [particles.layer]):
+        if particles.core is not None:
             raise UserError(f"core-shell particles must lie inside layer {particles.layer}: "
                             "they cross an interface", "sample.particles")
+        if SHAPES[particles.shape.kind].section is None and exp.use_average_materials:
+            raise UserError(f"the shape {particles.shape.kind!r} has no cross-sections: its "
+                            "particles cannot cross an interface", "sample.particles")
     if fill and particles is not None and not any(decides_fill(p) for p in priors):
         check_fill(exp)
     constraints: tuple[Constraint, ...] = ()

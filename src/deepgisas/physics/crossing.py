@@ -53,8 +53,16 @@ def _layer_bounds(thickness: Tensor, layer: int, n_layers: int) -> tuple[Tensor,
 
 def part_volumes(spec: Shape, sizes: dict[str, Tensor], lo: Tensor, hi: Tensor) -> Tensor:
     """Volumes of the members between heights lo and hi above their bottoms, [B, M] nm^3: the
-    z-quadrature of the cross-sections' areas."""
-    assert spec.section is not None
+    z-quadrature of the cross-sections' areas. A shape without cross-sections (a registered
+    one may have none) has only whole parts (its volume) and empty ones (0); a cut one is a
+    ValueError."""
+    if spec.section is None:
+        span, height = hi - lo, spec.height(sizes)
+        whole = span >= height * (1.0 - 1e-12)
+        if bool(((span > 0) & ~whole).any()):
+            raise ValueError(f"the shape {spec.name!r} has no cross-sections: it cannot be cut "
+                             "at an interface")
+        return torch.where(whole, spec.volume(sizes), torch.zeros_like(span))
     t, w = quadrature(lo)
     zero = torch.zeros((), dtype=lo.dtype, device=lo.device)
     out = torch.zeros_like(lo)
