@@ -28,7 +28,13 @@ from deepgisas.physics.detector import PixelGrid, apply_masks, rectangular_grid,
 from deepgisas.physics.dwba import dwba, section_dwba
 from deepgisas.physics.formfactors import SHAPES, Shape
 from deepgisas.physics.instrument import detector_resolution, spread_members
-from deepgisas.physics.multilayer import Parts, amplitude_lists, amplitude_parts_in_layer, kz_list
+from deepgisas.physics.multilayer import (
+    Parts,
+    amplitude_lists,
+    amplitude_parts_in_layer,
+    exit_amplitude_lists,
+    kz_list,
+)
 from deepgisas.physics.structures import STRUCTURES, Amplitudes
 
 
@@ -343,8 +349,8 @@ def _block(st: Structure, p: dict[str, Tensor], pre: _Batch, ux: Tensor, uy: Ten
     norm = (p["intensity"] / torch.sin(ai))[:, None, None] * weight
     total = torch.zeros_like(qx)
     if st.rough:
-        kz_out = kz_list(pre.stack["chi"], k, uz * uz)
-        t_out, r_out = amplitude_lists(kz_out, pre.stack["thickness"], pre.srms)
+        kz_out, t_out, r_out = exit_amplitude_lists(pre.stack["chi"], k, uz,
+                                                    pre.stack["thickness"], pre.srms)
         waves = Waves(*pre.incoming, kz_out, t_out, r_out)
     if st.particle_layer is not None:
         def waves_in(js: int) -> tuple[tuple[Tensor, ...], tuple[Parts, ...]]:
