@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from deepgisas import simulate, simulate_batch
+from deepgisas.io.geometry import pixel_grid
 from deepgisas.parse import parse_experiment
 from deepgisas.physics.detector import rectangular_grid
 from tests.cases import CASES, base
@@ -60,9 +61,7 @@ def test_rectangular_detector_matches_bornagain_pixels(name: str) -> None:
     # the spherical pixel centred on the same direction, with the flat pixel's solid angle
     r = np.sqrt(1500.0**2 + ((np.arange(10) + 0.5 - 5.0) ** 2)[None, :]
                 + ((np.arange(12) + 0.5 + 9.0) ** 2)[:, None])
-    omega = 1.0 * 1500.0 / r**3
-    # BornAgain's bin coordinates of a direction: the tangents of azimuth and elevation
-    ref = bornagain_pixels(e, uy / ux, uz / np.hypot(ux, uy), omega)
+    ref = bornagain_pixels(e, ux, uy, uz, 1.0 * 1500.0 / r**3)
     assert rel_l2(ours, ref) <= TOL
 
 
@@ -114,9 +113,9 @@ def test_single_pixels_off_axis_match_bornagain(phi_deg: float, alpha_deg: float
     d["sample"]["particles"]["shape"] = {"spheroid": {"radius_nm": 5.0, "height_nm": 8.0}}
     e = parse_experiment(d)
     ours = simulate(e)[0, 0]
-    p, a = np.radians(phi_deg), np.radians(alpha_deg)
-    own = 2 * np.radians(half) * abs(np.sin(a + np.radians(half)) - np.sin(a - np.radians(half)))
-    ref = bornagain_pixels(e, np.array([p]), np.array([a]), np.array([own]))[0]
+    g = pixel_grid(e.detector.geometry, 0.0)
+    ux, uy, uz, omega = (t[0].numpy() for t in (g.ux, g.uy, g.uz, g.weight))
+    ref = bornagain_pixels(e, ux, uy, uz, omega)[0, 0]
     assert abs(ours / ref - 1) < 1e-4
 
 

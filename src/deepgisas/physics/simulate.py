@@ -24,8 +24,14 @@ from torch import Tensor
 
 from deepgisas.physics.cmath import abs2
 from deepgisas.physics.crossing import Part, crossing_stack, empty_as
-from deepgisas.physics.detector import PixelGrid, apply_masks, rectangular_grid, spherical_grid
-from deepgisas.physics.dwba import dwba, section_dwba
+from deepgisas.physics.detector import (
+    PixelGrid,
+    apply_masks,
+    rectangular_grid,
+    row_exit_sines,
+    spherical_grid,
+)
+from deepgisas.physics.dwba import dwba, lerp, section_dwba
 from deepgisas.physics.formfactors import SHAPES, Shape
 from deepgisas.physics.instrument import detector_resolution, spread_members
 from deepgisas.physics.multilayer import (
@@ -321,18 +327,21 @@ def simulate_all_columns(st: Structure, p: dict[str, Tensor]) -> Tensor:
     members = 1 if pre.wts is None else pre.wts.shape[-1]
     step = max(1, BLOCK_BYTES // (pre.k.element_size() * bsz * cols * members))
     full = (bsz, rows, cols)
-    ux, uy, weight = (t.expand(full) for t in (grid.ux, grid.uy, grid.weight))
-    uz = grid.uz.expand(bsz, rows, grid.uz.shape[-1])  # [B, rows, 1] when constant along rows
+    ux, uy, uz, weight = (t.expand(full) for t in (grid.ux, grid.uy, grid.uz, grid.weight))
+    sines, lin = row_exit_sines(uz)
     blocks = [_block(st, p, pre, ux[:, r:r + step], uy[:, r:r + step], uz[:, r:r + step],
-                     weight[:, r:r + step]) for r in range(0, rows, step)]
+                     weight[:, r:r + step], sines[:, r:r + step],
+                     None if lin is None else lin[:, r:r + step])
+              for r in range(0, rows, step)]
     return torch.cat(blocks, 1)
 
 
 def _block(st: Structure, p: dict[str, Tensor], pre: _Batch, ux: Tensor, uy: Tensor, uz: Tensor,
-           weight: Tensor) -> Tensor:
-    """Intensity of a block of pixels with directions ux, uy, uz and weights, [B, h, W] each
-    (uz [B, h, 1] on a spherical detector, whose rows have one exit angle: the exit wave and its
-    phases are then computed once per row)."""
+           weight: Tensor, sines: Tensor, lin: Tensor | None) -> Tensor:
+    """Intensity of a block of pixels with directions ux, uy, uz and weights, [B, h, W] each;
+    the exit waves are computed at the sines ``sines`` and interpolated with ``lin``
+    (:func:`deepgisas.physics.detector.row_exit_sines`: on a spherical detector at the rows'
+    ends, the exit waves and their phases then computed per row)."""
     k, ai = pre.k, p["alpha_i"]
     kk = k[:, None, None]
     # q_x = k (cos ai - u_x) = k ((1 - u_x) - 2 sin^2(ai / 2)), with 1 - u_x = (u_y^2 + u_z^2) /
@@ -349,7 +358,7 @@ def _block(st: Structure, p: dict[str, Tensor], pre: _Batch, ux: Tensor, uy: Ten
     norm = (p["intensity"] / torch.sin(ai))[:, None, None] * weight
     total = torch.zeros_like(qx)
     if st.rough:
-        kz_out, t_out, r_out = exit_amplitude_lists(pre.stack["chi"], k, uz,
+        kz_out, t_out, r_out = exit_amplitude_lists(pre.stack["chi"], k, sines,
                                                     pre.stack["thickness"], pre.srms)
         waves = Waves(*pre.incoming, kz_out, t_out, r_out)
     if st.particle_layer is not None:
@@ -358,12 +367,13 @@ def _block(st: Structure, p: dict[str, Tensor], pre: _Batch, ux: Tensor, uy: Ten
             if st.rough:
                 return incoming, tuple((x[js].real, x[js].imag) for x in (kz_out, t_out, r_out))
             return incoming, amplitude_parts_in_layer(pre.stack["chi"], k,
-                                                      pre.stack["thickness"], pre.srms, js, uz)
+                                                      pre.stack["thickness"], pre.srms, js,
+                                                      sines)
 
         if pre.parts is None:
-            total = total + _particle_scattering(st, p, pre, *waves_in(pre.js), qx, qy)
+            total = total + _particle_scattering(st, p, pre, *waves_in(pre.js), qx, qy, lin)
         else:
-            total = total + _crossing_scattering(st, p, pre, waves_in, qx, qy)
+            total = total + _crossing_scattering(st, p, pre, waves_in, qx, qy, lin)
     if st.rough:
         from deepgisas.physics.roughness import diffuse_roughness
 
@@ -373,7 +383,7 @@ def _block(st: Structure, p: dict[str, Tensor], pre: _Batch, ux: Tensor, uy: Ten
             return torch.stack(torch.broadcast_tensors(*xs), -1)
 
         def out(xs: list[Tensor]) -> Tensor:
-            return torch.stack([x.expand(shape) for x in xs], -1)
+            return torch.stack([lerp(x, lin).expand(shape) for x in xs], -1)
 
         total = total + diffuse_roughness(
             stack["chi"], stack["thickness"], stack["sigma"], stack["hurst"],
@@ -390,7 +400,7 @@ def _bottoms(st: Structure, sizes: dict[str, Tensor], h_slice: Tensor) -> Tensor
 
 def _crossing_scattering(st: Structure, p: dict[str, Tensor], pre: _Batch,
                          waves_in: Callable[[int], tuple[tuple[Tensor, ...], tuple[Parts, ...]]],
-                         qx: Tensor, qy: Tensor) -> Tensor:
+                         qx: Tensor, qy: Tensor, lin: Tensor | None) -> Tensor:
     """:func:`_particle_scattering` of particles that cross interfaces: the sum over their
     parts of each part's DWBA amplitude (its slice's waves, its z-range) times its contrast
     against its layer's material."""
@@ -405,23 +415,24 @@ def _crossing_scattering(st: Structure, p: dict[str, Tensor], pre: _Batch,
         out = [(re[:, None], im[:, None]) for re, im in outgoing]
         contrast = factor * (p["chi_particle"] - p["chi"][:, part.layer])
         amp = amp + contrast[:, None, None, None] * section_dwba(
-            spec, (kzi, ti, ri), out, sizes, part.z0, qx, qy, span=(part.lo, part.hi))
+            spec, (kzi, ti, ri), out, sizes, part.z0, qx, qy, span=(part.lo, part.hi),
+            w=None if lin is None else lin[:, None])
     a = Amplitudes(qx, qy, amp, wts, spec.radial(sizes))
     return rho[:, None, None] * STRUCTURES[st.interference].intensity(p, pre.prepared, a)
 
 
 def _particle_scattering(st: Structure, p: dict[str, Tensor], pre: _Batch,
                          incoming: tuple[Tensor, ...], outgoing: tuple[Parts, ...], qx: Tensor,
-                         qy: Tensor) -> Tensor:
+                         qy: Tensor, lin: Tensor | None) -> Tensor:
     """rho x the interference strategy over the particles' DWBA amplitudes, [B, h, W].
 
     incoming, outgoing: (kz, T, R) in the particles' slice, [B, 1, 1] complex and (Re, Im)
-    pairs [B, h, W]."""
+    pairs [B, h, W] (or per row, or at the rows' ends with weights ``lin``: :func:`dwba`)."""
     sizes, wts, rho, k = pre.sizes, pre.wts, pre.rho, pre.k
     assert sizes is not None and wts is not None and pre.h_slice is not None and rho is not None
     spec = SHAPES[st.shape_kind]
     z0 = _bottoms(st, sizes, pre.h_slice)
-    amp = dwba(spec, incoming, outgoing, sizes, z0, qx, qy)  # F_DWBA / contrast
+    amp = dwba(spec, incoming, outgoing, sizes, z0, qx, qy, lin)  # F_DWBA / contrast
     factor = k * k / (4.0 * math.pi)
     contrast = factor * (p["chi_particle"] - p["chi"][:, st.particle_layer])
     if pre.core is None:
@@ -429,7 +440,7 @@ def _particle_scattering(st: Structure, p: dict[str, Tensor], pre: _Batch,
     else:  # shell contrast times the shell, plus core-minus-shell contrast times the core
         assert st.core_kind is not None
         core, lift = pre.core
-        inner = dwba(SHAPES[st.core_kind], incoming, outgoing, core, z0 + lift, qx, qy)
+        inner = dwba(SHAPES[st.core_kind], incoming, outgoing, core, z0 + lift, qx, qy, lin)
         step = factor * (p["chi_core"] - p["chi_particle"])
         amp = contrast[:, None, None, None] * amp + step[:, None, None, None] * inner
         scale = rho[:, None, None]
