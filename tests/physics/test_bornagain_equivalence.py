@@ -37,30 +37,36 @@ def test_matches_bornagain(name: str) -> None:
     assert rel_l2(simulate_batch([e], dtype=torch.float32)[0], ref) <= TOL32
 
 
-@pytest.mark.parametrize("name", ["sphere-dilute", "crossing-capped-lognormal-paracrystal",
-                                  "crossing-galaxi-rough"])
-def test_rectangular_detector_matches_bornagain_pixels(name: str) -> None:
+@pytest.mark.parametrize("name,centre_row", [
+    ("sphere-dilute", -9.0), ("crossing-capped-lognormal-paracrystal", -9.0),
+    ("crossing-galaxi-rough", -9.0), ("sphere-dilute", 2.0), ("below-horizon-rough-film", 2.0),
+    ("crossing-galaxi-rough", 2.0)])
+def test_rectangular_detector_matches_bornagain_pixels(name: str, centre_row: float) -> None:
     """A flat detector, pixel by pixel (BornAgain 25 has none): plain particles, and particles
-    whose larger members cross interfaces (rough films too). At alpha_i 0.2 deg every pixel is
-    above the sample's horizon."""
+    whose larger members cross interfaces (rough films too). At alpha_i 0.2 deg the horizon is
+    5.2 pixels above the direct beam: with the beam 9 pixels below the detector every pixel is
+    above it, with the beam on row 2 the lowest rows are below it (their rows cross the
+    horizon: the exit waves per pixel, from the ambient or from the substrate)."""
     import copy
 
     d = copy.deepcopy(CASES[name])
     d["beam"]["alpha_i_deg"] = 0.2
     d["detector"] = {"rectangular": {"shape": [12, 10], "pixel_size_mm": 1.0,
-                                     "distance_mm": 1500.0, "beam_center_px": [5.0, -9.0]}}
+                                     "distance_mm": 1500.0,
+                                     "beam_center_px": [5.0, centre_row]}}
     e = parse_experiment(d)
     ours = simulate(e)
     import torch
 
     g = rectangular_grid(12, 10, torch.tensor([1.0], dtype=torch.float64),
                          torch.tensor([1500.0], dtype=torch.float64),
-                         torch.tensor([[5.0, -9.0]], dtype=torch.float64),
+                         torch.tensor([[5.0, centre_row]], dtype=torch.float64),
                          torch.tensor([e.beam.alpha_i_deg * np.pi / 180], dtype=torch.float64))
     ux, uy, uz = (t[0].numpy() for t in (g.ux, g.uy, g.uz))
+    assert (uz < 0).any() == (centre_row > 0)
     # the spherical pixel centred on the same direction, with the flat pixel's solid angle
     r = np.sqrt(1500.0**2 + ((np.arange(10) + 0.5 - 5.0) ** 2)[None, :]
-                + ((np.arange(12) + 0.5 + 9.0) ** 2)[:, None])
+                + ((np.arange(12) + 0.5 - centre_row) ** 2)[:, None])
     ref = bornagain_pixels(e, ux, uy, uz, 1.0 * 1500.0 / r**3)
     assert rel_l2(ours, ref) <= TOL
 

@@ -108,28 +108,20 @@ def section_dwba(spec: Shape, incoming: tuple[Tensor, ...], outgoing: list[Parts
     reach = float((kzi.abs().amax() + kzo.abs().amax()) * height.amax())
     lateral = float(torch.sqrt(qx * qx + qy * qy).amax() * torch.stack(lengths).amax())
     t, weights = quadrature(qx, nodes_for(max(reach, lateral)))
-    # sums over the nodes of lateral x wave; with ``w`` of the waves at the rows' first end and
-    # of the second end's minus the first's; as (Re, Im) when the sections are real (real kernels)
+    # sums over the nodes of lateral x wave, in real arithmetic (the sections' transforms are
+    # real): (Re, Im), and with ``w`` also those of the second end's wave minus the first's
     sums: list[Tensor] = []
-    real = True
     for tn, wn in zip(t, weights, strict=True):
         z = lo + height * tn
         zeta = bottom + z
         a_p, a_m = expi_pair(kzi * zeta)  # [B, M, 1, 1]
         b_p, b_m = expi_pair(kzo * zeta)  # [B, M, h, W | 1 | 2]
-        lateral = (wn * height) * spec.section(qx4, qy4, szs, z)
+        lateral = (wn * height) * spec.section(qx4, qy4, szs, z)  # [B, M, h, W] real
         wave = (ti * a_m + ri * a_p) * (to * b_m + ro * b_p)
         waves = [wave] if w is None else [wave[..., :1], wave[..., 1:] - wave[..., :1]]
-        real = not lateral.is_complex()
-        if real:
-            waves = [x for v in waves for x in (v.real, v.imag)]
-            sums = [lateral * v if not sums else torch.addcmul(acc, lateral, v)
-                    for acc, v in zip(sums or waves, waves, strict=True)]
-        else:
-            sums = [lateral * v + (acc if sums else 0.0)
-                    for acc, v in zip(sums or waves, waves, strict=True)]
-    if not real:
-        return sums[0] if w is None else sums[0] + w * sums[1]
+        parts = [x for v in waves for x in (v.real, v.imag)]
+        sums = [torch.addcmul(acc, lateral, v) for acc, v in zip(sums, parts, strict=True)] \
+            if sums else [lateral * v for v in parts]
     if w is not None:
         sums = [torch.addcmul(sums[0], w, sums[2]), torch.addcmul(sums[1], w, sums[3])]
     return torch.complex(sums[0], sums[1])

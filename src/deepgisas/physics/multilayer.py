@@ -11,6 +11,10 @@ n_0^2 cos^2 alpha). From the substrate (T = 1, R = 0) upwards:
 then T_0 = 1, T_j = prod_{i<j} S_i, R_j = r_j T_j. T_j, R_j are the amplitudes at the top of
 layer j (for the ambient: at z = 0): psi_j(z) = T_j e^{-i kz_j z'} + R_j e^{+i kz_j z'}.
 s is the rms roughness of the top interface of layer i+1.
+
+The exit (time-reversed outgoing) wave of a direction above the horizon is that solution at
+alpha_f; below the horizon BornAgain 25 takes the wave that comes up from the substrate
+(:func:`upward_amplitude_lists`); :func:`exit_amplitude_lists` picks per direction.
 """
 
 from __future__ import annotations
@@ -190,14 +194,16 @@ Parts = tuple[Tensor, Tensor]  # (real, imaginary) of a complex quantity
 
 def amplitude_parts_in_layer(chi: Tensor, k: Tensor, thickness: Tensor, sigma: Tensor, j: int,
                              sin_alpha: Tensor) -> tuple[Parts, Parts, Parts]:
-    """(Re, Im) of kz, T, R of layer ``j`` at grazing angles with sines ``sin_alpha``.
+    """(Re, Im) of kz, T, R of layer ``j`` of the exit waves (:func:`exit_amplitude_lists`: from
+    the substrate below the horizon) at exit angles with sines ``sin_alpha``.
 
     Within a detector row sin(alpha) varies very little (for BornAgain's spherical pixels not
     at all; for a flat detector by a relative ~phi^2/2). So kz, T, R are evaluated exactly at
     five values per row spanning its range, t = -1, -1/2, 0, 1/2, 1, and interpolated by the
     quartic through them. The rows must be smooth on that scale: the quadratic through t = -1, 0, 1
     has to reproduce t = +-1/2 to ``ROW_CHECK`` (float32: ``ROW_CHECK_FLOAT32``) of the row's
-    largest kz, and of its largest |T| + |R| for T and R; else every pixel is evaluated exactly.
+    largest kz, and of its largest |T| + |R| for T and R; else every pixel is evaluated exactly,
+    as are rows that cross the horizon (the wave jumps from the ambient's to the substrate's).
     So are blocks of up to ``EXACT_PIXELS`` pixels (B x h x W: the fit's pixel subsets, single
     patterns), where that is as fast or faster (film detector, float32 and float64).
     The quartic's error is smaller by about that factor to the power 2/3 (~1e-7); measured on
