@@ -200,3 +200,26 @@ def test_rows_across_the_horizon_are_evaluated_per_pixel() -> None:
     kz, ts, rs = exit_amplitude_lists(chi, k, uz, d, sigma)
     for (re, im), ref in zip(parts, (kz[1], ts[1], rs[1]), strict=True):
         assert torch.equal(torch.complex(re, im), ref)
+
+
+@pytest.mark.parametrize("name", ["sphere-dilute", "spheroid-lognormal", "cylinder-dilute",
+                                  "box-dilute", "spherical-segment", "core-shell-spheres",
+                                  "crossing-galaxi-rough", "below-horizon-rough-film"])
+def test_exit_waves_interpolated_along_rows_equal_per_pixel(name: str,
+                                                            monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+    """A spherical detector's exit waves at the rows' ends, interpolated along the rows (every
+    DWBA path: sphere-like pairs, E(qz^2) shapes, general kernels, sections, core-shell,
+    crossing parts, roughness), against exit waves per pixel."""
+    import numpy as np
+
+    from deepgisas import simulate
+    from deepgisas.parse import parse_experiment
+    from deepgisas.physics import detector
+    from tests.cases import CASES
+
+    e = parse_experiment(CASES[name])
+    rows = simulate(e)
+    monkeypatch.setattr(detector, "ROW_SPREAD", -1.0)
+    pixels = simulate(e)
+    assert np.abs(rows / pixels - 1).max() < 1e-9
