@@ -71,6 +71,8 @@ class Structure:
     phi_i: bool = False  # an azimuthal incidence angle (tensor "phi_i")
     beam_spread: tuple[tuple[str, int, float], ...] = ()  # (name, samples, width) each
     resolution: bool = False  # a Gaussian detector resolution (tensor "resolution_sigma")
+    subset: tuple[int, int, int] | None = None  # (rows, cols, f) of a spherical detector of
+    # which the grid is every f-th pixel (offset f // 2) of every f-th row
 
     @property
     def n_beam(self) -> int:
@@ -81,7 +83,11 @@ class Structure:
 def pixel_grid(st: Structure, p: dict[str, Tensor]) -> PixelGrid:
     rows, cols = st.shape
     if st.detector == "spherical":
-        return spherical_grid(p["phi_edges"], p["alpha_edges"], rows, cols)
+        n_rows, n_cols, f = st.subset or (rows, cols, 1)
+        g = spherical_grid(p["phi_edges"], p["alpha_edges"], n_rows, n_cols)
+        o = f // 2
+        return g if f == 1 else PixelGrid(*(t[:, o::f, o::f] for t in (g.ux, g.uy, g.uz,
+                                                                       g.weight)))
     return rectangular_grid(rows, cols, p["pixel_mm"], p["distance_mm"], p["center_px"],
                             p.get("alpha_i_nominal", p["alpha_i"]), p.get("phi_i_nominal",
                                                                         p.get("phi_i")))
@@ -90,10 +96,10 @@ def pixel_grid(st: Structure, p: dict[str, Tensor]) -> PixelGrid:
 def pixel_steps(st: Structure, p: dict[str, Tensor]) -> Tensor:
     """[B, 2] bin steps (along the columns, along the rows): rad on a spherical detector, mm
     on a flat one."""
-    rows, cols = st.shape
     if st.detector == "spherical":
-        return torch.stack([(p["phi_edges"][:, 1] - p["phi_edges"][:, 0]) / cols,
-                            (p["alpha_edges"][:, 1] - p["alpha_edges"][:, 0]) / rows], -1)
+        rows, cols, f = st.subset or (*st.shape, 1)
+        return torch.stack([(p["phi_edges"][:, 1] - p["phi_edges"][:, 0]) * (f / cols),
+                            (p["alpha_edges"][:, 1] - p["alpha_edges"][:, 0]) * (f / rows)], -1)
     return p["pixel_mm"][:, None].expand(-1, 2)
 
 
@@ -193,18 +199,6 @@ def _sliced_stack(st: Structure, p: dict[str, Tensor], height: Tensor, fraction:
     return stack, j + (1 if keep_above else 0)
 
 
-@dataclass(frozen=True)
-class Waves:
-    """kz, T, R per slice (lists of S tensors): incoming [B, 1, 1], outgoing [B, h, W]."""
-
-    kz_in: list[Tensor]
-    t_in: list[Tensor]
-    r_in: list[Tensor]
-    kz_out: list[Tensor]
-    t_out: list[Tensor]
-    r_out: list[Tensor]
-
-
 @dataclass
 class _Batch:
     """Everything per experiment (no pixel axis) that the pixel blocks share."""
@@ -269,8 +263,8 @@ def mirror_symmetric(st: Structure, p: dict[str, Tensor]) -> bool:
     isotropic interference (dilute or radial paracrystal). Every shape is even in q_y,
     roughness depends on |q_par| only, and the other pixel quantities on phi_f^2 (the
     detector's u_y is odd in phi_c, u_x and u_z even); the hexagonal lattice's domains break
-    the symmetry (``StructureType.isotropic``)."""
-    if st.detector != "spherical" or not STRUCTURES[st.interference].isotropic:
+    the symmetry (``StructureType.isotropic``). A subset of the pixels (``st.subset``) is not."""
+    if st.detector != "spherical" or st.subset or not STRUCTURES[st.interference].isotropic:
         return False
     if st.phi_i and bool((p["phi_i"] != 0).any()):
         return False
@@ -360,7 +354,6 @@ def _block(st: Structure, p: dict[str, Tensor], pre: _Batch, ux: Tensor, uy: Ten
     if st.rough:
         kz_out, t_out, r_out = exit_amplitude_lists(pre.stack["chi"], k, sines,
                                                     pre.stack["thickness"], pre.srms)
-        waves = Waves(*pre.incoming, kz_out, t_out, r_out)
     if st.particle_layer is not None:
         def waves_in(js: int) -> tuple[tuple[Tensor, ...], tuple[Parts, ...]]:
             incoming = tuple(x[js] for x in pre.incoming)  # [B, 1, 1]
@@ -387,8 +380,8 @@ def _block(st: Structure, p: dict[str, Tensor], pre: _Batch, ux: Tensor, uy: Ten
 
         total = total + diffuse_roughness(
             stack["chi"], stack["thickness"], stack["sigma"], stack["hurst"],
-            stack["corr_length"], k, st_(waves.kz_in), st_(waves.t_in), st_(waves.r_in),
-            out(waves.kz_out), out(waves.t_out), out(waves.r_out), qx, qy)
+            stack["corr_length"], k, st_(pre.incoming[0]), st_(pre.incoming[1]),
+            st_(pre.incoming[2]), out(kz_out), out(t_out), out(r_out), qx, qy)
     return norm * total
 
 
