@@ -160,9 +160,14 @@ def _dwba_pairs(spec: Shape, incoming: tuple[Tensor, ...], outgoing: list[Parts]
         assert spec.sphere_arg is not None
         return sphere_amplitude_ladder(*spec.sphere_arg(qp2, *q2, first), t, vol)
 
-    kr_px, ki_px = lerp(kr, w), lerp(ki, w)
-    ep_re, ep_im = even(square(ir + kr_px, ii + ki_px))  # E(Q+^2)
-    em_re, em_im = even(square(ir - kr_px, ii - ki_px))  # E(Q-^2)
+    # E(Q+-^2), Q+- = kzi +- kzo; with ``w`` Q^2 is interpolated between the rows' ends (its
+    # error w (1 - w) (kzo_b - kzo_a)^2 is below rounding)
+    def q2(sign: float) -> tuple[Tensor, Tensor]:
+        re, im = square(ir + sign * kr, ii + sign * ki)
+        return lerp(re, w), lerp(im, w)
+
+    ep_re, ep_im = even(q2(1.0))  # E(Q+^2)
+    em_re, em_im = even(q2(-1.0))  # E(Q-^2)
     # X = T_out exp(-i kzo h), Y = R_out exp(+i kzo h)
     c, s, e = expi_ladder(kr, ki, h)
     ei = torch.reciprocal(e)
