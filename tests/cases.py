@@ -169,6 +169,14 @@ def _galaxi_like() -> dict:
     d["sample"]["particles"].update(layer=1, placement="deposit", z_nm=2.0)
     return d
 
+def _below_horizon(d: dict, shape: tuple[int, int] = (32, 24)) -> dict:
+    """The detector reaching below the sample horizon (alpha_f from -0.6 deg): BornAgain 25
+    takes those pixels' exit waves from the substrate side."""
+    d = copy.deepcopy(d)
+    d["detector"]["spherical"].update(alpha_deg=[-0.6, 0.9], shape=list(shape))
+    return d
+
+
 CASES: dict[str, dict] = {
     "sphere-dilute": base(),
     "sphere-dilute-avg-off": {**base(), "options": {"use_average_materials": False}},
@@ -303,4 +311,8 @@ CASES: dict[str, dict] = {
                 "wavelength": {"relative_std": 0.01, "samples": 3}}}},
         "detector.resolution", {"gaussian_sigma_deg": [0.04, 0.04]}),
         "detector.mask_px", [[0, 0, 4, 4]]),
+    "below-horizon-dilute": _below_horizon(base()),
+    "below-horizon-buried-film": _below_horizon(_three_layer("deposit", 2.0)),
+    "below-horizon-rough-film": _below_horizon(_galaxi_like()),
+    "below-horizon-crossing-galaxi-rough": _below_horizon(_galaxi_stack("deposit", rough=True)),
 }

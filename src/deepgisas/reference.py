@@ -161,18 +161,23 @@ def bornagain_simulate(e: Experiment, threads: int | None = None) -> np.ndarray:
     return out
 
 
-def bornagain_pixels(e: Experiment, phi_c: np.ndarray, alpha_c: np.ndarray,
+def bornagain_pixels(e: Experiment, ux: np.ndarray, uy: np.ndarray, uz: np.ndarray,
                      omega: np.ndarray) -> np.ndarray:
-    """BornAgain's value of single spherical pixels centred on BornAgain coordinates
-    (phi_c, alpha_c) (rad) with solid angles ``omega`` (sr): one tiny simulation each, rescaled
-    from its own solid angle to ``omega``."""
+    """BornAgain's value of single pixels in the directions ``u`` (unit vectors, any shape)
+    with solid angles ``omega`` (sr): one tiny spherical pixel each, centred on u in
+    BornAgain 25's detector coordinates (t_phi = tan phi_f, t_alpha = tan alpha_f
+    sqrt(1 + t_phi^4): :mod:`deepgisas.physics.detector`), rescaled from its own solid angle to
+    ``omega``."""
     ba = _ba()
-    out = np.empty(phi_c.shape)
+    out = np.empty(np.shape(ux))
     half = 1e-6
-    for idx in np.ndindex(phi_c.shape):
-        p, a = float(phi_c[idx]), float(alpha_c[idx])
+    for idx in np.ndindex(out.shape):
+        p = float(uy[idx] / ux[idx])
+        ru = math.sqrt(1.0 + p**4)
+        a = float(uz[idx] / math.hypot(ux[idx], uy[idx])) * ru
         det = ba.SphericalDetector(1, p - half, p + half, 1, a - half, a + half)
         val = np.array(_simulation(e, det, 1).simulate().intensities())[0, 0]
-        own = 2 * half * abs(math.sin(a + half) - math.sin(a - half))
+        own = (math.atan(p + half) - math.atan(p - half)) * abs(
+            math.sin(math.atan((a + half) / ru)) - math.sin(math.atan((a - half) / ru)))
         out[idx] = val / own * omega[idx]
     return out

@@ -8,7 +8,13 @@ import pytest
 import torch
 
 from deepgisas.physics import cmath
-from deepgisas.physics.multilayer import amplitude_lists, amplitude_parts_in_layer, kz_list
+from deepgisas.physics.multilayer import (
+    amplitude_lists,
+    amplitude_parts_in_layer,
+    exit_amplitude_lists,
+    kz_list,
+    upward_amplitude_lists,
+)
 from deepgisas.physics.special import sphere_amplitude, sphere_amplitude_ladder
 from deepgisas.physics.structures import hexagonal_lattice as itf
 
@@ -153,3 +159,67 @@ def test_far_table_matches_a_direct_window_sum() -> None:
         ref[b] *= 2 * math.pi * float(w[b]) ** 2
     got = itf.far_table(a, w, grid)[:, 0]
     assert _max_rel(got, ref) < 1e-12
+
+
+def test_upward_wave_is_continuous_and_leaves_through_the_ambient() -> None:
+    """The exit wave of a direction below the horizon (BornAgain 25: coming up from the
+    substrate, amplitude 1 there): psi and dpsi/dz continuous at every interface, nothing
+    coming down from the ambient, and on one interface Fresnel's t and r from below."""
+    chi = torch.tensor([[0.0, -6e-6 + 2e-8j, -1.1e-5 + 1e-7j, -1.16e-5 + 2e-7j]],
+                       dtype=torch.complex128)
+    d = torch.tensor([[0.0, 20.0, 35.0, 0.0]], dtype=torch.float64)
+    k = torch.tensor([2 * math.pi / 0.1341], dtype=torch.float64)
+    s2 = torch.tensor([[math.sin(math.radians(0.3)) ** 2]], dtype=torch.float64)
+    kz, ts, rs = upward_amplitude_lists(chi, k, s2, d, torch.zeros_like(d))
+    assert abs(complex(ts[0])) == 0 and complex(rs[-1]) == 1
+    for j in range(3):  # layer j at its bottom (z' = -d_j) against layer j + 1 at its top
+        e = torch.exp(1j * kz[j] * d[:, j]) if j > 0 else 1.0
+        psi = ts[j] * e + rs[j] / e
+        dpsi = -1j * kz[j] * (ts[j] * e - rs[j] / e)
+        assert complex(psi - ts[j + 1] - rs[j + 1]) == pytest.approx(0, abs=1e-12)
+        assert complex(dpsi + 1j * kz[j + 1] * (ts[j + 1] - rs[j + 1])) == pytest.approx(
+            0, abs=1e-12 * float(kz[j].abs()))
+    kz, ts, rs = upward_amplitude_lists(chi[:, [0, 3]], k, s2, d[:, [0, 3]], d[:, :2] * 0)
+    k0, k1 = complex(kz[0]), complex(kz[1])
+    assert complex(rs[0]) == pytest.approx(2 * k1 / (k1 + k0), rel=1e-12)
+    assert complex(ts[1]) == pytest.approx((k1 - k0) / (k1 + k0), rel=1e-12)
+
+
+def test_rows_across_the_horizon_are_evaluated_per_pixel() -> None:
+    """Rows whose exit angles change sign (a tilted grid through the horizon) get the ambient's
+    or the substrate's wave per pixel, not an interpolation across the jump."""
+    chi = torch.tensor([[0.0, -6e-6 + 2e-8j, -1.16e-5 + 2e-7j]], dtype=torch.complex128)
+    d = torch.tensor([[0.0, 20.0, 0.0]], dtype=torch.float64)
+    sigma = torch.zeros_like(d)
+    k = torch.tensor([2 * math.pi / 0.1341], dtype=torch.float64)
+    phi = torch.linspace(-1.0, 1.0, 200, dtype=torch.float64)[None, :] * math.pi / 180
+    alpha = torch.linspace(-0.5, 1.0, 120, dtype=torch.float64)[:, None] * math.pi / 180
+    uz = torch.sin(alpha + 0.05 * phi)[None]  # [1, 120, 200], some rows cross 0
+    assert bool(((uz.amin(-1) < 0) & (uz.amax(-1) > 0)).any())
+    parts = amplitude_parts_in_layer(chi, k, d, sigma, 1, uz)
+    kz, ts, rs = exit_amplitude_lists(chi, k, uz, d, sigma)
+    for (re, im), ref in zip(parts, (kz[1], ts[1], rs[1]), strict=True):
+        assert torch.equal(torch.complex(re, im), ref)
+
+
+@pytest.mark.parametrize("name", ["sphere-dilute", "spheroid-lognormal", "cylinder-dilute",
+                                  "box-dilute", "spherical-segment", "core-shell-spheres",
+                                  "crossing-galaxi-rough", "below-horizon-rough-film"])
+def test_exit_waves_interpolated_along_rows_equal_per_pixel(name: str,
+                                                            monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+    """A spherical detector's exit waves at the rows' ends, interpolated along the rows (every
+    DWBA path: sphere-like pairs, E(qz^2) shapes, general kernels, sections, core-shell,
+    crossing parts, roughness), against exit waves per pixel."""
+    import numpy as np
+
+    from deepgisas import simulate
+    from deepgisas.parse import parse_experiment
+    from deepgisas.physics import detector
+    from tests.cases import CASES
+
+    e = parse_experiment(CASES[name])
+    rows = simulate(e)
+    monkeypatch.setattr(detector, "ROW_SPREAD", -1.0)
+    pixels = simulate(e)
+    assert np.abs(rows / pixels - 1).max() < 1e-9

@@ -126,24 +126,22 @@ def pixel_strides(template: Template, side: int) -> list[int]:
 
 
 def _subset_geometry(st: Structure, base: dict[str, Tensor], stride: int
-                     ) -> tuple[tuple[int, int], dict[str, Tensor]]:
-    """The detector of pixels (stride m + o) in both axes, o = stride // 2: its shape and
-    geometry tensors. Its pixels are exactly those of the full detector (same directions);
-    their weights (solid angles) are a constant multiple, which the free scale absorbs."""
+                     ) -> tuple[Structure, dict[str, Tensor]]:
+    """The structure and geometry tensors of the pixels (stride m + o) in both axes,
+    o = stride // 2, exactly those of the full detector (same directions). A spherical
+    detector's subset is computed from the full detector (``Structure.subset``: its pixels'
+    directions depend on their own widths, BornAgain 25's); a flat detector's is a detector of
+    pixels stride times as large centred on them (the same directions; solid angles stride^2
+    as large, a constant the free scale absorbs)."""
     rows, cols = st.shape
     o = stride // 2
     shape = (len(range(o, rows, stride)), len(range(o, cols, stride)))
-    out = dict(base)
     if st.detector == "spherical":
-        for key, n, m in (("phi_edges", cols, shape[1]), ("alpha_edges", rows, shape[0])):
-            lo, hi = base[key][:, 0], base[key][:, 1]
-            d = (hi - lo) / n
-            lo2 = lo + (o + 0.5 - stride / 2) * d
-            out[key] = torch.stack([lo2, lo2 + m * stride * d], -1)
-    else:
-        out["pixel_mm"] = base["pixel_mm"] * stride
-        out["center_px"] = 0.5 - (o + 0.5 - base["center_px"]) / stride
-    return shape, out
+        return dataclasses.replace(st, shape=shape, subset=(rows, cols, stride)), base
+    out = dict(base)
+    out["pixel_mm"] = base["pixel_mm"] * stride
+    out["center_px"] = 0.5 - (o + 0.5 - base["center_px"]) / stride
+    return dataclasses.replace(st, shape=shape), out
 
 
 class Problem:
@@ -161,11 +159,10 @@ class Problem:
                  variance: np.ndarray | None = None) -> None:
         rows, cols = free.structure.shape
         o = f // 2
-        shape, base = free.structure.shape, free.base
+        st, base = free.structure, free.base
         if f > 1:
-            shape, base = _subset_geometry(free.structure, base, f)
-        self.st: Structure = dataclasses.replace(free.structure, shape=shape, roi=None,
-                                                 masks=())
+            st, base = _subset_geometry(st, base, f)
+        self.st: Structure = dataclasses.replace(st, roi=None, masks=())
         self.free = _cast(FreeTensors(self.st, base, free.params, free.fixed), dtype)
         r, c = np.arange(o, rows, f)[:, None], np.arange(o, cols, f)[None, :]
         pixels = (r * cols + c).reshape(-1)

@@ -5,9 +5,11 @@ Angles come from the simulator's own pixel directions (:mod:`deepgisas.physics.d
 alpha_f = asin(u_z), phi_f = atan2(u_y, u_x), with u the unit vector of k_f. For a flat
 detector, pixel (row i, column j) spans [j, j+1) x [i, i+1) in pixel coordinates, rows from
 the bottom, and the direct beam (coming down at alpha_i) hits ``beam_center_px`` = (column,
-row); the detector is perpendicular to the direct beam. For a spherical detector u is
-BornAgain 25's direction of the bin centre, u ~ (1, phi_c, alpha_c sqrt(1 + phi_c^2)): the bin
-coordinates are the tangents of the azimuth and of the elevation.
+row); the detector is perpendicular to the direct beam. A spherical detector's pixels are
+BornAgain 25's (:mod:`deepgisas.physics.detector`): column j spans the azimuths atan(t) between
+its edges t in the axis' coordinates, the row edges are the elevations atan(t / sqrt(1 + t_j^4))
+(t_j the column's centre), and a position (column, row) inside a pixel is linear in azimuth and
+elevation between the pixel's edges (BornAgain's pixel coordinates).
 
 q = k_f - k_i with k_i = k (cos ai, 0, -sin ai), k = 2 pi / lambda: q_y = k u_y,
 q_z = k (u_z + sin ai), in 1/nm. Functions here take radians and nm unless their names say deg.
@@ -87,6 +89,33 @@ def angles_to_direction(alpha_f: np.ndarray, phi_f: np.ndarray
     return ca * np.cos(phi_f), ca * np.sin(phi_f), np.sin(alpha_f)
 
 
+def _ru(p0: float, p1: float, n: int, j: np.ndarray) -> np.ndarray:
+    """sqrt(1 + t_j^4) of the columns j of a spherical detector (t_j the column's centre)."""
+    t = p0 + (j + 0.5) / n * (p1 - p0)
+    return np.sqrt(1.0 + t**4)
+
+
+def _edge_angle(lo: float, hi: float, n: int, k: np.ndarray, ru: np.ndarray | float,
+                frac: np.ndarray) -> np.ndarray:
+    """The angle at fraction ``frac`` of bin k of an axis from lo to hi in n bins, whose edges
+    are the angles atan(t / ru) of its coordinates t."""
+    t0, t1 = lo + k / n * (hi - lo), lo + (k + 1) / n * (hi - lo)
+    e0, e1 = np.arctan(t0 / ru), np.arctan(t1 / ru)
+    return e0 + frac * (e1 - e0)
+
+
+def _inverse_edges(angle: np.ndarray, tangent: np.ndarray, lo: float, hi: float, n: int,
+                   ru: np.ndarray | float) -> np.ndarray:
+    """The bin coordinate (bin k plus the fraction) of ``angle`` on the axis of
+    :func:`_edge_angle` (outside the axis: the first or last bin's line continued)."""
+    with np.errstate(invalid="ignore"):
+        k = np.clip(np.floor((tangent * ru - lo) / (hi - lo) * n), 0, n - 1)
+    k = np.nan_to_num(k)
+    e0 = _edge_angle(lo, hi, n, k, ru, np.zeros_like(angle))
+    e1 = _edge_angle(lo, hi, n, k, ru, np.ones_like(angle))
+    return k + (angle - e0) / (e1 - e0)
+
+
 def direction_to_pixel(ux: np.ndarray, uy: np.ndarray, uz: np.ndarray, geometry: Geometry,
                        alpha_i: float) -> tuple[np.ndarray, np.ndarray]:
     """(column, row) in pixel coordinates (pixel j's centre is j + 0.5, rows from the bottom)
@@ -94,11 +123,13 @@ def direction_to_pixel(ux: np.ndarray, uy: np.ndarray, uz: np.ndarray, geometry:
     ux, uy, uz = (np.asarray(a, dtype=np.float64) for a in (ux, uy, uz))
     if isinstance(geometry, Spherical):
         with np.errstate(divide="ignore", invalid="ignore"):
-            phi_c = np.where(ux > 0, uy / ux, np.nan)
-            al_c = np.where(ux > 0, uz / np.sqrt(ux * ux + uy * uy), np.nan)
+            az = np.where(ux > 0, np.arctan2(uy, ux), np.nan)
+            el = np.where(ux > 0, np.arctan2(uz, np.hypot(ux, uy)), np.nan)
         (p0, p1), (a0, a1) = np.radians(geometry.phi_deg), np.radians(geometry.alpha_deg)
         n_alpha, n_phi = geometry.shape
-        return (phi_c - p0) / (p1 - p0) * n_phi, (al_c - a0) / (a1 - a0) * n_alpha
+        col = _inverse_edges(az, np.tan(az), p0, p1, n_phi, 1.0)
+        j = np.clip(np.floor(np.nan_to_num(col)), 0, n_phi - 1)
+        return col, _inverse_edges(el, np.tan(el), a0, a1, n_alpha, _ru(p0, p1, n_phi, j))
     ca, sa = math.cos(alpha_i), math.sin(alpha_i)
     wx, wz = ca * ux - sa * uz, sa * ux + ca * uz  # into the detector frame (x = direct beam)
     d, p = geometry.distance_mm, geometry.pixel_size_mm
@@ -124,8 +155,11 @@ def pixel_to_angles(col: np.ndarray, row: np.ndarray, geometry: Geometry, alpha_
     if isinstance(geometry, Spherical):
         (p0, p1), (a0, a1) = np.radians(geometry.phi_deg), np.radians(geometry.alpha_deg)
         n_alpha, n_phi = geometry.shape
-        phi_c, al_c = p0 + col / n_phi * (p1 - p0), a0 + row / n_alpha * (a1 - a0)
-        ux, uy, uz = np.ones_like(phi_c), phi_c, al_c * np.sqrt(1.0 + phi_c * phi_c)
+        j = np.clip(np.floor(col), 0, n_phi - 1)
+        i = np.clip(np.floor(row), 0, n_alpha - 1)
+        az = _edge_angle(p0, p1, n_phi, j, 1.0, col - j)
+        el = _edge_angle(a0, a1, n_alpha, i, _ru(p0, p1, n_phi, j), row - i)
+        return el, az
     else:
         cx, cz = geometry.beam_center_px
         p, d = geometry.pixel_size_mm, geometry.distance_mm

@@ -19,10 +19,28 @@ from deepgisas.physics.shape import nodes_for, quadrature
 from deepgisas.physics.special import sphere_amplitude_ladder
 
 
+def lerp(v: Tensor, w: Tensor | None) -> Tensor:
+    """Values at the two ends of every row, [..., h, 2], linearly at the row's pixels with
+    weights ``w`` (0 at the first end, 1 at the second; broadcastable to [..., h, W]); ``v``
+    itself when ``w`` is None."""
+    if w is None:
+        return v
+    a = v[..., :1]
+    if a.is_complex():
+        return a + w * (v[..., 1:] - a)
+    return torch.addcmul(a, w, v[..., 1:] - a)
+
+
 def dwba(spec: Shape, incoming: tuple[Tensor, ...], outgoing: tuple[Parts, ...],
-          sizes: dict[str, Tensor], z0: Tensor, qx: Tensor, qy: Tensor) -> Tensor:
+         sizes: dict[str, Tensor], z0: Tensor, qx: Tensor, qy: Tensor,
+         w: Tensor | None = None) -> Tensor:
     """The four DWBA terms of every size member of shape ``spec`` with bottom ``z0`` [B, M] in
     the particles' slice, without the contrast factor: [B, M, H, W] complex (nm^3).
+
+    outgoing: the exit wave's (kz, T, R) as (Re, Im) pairs [B, h, W], or [B, h, 1] (one per
+    row), or [B, h, 2] at the two ends of every row with ``w`` [B, h, W] the pixels' weights
+    between them (:func:`deepgisas.physics.detector.row_exit_sines`): the factors that depend
+    on the exit wave alone are then computed at the ends and interpolated linearly (:func:`lerp`).
 
     For shapes with F = E(qz^2) exp(i qz c) the terms pair up: qz = -+(kzi + kzo) share
     E(Q+^2), qz = +-(kzi - kzo) share E(Q-^2), and every phase factor is a product of
@@ -30,16 +48,18 @@ def dwba(spec: Shape, incoming: tuple[Tensor, ...], outgoing: tuple[Parts, ...],
     """
     szs = {n: v[:, :, None, None] for n, v in sizes.items()}
     kzi, ti, ri = (x[:, None] for x in incoming)  # [B, 1, 1, 1]
-    parts = [(re[:, None], im[:, None]) for re, im in outgoing]  # [B, 1, h, W]
+    parts = [(re[:, None], im[:, None]) for re, im in outgoing]  # [B, 1, h, W | 1 | 2]
+    w4 = None if w is None else w[:, None]  # [B, 1, h, W]
     h = (spec.center(sizes) + z0)[:, :, None, None] if spec.center is not None else None
     if spec.sphere_arg is not None and h is not None:
         qp2 = (qx * qx + qy * qy)[:, None]
-        return _dwba_pairs(spec, (kzi, ti, ri), parts, sizes, h, qp2)
+        return _dwba_pairs(spec, (kzi, ti, ri), parts, sizes, h, qp2, w4)
     if spec.even is None and spec.section is not None:
-        return section_dwba(spec, (kzi, ti, ri), parts, sizes, z0, qx, qy)
+        return section_dwba(spec, (kzi, ti, ri), parts, sizes, z0, qx, qy, w=w4)
     kzo, to, ro = (torch.complex(re, im) for re, im in parts)
     qx4, qy4 = qx[:, None], qy[:, None]
     if spec.even is None or spec.center is None:
+        kzo, to, ro = (lerp(x, w4) for x in (kzo, to, ro))
         z4 = z0[:, :, None, None]
         terms = ((ti * to, -kzi - kzo), (ri * to, kzi - kzo), (ti * ro, -kzi + kzo),
                  (ri * ro, kzi + kzo))
@@ -49,19 +69,20 @@ def dwba(spec: Shape, incoming: tuple[Tensor, ...], outgoing: tuple[Parts, ...],
         return amp
     assert h is not None  # [B, M, 1, 1]
     qp2 = qx4 * qx4 + qy4 * qy4
-    kzo2, cross, kzi2 = kzo * kzo, 2.0 * kzi * kzo, kzi * kzi
+    kzp = lerp(kzo, w4)
+    kzo2, cross, kzi2 = kzp * kzp, 2.0 * kzi * kzp, kzi * kzi
     e_plus = spec.even(qx4, qy4, qp2, kzi2 + kzo2 + cross, szs)
     e_minus = spec.even(qx4, qy4, qp2, kzi2 + kzo2 - cross, szs)
     a_p, a_m = expi_pair(kzi * h)
     p_p, p_m = expi_pair(kzo * h)
     u1, u2 = ti * a_m, ri * a_p  # [B, M, 1, 1]
-    x, y = to * p_m, ro * p_p  # [B, M, H, W]
-    return e_plus * (u1 * x + u2 * y) + e_minus * (u2 * x + u1 * y)
+    x, y = to * p_m, ro * p_p  # [B, M, h, W | 1 | 2]
+    return e_plus * lerp(u1 * x + u2 * y, w4) + e_minus * lerp(u2 * x + u1 * y, w4)
 
 
 def section_dwba(spec: Shape, incoming: tuple[Tensor, ...], outgoing: list[Parts],
                  sizes: dict[str, Tensor], z0: Tensor, qx: Tensor, qy: Tensor,
-                 span: tuple[Tensor, Tensor] | None = None) -> Tensor:
+                 span: tuple[Tensor, Tensor] | None = None, w: Tensor | None = None) -> Tensor:
     """The DWBA terms of :func:`dwba` by the z-quadrature of the shape's cross-sections
     (``spec.section``): sum_n w_n (hi - lo) S_n U_n X_n with S_n the section's transform at
     height z_n = lo + t_n (hi - lo) above the bottom, zeta_n = z0 + z_n its height in the slice,
@@ -69,8 +90,9 @@ def section_dwba(spec: Shape, incoming: tuple[Tensor, ...], outgoing: list[Parts
     terms' phases factorise into an incoming and an outgoing part). ``span`` = (lo, hi) [B, M]
     limits the integral to a part of the particle (one layer's, when it crosses interfaces);
     None is the whole particle, (0, height).
-    incoming [B, 1, 1, 1] complex, outgoing (Re, Im) pairs [B, 1, h, W], sizes and z0 [B, M],
-    qx, qy [B, h, W]. Returns [B, M, h, W] complex."""
+    incoming [B, 1, 1, 1] complex, outgoing (Re, Im) pairs [B, 1, h, W] (or [B, 1, h, 1], or
+    [B, 1, h, 2] at the rows' ends with weights ``w`` [B, 1, h, W]: :func:`dwba`), sizes and z0
+    [B, M], qx, qy [B, h, W]. Returns [B, M, h, W] complex."""
     assert spec.section is not None
     kzi, ti, ri = incoming
     kzo, to, ro = (torch.complex(re, im) for re, im in outgoing)
@@ -85,16 +107,24 @@ def section_dwba(spec: Shape, incoming: tuple[Tensor, ...], outgoing: list[Parts
     lengths = [sizes[n] for n in spec.lengths]
     reach = float((kzi.abs().amax() + kzo.abs().amax()) * height.amax())
     lateral = float(torch.sqrt(qx * qx + qy * qy).amax() * torch.stack(lengths).amax())
-    t, w = quadrature(qx, nodes_for(max(reach, lateral)))
-    amp = torch.zeros((), dtype=kzo.dtype, device=kzo.device)
-    for tn, wn in zip(t, w, strict=True):
+    t, weights = quadrature(qx, nodes_for(max(reach, lateral)))
+    # sums over the nodes of lateral x wave, in real arithmetic (the sections' transforms are
+    # real): (Re, Im), and with ``w`` also those of the second end's wave minus the first's
+    sums: list[Tensor] = []
+    for tn, wn in zip(t, weights, strict=True):
         z = lo + height * tn
         zeta = bottom + z
         a_p, a_m = expi_pair(kzi * zeta)  # [B, M, 1, 1]
-        b_p, b_m = expi_pair(kzo * zeta)  # [B, M, h, W]
-        lateral = (wn * height) * spec.section(qx4, qy4, szs, z)
-        amp = amp + lateral * (ti * a_m + ri * a_p) * (to * b_m + ro * b_p)
-    return amp
+        b_p, b_m = expi_pair(kzo * zeta)  # [B, M, h, W | 1 | 2]
+        lateral = (wn * height) * spec.section(qx4, qy4, szs, z)  # [B, M, h, W] real
+        wave = (ti * a_m + ri * a_p) * (to * b_m + ro * b_p)
+        waves = [wave] if w is None else [wave[..., :1], wave[..., 1:] - wave[..., :1]]
+        parts = [x for v in waves for x in (v.real, v.imag)]
+        sums = [torch.addcmul(acc, lateral, v) for acc, v in zip(sums, parts, strict=True)] \
+            if sums else [lateral * v for v in parts]
+    if w is not None:
+        sums = [torch.addcmul(sums[0], w, sums[2]), torch.addcmul(sums[1], w, sums[3])]
+    return torch.complex(sums[0], sums[1])
 
 
 def _cmul(ar: Tensor, ai: Tensor, br: Tensor, bi: Tensor) -> tuple[Tensor, Tensor]:
@@ -103,10 +133,12 @@ def _cmul(ar: Tensor, ai: Tensor, br: Tensor, bi: Tensor) -> tuple[Tensor, Tenso
 
 
 def _dwba_pairs(spec: Shape, incoming: tuple[Tensor, ...], outgoing: list[Parts],
-                sizes: dict[str, Tensor], h: Tensor, qp2: Tensor) -> Tensor:
+                sizes: dict[str, Tensor], h: Tensor, qp2: Tensor,
+                w: Tensor | None = None) -> Tensor:
     """The paired DWBA terms of :func:`dwba` for a sphere-like shape (``spec.sphere_arg``),
     with every pixel-sized tensor real (complex128 kernels are unvectorised on CPU). incoming
-    [B, 1, 1, 1] complex, outgoing (Re, Im) pairs [B, 1, h, W], sizes [B, M], h [B, M, 1, 1].
+    [B, 1, 1, 1] complex, outgoing (Re, Im) pairs [B, 1, h, W] (or [B, 1, h, 1], or
+    [B, 1, h, 2] with weights ``w`` [B, 1, h, W]: :func:`dwba`), sizes [B, M], h [B, M, 1, 1].
     Returns [B, M, h, W] complex.
 
     The size members (:func:`_members`) are copies of the first scaled by factors linear in the
@@ -128,8 +160,14 @@ def _dwba_pairs(spec: Shape, incoming: tuple[Tensor, ...], outgoing: list[Parts]
         assert spec.sphere_arg is not None
         return sphere_amplitude_ladder(*spec.sphere_arg(qp2, *q2, first), t, vol)
 
-    ep_re, ep_im = even(square(ir + kr, ii + ki))  # E(Q+^2)
-    em_re, em_im = even(square(ir - kr, ii - ki))  # E(Q-^2)
+    # E(Q+-^2), Q+- = kzi +- kzo; with ``w`` Q^2 is interpolated between the rows' ends (its
+    # error w (1 - w) (kzo_b - kzo_a)^2 is below rounding)
+    def q2(sign: float) -> tuple[Tensor, Tensor]:
+        re, im = square(ir + sign * kr, ii + sign * ki)
+        return lerp(re, w), lerp(im, w)
+
+    ep_re, ep_im = even(q2(1.0))  # E(Q+^2)
+    em_re, em_im = even(q2(-1.0))  # E(Q-^2)
     # X = T_out exp(-i kzo h), Y = R_out exp(+i kzo h)
     c, s, e = expi_ladder(kr, ki, h)
     ei = torch.reciprocal(e)
@@ -144,6 +182,7 @@ def _dwba_pairs(spec: Shape, incoming: tuple[Tensor, ...], outgoing: list[Parts]
     vp, vm = 0.5 * (u1 + u2), 0.5 * (u1 - u2)
     sp_re, sp_im = _cmul(vp.real, vp.imag, x_re + y_re, x_im + y_im)
     sm_re, sm_im = _cmul(vm.real, vm.imag, x_re - y_re, x_im - y_im)
+    sp_re, sp_im, sm_re, sm_im = (lerp(v, w) for v in (sp_re, sp_im, sm_re, sm_im))
     plus_re, plus_im = _cmul(ep_re + em_re, ep_im + em_im, sp_re, sp_im)
     minus_re, minus_im = _cmul(ep_re - em_re, ep_im - em_im, sm_re, sm_im)
     return torch.complex(plus_re + minus_re, plus_im + minus_im)

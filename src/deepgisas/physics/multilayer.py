@@ -11,6 +11,10 @@ n_0^2 cos^2 alpha). From the substrate (T = 1, R = 0) upwards:
 then T_0 = 1, T_j = prod_{i<j} S_i, R_j = r_j T_j. T_j, R_j are the amplitudes at the top of
 layer j (for the ambient: at z = 0): psi_j(z) = T_j e^{-i kz_j z'} + R_j e^{+i kz_j z'}.
 s is the rms roughness of the top interface of layer i+1.
+
+The exit (time-reversed outgoing) wave of a direction above the horizon is that solution at
+alpha_f; below the horizon BornAgain 25 takes the wave that comes up from the substrate
+(:func:`upward_amplitude_lists`); :func:`exit_amplitude_lists` picks per direction.
 """
 
 from __future__ import annotations
@@ -26,21 +30,24 @@ def _per_batch(x: Tensor, extra: int) -> Tensor:
     return x.reshape(x.shape[0], *([1] * extra))
 
 
-def kz_list(chi: Tensor, k: Tensor, sin2_alpha: Tensor) -> list[Tensor]:
+def kz_list(chi: Tensor, k: Tensor, sin2_alpha: Tensor,
+            chi_ref: Tensor | None = None) -> list[Tensor]:
     """kz in every layer, one tensor per layer.
 
-    kz_j = k sqrt(n_j^2 - n_0^2 + n_0^2 sin^2 alpha) (= k sqrt(n_j^2 - n_0^2 cos^2 alpha), written
-    without the cancellation in 1 - cos^2 alpha), with n_j^2 - n_0^2 = chi_j - chi_0.
+    kz_j = k sqrt(n_j^2 - n_r^2 + n_r^2 sin^2 alpha) (= k sqrt(n_j^2 - n_r^2 cos^2 alpha), written
+    without the cancellation in 1 - cos^2 alpha), with n_j^2 - n_r^2 = chi_j - chi_ref: alpha is
+    the grazing angle in the reference medium r, the ambient by default (chi_ref = Re chi_0).
 
     Args:
         chi: [B, L] complex n_j^2 - 1 (kept small, so float32 keeps delta's digits);
             k: [B] wave number (1/nm);
-        sin2_alpha: [B, *S] squared sine of the grazing angle in the ambient.
+        sin2_alpha: [B, *S] squared sine of the grazing angle in the reference medium;
+        chi_ref: [B] real n_r^2 - 1 of the reference medium (None: Re chi_0).
     Returns:
         L tensors [B, *S] complex (principal root, Im >= 0).
     """
     extra = sin2_alpha.dim() - 1
-    chi0 = chi[:, 0].real
+    chi0 = chi[:, 0].real if chi_ref is None else chi_ref
     kb = _per_batch(k, extra)
     base = _per_batch(1.0 + chi0, extra) * sin2_alpha
     return [kb * csqrt(_per_batch(chi[:, j] - chi0, extra) + base) for j in range(chi.shape[1])]
@@ -109,6 +116,69 @@ def amplitudes(kz: Tensor, thickness: Tensor, sigma: Tensor) -> tuple[Tensor, Te
     return torch.stack(ts, -1), torch.stack(rs, -1)
 
 
+def upward_amplitude_lists(chi: Tensor, k: Tensor, sin2_alpha: Tensor, thickness: Tensor,
+                           sigma: Tensor) -> tuple[list[Tensor], list[Tensor], list[Tensor]]:
+    """kz, T, R in every layer for a wave coming up from the substrate (BornAgain 25's
+    time-reversed exit wave of a direction below the horizon, whose detector it places below the
+    sample): of unit amplitude going up at the top of the substrate, with grazing angle alpha
+    in the substrate (reference index Re n_sub), and in the ambient only going up.
+
+    It is :func:`amplitude_lists` of the stack turned upside down (the substrate as the
+    ambient), written back in this module's convention psi_j = T_j e^{-i kz_j z'} + R_j
+    e^{i kz_j z'} with z' from layer j's top: a turned layer's (T, R) at its bottom become
+    (R e^{-i kz d}, T e^{i kz d}) at its top. So T_0 = 0 (nothing comes down from the ambient)
+    and R_{L-1} = 1.
+
+    Args:
+        chi: [B, L] complex n^2 - 1; k: [B] (1/nm); sin2_alpha: [B, *S]; thickness: [B, L] (nm,
+        first and last ignored); sigma: [B, L] rms roughness of each layer's top interface.
+    Returns:
+        (kz, T, R), each a list of L tensors [B, *S] complex.
+    """
+    n_layers = chi.shape[1]
+    extra = sin2_alpha.dim() - 1
+    sub = chi[:, -1]
+    # n_ref^2 - 1 with n_ref = Re n_sub: Re chi + (Im n)^2, Im n = Im chi / (2 Re n)
+    chi_ref = sub.real + sub.imag * sub.imag / (4.0 * (1.0 + sub.real))
+    kz = kz_list(chi.flip(-1), k, sin2_alpha, chi_ref)
+    sigma_up = torch.cat([torch.zeros_like(sigma[:, :1]), sigma[:, 1:].flip(-1)], -1)
+    t_up, r_up = amplitude_lists(kz, thickness.flip(-1), sigma_up)
+    kzs, ts, rs = [], [], []
+    for j in range(n_layers):
+        i = n_layers - 1 - j
+        if 0 < j < n_layers - 1:
+            phase = expi(kz[i] * _per_batch(thickness[:, j], extra))
+            ts.append(cdiv(r_up[i], phase))
+            rs.append(t_up[i] * phase)
+        else:
+            ts.append(r_up[i])
+            rs.append(t_up[i])
+        kzs.append(kz[i])
+    return kzs, ts, rs
+
+
+def exit_amplitude_lists(chi: Tensor, k: Tensor, sin_alpha: Tensor, thickness: Tensor,
+                         sigma: Tensor) -> tuple[list[Tensor], list[Tensor], list[Tensor]]:
+    """kz, T, R in every layer of the time-reversed exit waves of directions with exit-angle
+    sines ``sin_alpha`` [B, *S]: from the ambient (:func:`amplitude_lists`) where sin_alpha >= 0
+    and from the substrate (:func:`upward_amplitude_lists`) below the horizon, as BornAgain 25
+    does. The second solution is computed only when some direction is below the horizon.
+
+    Returns:
+        (kz, T, R), each a list of L tensors [B, *S] complex.
+    """
+    s2 = sin_alpha * sin_alpha
+    kz = kz_list(chi, k, s2)
+    ts, rs = amplitude_lists(kz, thickness, sigma)
+    below = sin_alpha < 0
+    if not bool(below.any()):
+        return kz, ts, rs
+    up = upward_amplitude_lists(chi, k, s2, thickness, sigma)
+    kz, ts, rs = ([torch.where(below, u, d) for u, d in zip(ups, downs, strict=True)]
+                  for ups, downs in zip(up, (kz, ts, rs), strict=True))
+    return kz, ts, rs
+
+
 ROW_NODES = (-1.0, -0.5, 0.0, 0.5, 1.0)
 ROW_CHECK = 1e-4  # the quadratic through t = -1, 0, 1 must reproduce t = +-1/2 this well
 ROW_CHECK_FLOAT32 = 1e-3  # float32 rounding noise of the nodes is ~1e-6
@@ -124,14 +194,16 @@ Parts = tuple[Tensor, Tensor]  # (real, imaginary) of a complex quantity
 
 def amplitude_parts_in_layer(chi: Tensor, k: Tensor, thickness: Tensor, sigma: Tensor, j: int,
                              sin_alpha: Tensor) -> tuple[Parts, Parts, Parts]:
-    """(Re, Im) of kz, T, R of layer ``j`` at grazing angles with sines ``sin_alpha``.
+    """(Re, Im) of kz, T, R of layer ``j`` of the exit waves (:func:`exit_amplitude_lists`: from
+    the substrate below the horizon) at exit angles with sines ``sin_alpha``.
 
     Within a detector row sin(alpha) varies very little (for BornAgain's spherical pixels not
     at all; for a flat detector by a relative ~phi^2/2). So kz, T, R are evaluated exactly at
     five values per row spanning its range, t = -1, -1/2, 0, 1/2, 1, and interpolated by the
     quartic through them. The rows must be smooth on that scale: the quadratic through t = -1, 0, 1
     has to reproduce t = +-1/2 to ``ROW_CHECK`` (float32: ``ROW_CHECK_FLOAT32``) of the row's
-    largest kz, and of its largest |T| + |R| for T and R; else every pixel is evaluated exactly.
+    largest kz, and of its largest |T| + |R| for T and R; else every pixel is evaluated exactly,
+    as are rows that cross the horizon (the wave jumps from the ambient's to the substrate's).
     So are blocks of up to ``EXACT_PIXELS`` pixels (B x h x W: the fit's pixel subsets, single
     patterns), where that is as fast or faster (film detector, float32 and float64).
     The quartic's error is smaller by about that factor to the power 2/3 (~1e-7); measured on
@@ -145,15 +217,14 @@ def amplitude_parts_in_layer(chi: Tensor, k: Tensor, thickness: Tensor, sigma: T
         kernels are slow on CPU).
     """
     def exact(s: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        kz = kz_list(chi, k, s * s)
-        ts, rs = amplitude_lists(kz, thickness, sigma)
+        kz, ts, rs = exit_amplitude_lists(chi, k, s, thickness, sigma)
         return kz[j], ts[j], rs[j]
 
-    if sin_alpha.numel() <= EXACT_PIXELS:
-        kz, tt, rr = exact(sin_alpha)
-        return (kz.real, kz.imag), (tt.real, tt.imag), (rr.real, rr.imag)
     lo = sin_alpha.amin(-1, keepdim=True)
     hi = sin_alpha.amax(-1, keepdim=True)
+    if sin_alpha.numel() <= EXACT_PIXELS or bool(((lo < 0) & (hi >= 0)).any()):
+        kz, tt, rr = exact(sin_alpha)
+        return (kz.real, kz.imag), (tt.real, tt.imag), (rr.real, rr.imag)
     mid, half = 0.5 * (lo + hi), 0.5 * (hi - lo)  # [B, h, 1]
     dt, dev = sin_alpha.dtype, sin_alpha.device
     nodes = torch.tensor(ROW_NODES, dtype=dt, device=dev)

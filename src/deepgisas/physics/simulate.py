@@ -24,11 +24,23 @@ from torch import Tensor
 
 from deepgisas.physics.cmath import abs2
 from deepgisas.physics.crossing import Part, crossing_stack, empty_as
-from deepgisas.physics.detector import PixelGrid, apply_masks, rectangular_grid, spherical_grid
-from deepgisas.physics.dwba import dwba, section_dwba
+from deepgisas.physics.detector import (
+    PixelGrid,
+    apply_masks,
+    rectangular_grid,
+    row_exit_sines,
+    spherical_grid,
+)
+from deepgisas.physics.dwba import dwba, lerp, section_dwba
 from deepgisas.physics.formfactors import SHAPES, Shape
 from deepgisas.physics.instrument import detector_resolution, spread_members
-from deepgisas.physics.multilayer import Parts, amplitude_lists, amplitude_parts_in_layer, kz_list
+from deepgisas.physics.multilayer import (
+    Parts,
+    amplitude_lists,
+    amplitude_parts_in_layer,
+    exit_amplitude_lists,
+    kz_list,
+)
 from deepgisas.physics.structures import STRUCTURES, Amplitudes
 
 
@@ -59,6 +71,8 @@ class Structure:
     phi_i: bool = False  # an azimuthal incidence angle (tensor "phi_i")
     beam_spread: tuple[tuple[str, int, float], ...] = ()  # (name, samples, width) each
     resolution: bool = False  # a Gaussian detector resolution (tensor "resolution_sigma")
+    subset: tuple[int, int, int] | None = None  # (rows, cols, f) of a spherical detector of
+    # which the grid is every f-th pixel (offset f // 2) of every f-th row
 
     @property
     def n_beam(self) -> int:
@@ -69,7 +83,11 @@ class Structure:
 def pixel_grid(st: Structure, p: dict[str, Tensor]) -> PixelGrid:
     rows, cols = st.shape
     if st.detector == "spherical":
-        return spherical_grid(p["phi_edges"], p["alpha_edges"], rows, cols)
+        n_rows, n_cols, f = st.subset or (rows, cols, 1)
+        g = spherical_grid(p["phi_edges"], p["alpha_edges"], n_rows, n_cols)
+        o = f // 2
+        return g if f == 1 else PixelGrid(*(t[:, o::f, o::f] for t in (g.ux, g.uy, g.uz,
+                                                                       g.weight)))
     return rectangular_grid(rows, cols, p["pixel_mm"], p["distance_mm"], p["center_px"],
                             p.get("alpha_i_nominal", p["alpha_i"]), p.get("phi_i_nominal",
                                                                         p.get("phi_i")))
@@ -78,10 +96,10 @@ def pixel_grid(st: Structure, p: dict[str, Tensor]) -> PixelGrid:
 def pixel_steps(st: Structure, p: dict[str, Tensor]) -> Tensor:
     """[B, 2] bin steps (along the columns, along the rows): rad on a spherical detector, mm
     on a flat one."""
-    rows, cols = st.shape
     if st.detector == "spherical":
-        return torch.stack([(p["phi_edges"][:, 1] - p["phi_edges"][:, 0]) / cols,
-                            (p["alpha_edges"][:, 1] - p["alpha_edges"][:, 0]) / rows], -1)
+        rows, cols, f = st.subset or (*st.shape, 1)
+        return torch.stack([(p["phi_edges"][:, 1] - p["phi_edges"][:, 0]) * (f / cols),
+                            (p["alpha_edges"][:, 1] - p["alpha_edges"][:, 0]) * (f / rows)], -1)
     return p["pixel_mm"][:, None].expand(-1, 2)
 
 
@@ -181,18 +199,6 @@ def _sliced_stack(st: Structure, p: dict[str, Tensor], height: Tensor, fraction:
     return stack, j + (1 if keep_above else 0)
 
 
-@dataclass(frozen=True)
-class Waves:
-    """kz, T, R per slice (lists of S tensors): incoming [B, 1, 1], outgoing [B, h, W]."""
-
-    kz_in: list[Tensor]
-    t_in: list[Tensor]
-    r_in: list[Tensor]
-    kz_out: list[Tensor]
-    t_out: list[Tensor]
-    r_out: list[Tensor]
-
-
 @dataclass
 class _Batch:
     """Everything per experiment (no pixel axis) that the pixel blocks share."""
@@ -257,8 +263,8 @@ def mirror_symmetric(st: Structure, p: dict[str, Tensor]) -> bool:
     isotropic interference (dilute or radial paracrystal). Every shape is even in q_y,
     roughness depends on |q_par| only, and the other pixel quantities on phi_f^2 (the
     detector's u_y is odd in phi_c, u_x and u_z even); the hexagonal lattice's domains break
-    the symmetry (``StructureType.isotropic``)."""
-    if st.detector != "spherical" or not STRUCTURES[st.interference].isotropic:
+    the symmetry (``StructureType.isotropic``). A subset of the pixels (``st.subset``) is not."""
+    if st.detector != "spherical" or st.subset or not STRUCTURES[st.interference].isotropic:
         return False
     if st.phi_i and bool((p["phi_i"] != 0).any()):
         return False
@@ -315,18 +321,21 @@ def simulate_all_columns(st: Structure, p: dict[str, Tensor]) -> Tensor:
     members = 1 if pre.wts is None else pre.wts.shape[-1]
     step = max(1, BLOCK_BYTES // (pre.k.element_size() * bsz * cols * members))
     full = (bsz, rows, cols)
-    ux, uy, weight = (t.expand(full) for t in (grid.ux, grid.uy, grid.weight))
-    uz = grid.uz.expand(bsz, rows, grid.uz.shape[-1])  # [B, rows, 1] when constant along rows
+    ux, uy, uz, weight = (t.expand(full) for t in (grid.ux, grid.uy, grid.uz, grid.weight))
+    sines, lin = row_exit_sines(uz)
     blocks = [_block(st, p, pre, ux[:, r:r + step], uy[:, r:r + step], uz[:, r:r + step],
-                     weight[:, r:r + step]) for r in range(0, rows, step)]
+                     weight[:, r:r + step], sines[:, r:r + step],
+                     None if lin is None else lin[:, r:r + step])
+              for r in range(0, rows, step)]
     return torch.cat(blocks, 1)
 
 
 def _block(st: Structure, p: dict[str, Tensor], pre: _Batch, ux: Tensor, uy: Tensor, uz: Tensor,
-           weight: Tensor) -> Tensor:
-    """Intensity of a block of pixels with directions ux, uy, uz and weights, [B, h, W] each
-    (uz [B, h, 1] on a spherical detector, whose rows have one exit angle: the exit wave and its
-    phases are then computed once per row)."""
+           weight: Tensor, sines: Tensor, lin: Tensor | None) -> Tensor:
+    """Intensity of a block of pixels with directions ux, uy, uz and weights, [B, h, W] each;
+    the exit waves are computed at the sines ``sines`` and interpolated with ``lin``
+    (:func:`deepgisas.physics.detector.row_exit_sines`: on a spherical detector at the rows'
+    ends, the exit waves and their phases then computed per row)."""
     k, ai = pre.k, p["alpha_i"]
     kk = k[:, None, None]
     # q_x = k (cos ai - u_x) = k ((1 - u_x) - 2 sin^2(ai / 2)), with 1 - u_x = (u_y^2 + u_z^2) /
@@ -343,21 +352,21 @@ def _block(st: Structure, p: dict[str, Tensor], pre: _Batch, ux: Tensor, uy: Ten
     norm = (p["intensity"] / torch.sin(ai))[:, None, None] * weight
     total = torch.zeros_like(qx)
     if st.rough:
-        kz_out = kz_list(pre.stack["chi"], k, uz * uz)
-        t_out, r_out = amplitude_lists(kz_out, pre.stack["thickness"], pre.srms)
-        waves = Waves(*pre.incoming, kz_out, t_out, r_out)
+        kz_out, t_out, r_out = exit_amplitude_lists(pre.stack["chi"], k, sines,
+                                                    pre.stack["thickness"], pre.srms)
     if st.particle_layer is not None:
         def waves_in(js: int) -> tuple[tuple[Tensor, ...], tuple[Parts, ...]]:
             incoming = tuple(x[js] for x in pre.incoming)  # [B, 1, 1]
             if st.rough:
                 return incoming, tuple((x[js].real, x[js].imag) for x in (kz_out, t_out, r_out))
             return incoming, amplitude_parts_in_layer(pre.stack["chi"], k,
-                                                      pre.stack["thickness"], pre.srms, js, uz)
+                                                      pre.stack["thickness"], pre.srms, js,
+                                                      sines)
 
         if pre.parts is None:
-            total = total + _particle_scattering(st, p, pre, *waves_in(pre.js), qx, qy)
+            total = total + _particle_scattering(st, p, pre, *waves_in(pre.js), qx, qy, lin)
         else:
-            total = total + _crossing_scattering(st, p, pre, waves_in, qx, qy)
+            total = total + _crossing_scattering(st, p, pre, waves_in, qx, qy, lin)
     if st.rough:
         from deepgisas.physics.roughness import diffuse_roughness
 
@@ -367,12 +376,12 @@ def _block(st: Structure, p: dict[str, Tensor], pre: _Batch, ux: Tensor, uy: Ten
             return torch.stack(torch.broadcast_tensors(*xs), -1)
 
         def out(xs: list[Tensor]) -> Tensor:
-            return torch.stack([x.expand(shape) for x in xs], -1)
+            return torch.stack([lerp(x, lin).expand(shape) for x in xs], -1)
 
         total = total + diffuse_roughness(
             stack["chi"], stack["thickness"], stack["sigma"], stack["hurst"],
-            stack["corr_length"], k, st_(waves.kz_in), st_(waves.t_in), st_(waves.r_in),
-            out(waves.kz_out), out(waves.t_out), out(waves.r_out), qx, qy)
+            stack["corr_length"], k, st_(pre.incoming[0]), st_(pre.incoming[1]),
+            st_(pre.incoming[2]), out(kz_out), out(t_out), out(r_out), qx, qy)
     return norm * total
 
 
@@ -384,7 +393,7 @@ def _bottoms(st: Structure, sizes: dict[str, Tensor], h_slice: Tensor) -> Tensor
 
 def _crossing_scattering(st: Structure, p: dict[str, Tensor], pre: _Batch,
                          waves_in: Callable[[int], tuple[tuple[Tensor, ...], tuple[Parts, ...]]],
-                         qx: Tensor, qy: Tensor) -> Tensor:
+                         qx: Tensor, qy: Tensor, lin: Tensor | None) -> Tensor:
     """:func:`_particle_scattering` of particles that cross interfaces: the sum over their
     parts of each part's DWBA amplitude (its slice's waves, its z-range) times its contrast
     against its layer's material."""
@@ -399,23 +408,24 @@ def _crossing_scattering(st: Structure, p: dict[str, Tensor], pre: _Batch,
         out = [(re[:, None], im[:, None]) for re, im in outgoing]
         contrast = factor * (p["chi_particle"] - p["chi"][:, part.layer])
         amp = amp + contrast[:, None, None, None] * section_dwba(
-            spec, (kzi, ti, ri), out, sizes, part.z0, qx, qy, span=(part.lo, part.hi))
+            spec, (kzi, ti, ri), out, sizes, part.z0, qx, qy, span=(part.lo, part.hi),
+            w=None if lin is None else lin[:, None])
     a = Amplitudes(qx, qy, amp, wts, spec.radial(sizes))
     return rho[:, None, None] * STRUCTURES[st.interference].intensity(p, pre.prepared, a)
 
 
 def _particle_scattering(st: Structure, p: dict[str, Tensor], pre: _Batch,
                          incoming: tuple[Tensor, ...], outgoing: tuple[Parts, ...], qx: Tensor,
-                         qy: Tensor) -> Tensor:
+                         qy: Tensor, lin: Tensor | None) -> Tensor:
     """rho x the interference strategy over the particles' DWBA amplitudes, [B, h, W].
 
     incoming, outgoing: (kz, T, R) in the particles' slice, [B, 1, 1] complex and (Re, Im)
-    pairs [B, h, W]."""
+    pairs [B, h, W] (or per row, or at the rows' ends with weights ``lin``: :func:`dwba`)."""
     sizes, wts, rho, k = pre.sizes, pre.wts, pre.rho, pre.k
     assert sizes is not None and wts is not None and pre.h_slice is not None and rho is not None
     spec = SHAPES[st.shape_kind]
     z0 = _bottoms(st, sizes, pre.h_slice)
-    amp = dwba(spec, incoming, outgoing, sizes, z0, qx, qy)  # F_DWBA / contrast
+    amp = dwba(spec, incoming, outgoing, sizes, z0, qx, qy, lin)  # F_DWBA / contrast
     factor = k * k / (4.0 * math.pi)
     contrast = factor * (p["chi_particle"] - p["chi"][:, st.particle_layer])
     if pre.core is None:
@@ -423,7 +433,7 @@ def _particle_scattering(st: Structure, p: dict[str, Tensor], pre: _Batch,
     else:  # shell contrast times the shell, plus core-minus-shell contrast times the core
         assert st.core_kind is not None
         core, lift = pre.core
-        inner = dwba(SHAPES[st.core_kind], incoming, outgoing, core, z0 + lift, qx, qy)
+        inner = dwba(SHAPES[st.core_kind], incoming, outgoing, core, z0 + lift, qx, qy, lin)
         step = factor * (p["chi_core"] - p["chi_particle"])
         amp = contrast[:, None, None, None] * amp + step[:, None, None, None] * inner
         scale = rho[:, None, None]
