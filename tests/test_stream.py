@@ -61,12 +61,16 @@ def read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
 
 
 def check_against_predict(folder: Path, rows: list[dict[str, str]]) -> None:
+    """The stream's answers are predict's. The network runs in float32, whose rounding
+    depends on the batch a frame is in: the bundled film model's answer for one of these
+    frames (D = 0.74 nm, far beyond its prior) moves by 1.5e-5 relative between a batch of
+    one and one of 24 in predict itself, hence 1e-4."""
     names = [r["frame"] for r in rows]
     ref = predict_files("film", [folder / n for n in names])["results"]
     for row, res in zip(rows, ref, strict=True):
         for k, v in res["parameters"].items():
-            assert float(row[k]) == pytest.approx(v, rel=1e-5, abs=1e-6)
-            assert float(row[f"std:{k}"]) == pytest.approx(res["std"][k], rel=1e-5, abs=1e-6)
+            assert float(row[k]) == pytest.approx(v, rel=1e-4, abs=1e-6)
+            assert float(row[f"std:{k}"]) == pytest.approx(res["std"][k], rel=1e-4, abs=1e-6)
 
 
 def test_frames_arriving_half_written_and_corrupt(tmp_path: Path,
