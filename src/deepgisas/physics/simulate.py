@@ -81,13 +81,18 @@ class Structure:
 
 
 def pixel_grid(st: Structure, p: dict[str, Tensor]) -> PixelGrid:
+    """The pixels' directions and weights. A spherical detector's are computed in float64
+    whatever the batch's dtype (a few operations per pixel): in float32 its solid angles, as
+    differences of sines, and its row ends lose up to 1e-4 of a pixel's value."""
     rows, cols = st.shape
     if st.detector == "spherical":
         n_rows, n_cols, f = st.subset or (rows, cols, 1)
-        g = spherical_grid(p["phi_edges"], p["alpha_edges"], n_rows, n_cols)
+        dtype = p["phi_edges"].dtype
+        wide = (torch.float64 if dtype == torch.float32 and p["phi_edges"].device.type != "mps"
+                else dtype)
+        g = spherical_grid(p["phi_edges"].to(wide), p["alpha_edges"].to(wide), n_rows, n_cols)
         o = f // 2
-        return g if f == 1 else PixelGrid(*(t[:, o::f, o::f] for t in (g.ux, g.uy, g.uz,
-                                                                       g.weight)))
+        return PixelGrid(*(t[:, o::f, o::f].to(dtype) for t in (g.ux, g.uy, g.uz, g.weight)))
     return rectangular_grid(rows, cols, p["pixel_mm"], p["distance_mm"], p["center_px"],
                             p.get("alpha_i_nominal", p["alpha_i"]), p.get("phi_i_nominal",
                                                                         p.get("phi_i")))
