@@ -170,5 +170,6 @@ def test_film_in_float32_stays_near_float64() -> None:
     exps = instantiate(t, draw_parameters(t, 16, seed=0))
     wide = simulate_batch(exps, dtype=torch.float64)
     narrow = simulate_batch(exps, dtype=torch.float32)
-    worst = max(float(np.linalg.norm(a - b) / np.linalg.norm(a)) for a, b in zip(wide, narrow))
+    worst = max(float(np.linalg.norm(a - b) / np.linalg.norm(a))
+                for a, b in zip(wide, narrow, strict=True))
     assert worst <= 6e-5
