@@ -106,6 +106,19 @@ def test_resimulate_file_and_nuisance_override(film_model: Path, tmp_path: Path)
     assert 0 <= n["results"][0]["misfit"] < 3
 
 
+def test_resimulation_beyond_the_priors_is_at_their_bounds(film_model: Path) -> None:
+    """A prediction beyond the priors (here a radius below its bound, which would be
+    negative) is re-simulated at the bounds."""
+    from deepgisas.analysis.common import Model, midpoints
+    from deepgisas.analysis.resimulate import pattern_for
+
+    m = Model.load(film_model)
+    nuisance = {p: v for p, v in midpoints(m.template, None).items()
+                if p not in m.labels.numeric}
+    beyond = pattern_for(m, np.array([1.5, -2.0]), nuisance)
+    assert np.array_equal(beyond, pattern_for(m, np.array([1.0, 0.0]), nuisance))
+
+
 def test_log_misfit_is_zero_for_the_same_pattern_at_any_scale() -> None:
     from deepgisas.analysis import log_misfit
 

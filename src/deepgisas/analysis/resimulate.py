@@ -45,7 +45,11 @@ def log_misfit(data: np.ndarray, sim: np.ndarray) -> tuple[float, np.ndarray]:
 
 
 def pattern_for(model: Model, values: np.ndarray, nuisance: dict[str, Any]) -> np.ndarray:
-    """The simulated pattern [H, W] of one label vector with the given nuisance values."""
+    """The simulated pattern [H, W] of one label vector with the given nuisance values. A
+    parameter model's values beyond its priors (unit box [0, 1]) are simulated at the prior's
+    bound: beyond it a value may not be physical (a negative radius)."""
+    if model.kind != "distribution":
+        values = np.clip(values, 0.0, 1.0)
     return simulate(model.template.at({**nuisance, **label_values(model, values)}))
 
 
