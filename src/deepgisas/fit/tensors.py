@@ -146,12 +146,26 @@ def free_tensors(template: Template, fixed: dict[str, float] | None = None,
         params.append(FreeParameter(path, labels.short[path], prior, key, column, factor))
     experiment = instantiate(template, draws)[0]
     structure, base = compile_batch([experiment], dtype=dtype)
-    if structure.particle_layer is not None:
+    if structure.particle_layer is not None and _may_move(template):
         structure = spanning_structure([experiment, *_spread(template, draws, params)])
     missing = [q.path for q in params if q.key not in base]
     if missing:
         raise UserError("this free parameter does not enter the simulation", missing[0])
     return FreeTensors(structure, base, tuple(params), fixed)
+
+
+def _may_move(template: Template) -> bool:
+    """Whether the priors may move the particles across an interface or change the slices
+    around them: not for particles on the ambient's bottom (or below the substrate's top) at a
+    fixed height, which extend into a semi-infinite medium."""
+    pt = template.base.sample.particles
+    assert pt is not None
+    if "sample.particles.z_nm" in template.priors:
+        return True
+    last = len(template.base.sample.layers) - 1
+    on_ambient = pt.layer == 0 and pt.placement == "deposit" and pt.z_nm >= 0
+    in_substrate = pt.layer == last and pt.placement == "suspend" and pt.z_nm <= 0
+    return not (on_ambient or in_substrate)
 
 
 def _spread(template: Template, centre: dict[str, list], params: list[FreeParameter],
