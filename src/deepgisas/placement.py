@@ -9,13 +9,13 @@ from deepgisas.physics.formfactors import SHAPES
 from deepgisas.sample import Experiment, SizeDistribution
 
 
-def member_ratios(sd: SizeDistribution | None) -> tuple[float, float]:
-    """The smallest and the largest size member over the description's size (the ends of
-    BornAgain's lognormal samples; their midpoint for one sample)."""
+def largest_member(sd: SizeDistribution | None) -> float:
+    """The largest size member over the description's size: the upper end of BornAgain's
+    lognormal samples (their midpoint for one sample)."""
     if sd is None or sd.sigma <= 0:
-        return 1.0, 1.0
+        return 1.0
     lo, hi = math.exp(-sd.width * sd.sigma), math.exp(sd.width * sd.sigma)
-    return ((lo + hi) / 2.0,) * 2 if sd.samples == 1 else (lo, hi)
+    return (lo + hi) / 2.0 if sd.samples == 1 else hi
 
 
 def overlapped_layers(e: Experiment, tol: float = 1e-9) -> tuple[tuple[int, bool, bool], ...]:
@@ -27,7 +27,7 @@ def overlapped_layers(e: Experiment, tol: float = 1e-9) -> tuple[tuple[int, bool
     assert pt is not None
     layers = e.sample.layers
     height = float(SHAPES[pt.shape.kind].height(dict(pt.shape.values)))  # type: ignore[arg-type]
-    large = member_ratios(pt.size_distribution)[1]
+    large = largest_member(pt.size_distribution)
     tops = [math.inf, 0.0]
     for layer in layers[1:-1]:
         tops.append(tops[-1] - float(layer.thickness_nm or 0.0))
@@ -53,7 +53,7 @@ def particle_slack(e: Experiment) -> tuple[float, float]:
     pt = e.sample.particles
     assert pt is not None
     height = float(SHAPES[pt.shape.kind].height(dict(pt.shape.values)))  # type: ignore[arg-type]
-    height *= member_ratios(pt.size_distribution)[1]
+    height *= largest_member(pt.size_distribution)
     z = pt.z_nm
     layer = e.sample.layers[pt.layer]
     thick = layer.thickness_nm if layer.thickness_nm is not None else math.inf
