@@ -15,7 +15,7 @@ import re
 import sys
 
 from deepgisas.cli.main import build_parser
-from deepgisas.docpage import escape_markdown, page_main
+from deepgisas.docpage import escape_markdown, from_rst, page_main
 
 
 def _subcommands(parser: argparse.ArgumentParser
@@ -82,7 +82,7 @@ def _help(action: argparse.Action) -> str:
         params = {k: v for k, v in vars(action).items() if v is not argparse.SUPPRESS}
         params["default"] = action.default
         text = text % params
-    return " ".join(text.split())
+    return from_rst(" ".join(text.split()))
 
 
 def _default(action: argparse.Action) -> str | None:
@@ -131,7 +131,7 @@ def _section(prog: str, summary: str | None, parser: argparse.ArgumentParser,
         out += [escape_markdown(summary[0].upper() + summary[1:]) + ".", ""]
     out += ["```text", _usage(prog, parser), "```", ""]
     if parser.description and prog != "deepgisas":
-        out += [escape_markdown(" ".join(parser.description.split())), ""]
+        out += [escape_markdown(from_rst(" ".join(parser.description.split()))), ""]
     positionals = [a for a in parser._actions
                    if not a.option_strings and not isinstance(a, argparse._SubParsersAction)]
     options = [a for a in parser._actions

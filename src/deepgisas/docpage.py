@@ -32,6 +32,13 @@ def page_main(argv: list[str], module: str, render: Callable[[], str]) -> int:
 
 
 _CODE = re.compile(r"(`[^`]*`)")
+_ROLE = re.compile(r":(?:func|mod|class|meth|attr|data|obj|exc|const):`~?([^`]+)`")
+_LITERAL = re.compile(r"``([^`]+)``")
+
+
+def from_rst(text: str) -> str:
+    """Docstring markup as Markdown: ``:func:`name``` and ````name```` become `` `name` ``."""
+    return _LITERAL.sub(r"`\1`", _ROLE.sub(r"`\1`", text))
 
 
 def escape_markdown(text: str) -> str:
