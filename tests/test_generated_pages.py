@@ -10,6 +10,7 @@ import pytest
 
 from deepgisas import cli_doc, models_doc
 from deepgisas.cli.main import build_parser
+from deepgisas.docpage import escape_markdown, from_rst
 from deepgisas.models.store import bundled_models
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
@@ -63,3 +64,9 @@ def test_the_check_command_says_when_a_page_is_stale(module, tmp_path: Path,
     assert module.main(["--check", str(page)]) == 1
     assert "stale" in capsys.readouterr().err
     assert module.main([]) == 2
+
+
+def test_docstring_markup_and_markdown_characters_are_converted() -> None:
+    assert from_rst("a ``x`` and :func:`~deepgisas.fit.fit_image`") == (
+        "a `x` and `deepgisas.fit.fit_image`")
+    assert escape_markdown("s * I_b <x> `a_b*c`") == r"s \* I\_b &lt;x&gt; `a_b*c`"
