@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _docs import ran, write_section  # type: ignore[import-not-found]
+from _docs import add_markdown_option, ran, write_section  # type: ignore[import-not-found]
 
 import deepgisas as dg
 from deepgisas.parse import parse_experiment
@@ -52,8 +52,7 @@ def family(name: str) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seed", type=int, default=2, help="the film draw")
-    ap.add_argument("--markdown", "--write", action="store_true",
-                    help="write the table into docs/benchmarks.md")
+    add_markdown_option(ap)
     args = ap.parse_args()
     l64, l32 = [], []
     for name in sorted(CASES):
@@ -69,7 +68,7 @@ def main() -> None:
     ours, ref = dg.simulate(e), bornagain_simulate(e, threads=2)
     film_l2, film_px = rel_l2(ours, ref), float(np.nanmax(np.abs(ours / ref - 1)))
     print(f"film, seed {args.seed}: relative L2 {film_l2:.1e}, largest pixel {film_px:.1e}")
-    if args.markdown:
+    if args.write:
         names = sorted(CASES)
         rows = []
         for fam, _ in FAMILIES:

@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from _docs import ran, write_section  # type: ignore[import-not-found]
+from _docs import add_markdown_option, ran, write_section  # type: ignore[import-not-found]
 from scipy.optimize import least_squares
 
 import deepgisas as dg
@@ -60,8 +60,7 @@ def errors(values: dict[str, float], truth: dict[str, float], width: dict[str, f
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--markdown", "--write", action="store_true",
-                    help="write the table into docs/benchmarks.md")
+    add_markdown_option(ap)
     ap.add_argument("--seed", type=int, nargs="+", default=[2],
                     help="one draw from the priors per seed (several: errors averaged)")
     ap.add_argument("--counts", type=float, default=1e4)
@@ -102,7 +101,7 @@ def main() -> None:
             + f"; largest |deepgisas - BornAgain| / std {max(apart):.2f}")
     print(f"median of {len(t_ours)}: deepgisas {t_o:.2f} s, BornAgain {t_b:.1f} s; "
           f"speed ratio BornAgain / deepgisas: {t_b / t_o:.1f}x")
-    if args.markdown:
+    if args.write:
         write_section("## Fit speed", [
             f"{ran()}: the `film` template's draw of each seed, simulated by {args.data} with "
             f"Poisson noise at {args.counts:g} counts, fitted from the bundled network's start "

@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 import torch
-from _docs import ran, write_section  # type: ignore[import-not-found]
+from _docs import add_markdown_option, ran, write_section  # type: ignore[import-not-found]
 
 import deepgisas as dg
 from deepgisas.reference import bornagain_simulate
@@ -34,12 +34,11 @@ def main() -> None:
     ap.add_argument("--profile", action="store_true", help="torch profiler table of one batch")
     ap.add_argument("--template", nargs="+", default=["hex-orientation"],
                     help="bundled templates to draw, each timed in turn")
-    ap.add_argument("--markdown", "--write", action="store_true",
-                    help="write the table into docs/benchmarks.md")
+    add_markdown_option(ap)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     rows = [compare(name, args) for name in args.template]
-    if args.markdown:
+    if args.write:
         write_section("## Simulation speed", [
             f"{ran()}: {args.n} draws per template, {args.threads} threads on each side, "
             f"median of {args.repeat} round(s); milliseconds per pattern.", "",

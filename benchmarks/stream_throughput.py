@@ -28,7 +28,7 @@ from pathlib import Path
 import fabio
 import numpy as np
 import torch
-from _docs import ran, write_section  # type: ignore[import-not-found]
+from _docs import add_markdown_option, ran, write_section  # type: ignore[import-not-found]
 from _frames import SHAPE, pilatus_frame  # type: ignore[import-not-found]
 
 from deepgisas.io.description import read_instrument
@@ -54,8 +54,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="reader threads (default 2)")
     parser.add_argument("--network-threads", type=int, default=1,
                         help="torch / ONNX Runtime threads of the network (default 1)")
-    parser.add_argument("--markdown", "--write", action="store_true",
-                        help="write the table into docs/benchmarks.md")
+    add_markdown_option(parser)
     args = parser.parse_args()
     logging.getLogger("fabio").setLevel(logging.CRITICAL)
     torch.set_num_threads(args.network_threads)
@@ -115,7 +114,7 @@ def main() -> None:
               f"{summary.rate:7.1f} frames/s "
               f"({summary.frames} frames in {summary.seconds:.1f} s; {wall:.1f} s with "
               "start-up)")
-    if args.markdown:
+    if args.write:
         write_section("## Stream throughput", [
             f"{ran()}: `deepgisas stream film` on {args.n} Pilatus 1M frames ({SHAPE[0]} x "
             f"{SHAPE[1]}, .{args.format}) through the GALAXI geometry onto the model's grid.",
