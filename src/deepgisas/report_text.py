@@ -30,15 +30,19 @@ def unit_of(name: str) -> str:
 
 
 def value_text(value: float, std: float | None = None) -> tuple[str, str]:
-    """``value`` rounded to the second significant digit of ``std`` and ``std`` to two
-    digits, e.g. (5.7512, 0.0312) -> ("5.751", "0.031"); without a finite std, four
+    """``value`` and ``std`` rounded to the second significant digit of ``std``, e.g.
+    (5.7512, 0.0312) -> ("5.751", "0.031"); a value smaller than its std keeps two
+    significant digits ((-0.183, 20.4) -> ("-0.18", "20")); without a finite std, four
     significant digits and "-"."""
     if std is None or not math.isfinite(std) or std <= 0:
         return f"{value:.4g}", "-"
     digits = max(0, 1 - math.floor(math.log10(std)))
     if digits > 6 or abs(value) >= 1e6:
         return f"{value:.4g}", f"{std:.2g}"
-    return f"{value:.{digits}f}", f"{std:.{digits}f}"
+    shown = digits
+    if 0 < abs(value) < std:
+        shown = min(6, max(digits, 1 - math.floor(math.log10(abs(value)))))
+    return f"{value:.{shown}f}", f"{std:.{digits}f}"
 
 
 def _columns(rows: Sequence[Sequence[str]], indent: str = "  ") -> list[str]:
