@@ -88,11 +88,21 @@ def prior_ranges(template: Template) -> dict[str, tuple[float, float, bool]]:
 
 def save_predict_png(output: Mapping[str, Any], images: np.ndarray, template: Template,
                      path: Path, axes: str = "angles") -> None:
-    """The picture of ``predict``'s JSON ``output`` for ``images`` [n, rows, cols] as the
-    model saw them (on ``template``'s grid). One image: the image beside its answer, the xi
-    distribution or each parameter with its +-1 std against its prior's range. Several: the
-    xi distributions as a map over the images, or each parameter with its std against the
-    image's index, its prior's range shaded."""
+    """Write :func:`predict_figure` to ``path``."""
+    import matplotlib.pyplot as plt
+
+    fig = predict_figure(output, images, template, axes)
+    atomic_write(path, lambda f: fig.savefig(f, format="png"))
+    plt.close(fig)
+
+
+def predict_figure(output: Mapping[str, Any], images: np.ndarray, template: Template,
+                   axes: str = "angles") -> Any:
+    """A matplotlib figure (Agg) of ``predict``'s JSON ``output`` for ``images``
+    [n, rows, cols] as the model saw them (on ``template``'s grid). One image: the image
+    beside its answer, the xi distribution or each parameter with its +-1 std against its
+    prior's range. Several: the xi distributions as a map over the images, or each
+    parameter with its std against the image's index, its prior's range shaded."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -143,8 +153,7 @@ def save_predict_png(output: Mapping[str, Any], images: np.ndarray, template: Te
         title = f"{output.get('model', '')}: {n} images"
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    atomic_write(path, lambda f: fig.savefig(f, format="png"))
-    plt.close(fig)
+    return fig
 
 
 def _image_panel(fig: Any, ax: Any, image: np.ndarray, template: Template, axes: str,

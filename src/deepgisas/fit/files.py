@@ -224,9 +224,20 @@ def residual_limit(resid: np.ndarray, percentile: float = 99.0) -> float:
 def save_fit_png(data: np.ndarray, result: FitResult, template: Template, path: Path,
                  title: str = "", spots: np.ndarray | None = None, axes: str = "angles"
                  ) -> None:
-    """Data, fit (same log colour scale) and log residual, with two lines of figures, zoomed
-    to the pixels that count (:func:`~deepgisas.answer_plots.view_box`: the region of
-    interest, less masked borders), with ``axes`` "angles" (deg), "q" (1/nm) or "pixels"
+    """Write :func:`fit_figure` to ``path``."""
+    import matplotlib.pyplot as plt
+
+    fig = fit_figure(data, result, template, title, spots, axes)
+    atomic_write(path, lambda f: fig.savefig(f, format="png"))
+    plt.close(fig)
+
+
+def fit_figure(data: np.ndarray, result: FitResult, template: Template, title: str = "",
+               spots: np.ndarray | None = None, axes: str = "angles") -> Any:
+    """A matplotlib figure (Agg): data, fit (same log colour scale) and log residual, with
+    two lines of figures, zoomed to the pixels that count
+    (:func:`~deepgisas.answer_plots.view_box`: the region of interest, less masked borders),
+    with ``axes`` "angles" (deg), "q" (1/nm) or "pixels"
     (:func:`~deepgisas.answer_plots.detector_edges`). ``spots`` (bool, True = masked around
     the specular and direct beams) are outlined in cyan and left out of the fit and the
     residual; the residual's colour scale is symmetric at the 99th percentile of |residual|
@@ -288,8 +299,7 @@ def save_fit_png(data: np.ndarray, result: FitResult, template: Template, path: 
     fig.suptitle(f"{title}  misfit {result.misfit:.4g}, {result.seconds:.1f} s{masked}\n"
                  f"{values}", fontsize=8)
     fig.tight_layout(rect=(0, 0, 1, 0.93 if not disagree else 0.90))
-    atomic_write(path, lambda f: fig.savefig(f, format="png"))
-    plt.close(fig)
+    return fig
 
 
 def _value_text(result: FitResult, name: str, value: float) -> str:
