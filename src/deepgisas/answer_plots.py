@@ -40,10 +40,10 @@ def beam_numbers(template: Template, values: Mapping[str, float] | None = None
     (fitted, predicted or an instrument's), else ``template``'s fixed number, else None."""
     out: list[float | None] = []
     for key in ("alpha_i_deg", "wavelength_nm"):
-        v = (values or {}).get(key, getattr(template.base.beam, key))
-        if not isinstance(v, int | float):
-            v = None
-        out.append(None if v is None else float(v))
+        v = (values or {}).get(key)
+        if v is None and f"beam.{key}" not in template.priors:
+            v = getattr(template.base.beam, key)
+        out.append(float(v) if isinstance(v, int | float) else None)
     return (None if out[0] is None else out[0] * DEG), out[1]
 
 
@@ -117,7 +117,10 @@ def predict_figure(output: Mapping[str, Any], images: np.ndarray, template: Temp
         r = results[0]
         fig, (left, right) = plt.subplots(1, 2, figsize=(11.5, 4.6), dpi=100,
                                           gridspec_kw={"width_ratios": [1.1, 1]})
-        _image_panel(fig, left, images[0], template, axes, r.get("parameters"))
+        inst = output.get("instrument", {})  # the beam the image was read onto the grid at
+        beam = {k: inst[f"model_{k}"] for k in ("alpha_i_deg", "wavelength_nm")
+                if f"model_{k}" in inst}
+        _image_panel(fig, left, images[0], template, axes, beam | r.get("parameters", {}))
         if orientation:
             _distribution(right, r)
         else:
