@@ -136,6 +136,7 @@ def predict_figure(output: Mapping[str, Any], images: np.ndarray, template: Temp
             im = ax.imshow(p.T, origin="lower", aspect="auto", cmap="viridis",
                            extent=(-0.5, n - 0.5, xi[0] - step / 2, xi[-1] + step / 2))
             fig.colorbar(im, ax=ax, label="weight")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_xlabel("image (index in the JSON)")
             ax.set_ylabel(r"$\xi$ (deg)")
         else:
