@@ -114,7 +114,9 @@ def goodness_text(record: Mapping[str, Any]) -> str:
     objective, which has no expectation."""
     gof = record.get("goodness_of_fit")
     if not gof:
-        return f"misfit {record.get('misfit', float('nan')):.4g} (log objective: no expected value)"
+        log = record.get("objective", "log") == "log"
+        return f"misfit {record.get('misfit', float('nan')):.4g}" + (
+            " (log objective: no expected value)" if log else "")
     per = gof["per_dof"]
     spread = gof["expected_std"] / max(gof["expected"], 1.0)
     if gof["described"]:
