@@ -65,7 +65,8 @@ def test_fit_table_lists_the_orientation_peaks() -> None:
              {"xi_deg": 12.0, "weight": 0.03, "std": float("nan"), "std_bootstrap": 0.01},
              {"xi_deg": 45.0, "weight": 0.02, "std": float("nan"), "std_bootstrap": 0.01}]
     rec = {"image": "hex.npy", "parameters": {"a_nm": 34.0}, "std": {"a_nm": 0.2},
-           "seconds": 1.0, "misfit": 0.1, "objective": "poisson", "probability": [0.0] * 120, "peaks": peaks,
+           "seconds": 1.0, "misfit": 0.1, "objective": "poisson",
+           "probability": [0.0] * 120, "peaks": peaks,
            "posterior": {"settled": False, "split_tv": 0.2}}
     lines = fit_table(rec).splitlines()
     at = lines.index("  orientation peaks (posterior), heaviest first:")
