@@ -76,7 +76,10 @@ def draw_detector(ax: Any, image: np.ndarray, x: np.ndarray, y: np.ndarray,
                          **kwargs)
     ax.set_xlim(float(np.nanmin(x)), float(np.nanmax(x)))
     ax.set_ylim(float(np.nanmin(y)), float(np.nanmax(y)))
-    ax.set_facecolor("#d8d8d8")  # masked pixels: light grey
+    ax.set_facecolor("#d8d8d8")  # masked (NaN) pixels: light grey
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(5))
     return mesh
 
 
@@ -170,7 +173,8 @@ def _image_panel(fig: Any, ax: Any, image: np.ndarray, template: Template, axes:
     positive = shown[np.isfinite(shown) & (shown > 0)]
     vmax = float(positive.max()) if positive.size else 1.0
     vmin = max(float(np.percentile(positive, 1)) if positive.size else 1e-3, vmax * 1e-6)
-    mesh = draw_detector(ax, np.where(shown > 0, shown, np.nan), x, y, cmap="inferno",
+    # zero or negative pixels at the bottom of the scale; grey is masked
+    mesh = draw_detector(ax, np.maximum(shown, vmin), x, y, cmap="inferno",
                          norm=LogNorm(vmin=vmin, vmax=vmax))
     fig.colorbar(mesh, ax=ax, label="intensity (as the model saw it)", fraction=0.05)
     ax.set_xlabel(labels[0])

@@ -263,12 +263,14 @@ def fit_figure(data: np.ndarray, result: FitResult, template: Template, title: s
     fitted = result.fitted[box]
     fit = np.where(np.isfinite(fitted) & (fitted > 0), fitted, np.nan)
     floor = vmax * 1e-4
-    resid = np.log10((fit + floor) / (shown + floor))
+    counts = np.where(np.isfinite(data), np.maximum(data, 0.0), np.nan)
+    resid = np.log10((fit + floor) / (counts + floor))
     dist = "probability" in result.extra
     fig, panels = plt.subplots(1, 4 if dist else 3, figsize=(18 if dist else 13.5, 4.6),
                                dpi=100)
     norm = LogNorm(vmin=vmin, vmax=vmax)
-    for ax, img, name in ((panels[0], shown, "data"), (panels[1], fit, "fit")):
+    floored = np.where(np.isfinite(data), np.maximum(data, vmin), np.nan)  # zero counts dark
+    for ax, img, name in ((panels[0], floored, "data"), (panels[1], fit, "fit")):
         im = draw_detector(ax, img, x, y, cmap="inferno", norm=norm)
         ax.set_title(name)
     fig.colorbar(im, ax=panels[1], label="intensity (data units)", fraction=0.05)
@@ -296,6 +298,8 @@ def fit_figure(data: np.ndarray, result: FitResult, template: Template, title: s
         radius = result.extra.get("masked_spots", {}).get("radius_deg")
         masked = (f"; cyan: {int(spots.sum())} px within {radius:g} deg of the specular "
                   "(and direct) beam, masked" if radius else "; cyan: masked")
+    if np.isnan(floored).any():
+        masked += "; grey: not fitted (masked)"
     fig.suptitle(f"{title}  misfit {result.misfit:.4g}, {result.seconds:.1f} s{masked}\n"
                  f"{values}", fontsize=8)
     fig.tight_layout(rect=(0, 0, 1, 0.93 if not disagree else 0.90))
