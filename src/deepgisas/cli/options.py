@@ -63,8 +63,9 @@ def add_engine(p: argparse.ArgumentParser, help: str) -> None:
 def add_quiet(p: argparse.ArgumentParser) -> None:
     """``-q/--quiet``: no table of the answer on the terminal (the JSON is unchanged)."""
     p.add_argument("-q", "--quiet", action="store_true",
-                   help="print no table of the answer (only what was written; with the JSON "
-                        "on stdout, nothing else); its flags then come as warnings")
+                   help="print no table of the answer, only what was written (with the JSON "
+                        "on stdout: nothing more); warnings stay (fit's flags, which the table "
+                        "shows, then come as warnings)")
 
 
 def add_axes(p: argparse.ArgumentParser) -> None:
