@@ -207,6 +207,17 @@ def predict_files(model: str | Path, paths: Sequence[str | Path],
     for values beyond the priors. Warns (``OutsideWarning``) per image when the model's grid
     reaches outside the measured detector. ``keep_negative``: negative pixel values are kept
     (background-subtracted data), not masked."""
+    return predict_files_and_images(model, paths, instrument, engine, alpha_i_deg,
+                                    orientation, keep_negative, strict)[0]
+
+
+def predict_files_and_images(model: str | Path, paths: Sequence[str | Path],
+                  instrument: str | Path | None = None, engine: str = "auto",
+                  alpha_i_deg: float | None = None, orientation: str | None = None,
+                  keep_negative: bool = False, strict: bool = False
+                  ) -> tuple[dict[str, Any], np.ndarray, Predictor]:
+    """:func:`predict_files`, with the images as the model saw them ([n, rows, cols] on its
+    detector grid, NaN = masked) and the :class:`Predictor`."""
     predictor = Predictor(model, engine=engine)
     inst = (read_instrument(instrument, alpha_i_deg, orientation) if instrument is not None
             else None)
@@ -224,4 +235,4 @@ def predict_files(model: str | Path, paths: Sequence[str | Path],
         out["instrument"] = {"file": str(instrument), **reader.match.to_dict()}
     out["results"] = [{"image": str(p), **r, "extrapolation": reader.extrapolation}
                       for p, r in zip(paths, results, strict=True)]
-    return out
+    return out, images, predictor

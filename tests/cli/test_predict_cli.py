@@ -13,6 +13,7 @@ import yaml
 import deepgisas as dg
 from deepgisas.cli.main import main
 from deepgisas.data.preprocess import InputSpec
+from deepgisas.report_text import value_text
 from deepgisas.templates import parse_template
 from deepgisas.training.config import TrainConfig
 from deepgisas.training.loop import train
@@ -235,3 +236,27 @@ def test_fit_film_on_galaxi_through_the_instrument(tmp_path: Path) -> None:
     assert set(r["disagree"]) == {k for k, v in r["disagreement"].items() if abs(v) > 3}
     d_peak = _galaxi_side_peak_d()
     assert abs(r["parameters"]["distance_nm"] - d_peak) < 0.25 * d_peak, r["parameters"]
+
+
+def test_predict_prints_a_table_and_draws_the_answer(models: dict, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture) -> None:
+    out, png = tmp_path / "p.json", tmp_path / "p.png"
+    assert main(["predict", str(models["film"]), str(models["img0"]), "-o", str(out),
+                 "--png", str(png)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"wrote {out} and {png} (1 image)"
+    assert lines[1] == "model film, 1 image: film0.npy"
+    r = json.loads(out.read_text())["results"][0]
+    row = next(x for x in lines if x.strip().startswith("radius_nm")).split()
+    assert row[1:3] == list(value_text(r["parameters"]["radius_nm"], r["std"]["radius_nm"]))
+    assert row[3] == "nm" and png.read_bytes()[:4] == b"\x89PNG"
+    two = [str(models["img0"]), str(models["img1"])]
+    assert main(["predict", str(models["film"]), *two, "-o", str(out), "-q", "--png",
+                 str(png), "--axes", "q"]) == 0
+    assert capsys.readouterr().out == f"wrote {out} and {png} (2 images)\n"
+    # the JSON on stdout stays alone there: the table goes to stderr
+    assert main(["predict", str(models["film"]), *two]) == 0
+    captured = capsys.readouterr()
+    assert len(json.loads(captured.out)["results"]) == 2
+    assert "model film, 2 images" in captured.err.splitlines()
+    assert main(["predict", str(models["film"]), *two, "--png", str(tmp_path / "p.jpg")]) == 2

@@ -219,7 +219,8 @@ def _template_file(tmp: Path) -> Path:
     return p
 
 
-def test_cli_writes_the_contract_json_and_a_png(tmp_path: Path) -> None:
+def test_cli_writes_the_contract_json_and_a_png(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture) -> None:
     t = film(16, 3)
     img, _ = noisy_case(t, seed=2)
     np.save(tmp_path / "img.npy", img)
@@ -227,6 +228,14 @@ def test_cli_writes_the_contract_json_and_a_png(tmp_path: Path) -> None:
     assert main(["fit", str(_template_file(tmp_path)), str(tmp_path / "img.npy"),
                  "-o", str(out)]) == 0
     res = json.loads(out.read_text())
+    lines = capsys.readouterr().out.splitlines()  # the written files, then the table
+    assert lines[0].startswith(f"wrote {out} and {tmp_path / 'fit.png'}")
+    assert lines[1].startswith("fit of img.npy in ") and lines[2].split()[:3] == [
+        "parameter", "value", "+-"]
+    assert {x.split()[0] for x in lines[3:9]} == set(res["parameters"])
+    assert main(["fit", str(_template_file(tmp_path)), str(tmp_path / "img.npy"),
+                 "-o", str(out), "--quiet"]) == 0
+    assert capsys.readouterr().out.count("\n") == 1
     assert {"image", "parameters", "std", "misfit", "seconds"} <= set(res)
     assert res["image"] == str(tmp_path / "img.npy") and res["method"] == "laplace"
     assert set(res["parameters"]) == set(res["std"]) and len(res["parameters"]) == 6

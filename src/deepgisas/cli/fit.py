@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
 
-from deepgisas.cli.options import add_instrument, add_strict, alpha_i
+from deepgisas.cli.options import add_axes, add_instrument, add_quiet, add_strict, alpha_i
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,7 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "does not describe the data), starting from MODEL's prediction when "
                     "given, else from several prior draws. Writes {\"image\", \"parameters\", "
                     "\"std\", \"misfit\", \"seconds\", ...} as JSON to OUT.json (or stdout) and a "
-                    "PNG of data, fit and residual to OUT.png (or IMAGE_STEM.fit.png). With "
+                    "PNG of data, fit and residual to OUT.png (or IMAGE_STEM.fit.png), zoomed "
+                    "to the fitted pixels, and prints a table of the answer (--quiet: none). With "
                     "--instrument, its wavelength and incidence angle replace the template's "
                     "(recorded under 'beam'), and the specular spot and the direct beam, which "
                     "the simulator does not model, are masked (0.06 deg around them; outlined "
@@ -52,6 +54,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="orientation fits on counts: how long the posterior samples "
                         "(default 10)")
     p.add_argument("-o", "--output", help="output JSON file (default: stdout)")
+    add_axes(p)
+    add_quiet(p)
     p.set_defaults(func=run)
 
 
@@ -61,6 +65,7 @@ def run(args: argparse.Namespace) -> None:
     from deepgisas.fit import FitConfig
     from deepgisas.fit.files import SPOT_RADIUS_DEG, fit_file, save_fit_png
     from deepgisas.io.atomic import atomic_write
+    from deepgisas.report_text import fit_table
 
     config = FitConfig(objective=args.objective, variance=args.variance, progress=True,
                        posterior_seconds=args.posterior_seconds)
@@ -82,19 +87,20 @@ def run(args: argparse.Namespace) -> None:
                                     config=config)
     record = result.to_dict(args.image)
     text = json.dumps(record, indent=1)
-    save_fit_png(image, result, template, png, Path(args.image).name, spots)
+    save_fit_png(image, result, template, png, Path(args.image).name, spots,
+                 args.axes or "angles")
+    table = sys.stdout
     if out is None:
         print(text)
+        table = sys.stderr  # stdout holds the JSON alone
     else:
         atomic_write(out, lambda f: f.write(text.encode()))
         print(f"wrote {out} and {png} (misfit {result.misfit:.4g}, {result.seconds:.1f} s)")
-    gof = result.extra.get("goodness_of_fit")
-    print(f"objective {result.extra.get('objective', 'log')} "
-          f"({result.extra.get('objective_reason', '')})" + (
-              f"; deviance {gof['deviance']:.1f}, expected {gof['expected']:.1f} +- "
-              f"{gof['expected_std']:.1f} (per dof {gof['per_dof']:.3f})" if gof else ""))
-    for line in flag_lines(result):
-        warnings.warn(line, stacklevel=1)
+    if args.quiet:  # no table: its flags as warnings
+        for line in flag_lines(result):
+            warnings.warn(line, stacklevel=1)
+    else:
+        print(fit_table(record), file=table)
 
 
 def flag_lines(result: Any) -> list[str]:

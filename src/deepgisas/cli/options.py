@@ -58,3 +58,18 @@ def add_engine(p: argparse.ArgumentParser, help: str) -> None:
     from deepgisas.models.onnx import ENGINES
 
     p.add_argument("--engine", choices=ENGINES, default="auto", help=help)
+
+
+def add_quiet(p: argparse.ArgumentParser) -> None:
+    """``-q/--quiet``: no table of the answer on the terminal (the JSON is unchanged)."""
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="print no table of the answer, only what was written (with the JSON "
+                        "on stdout: nothing more); warnings stay (fit's flags, which the table "
+                        "shows, then come as warnings)")
+
+
+def add_axes(p: argparse.ArgumentParser) -> None:
+    """``--axes angles|q|pixels`` of the PNG's detector panels."""
+    p.add_argument("--axes", choices=("angles", "q", "pixels"),
+                   help="the PNG's detector axes: angles (deg, the default), q (1/nm) or "
+                        "pixels")

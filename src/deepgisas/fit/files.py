@@ -30,7 +30,7 @@ from deepgisas.io.geometry import beam_spots
 from deepgisas.io.images import ModelImages
 from deepgisas.io.instrument import instrument_resolution
 from deepgisas.priors import LogUniform, Uniform
-from deepgisas.sample import Beam, Spherical
+from deepgisas.sample import Beam, short_name
 from deepgisas.templates import Template
 from deepgisas.units import DEG
 
@@ -222,53 +222,71 @@ def residual_limit(resid: np.ndarray, percentile: float = 99.0) -> float:
 
 
 def save_fit_png(data: np.ndarray, result: FitResult, template: Template, path: Path,
-                 title: str = "", spots: np.ndarray | None = None) -> None:
-    """Data, fit (same log colour scale) and log residual, with two lines of figures. ``spots``
-    (bool, True = masked around the specular and direct beams) are outlined in cyan and left
-    out of the fit and the residual; the residual's colour scale is symmetric at the 99th
-    percentile of |residual| over the fitted pixels."""
+                 title: str = "", spots: np.ndarray | None = None, axes: str = "angles"
+                 ) -> None:
+    """Write :func:`fit_figure` to ``path``."""
+    import matplotlib.pyplot as plt
+
+    fig = fit_figure(data, result, template, title, spots, axes)
+    atomic_write(path, lambda f: fig.savefig(f, format="png"))
+    plt.close(fig)
+
+
+def fit_figure(data: np.ndarray, result: FitResult, template: Template, title: str = "",
+               spots: np.ndarray | None = None, axes: str = "angles") -> Any:
+    """A matplotlib figure (Agg): data, fit (same log colour scale) and log residual, with
+    two lines of figures, zoomed to the pixels that count
+    (:func:`~deepgisas.answer_plots.view_box`: the region of interest, less masked borders),
+    with ``axes`` "angles" (deg), "q" (1/nm) or "pixels"
+    (:func:`~deepgisas.answer_plots.detector_edges`). ``spots`` (bool, True = masked around
+    the specular and direct beams) are outlined in cyan and left out of the fit and the
+    residual; the residual's colour scale is symmetric at the 99th percentile of |residual|
+    over the fitted pixels."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.colors import LogNorm
 
-    g = template.base.detector.geometry
-    if isinstance(g, Spherical):
-        extent = (g.phi_deg[0], g.phi_deg[1], g.alpha_deg[0], g.alpha_deg[1])
-        xlabel, ylabel = r"$\phi_f$ (deg)", r"$\alpha_f$ (deg)"
-    else:
-        extent = (0, template.base.detector.shape[1], 0, template.base.detector.shape[0])
-        xlabel, ylabel = "column (px)", "row from the bottom (px)"
+    from deepgisas.answer_plots import detector_edges, draw_detector, view_box
+
+    box = view_box(data, template)
+    beam = {short_name(k): v for k, v in result.extra.get("fixed", {}).items()}
+    x, y, (xlabel, ylabel), _ = detector_edges(template, box, axes,
+                                               beam | result.parameters)
+    data, spots = data[box], None if spots is None else spots[box]
     shown = np.where(np.isfinite(data) & (data > 0), data, np.nan)
     keep = np.isfinite(shown) if spots is None else np.isfinite(shown) & ~spots
     positive = shown[keep]  # the colour scale leaves the masked spots out
     vmax = float(positive.max()) if positive.size else 1.0
     vmin = max(float(np.percentile(positive, 1)) if positive.size else 1e-3, vmax * 1e-6)
-    fit = np.where(np.isfinite(result.fitted) & (result.fitted > 0), result.fitted, np.nan)
+    fitted = result.fitted[box]
+    fit = np.where(np.isfinite(fitted) & (fitted > 0), fitted, np.nan)
     floor = vmax * 1e-4
-    resid = np.log10((fit + floor) / (shown + floor))
+    counts = np.where(np.isfinite(data), np.maximum(data, 0.0), np.nan)
+    resid = np.log10((fit + floor) / (counts + floor))
     dist = "probability" in result.extra
-    fig, axes = plt.subplots(1, 4 if dist else 3, figsize=(18 if dist else 13.5, 4.6), dpi=100)
+    fig, panels = plt.subplots(1, 4 if dist else 3, figsize=(18 if dist else 13.5, 4.6),
+                               dpi=100)
     norm = LogNorm(vmin=vmin, vmax=vmax)
-    for ax, img, name in ((axes[0], shown, "data"), (axes[1], fit, "fit")):
-        im = ax.imshow(img, origin="lower", extent=extent, aspect="auto", cmap="inferno",
-                       norm=norm, interpolation="nearest")
+    floored = np.where(np.isfinite(data), np.maximum(data, vmin), np.nan)  # zero counts dark
+    for ax, img, name in ((panels[0], floored, "data"), (panels[1], fit, "fit")):
+        im = draw_detector(ax, img, x, y, cmap="inferno", norm=norm)
         ax.set_title(name)
-    fig.colorbar(im, ax=axes[1], label="intensity (data units)", fraction=0.05)
+    fig.colorbar(im, ax=panels[1], label="intensity (data units)", fraction=0.05)
     lim = residual_limit(resid)
-    im = axes[2].imshow(resid, origin="lower", extent=extent, aspect="auto", cmap="RdBu_r",
-                        vmin=-lim, vmax=lim, interpolation="nearest")
-    axes[2].set_title("log10(fit / data)")
-    fig.colorbar(im, ax=axes[2], fraction=0.05)
-    for ax in axes[:3]:
+    im = draw_detector(panels[2], resid, x, y, cmap="RdBu_r", vmin=-lim, vmax=lim)
+    panels[2].set_title("log10(fit / data)")
+    fig.colorbar(im, ax=panels[2], fraction=0.05)
+    xc, yc = [(e[:-1, :-1] + e[1:, 1:]) / 2 for e in (x, y)]  # pixel centres
+    for ax in panels[:3]:
         ax.set_xlabel(xlabel)
         if spots is not None and spots.any():
-            ax.contour(spots.astype(float), levels=[0.5], colors="cyan", linewidths=0.8,
-                       extent=extent, origin="lower")
-    axes[0].set_ylabel(ylabel)
+            ax.contour(xc, yc, spots.astype(float), levels=[0.5], colors="cyan",
+                       linewidths=0.8)
+    panels[0].set_ylabel(ylabel)
     if dist:
-        _distribution_panel(axes[3], result)
+        _distribution_panel(panels[3], result)
     values = ", ".join(_value_text(result, k, v) for k, v in result.parameters.items())
     z = result.extra.get("disagreement", {})
     disagree = result.extra.get("disagree", [])
@@ -280,11 +298,12 @@ def save_fit_png(data: np.ndarray, result: FitResult, template: Template, path: 
         radius = result.extra.get("masked_spots", {}).get("radius_deg")
         masked = (f"; cyan: {int(spots.sum())} px within {radius:g} deg of the specular "
                   "(and direct) beam, masked" if radius else "; cyan: masked")
+    if np.isnan(floored).any():
+        masked += "; grey: not fitted (masked)"
     fig.suptitle(f"{title}  misfit {result.misfit:.4g}, {result.seconds:.1f} s{masked}\n"
                  f"{values}", fontsize=8)
     fig.tight_layout(rect=(0, 0, 1, 0.93 if not disagree else 0.90))
-    atomic_write(path, lambda f: fig.savefig(f, format="png"))
-    plt.close(fig)
+    return fig
 
 
 def _value_text(result: FitResult, name: str, value: float) -> str:

@@ -27,7 +27,7 @@ LABELS = {"pixels": ("column (px)", "row from the bottom (px)"),
           "q": (r"$q_y$ (1/nm)", r"$q_z$ (1/nm)")}
 
 
-class _Axes:
+class PlotAxes:
     """Maps (alpha_f, phi_f) in rad and pixel coordinates to the plot's x, y."""
 
     def __init__(self, axes: str, geometry: Geometry | None, alpha_i: float,
@@ -72,7 +72,7 @@ def save_measured_png(data: np.ndarray, path: Path, beam: Beam | None = None,
     geom = detector.geometry if detector is not None else None
     ai = float(beam.alpha_i_deg) * np.pi / 180 if beam is not None else 0.0  # type: ignore[arg-type]
     wl = float(beam.wavelength_nm) if beam is not None else 1.0  # type: ignore[arg-type]
-    tr = _Axes(axes, geom, ai, wl)
+    tr = PlotAxes(axes, geom, ai, wl)
     cc, rr = np.meshgrid(np.arange(cols + 1, dtype=float), np.arange(rows + 1, dtype=float))
     x, y = tr.from_pixels(cc, rr)
 
@@ -108,7 +108,7 @@ def save_measured_png(data: np.ndarray, path: Path, beam: Beam | None = None,
     plt.close(fig)
 
 
-def _marks(ax: Any, tr: _Axes, detector: Detector, ai: float, delta: float | None,
+def _marks(ax: Any, tr: PlotAxes, detector: Detector, ai: float, delta: float | None,
            x: np.ndarray, y: np.ndarray) -> list:
     """Direct beam, specular peak, Yoneda band and ROI outline; returns legend handles."""
     out = []
