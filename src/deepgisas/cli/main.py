@@ -30,6 +30,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="deepgisas",
         description="GISAXS/GISANS: simulate like BornAgain, fast; read detector images.")
+    parser.add_argument("--version", action="version", version=f"deepgisas {version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     simulate.register(sub)
     generate.register(sub)
@@ -42,6 +43,20 @@ def _parser() -> argparse.ArgumentParser:
     show.register(sub)
     analyze.register(sub)
     return parser
+
+
+def version() -> str:
+    """The installed distribution's version (its metadata), else the package's
+    ``__version__`` (a source tree on ``PYTHONPATH``)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("deepgisas")
+    except PackageNotFoundError:
+        from deepgisas import __version__
+
+        return __version__
 
 
 class _ArgumentError(Exception):
