@@ -66,11 +66,12 @@ def run(args: argparse.Namespace) -> None:
 def _substrate_delta(path: str, read_description) -> float | None:  # noqa: ANN001
     """The substrate's delta when the instrument file describes a sample, else None."""
     from deepgisas.errors import UserError
+    from deepgisas.io.bundled import instrument_file
 
-    if Path(path).suffix.lower() == ".poni":
+    if instrument_file(path).suffix.lower() == ".poni":
         return None
     try:
-        layers = read_description(path).sample.layers
+        layers = read_description(instrument_file(path)).sample.layers
     except UserError:  # no (valid) sample part: no Yoneda band
         return None
     delta = layers[-1].material.delta
