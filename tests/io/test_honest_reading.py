@@ -137,6 +137,7 @@ def test_show_says_why_swing_is_masked_and_keeps_negatives_on_request(
                  "--keep-negative"]) == 0
     out = capsys.readouterr().out
     assert "0.0% masked" in out and "negative values kept" in out
+    assert "33.6% zero or negative, unmasked (black in the picture" in out
 
 
 def test_predict_warns_about_negative_values_and_fit_keeps_them_on_request(
