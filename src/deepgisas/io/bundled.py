@@ -33,8 +33,8 @@ def instrument_file(path_or_name: str | Path) -> Path:
         return p
     if str(path_or_name) in bundled_instruments():
         return INSTRUMENTS / f"{path_or_name}.yaml"
-    raise UserError(f"no such file, and not a bundled instrument ({examples_hint()})",
-                    str(path_or_name))
+    raise UserError(f"no such file, and not the name of a bundled instrument "
+                    f"({', '.join(bundled_instruments())})", str(path_or_name))
 
 
 def examples_hint() -> str:
