@@ -37,7 +37,8 @@ def test_an_existing_file_wins_over_a_bundled_name(tmp_path: Path,
 def test_neither_a_file_nor_a_bundled_name_lists_the_names() -> None:
     with pytest.raises(UserError) as info:
         read_instrument("galaxy")
-    assert str(info.value).startswith("galaxy: no such file, and not the name of a bundled instrument")
+    assert str(info.value).startswith(
+        "galaxy: no such file, and not the name of a bundled instrument")
     assert all(name in str(info.value) for name in NAMES)
 
 
