@@ -9,7 +9,7 @@ with ``--objective`` (auto: Poisson, the images hold counts). Prints, per exposu
 parameter, the median relative error, the fraction of truths within 1 and 2 reported standard
 deviations (goal 68 +- 7 % and 95 +- 4 %), how many fits ended at a prior's bound (no std:
 left out of the fractions), how many truths lie beyond 4 std (a fit in the wrong valley, not
-a too-small error) and the goodness of fit. ``--write`` puts the table into
+a too-small error) and the goodness of fit. ``--markdown`` puts the table into
 docs/benchmarks.md. BornAgain's images are cached in ``--cache`` (they take ~10 s each);
 ``--noise-draws R`` counts each R times (R fits per simulation, for tighter fractions).
 
@@ -17,12 +17,12 @@ docs/benchmarks.md. BornAgain's images are cached in ``--cache`` (they take ~10 
 Each image is also fitted from its truth (the truth's valley), and for each value of
 ``FitConfig.carry`` and of ``FitConfig.orders`` ("none": no other orders tried) the script
 counts the fits whose deviance ends more than 2 above that (a search failure the
-goodness of fit cannot see), with their sum and the seconds per fit; ``--write`` puts that
+goodness of fit cannot see), with their sum and the seconds per fit; ``--markdown`` puts that
 table into the "Fit search" section instead.
 
-    python benchmarks/fit_coverage.py [--n 64] [--seed 0] [--exposures 1 0.01] [--write]
+    python benchmarks/fit_coverage.py [--n 64] [--seed 0] [--exposures 1 0.01] [--markdown]
     python benchmarks/fit_coverage.py --data deepgisas --n 32 --noise-draws 2 --exposures 1 \
-        --search-check --carry 1 3 [--orders none 2,0.5] [--write]
+        --search-check --carry 1 3 [--orders none 2,0.5] [--markdown]
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from _docs import ran, write_section  # type: ignore[import-not-found]
+from _docs import add_markdown_option, ran, write_section  # type: ignore[import-not-found]
 
 import deepgisas as dg
 from deepgisas.data.stream import template_hash
@@ -257,7 +257,7 @@ def main() -> None:
     p.add_argument("--orders", nargs="+", default=[",".join(f"{v:g}" for v in
                                                           FitConfig.orders) or "none"],
                    help="FitConfig.orders to compare: 'none' or factors like 2,0.5")
-    p.add_argument("--write", action="store_true")
+    add_markdown_option(p)
     args = p.parse_args()
     if args.search_check:
         found = search_check(args)

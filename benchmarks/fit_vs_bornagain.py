@@ -21,10 +21,11 @@ Prints wall time and parameter errors (in units of each prior's width, and relat
 the difference between the two fits, and the speed ratio; with ``--repeat R`` each fit runs R
 times (alternating) and the median times are compared (the machine may be shared). With
 several seeds (``--seed 2 3 4``) each draw is fitted so, and the mean errors over the draws and
-the median time over all runs are printed last. Usage:
+the median time over all runs are printed last. ``--markdown`` writes a row per draw into
+docs/benchmarks.md ("Fit speed"). Usage:
 
     python benchmarks/fit_vs_bornagain.py [--seed 2 ...] [--counts 1e4] [--max-nfev 200]
-        [--repeat 3]
+        [--repeat 3] [--markdown]
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from _docs import add_markdown_option, ran, write_section  # type: ignore[import-not-found]
 from scipy.optimize import least_squares
 
 import deepgisas as dg
@@ -57,7 +59,8 @@ def errors(values: dict[str, float], truth: dict[str, float], width: dict[str, f
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_markdown_option(ap)
     ap.add_argument("--seed", type=int, nargs="+", default=[2],
                     help="one draw from the priors per seed (several: errors averaged)")
     ap.add_argument("--counts", type=float, default=1e4)
@@ -74,6 +77,7 @@ def main() -> None:
     t_ba: list[float] = []
     errs: dict[str, list[float]] = {"network": [], "deepgisas": [], "BornAgain": []}
     apart: list[float] = []
+    rows: list[str] = []
     for seed in args.seed:
         case = fit_case(seed, args)
         if case is None:
@@ -83,6 +87,11 @@ def main() -> None:
         for k in errs:
             errs[k].append(case["errors"][k])
         apart.append(case["apart"])
+        e = case["errors"]
+        rows.append(f"| {seed} | {np.median(case['t_ours']):.2f} s ({case['sims_ours']}) | "
+                    f"{np.median(case['t_ba']):.1f} s ({case['sims_ba']}) | "
+                    f"{np.median(case['t_ba']) / np.median(case['t_ours']):.0f}x | "
+                    f"{e['deepgisas']:.5f} / {e['BornAgain']:.5f} | {case['apart']:.2f} |")
     if not t_ours:
         return
     t_o, t_b = float(np.median(t_ours)), float(np.median(t_ba))
@@ -92,6 +101,19 @@ def main() -> None:
             + f"; largest |deepgisas - BornAgain| / std {max(apart):.2f}")
     print(f"median of {len(t_ours)}: deepgisas {t_o:.2f} s, BornAgain {t_b:.1f} s; "
           f"speed ratio BornAgain / deepgisas: {t_b / t_o:.1f}x")
+    if args.write:
+        write_section("## Fit speed", [
+            f"{ran()}: the `film` template's draw of each seed, simulated by {args.data} with "
+            f"Poisson noise at {args.counts:g} counts, fitted from the bundled network's start "
+            "by `deepgisas fit` and by BornAgain 25 + scipy `least_squares`, with the same "
+            "soft-L1 log misfit, one thread each; medians of "
+            f"{max(args.repeat, 1)} run(s) per draw.", "",
+            "| seed | deepgisas (simulations) | BornAgain + least_squares (simulations) "
+            "| speed-up | mean abs error / prior width, deepgisas / BornAgain "
+            "| largest difference of the fits, in deepgisas std |",
+            "|---|---|---|---|---|---|", *rows, "",
+            f"Median over all {len(t_ours)} runs: {t_o:.2f} s against {t_b:.1f} s, "
+            f"{t_b / t_o:.0f}x."])
 
 
 def fit_case(seed: int, args: argparse.Namespace) -> dict[str, Any] | None:
@@ -186,6 +208,7 @@ def fit_case(seed: int, args: argparse.Namespace) -> dict[str, Any] | None:
     print(f"seed {seed}, median of {len(t_ours)}: deepgisas {t_o:.2f} s, BornAgain {t_b:.1f} s; "
           f"speed ratio {t_b / t_o:.1f}x", flush=True)
     return {"t_ours": t_ours, "t_ba": t_ba, "apart": max(apart.values()),
+            "sims_ours": result.extra["simulations"], "sims_ba": nfev[0],
             "errors": dict(zip(("network", "deepgisas", "BornAgain"), unit_errors, strict=True))}
 
 if __name__ == "__main__":

@@ -11,9 +11,9 @@ seen, and to the measured GALAXI file.
    ``--instrument galaxi`` (the bundled instrument file, alpha_i 0.275 deg) and writes the PNG
    to docs/figures/galaxi_real_fit.png.
 
-``--write`` puts both into docs/benchmarks.md ("GALAXI").
+``--markdown`` puts both into docs/benchmarks.md ("GALAXI").
 
-    python benchmarks/galaxi.py [--seeds 8] [--real] [--write]
+    python benchmarks/galaxi.py [--seeds 8] [--real] [--markdown]
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _docs import ran, write_section  # type: ignore[import-not-found]
+from _docs import add_markdown_option, ran, write_section  # type: ignore[import-not-found]
 
 import deepgisas as dg
 from deepgisas.data.stream import template_hash
@@ -106,7 +106,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=8)
     ap.add_argument("--real", action="store_true")
     ap.add_argument("--cache", type=Path, default=Path("/tmp/deepgisas-galaxi"))
-    ap.add_argument("--write", action="store_true")
+    add_markdown_option(ap)
     args = ap.parse_args()
     lines = [ran(), ""]
     if args.seeds:

@@ -13,9 +13,9 @@ seed no training or validation set uses, prepared exactly as in training's valid
   draws;
 - the median absolute error of the posterior mean in the unit box.
 
-``--write`` puts the table into docs/benchmarks.md and the plot into docs/figures.
+``--markdown`` puts the table into docs/benchmarks.md and the plot into docs/figures.
 
-    python benchmarks/head_calibration.py [--flow MODEL_DIR] [--n 1024] [--write]
+    python benchmarks/head_calibration.py [--flow MODEL_DIR] [--n 1024] [--markdown]
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from _docs import write_section  # type: ignore[import-not-found]
+from _docs import add_markdown_option, write_section  # type: ignore[import-not-found]
 from scipy.stats import chisquare
 
 from deepgisas.data.labels import LabelSpace, record
@@ -129,7 +129,7 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=20261204)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--png", type=Path, default=Path("head_calibration.png"))
-    p.add_argument("--write", action="store_true")
+    add_markdown_option(p)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     _, card = load_model(args.gaussian)

@@ -9,9 +9,9 @@ ideal observer at that view, at three intensity scales, and for the coarser view
 increase over "pixels". A view that loses no information adds 0; a network that sees a view
 cannot do better than its row.
 
-    python benchmarks/ideal_views.py [--bases 8] [--per 8] [--write]
+    python benchmarks/ideal_views.py [--bases 8] [--per 8] [--markdown]
 
-``--write`` puts the table into docs/benchmarks.md.
+``--markdown`` puts the table into docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import datetime
 
 import numpy as np
 import torch
-from _docs import write_section
+from _docs import add_markdown_option, write_section
 from tqdm import tqdm
 
 from deepgisas.api import load
@@ -59,7 +59,7 @@ def main() -> None:
     ap.add_argument("--bases", type=int, default=8, help="nuisance draws")
     ap.add_argument("--per", type=int, default=8, help="images per draw and scale")
     ap.add_argument("--seed", type=int, default=123)
-    ap.add_argument("--write", action="store_true")
+    add_markdown_option(ap)
     args = ap.parse_args()
     t = load(args.template)
     spec = InputSpec(crop=(224, 224), downsample=(4, 2), bin_counts=True, jitter=2)

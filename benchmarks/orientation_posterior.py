@@ -14,10 +14,10 @@ them with Poisson noise at the template's intensity, and gives per image:
   is one domain and the nuisance (analyze bound's).
 
 It prints mean KL(true || answer) of each on the single-domain images and per mixture, and
-seconds per image; ``--write`` puts the table into docs/benchmarks.md.
+seconds per image; ``--markdown`` puts the table into docs/benchmarks.md.
 
     python benchmarks/orientation_posterior.py [--single 32] [--mixtures 8] [--model M]
-        [--network-only] [--write]
+        [--network-only] [--markdown]
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from _docs import write_section  # type: ignore[import-not-found]
+from _docs import add_markdown_option, write_section  # type: ignore[import-not-found]
 
 import deepgisas as dg
 from deepgisas.analysis.validate import distribution_scores
@@ -229,7 +229,7 @@ def main() -> None:
     p.add_argument("--model", default="hex-orientation", help="the network (name or folder)")
     p.add_argument("--network-only", action="store_true",
                    help="the network and the ideal observer only, no refinement")
-    p.add_argument("--write", action="store_true")
+    add_markdown_option(p)
     args = p.parse_args()
     s = run(args)
     if args.write:

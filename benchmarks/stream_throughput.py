@@ -9,8 +9,10 @@ for a stored experiment. Then it times ``run_stream(..., once=True)`` with the b
 Pilatus geometry onto the model's 128 x 128 angular grid (the resampling map is computed once
 per geometry), preprocessed, predicted in batches of 64 (ONNX Runtime when installed) and
 appended to the CSV. Separately, the read + resample stage alone and the network stage alone.
+``--markdown`` writes the three figures into docs/benchmarks.md ("Stream throughput").
 
     python benchmarks/stream_throughput.py [--n 10000] [--format tif|edf|cbf] [--threads 2]
+        [--markdown]
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from pathlib import Path
 import fabio
 import numpy as np
 import torch
+from _docs import add_markdown_option, ran, write_section  # type: ignore[import-not-found]
 from _frames import SHAPE, pilatus_frame  # type: ignore[import-not-found]
 
 from deepgisas.io.description import read_instrument
@@ -51,6 +54,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="reader threads (default 2)")
     parser.add_argument("--network-threads", type=int, default=1,
                         help="torch / ONNX Runtime threads of the network (default 1)")
+    add_markdown_option(parser)
     args = parser.parse_args()
     logging.getLogger("fabio").setLevel(logging.CRITICAL)
     torch.set_num_threads(args.network_threads)
@@ -84,17 +88,17 @@ def main() -> None:
         with ThreadPoolExecutor(args.threads) as pool:
             images = list(pool.map(lambda p: reader(p, warn=False), paths))
         t1 = time.perf_counter()
-        print(f"  read + resample alone ({args.threads} threads): "
-              f"{len(paths) / (t1 - t0):7.1f} frames/s")
+        read_rate = len(paths) / (t1 - t0)
+        print(f"  read + resample alone ({args.threads} threads): {read_rate:7.1f} frames/s")
         batch = np.stack(images[:64])
         predictor(batch)
         t0 = time.perf_counter()
         for _ in range(4):
             predictor(batch)
         t1 = time.perf_counter()
-        print(f"  preprocess + network alone (batch 64, "
-              f"{'ONNX Runtime' if predictor.engine == 'onnx' else 'torch'}):"
-              f" {4 * len(batch) / (t1 - t0):7.1f} frames/s")
+        engine = "ONNX Runtime" if predictor.engine == "onnx" else "torch"
+        net_rate = 4 * len(batch) / (t1 - t0)
+        print(f"  preprocess + network alone (batch 64, {engine}): {net_rate:7.1f} frames/s")
 
         # end to end
         out = root / "results.csv"
@@ -110,6 +114,15 @@ def main() -> None:
               f"{summary.rate:7.1f} frames/s "
               f"({summary.frames} frames in {summary.seconds:.1f} s; {wall:.1f} s with "
               "start-up)")
+    if args.write:
+        write_section("## Stream throughput", [
+            f"{ran()}: `deepgisas stream film` on {args.n} Pilatus 1M frames ({SHAPE[0]} x "
+            f"{SHAPE[1]}, .{args.format}) through the GALAXI geometry onto the model's grid.",
+            "", "| stage | frames/s |", "|---|---|",
+            f"| read + resample alone ({args.threads} threads) | {read_rate:.0f} |",
+            f"| preprocess + network alone (batch 64, {engine}, {args.network_threads} "
+            f"thread(s)) | {net_rate:.0f} |",
+            f"| end to end: scan, read, resample, predict, CSV, PNG | {summary.rate:.0f} |"])
 
 
 if __name__ == "__main__":

@@ -15,9 +15,9 @@ after them.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from deepgisas.constraints import FEASIBILITY_DRAWS
+from deepgisas.docpage import page_main
 from deepgisas.io.readers import ORIENTATIONS
 from deepgisas.parse import (
     ANGLE_SPREAD_PARAMS,
@@ -176,21 +176,8 @@ def format_reference() -> str:
 
 
 def main(argv: list[str]) -> int:
-    check = "--check" in argv
-    paths = [a for a in argv if a != "--check"]
-    if len(paths) != 1:
-        print("usage: python -m deepgisas.format_doc [--check] docs/format.md", file=sys.stderr)
-        return 2
-    path, text = Path(paths[0]), format_reference()
-    if check:
-        stale = not path.exists() or path.read_text() != text
-        if stale:
-            print(f"{path}: stale; run python -m deepgisas.format_doc {path}", file=sys.stderr)
-        return int(stale)
-    path.write_text(text)
-    print(f"wrote {path}")
-    return 0
-
+    """``python -m deepgisas.format_doc [--check] docs/format.md``."""
+    return page_main(argv, "deepgisas.format_doc", format_reference)
 
 if __name__ == "__main__":
     raise SystemExit(main(sys.argv[1:]))

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from deepgisas.errors import UserError
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``deepgisas`` command, every subcommand registered."""
     from deepgisas.cli import (
         analyze,
         augment_gallery,
@@ -64,7 +65,7 @@ class _ArgumentError(Exception):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
+    parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse already printed its one-line usage error

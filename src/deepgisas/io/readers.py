@@ -404,11 +404,13 @@ def read_detector_image(path: str | Path, frame: int = 0, dataset: str | None = 
     """Read one detector image (see the module docstring for formats and orientations).
 
     Args:
-        path: the file; ``frame``: frame index in multi-frame EDF / 3-D HDF5 data;
-        ``dataset``: HDF5 path of the image (default: the first NXdetector's ``data``, else
-        the largest 2-D/3-D numeric dataset); ``orientation``: override the format's default;
-        ``keep_negative``: keep negative values (background-subtracted data) instead of
-        masking them.
+        path: the file.
+        frame: frame index in multi-frame EDF / 3-D HDF5 data.
+        dataset: HDF5 path of the image (default: the first NXdetector's ``data``, else
+            the largest 2-D/3-D numeric dataset).
+        orientation: override the format's default.
+        keep_negative: keep negative values (background-subtracted data) instead of
+            masking them.
     Returns:
         a :class:`DetectorImage` with float64 data [rows, cols], row 0 = bottom, and
         ``metadata["masked"]``: why pixels were masked (:func:`mask_reasons`).

@@ -127,7 +127,7 @@ class RodProfileBackbone(nn.Module):
 
     The counts that decide the orientation lie in the Bragg rods' profile along q_y: the exact
     posterior computed from 8 bands of rows at every binned column is as sharp as from every
-    pixel (docs/training.md). The compact backbone reduces the columns 8-fold. The profile
+    pixel (docs/notes/training-log.md). The compact backbone reduces the columns 8-fold. The profile
     branch keeps them:
     a stem sums each band of rows (kernel rows x 3, stride rows) into 8 bands, a 3 x 3
     convolution mixes neighbouring bands and columns, a full-height convolution folds the

@@ -41,14 +41,14 @@ def compact(in_chans: int = 1, num_outputs: int = 120) -> Net:
 def rodnet(in_chans: int = 1, num_outputs: int = 120) -> Net:
     """The compact backbone with a head that pools along the Bragg rods (rows) only and keeps
     the 14 feature columns: it sees where in q_y the rods and tails lie (0.5M parameters;
-    docs/training.md)."""
+    docs/notes/training-log.md)."""
     return compact_net(in_chans, num_outputs, pool="rows")
 
 
 @register_model
 def rodprofile(in_chans: int = 1, num_outputs: int = 120) -> Net:
     """rodnet plus a branch that keeps the q_y profile at every input column, and a residual
-    MLP head (5.9M parameters; docs/training.md). Starts from a trained rodnet with
+    MLP head (5.9M parameters; docs/notes/training-log.md). Starts from a trained rodnet with
     ``--init-from``."""
     return rodprofile_net(in_chans, num_outputs)
 
