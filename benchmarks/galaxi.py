@@ -8,7 +8,7 @@ seen, and to the measured GALAXI file.
    fit's values, reported std and (value - truth) / std, and how many truths lie within 1
    and 2 std (goal about 68 and 95 %).
 2. With ``--real``: fits ../shared/data/real/galaxi_raw_data.tif.gz with
-   ``--instrument tests/io/instruments/galaxi.yaml`` (alpha_i 0.275 deg) and writes the PNG
+   ``--instrument galaxi`` (the bundled instrument file, alpha_i 0.275 deg) and writes the PNG
    to docs/figures/galaxi_real_fit.png.
 
 ``--markdown`` puts both into docs/benchmarks.md ("GALAXI").
@@ -30,6 +30,7 @@ import deepgisas as dg
 from deepgisas.data.stream import template_hash
 from deepgisas.fit import fit_image
 from deepgisas.fit.files import fit_file, save_fit_png
+from deepgisas.io.bundled import INSTRUMENTS
 
 ROOT = Path(__file__).resolve().parents[1]
 TRUTH = {"radius_nm": 5.75, "sigma": 0.4, "distance_nm": 53.6}
@@ -37,7 +38,7 @@ PATHS = {"radius_nm": "sample.particles.shape.sphere.radius_nm",
          "sigma": "sample.particles.size_distribution.lognormal.sigma",
          "distance_nm": "sample.interference.radial_paracrystal.distance_nm"}
 REAL = ROOT.parent / "shared" / "data" / "real" / "galaxi_raw_data.tif.gz"
-INSTRUMENT = ROOT / "tests" / "io" / "instruments" / "galaxi.yaml"
+INSTRUMENT = INSTRUMENTS / "galaxi.yaml"
 FIGURE = ROOT / "docs" / "figures" / "galaxi_real_fit.png"
 
 
@@ -92,7 +93,7 @@ def real() -> list[str]:
     print(json.dumps(out), f"{r.seconds:.0f} s; wrote {FIGURE}")
     bound = ", ".join(r.extra.get("at_bound", {})) or "none"
     return ["The measured file (`deepgisas fit galaxi ../shared/data/real/galaxi_raw_data.tif.gz "
-            "--instrument tests/io/instruments/galaxi.yaml`): "
+            "--instrument galaxi`): "
             + ", ".join(f"{k} {v[0]:g}" + (f" +- {v[1]:g}" if v[1] is not None else "")
                         for k, v in out.items())
             + f" (at a prior's bound: {bound}; misfit {r.misfit:.4g}, objective "

@@ -36,7 +36,7 @@ from deepgisas.io.images import ModelImages
 from deepgisas.predict import Predictor
 from deepgisas.stream import StreamConfig, run_stream
 
-GALAXI = """# GALAXI (FZ Juelich), Pilatus 1M (tests/io/instruments/galaxi.yaml)
+GALAXI = """# GALAXI (FZ Juelich), Pilatus 1M (the bundled instrument galaxi)
 beam: {wavelength_nm: 0.1341, alpha_i_deg: 0.275}
 detector:
   rectangular: {shape: [1043, 981], pixel_size_mm: 0.172, distance_mm: 1730.0,

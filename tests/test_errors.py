@@ -38,3 +38,34 @@ def test_the_cli_says_the_flag(tmp_path: Path, capsys: pytest.CaptureFixture) ->
     err = capsys.readouterr().err
     assert err.startswith("deepgisas predict: --alpha-i: the incidence angle"), err
     assert "alpha_i_deg" not in err
+
+
+def test_an_unknown_key_names_the_closest_allowed_one() -> None:
+    from deepgisas.errors import unknown_key
+
+    assert (unknown_key("materal", ["material", "thickness_nm", "roughness"])
+            == "unknown key 'materal' (did you mean 'material'?)")
+    assert (unknown_key("colour", ["material", "roughness"])
+            == "unknown key 'colour' (allowed: material, roughness)")
+
+
+def test_a_misspelt_key_in_a_description_file_gets_a_suggestion(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    import yaml
+
+    import deepgisas as dg
+    from deepgisas.io.description import read_instrument
+
+    d = dg.load("film").to_dict()
+    d["sample"]["layers"][1]["materal"] = d["sample"]["layers"][1].pop("material")
+    path = tmp_path / "film.yaml"
+    path.write_text(yaml.safe_dump(d))
+    assert main(["simulate", str(path), "-o", str(tmp_path / "x.npy")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("sample.layers.1: unknown key 'materal' (did you mean 'material'?)"), err
+    assert str(path) in err and not (tmp_path / "x.npy").exists()
+    inst = tmp_path / "inst.yaml"
+    inst.write_text((INSTRUMENTS / "galaxi.yaml").read_text().replace("distance_mm",
+                                                                     "distance"))
+    with pytest.raises(UserError, match=r"unknown key 'distance' \(did you mean 'distance_mm'"):
+        read_instrument(inst)

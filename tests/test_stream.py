@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from deepgisas.cli.main import main
+from deepgisas.io.bundled import INSTRUMENTS
 from deepgisas.predict import predict_files
 from deepgisas.stream import (
     FolderScanner,
@@ -289,7 +290,7 @@ def test_instrument_resampling_matches_predict(tmp_path: Path) -> None:
     from deepgisas.models.store import load_model
     from deepgisas.templates import parse_template
 
-    inst = ROOT / "tests" / "io" / "instruments" / "galaxi.yaml"
+    inst = INSTRUMENTS / "galaxi.yaml"
     folder, out = tmp_path / "frames", tmp_path / "r.csv"
     folder.mkdir()
     rng = np.random.default_rng(0)

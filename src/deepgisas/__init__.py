@@ -3,6 +3,7 @@ simulator that matches BornAgain 25."""
 
 from deepgisas.api import (
     Template,
+    bundled_instruments,
     bundled_names,
     load,
     load_template,
@@ -18,6 +19,7 @@ __all__ = [
     "Experiment",
     "Template",
     "UserError",
+    "bundled_instruments",
     "bundled_names",
     "load",
     "load_template",

@@ -7,7 +7,9 @@ exit status 2; programming errors keep their traceback.
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Iterable
 
 
 class UserError(ValueError):
@@ -41,3 +43,14 @@ class UserError(ValueError):
         if self.where == self.setting:
             return flag + text[len(self.where):]
         return prefix + word.sub(flag, text[len(prefix):], count=1)
+
+
+def unknown_key(key: object, allowed: Iterable[str], what: str = "") -> str:
+    """The message for a key that is not one of ``allowed``: "unknown key 'materal' (did you
+    mean 'material'?)" when one allowed key is close (:func:`difflib.get_close_matches`), else
+    the allowed keys. ``what``: where the key is, e.g. " in the card"."""
+    choices = list(allowed)
+    close = difflib.get_close_matches(str(key), choices, n=1, cutoff=0.6)
+    hint = (f"did you mean '{close[0]}'?" if close else
+            f"allowed: {', '.join(choices)}" if choices else "nothing is allowed here")
+    return f"unknown key '{key}'{what} ({hint})"

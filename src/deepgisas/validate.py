@@ -7,19 +7,20 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from deepgisas.errors import UserError
+from deepgisas.errors import UserError, unknown_key
 from deepgisas.physics.params import ParamSpec
 from deepgisas.priors import LogUniform, Uniform, parse_number
 
 
 def keys(d: Any, where: str, allowed: Sequence[str], required: Sequence[str] = ()) -> dict:
     """``d`` as a dict, checked: a mapping whose keys are all ``allowed`` and include every
-    ``required`` one (a UserError at ``where`` otherwise)."""
+    ``required`` one (a UserError at ``where`` otherwise; an unknown key names the allowed
+    key it is closest to, :func:`deepgisas.errors.unknown_key`)."""
     if not isinstance(d, Mapping):
         raise UserError(f"expected a mapping, got {type(d).__name__}", where)
     unknown = [k for k in d if k not in allowed]
     if unknown:
-        raise UserError(f"unknown key '{unknown[0]}' (allowed: {', '.join(allowed)})", where)
+        raise UserError(unknown_key(unknown[0], allowed), where)
     missing = [k for k in required if k not in d]
     if missing:
         raise UserError(f"missing key '{missing[0]}'", where)

@@ -1,5 +1,6 @@
 """The real detector files (../shared/data/real from the repository root), their
-instrument descriptions (tests/io/instruments) and the GALAXI one as a PONI file."""
+instrument descriptions (bundled: src/deepgisas/examples/instruments) and the GALAXI one as a
+PONI file."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from deepgisas.io import bundled
+
 ROOT = Path(__file__).resolve().parents[2]
 REAL = ROOT / ".." / "shared" / "data" / "real"
-INSTRUMENTS = Path(__file__).resolve().parent / "instruments"
+INSTRUMENTS = bundled.INSTRUMENTS
 
 # name: (file, instrument, orientation, shape)
 FILES = {
@@ -32,7 +35,7 @@ def real(name: str) -> Path:
 def galaxi_poni(config: str = '{"pixel1": 0.000172, "pixel2": 0.000172, '
                 '"max_shape": [1043, 981]}', detector: str = "Detector",
                 poni1_px: float = 1043 - 323.4, poni2_px: float = 597.1) -> str:
-    """The GALAXI instrument (tests/io/instruments/galaxi.yaml) as pyFAI writes it: Poni1 from
+    """The GALAXI instrument (the bundled galaxi.yaml) as pyFAI writes it: Poni1 from
     the edge of the first stored row (the top of the detector), Poni2 from the left edge."""
     return ("# Nota: C-Order, 1 refers to the Y axis, 2 to the X axis\n"
             "poni_version: 2.1\n"

@@ -137,9 +137,10 @@ def test_show_says_why_swing_is_masked_and_keeps_negatives_on_request(
                  "--keep-negative"]) == 0
     out = capsys.readouterr().out
     assert "0.0% masked" in out and "negative values kept" in out
+    assert "33.6% zero or negative, unmasked (black in the picture" in out
 
 
-def test_predict_warns_about_negative_values_and_fit_refuses_to_keep_them(
+def test_predict_warns_about_negative_values_and_fit_keeps_them_on_request(
         tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     img = np.random.default_rng(0).normal(0.0, 50.0, (128, 128))  # "subtracted" film grid
     path = tmp_path / "sub.npy"
@@ -148,7 +149,19 @@ def test_predict_warns_about_negative_values_and_fit_refuses_to_keep_them(
         ModelImages(dg.load("film"))(path)
     kept = ModelImages(dg.load("film"), keep_negative=True)(path)
     assert np.isfinite(kept).all()
+    # background-subtracted film: the fit keeps the negative pixels, by the Gaussian objective
+    d = dg.load_template("film").to_dict()
+    d["detector"]["spherical"]["shape"] = [24, 24]
+    small = tmp_path / "film24.yaml"
+    small.write_text(yaml.safe_dump(d))
+    clean = dg.simulate(dg.load_template(small).base)
+    sub = clean + np.random.default_rng(1).normal(0.0, 0.05 * clean.max(), clean.shape)
+    sub -= np.median(sub)
+    np.save(path, sub)
+    assert (sub < 0).mean() > 0.3
     out = tmp_path / "fit.json"
-    assert main(["fit", "film", str(path), "--keep-negative", "-o", str(out)]) == 2
-    err = capsys.readouterr().err.strip()
-    assert "Gaussian objective" in err and "\n" not in err and not out.exists()
+    assert main(["fit", str(small), str(path), "--keep-negative", "-o", str(out)]) == 0, \
+        capsys.readouterr().err
+    record = json.loads(out.read_text())
+    assert record["objective"] == "gaussian", record.get("objective_reason")
+    assert "negative values" in record["objective_reason"]

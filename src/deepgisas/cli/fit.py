@@ -47,7 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "s I + b), gaussian (chi^2 with --variance, or max(D, 1) for counts, "
                         "or one variance estimated from the residuals), log (a robust "
                         "soft-L1 of log intensities, for data with detector artefacts); "
-                        "auto (default): poisson when the image holds counts, else log")
+                        "auto (default): poisson when the image holds counts, gaussian when "
+                        "it has negative values (kept with --keep-negative), else log")
     p.add_argument("--variance", type=float, metavar="V",
                    help="the data's variance for --objective gaussian")
     p.add_argument("--posterior-seconds", type=float, default=10.0, metavar="S",

@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="deepgisas",
         description="GISAXS/GISANS: simulate like BornAgain, fast; read detector images.")
+    parser.add_argument("--version", action="version", version=f"deepgisas {version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     simulate.register(sub)
     generate.register(sub)
@@ -43,6 +44,20 @@ def build_parser() -> argparse.ArgumentParser:
     show.register(sub)
     analyze.register(sub)
     return parser
+
+
+def version() -> str:
+    """The installed distribution's version (its metadata), else the package's
+    ``__version__`` (a source tree on ``PYTHONPATH``)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("deepgisas")
+    except PackageNotFoundError:
+        from deepgisas import __version__
+
+        return __version__
 
 
 class _ArgumentError(Exception):

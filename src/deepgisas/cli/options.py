@@ -20,10 +20,15 @@ def flag_of(setting: str) -> str:
 
 
 def add_instrument(p: argparse.ArgumentParser, help: str = INSTRUMENT_HELP) -> None:
-    """``--instrument FILE``, ``--alpha-i DEG``, ``--orientation`` and ``--keep-negative``."""
+    """``--instrument FILE``, ``--alpha-i DEG``, ``--orientation`` and ``--keep-negative``;
+    ``help`` is followed by the names of the bundled instruments."""
+    from deepgisas.io.bundled import bundled_instruments
     from deepgisas.io.readers import ORIENTATIONS
 
-    p.add_argument("--instrument", metavar="FILE", help=help)
+    names = ", ".join(bundled_instruments())
+    p.add_argument("--instrument", metavar="FILE",
+                   help=f"{help}; or, when no such file exists, the name of a bundled "
+                        f"instrument ({names})")
     p.add_argument("--alpha-i", type=float, metavar="DEG", dest="alpha_i",
                    help="incidence angle in degrees: needed with a .poni instrument file "
                         "(which has none); replaces a description file's beam.alpha_i_deg")

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from deepgisas.cli.options import add_instrument, alpha_i
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -60,17 +64,30 @@ def run(args: argparse.Namespace) -> None:
                           title=f"{Path(args.image).name} ({img.shape[0]} x {img.shape[1]}, "
                                 f"{img.metadata['orientation']})")
     print(f"wrote {out} ({img.shape[0]} x {img.shape[1]}, read {img.metadata['orientation']}; "
-          f"{describe_mask(img.metadata['masked'])})")
+          f"{describe_mask(img.metadata['masked'])}{_below_log(data)})")
+
+
+def _below_log(data: np.ndarray) -> str:
+    """"; N% zero or negative, unmasked (...)" for the unmasked pixels that the log scale
+    cannot draw, else ""."""
+    import numpy as np
+
+    below = np.isfinite(data) & (data <= 0)
+    if not below.any():
+        return ""
+    return (f"; {below.mean():.1%} zero or negative, unmasked (black in the picture: below "
+            "the log scale)")
 
 
 def _substrate_delta(path: str, read_description) -> float | None:  # noqa: ANN001
     """The substrate's delta when the instrument file describes a sample, else None."""
     from deepgisas.errors import UserError
+    from deepgisas.io.bundled import instrument_file
 
-    if Path(path).suffix.lower() == ".poni":
+    if instrument_file(path).suffix.lower() == ".poni":
         return None
     try:
-        layers = read_description(path).sample.layers
+        layers = read_description(instrument_file(path)).sample.layers
     except UserError:  # no (valid) sample part: no Yoneda band
         return None
     delta = layers[-1].material.delta

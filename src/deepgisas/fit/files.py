@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 
-from deepgisas.errors import UserError
 from deepgisas.fit.image import fit_image
 from deepgisas.fit.problem import FitConfig, FitResult, network_starts
 from deepgisas.io.atomic import atomic_write
@@ -158,13 +157,9 @@ def fit_file(template: Template, path: str | Path, model: str | Path | None = No
     ``extrapolation`` (an error with ``strict``) and, in ``extra["disagreement"]``, the
     network-to-fit difference of each parameter in combined standard deviations
     (``extra["disagree"]``: those above 3).
-    ``keep_negative`` keeps negative pixel values; the log misfit cannot use them, so it is
-    refused until a Gaussian objective exists."""
-    if keep_negative:
-        raise UserError("keep_negative: background-subtracted data need a Gaussian "
-                        "objective, which fit does not have yet (its log misfit takes "
-                        "counts); fit the image before background subtraction", str(path),
-                        setting="keep_negative")
+    ``keep_negative`` keeps negative pixel values (background-subtracted data); the "auto"
+    objective of a parameter fit is then "gaussian"
+    (:func:`~deepgisas.fit.problem.choose_objective`)."""
     inst = (read_instrument(instrument, alpha_i_deg, orientation) if instrument is not None
             else None)
     beam_record: dict[str, dict[str, Any]] = {}
@@ -177,7 +172,7 @@ def fit_file(template: Template, path: str | Path, model: str | Path | None = No
                                "beam.alpha_i_deg": inst[0].alpha_i_deg})
         # the fit simulates with the instrument's divergence and detector resolution
         fitting, resolution_record = instrument_resolution(fitting, *inst)
-    reader = ModelImages(reading, inst, str(instrument))
+    reader = ModelImages(reading, inst, str(instrument), keep_negative)
     image = reader(path)
     spots = spot_mask(reading, reader, spot_radius_deg)
     start: Any = None
@@ -185,7 +180,8 @@ def fit_file(template: Template, path: str | Path, model: str | Path | None = No
     if model is not None:
         from deepgisas.predict import check_extrapolation
 
-        network = network_start(model, path, inst, reading, image, str(instrument), reader)
+        network = network_start(model, path, inst, reading, image, str(instrument), reader,
+                                keep_negative)
         check_extrapolation(network["extrapolation"], f"{model}", strict)
         if "parameters" in network:
             start = network_starts(network, fitting, config)

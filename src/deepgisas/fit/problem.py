@@ -283,10 +283,15 @@ def is_counts(data: np.ndarray) -> bool:
 
 
 def choose_objective(data: np.ndarray, asked: str) -> tuple[str, str]:
-    """The objective for ``data`` and why: "auto" is "poisson" for counts and "log" otherwise
-    (scaled, resampled or background-subtracted data); "poisson" on data that are not counts
-    is a UserError."""
+    """The objective for ``data`` and why: "auto" is "poisson" for counts, "gaussian" (one
+    variance estimated from the residuals) for data with negative values (background-subtracted,
+    kept with ``keep_negative``) and "log" otherwise (scaled or resampled data); "poisson" on
+    data that are not counts is a UserError."""
     counts = is_counts(data)
+    finite = data[np.isfinite(data)]
+    if asked == "auto" and (finite < 0).any():
+        return "gaussian", ("the image has negative values (background-subtracted): chi^2 "
+                            "with one variance estimated from the residuals")
     if asked == "auto":
         return (("poisson", "the image holds counts (non-negative integers)") if counts else
                 ("log", "the image does not hold counts (scaled, resampled or "

@@ -1,6 +1,6 @@
 """Description files on disk: read and write a YAML or JSON experiment or template (also the
 bundled ones by name), and read an instrument (beam and detector) from a description file or a
-pyFAI PONI file.
+pyFAI PONI file (also the bundled ones by name).
 
 Parsing and validation of the dicts is :mod:`deepgisas.sample`'s; this module adds the file:
 its text, its format, and the file name in every error."""
@@ -17,6 +17,7 @@ import yaml
 
 from deepgisas.errors import UserError
 from deepgisas.io.atomic import atomic_write
+from deepgisas.io.bundled import instrument_file
 from deepgisas.io.poni import poni_instrument
 from deepgisas.io.readers import ORIENTATIONS
 from deepgisas.io.text import read_text
@@ -64,7 +65,8 @@ def write_description(experiment: Experiment | Template, path: str | Path) -> No
 def read_instrument(path: str | Path, alpha_i_deg: float | None = None,
                     orientation: str | None = None) -> tuple[Beam, Detector]:
     """The beam and detector of a description file (its sample, if any, is ignored) or of a
-    pyFAI PONI file (``.poni``, :func:`deepgisas.io.poni.poni_instrument`). ``alpha_i_deg``
+    pyFAI PONI file (``.poni``, :func:`deepgisas.io.poni.poni_instrument`); ``path`` may be
+    the name of a bundled instrument (:func:`deepgisas.io.bundled.instrument_file`). ``alpha_i_deg``
     replaces the file's incidence angle; a PONI file needs it. ``orientation`` replaces the
     file's ``detector.orientation``: how its detector files store the image."""
     if alpha_i_deg is not None and not 0.0 < alpha_i_deg < 90.0:
@@ -73,9 +75,10 @@ def read_instrument(path: str | Path, alpha_i_deg: float | None = None,
     if orientation is not None and orientation not in ORIENTATIONS:
         raise UserError(f"unknown orientation {orientation!r} ({', '.join(ORIENTATIONS)})",
                         "orientation", setting="orientation")
-    if Path(path).suffix.lower() == ".poni":
+    path = instrument_file(path)
+    if path.suffix.lower() == ".poni":
         return poni_instrument(path, alpha_i_deg, orientation)
-    data = load_text(Path(path))
+    data = load_text(path)
     try:
         beam, detector = parse_instrument(data)
     except UserError as exc:

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from deepgisas.errors import UserError
+from deepgisas.io.bundled import needs_instrument
 from deepgisas.io.instrument import BeamMatch, match_beam, outside_entry
 from deepgisas.io.readers import (
     DetectorImage,
@@ -171,8 +172,8 @@ class ModelImages:
             shape = self.template.base.detector.shape
             if img.shape != shape:
                 raise ShapeError(f"image is {img.shape[0]} x {img.shape[1]}, the model's "
-                                 f"detector is {shape[0]} x {shape[1]} (give --instrument to "
-                                 "resample)", str(path))
+                                 f"detector is {shape[0]} x {shape[1]}: to resample it, "
+                                 f"{needs_instrument()}", str(path))
             return img
         detector = self.instrument[1]
         raw = read_raw_image(path, orientation=detector.orientation)

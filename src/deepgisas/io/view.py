@@ -11,6 +11,7 @@ import numpy as np
 
 from deepgisas.errors import UserError
 from deepgisas.io.atomic import atomic_write
+from deepgisas.io.bundled import needs_instrument
 from deepgisas.io.geometry import (
     Geometry,
     angles_to_pixel,
@@ -67,7 +68,8 @@ def save_measured_png(data: np.ndarray, path: Path, beam: Beam | None = None,
     if axes not in AXES:
         raise UserError(f"unknown axes {axes!r} ({', '.join(AXES)})")
     if axes != "pixels" and (beam is None or detector is None):
-        raise UserError(f"axes {axes} needs an instrument (the geometry)", setting="axes")
+        raise UserError(f"axes {axes} needs an instrument (the geometry): {needs_instrument()}",
+                        setting="axes")
     rows, cols = data.shape
     geom = detector.geometry if detector is not None else None
     ai = float(beam.alpha_i_deg) * np.pi / 180 if beam is not None else 0.0  # type: ignore[arg-type]

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal, get_args
 
-from deepgisas.errors import UserError
+from deepgisas.errors import UserError, unknown_key
 from deepgisas.models.heads import flow_config
 
 FORMAT = "deepgisas-model/1"
@@ -67,8 +67,7 @@ class ModelCard:
         known = {f.name for f in fields(cls)} | {"format"}
         unknown = sorted(set(d) - known)
         if unknown:
-            raise UserError(f"unknown key {unknown[0]!r} in the card (known: "
-                            f"{', '.join(sorted(known))})", where)
+            raise UserError(unknown_key(unknown[0], sorted(known), " in the card"), where)
         try:
             return cls(**{k: v for k, v in d.items() if k != "format"})
         except UserError as exc:
