@@ -114,8 +114,8 @@ Image("view.png")
 # the network was not trained on (`extrapolation`).
 
 # %%
-status = deepgisas(["predict", "film", "sample.tif", "--instrument", "detector.poni",
-                    "--alpha-i", "0.25", "-o", "answer.json"])
+deepgisas(["predict", "film", "sample.tif", "--instrument", "detector.poni",
+           "--alpha-i", "0.25", "-o", "answer.json"])
 with open("answer.json") as f:
     answer = json.load(f)["results"][0]
 for name, value in answer["parameters"].items():
