@@ -36,8 +36,9 @@ def sources(names: list[str]) -> list[Path]:
     by_stem = {p.stem: p for p in found}
     unknown = [n for n in names if Path(n).stem not in by_stem]
     if unknown:
-        sys.exit(f"execute.py: no tutorial {', '.join(unknown)} (known: "
-                 f"{', '.join(by_stem)})")
+        print(f"execute.py: no tutorial {', '.join(unknown)} (known: {', '.join(by_stem)})",
+              file=sys.stderr)
+        sys.exit(2)
     return [by_stem[Path(n).stem] for n in names]
 
 
