@@ -111,23 +111,26 @@ for name, value in fit.parameters.items():
 # %% [markdown]
 # ## The image and the fit
 #
-# The counts and the fitted model on the same logarithmic colour scale, and their ratio. A
-# good fit leaves a residual of noise only, without structure.
+# The counts and the fitted model on the same logarithmic colour scale (pixels without a
+# count are black), and the Pearson residual (counts - fit) / sqrt(fit): for a good fit it
+# is noise of standard deviation 1, without structure.
 
 # %%
 geometry = template.base.detector.geometry
 extent = (*geometry.phi_deg, *geometry.alpha_deg)
+cmap = plt.get_cmap("inferno").copy()
+cmap.set_bad("black")
 norm = LogNorm(vmin=1, vmax=counts.max())
 fig, axes = plt.subplots(1, 3, figsize=(13, 4), constrained_layout=True)
 for ax, image, title in ((axes[0], counts, "counts"), (axes[1], fit.fitted, "fit")):
     shown = ax.imshow(np.where(image > 0, image, np.nan), origin="lower", extent=extent,
-                      aspect="auto", cmap="inferno", norm=norm)
+                      aspect="auto", cmap=cmap, norm=norm)
     ax.set_title(title)
 fig.colorbar(shown, ax=axes[1], label="counts per pixel")
-ratio = np.log10((fit.fitted + 1) / (counts + 1))
-shown = axes[2].imshow(ratio, origin="lower", extent=extent, aspect="auto", cmap="RdBu_r",
-                       vmin=-0.5, vmax=0.5)
-axes[2].set_title("log10((fit + 1) / (counts + 1))")
+pearson = (counts - fit.fitted) / np.sqrt(fit.fitted)
+shown = axes[2].imshow(pearson, origin="lower", extent=extent, aspect="auto", cmap="RdBu_r",
+                       vmin=-4, vmax=4)
+axes[2].set_title(f"(counts - fit) / sqrt(fit): std {np.nanstd(pearson):.2f}")
 fig.colorbar(shown, ax=axes[2])
 for ax in axes:
     ax.set_xlabel(r"$\phi_f$ (deg)")
