@@ -25,6 +25,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
+from IPython.display import display
 
 import deepgisas as dg
 from deepgisas.data.preprocess import default_input
@@ -95,7 +96,8 @@ ax.plot(curve["step"], curve["nll"], "s-", label="validation loss")
 ax.set_xlabel("step")
 ax.set_ylabel("Gaussian negative log-likelihood")
 ax.legend()
-plt.show()
+display(fig)  # training drew its own PNGs with matplotlib's Agg backend: plt.show() would not
+plt.close(fig)
 
 # %% [markdown]
 # ## Validation on new simulations
@@ -128,7 +130,8 @@ for ax, path in zip(axes, template.priors, strict=True):
     inside = np.mean(np.abs(value - true) <= std)
     ax.set_title(f"median error {np.median(np.abs(value - true)):.2f} nm, "
                  f"{inside:.0%} within 1 std", fontsize=9)
-plt.show()
+display(fig)
+plt.close(fig)
 
 # %% [markdown]
 # ## Predicting
