@@ -25,7 +25,6 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
-from IPython.display import display
 
 import deepgisas as dg
 from deepgisas.data.preprocess import default_input
@@ -88,7 +87,12 @@ print(f"{card.training['steps']} steps in {card.validation['seconds']:.0f} s; va
       f"mean absolute error {card.validation['mae_unit']:.3f} of each prior's width, "
       f"{card.validation['within_1std']:.0%} of truths within 1 std")
 
+# %% [markdown]
+# Training drew its learning curve into `my-model/learning_curve.png` with matplotlib's
+# file backend; the magic below brings the notebook's inline plots back.
+
 # %%
+# %matplotlib inline
 curve = np.genfromtxt("my-model/learning_curve.csv", delimiter=",", names=True)
 fig, ax = plt.subplots(figsize=(6, 3.5), constrained_layout=True)
 ax.plot(curve["step"], curve["train_loss"], "o-", label="training loss")
@@ -96,8 +100,7 @@ ax.plot(curve["step"], curve["nll"], "s-", label="validation loss")
 ax.set_xlabel("step")
 ax.set_ylabel("Gaussian negative log-likelihood")
 ax.legend()
-display(fig)  # training drew its own PNGs with matplotlib's Agg backend: plt.show() would not
-plt.close(fig)
+plt.show()
 
 # %% [markdown]
 # ## Validation on new simulations
@@ -130,8 +133,7 @@ for ax, path in zip(axes, template.priors, strict=True):
     inside = np.mean(np.abs(value - true) <= std)
     ax.set_title(f"median error {np.median(np.abs(value - true)):.2f} nm, "
                  f"{inside:.0%} within 1 std", fontsize=9)
-display(fig)
-plt.close(fig)
+plt.show()
 
 # %% [markdown]
 # ## Predicting
