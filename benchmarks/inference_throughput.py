@@ -8,7 +8,10 @@ Each architecture runs at its designed input size (the talk's 256 x 256 detector
 "predict"), and ONNX Runtime when it is installed. Also compares
 compact-network variants that motivated its design. Usage:
 
-    python benchmarks/inference_throughput.py [--threads 2] [--batch 64] [--reps 5]
+    python benchmarks/inference_throughput.py [--threads 2] [--batch 64] [--reps 5] [--markdown]
+
+``--markdown`` writes the table of registered architectures into docs/benchmarks.md
+("Inference throughput").
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+from _docs import add_markdown_option, ran, write_section  # type: ignore[import-not-found]
 from torch import nn
 
 from deepgisas.data.preprocess import default_input
@@ -62,7 +66,8 @@ def variant(widths: tuple[int, ...], stem: tuple[int, int], stride: tuple[int, i
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_markdown_option(ap)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--reps", type=int, default=5)
@@ -79,6 +84,7 @@ def main() -> None:
           f"included; frames per second")
     print(f"{'model':14s} {'input':>9s} {'params':>8s} {'eager':>8s} {'predict':>10s} "
           f"{'onnx':>8s} {'preproc only':>13s}")
+    rows: list[str] = []
     runs = [(name, default_input((256, 256), name)) for name in list_models()]
     # the bundled hex-orientation model's input: counts binned before the log (cheaper)
     runs.append(("rodnet, binned", default_input((256, 256), "rodnet", bin_counts=True)))
@@ -105,6 +111,16 @@ def main() -> None:
         shape = "x".join(map(str, spec.input_shape))
         print(f"{name:14s} {shape:>9s} {params:7.2f}M {eager:8.0f} {folded:10.0f} {ort_fps:8.0f} "
               f"{pre:13.0f}")
+        rows.append(f"| {name} | {shape} | {params:.2f}M | {eager:.0f} | {folded:.0f} | "
+                    f"{ort_fps:.0f} | {pre:.0f} |")
+    if args.write:
+        write_section("## Inference throughput", [
+            f"{ran()}: frames per second, batch {args.batch}, {args.threads} threads, from raw "
+            "256 x 256 images with the preprocessing; untrained weights. *eager*: as trained; "
+            "*predict*: as `predict` runs it (batch norms folded, channels-last); *ONNX*: "
+            "ONNX Runtime.", "",
+            "| network | input | parameters | eager | predict | ONNX | preprocessing alone |",
+            "|---|---|---|---|---|---|---|", *rows])
     print("\ncompact variants (network only, eager):")
     for widths, stem, stride, shape in [((16, 32, 64, 128), (5, 3), (2, 1), (56, 112)),
                                         ((16, 32, 64, 128), (3, 3), (1, 1), (56, 112)),

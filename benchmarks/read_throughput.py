@@ -2,7 +2,8 @@
 
 Writes synthetic int32 frames (Poisson counts, module gaps = -1) as TIFF and CBF with fabio
 into a temporary folder, then times ``read_image`` followed by ``predict.network_input`` with
-a default ``InputSpec``. Usage: ``python benchmarks/read_throughput.py [--frames N]``.
+a default ``InputSpec``. ``--markdown`` writes the table into docs/benchmarks.md ("Reading
+detector files"). Usage: ``python benchmarks/read_throughput.py [--frames N] [--markdown]``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import fabio
 import numpy as np
+from _docs import add_markdown_option, ran, write_section  # type: ignore[import-not-found]
 from _frames import SHAPE, pilatus_frame  # type: ignore[import-not-found]
 
 from deepgisas.data.preprocess import InputSpec
@@ -25,7 +27,9 @@ from deepgisas.predict import network_input
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=20)
+    add_markdown_option(parser)
     args = parser.parse_args()
+    rows: list[str] = []
     logging.getLogger("fabio").setLevel(logging.CRITICAL)
     rng = np.random.default_rng(0)
     spec = InputSpec()
@@ -47,6 +51,12 @@ def main() -> None:
             print(f"{fmt.upper()} {SHAPE[0]} x {SHAPE[1]}: read {n / (t1 - t0):6.1f} frames/s, "
                   f"read + preprocess {n / (t2 - t0):6.1f} frames/s "
                   f"({(t2 - t0) / n * 1e3:.1f} ms per frame)")
+            rows.append(f"| {fmt.upper()} | {n / (t1 - t0):.0f} | {n / (t2 - t0):.0f} |")
+    if args.write:
+        write_section("## Reading detector files", [
+            f"{ran()}: {args.frames} synthetic Pilatus frames ({SHAPE[0]} x {SHAPE[1]} int32 "
+            "counts, module gaps) per format, one thread; frames per second.", "",
+            "| format | read | read + preprocess |", "|---|---|---|", *rows])
 
 
 if __name__ == "__main__":
