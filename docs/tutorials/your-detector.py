@@ -131,8 +131,8 @@ print("extrapolation:", answer["extrapolation"] or "none")
 # ## Real data
 #
 # The same works with a description file as the instrument (`detector: {rectangular: ...}`
-# and the beam; its sample part is ignored). The repository's tests hold instrument files for
-# four real measurements (GALAXI, SWING, MARIA, CHESS) in `tests/io/instruments/`, e.g. for
-# the GALAXI Pilatus 1M image of BornAgain's fitting example:
-# `deepgisas show galaxi_raw_data.tif.gz --instrument tests/io/instruments/galaxi.yaml -o
-# galaxi.png`. The measured files themselves are shared data, not part of the package.
+# and the beam; its sample part is ignored). The package ships instrument files for four
+# real measurements (GALAXI, SWING, MARIA, CHESS; `deepgisas.bundled_instruments()`), usable
+# by name, e.g. for the GALAXI Pilatus 1M image of BornAgain's fitting example:
+# `deepgisas show galaxi_raw_data.tif.gz --instrument galaxi -o galaxi.png`. The measured
+# files themselves are shared data, not part of the package.
