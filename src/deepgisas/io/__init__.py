@@ -9,9 +9,10 @@ from deepgisas.io.readers import (
     DetectorImage,
     RawImage,
     describe_mask,
+    raw_array,
     read_detector_image,
     read_raw_image,
 )
 
-__all__ = ["DetectorImage", "RawImage", "describe_mask", "read_detector_image",
-           "read_raw_image"]
+__all__ = ["DetectorImage", "RawImage", "describe_mask", "raw_array",
+           "read_detector_image", "read_raw_image"]

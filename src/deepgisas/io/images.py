@@ -18,7 +18,9 @@ from deepgisas.io.bundled import needs_instrument
 from deepgisas.io.instrument import BeamMatch, match_beam, outside_entry
 from deepgisas.io.readers import (
     DetectorImage,
+    RawImage,
     describe_mask,
+    detector_image,
     mask_reasons,
     masked_pixels,
     read_detector_image,
@@ -164,32 +166,38 @@ class ModelImages:
         """The image at ``path`` on the model's grid, float64 [rows, cols], NaN = masked.
         ``warn``: warn (OutsideWarning) when part of the grid lies outside the detector.
         Raises :class:`ShapeError` when the image does not have the expected shape."""
+        orientation = self.orientation if self.instrument is None else \
+            self.instrument[1].orientation
+        return self.raw(read_raw_image(path, orientation=orientation), warn)
+
+    def raw(self, raw: RawImage, warn: bool = True) -> np.ndarray:
+        """A :class:`RawImage` (a file's, or an array's from
+        :func:`~deepgisas.io.readers.raw_array`) on the model's grid, as :meth:`__call__`."""
+        path = raw.path
         if self.instrument is None or self.map is None:
-            image = read_detector_image(path, orientation=self.orientation,
-                                        keep_negative=self.keep_negative)
-            self._note(None, str(path), image.metadata["masked"])
+            image = detector_image(raw, self.keep_negative)
+            self._note(None, path, image.metadata["masked"])
             img = image.data
             shape = self.template.base.detector.shape
             if img.shape != shape:
                 raise ShapeError(f"image is {img.shape[0]} x {img.shape[1]}, the model's "
                                  f"detector is {shape[0]} x {shape[1]}: to resample it, "
-                                 f"{needs_instrument()}", str(path))
+                                 f"{needs_instrument()}", path)
             return img
         detector = self.instrument[1]
-        raw = read_raw_image(path, orientation=detector.orientation)
         shape = raw.raw.shape[::-1] if raw.orientation == "vertical" else raw.raw.shape
         if tuple(shape) != tuple(detector.shape):
             raise ShapeError(f"image is {shape[0]} x {shape[1]}, the instrument's detector "
                              f"({self.instrument_path}) is {detector.shape[0]} x "
-                             f"{detector.shape[1]}", str(path))
-        self._note(raw.raw, str(path))
+                             f"{detector.shape[1]}", path)
+        self._note(raw.raw, path)
         out = self.map.apply_raw(raw.raw, raw.orientation, self._masked, self.static_bad)
         if warn:
-            warn_outside(out.outside, str(path))
+            warn_outside(out.outside, path)
         if out.mask.all():
             raise FrameSetupError("the model's detector grid lies entirely outside the measured "
-                            f"detector or on masked pixels (instrument "
-                            f"{self.instrument_path})", str(path))
+                                  f"detector or on masked pixels (instrument "
+                                  f"{self.instrument_path})", path)
         return out.data
 
 

@@ -415,7 +415,22 @@ def read_detector_image(path: str | Path, frame: int = 0, dataset: str | None = 
         a :class:`DetectorImage` with float64 data [rows, cols], row 0 = bottom, and
         ``metadata["masked"]``: why pixels were masked (:func:`mask_reasons`).
     """
-    r = read_raw_image(path, frame, dataset, orientation)
+    return detector_image(read_raw_image(path, frame, dataset, orientation), keep_negative)
+
+
+def raw_array(array: np.ndarray, name: str, orientation: str = "top-down") -> RawImage:
+    """An image already in memory (from a Bluesky event or a Tiled array) as a
+    :class:`RawImage` named ``name`` (for messages): checked like a file's image, in
+    ``orientation`` (area detectors store row 0 = top: "top-down")."""
+    if orientation not in ORIENTATIONS:
+        raise UserError(f"unknown orientation {orientation!r} ({', '.join(ORIENTATIONS)})",
+                        name)
+    return RawImage(name, _checked(np.asarray(array), Path(name)), orientation)
+
+
+def detector_image(r: RawImage, keep_negative: bool = False) -> DetectorImage:
+    """A :class:`RawImage` oriented (row 0 = bottom) and converted to float64 with NaN =
+    masked, as :func:`read_detector_image` returns it."""
     data, mask = _to_float(r.raw, keep_negative)
     meta = {**r.metadata, "masked": mask_reasons(r.raw, keep_negative)}
     return DetectorImage(r.path, _orient(data, r.orientation), _orient(mask, r.orientation),

@@ -1,12 +1,14 @@
 """``deepgisas stream``: predict every frame a detector writes into a folder, as it arrives.
 
 The pipeline: a :class:`~deepgisas.stream.scan.FolderScanner` polls the folder for complete
-frames; a thread pool reads them and puts them on the model's grid (file I/O, decompression
-and the resampling gather release the GIL), one batch ahead of the network; the network runs
-on batches of up to ``batch`` frames (ONNX Runtime when available, loaded once); each batch's
-rows are appended to the CSV in one atomic write; the PNG is redrawn every ``plot_every``
-seconds. Frames that cannot be read are retried, then logged (a warning on stderr and a line
-in ``RESULTS.errors.csv``), never fatal.
+frames (or another :class:`~deepgisas.stream.events.FrameSource` offers them); a thread pool
+reads them and puts them on the model's grid (file I/O, decompression and the resampling
+gather release the GIL), one batch ahead of the network; the network runs on batches of up
+to ``batch`` frames (ONNX Runtime when available, loaded once); each batch's rows are
+appended to the CSV in one atomic write; the PNG is redrawn every ``plot_every`` seconds;
+each batch goes to the run's listeners (:mod:`deepgisas.stream.events`: the live dashboard,
+a NeXus file). Frames that cannot be read are retried, then logged (a warning on stderr and
+a line in ``RESULTS.errors.csv``), never fatal.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,6 +34,14 @@ from deepgisas.models.onnx import ENGINES
 from deepgisas.predict import Predictor
 from deepgisas.sample import Beam
 from deepgisas.stream.columns import ERRORS, Columns
+from deepgisas.stream.events import (
+    FrameSource,
+    Listeners,
+    StreamBatch,
+    StreamInfo,
+    StreamListener,
+    StreamStatus,
+)
 from deepgisas.stream.plot import LivePlot
 from deepgisas.stream.scan import FolderScanner, Frame
 from deepgisas.stream.table import Cell, ResultsTable
@@ -138,19 +149,33 @@ def _stderr(message: str) -> None:
 class _Run:
     """The state of one run (built by :func:`run_stream` after every check has passed)."""
 
-    def __init__(self, predictor: Predictor, reader: ModelImages, scanner: FolderScanner,
+    def __init__(self, predictor: Predictor, reader: ModelImages, scanner: FrameSource,
                  table: ResultsTable, errors: ResultsTable, columns: Columns, plot: LivePlot,
                  config: StreamConfig, fit: _Fitting | None,
-                 warn: Callable[[str], None]) -> None:
+                 warn: Callable[[str], None], listeners: Listeners) -> None:
         self.predictor, self.reader, self.scanner = predictor, reader, scanner
         self.table, self.errors, self.columns, self.plot = table, errors, columns, plot
         self.config, self.fit, self.warn = config, fit, warn
+        self.listeners = listeners
         self.frames = 0
         self.n_errors = 0
+        self.t0 = time.monotonic()
+        self._recent: deque[tuple[float, int]] = deque([(self.t0, 0)])
+
+    def status(self) -> StreamStatus:
+        """The counters now; ``rate`` over about the last 10 s."""
+        now = time.monotonic()
+        self._recent.append((now, self.frames))
+        while len(self._recent) > 2 and now - self._recent[1][0] >= 10.0:
+            self._recent.popleft()
+        t, n = self._recent[0]
+        rate = (self.frames - n) / (now - t) if now > t else 0.0
+        return StreamStatus(self.table.count, self.n_errors, self.scanner.pending, rate,
+                            now - self.t0)
 
     def _load(self, frame: Frame) -> tuple[Frame, np.ndarray | None, str]:
         try:
-            return frame, self.reader(frame.path, warn=False), ""
+            return frame, self.scanner.load(frame, self.reader), ""
         except FrameSetupError as exc:
             return frame, None, SETUP + str(exc)
         except UserError as exc:
@@ -193,8 +218,12 @@ class _Run:
         self.errors.append(bad_rows)
         self.n_errors += len(bad_rows)
         if not good:
+            if bad_rows:
+                self.listeners.batch(StreamBatch([], [], np.empty((0, 0, 0)), bad_rows,
+                                                 self.status()))
             return len(bad_rows)
-        results = self.predictor(np.stack([img for _, img in good]))
+        images = np.stack([img for _, img in good])
+        results = self.predictor(images)
         rows: list[list[Any]] = []
         for (frame, img), result in zip(good, results, strict=True):
             index = self.table.count + len(rows)
@@ -206,6 +235,7 @@ class _Run:
         for frame, _ in good:
             self.scanner.finish(frame.name)
         self.frames += len(rows)
+        self.listeners.batch(StreamBatch(rows, results, images, bad_rows, self.status()))
         return len(rows) + len(bad_rows)
 
     def batches(self, frames: list[Frame], pool: ThreadPoolExecutor, stop: threading.Event
@@ -225,13 +255,16 @@ class _Run:
                 return
 
 
-def run_stream(model: str | Path, folder: str | Path, output: str | Path,
+def run_stream(model: str | Path, folder: str | Path | FrameSource, output: str | Path,
                instrument: str | Path | None = None, fit: str | Path | None = None,
                config: StreamConfig | None = None, stop: threading.Event | None = None,
                warn: Callable[[str], None] = _stderr, alpha_i_deg: float | None = None,
                orientation: str | None = None, keep_negative: bool = False,
-               strict: bool = False) -> StreamSummary:
+               strict: bool = False, listeners: Sequence[StreamListener] = ()
+               ) -> StreamSummary:
     """Stream ``folder`` through ``model`` into the CSV ``output`` (see the module docstring).
+    ``folder`` is a folder to poll, or any :class:`~deepgisas.stream.events.FrameSource`;
+    ``listeners`` see the run (:mod:`deepgisas.stream.events`).
 
     Every check (model, folder, output, instrument, fit) runs before anything is written;
     a problem is a :class:`UserError`. A beam or detector outside the model's training is
@@ -251,7 +284,8 @@ def run_stream(model: str | Path, folder: str | Path, output: str | Path,
     torch.set_num_threads(config.network_threads)
     try:
         return _run_stream(model, folder, output, instrument, fit, config, stop, warn,
-                           alpha_i_deg, orientation, keep_negative, strict)
+                           alpha_i_deg, orientation, keep_negative, strict,
+                           Listeners(listeners, warn))
     finally:
         torch.set_num_threads(threads)
 
@@ -273,15 +307,15 @@ def _fitting(fit: str | Path, predictor: Predictor, reader: ModelImages) -> _Fit
     return _Fitting(fit_function(), fit_template, None if spots is None else ~spots)
 
 
-def _run_stream(model: str | Path, folder: str | Path, output: str | Path,
+def _run_stream(model: str | Path, folder: str | Path | FrameSource, output: str | Path,
                 instrument: str | Path | None, fit: str | Path | None, config: StreamConfig,
                 stop: threading.Event, warn: Callable[[str], None],
-                alpha_i_deg: float | None = None, orientation: str | None = None,
-                keep_negative: bool = False, strict: bool = False) -> StreamSummary:
+                alpha_i_deg: float | None, orientation: str | None,
+                keep_negative: bool, strict: bool, listeners: Listeners) -> StreamSummary:
     from deepgisas.io.instrument import describe
 
-    folder, output = Path(folder), Path(output)
-    if not folder.is_dir():
+    output = Path(output)
+    if isinstance(folder, str | Path) and not Path(folder).is_dir():
         raise UserError("no such folder", str(folder))
     predictor = Predictor(model, engine=config.engine, threads=config.network_threads)
     inst = (read_instrument(instrument, alpha_i_deg, orientation) if instrument is not None
@@ -313,13 +347,24 @@ def _run_stream(model: str | Path, folder: str | Path, output: str | Path,
               zip(predictor.labels.numeric, predictor.labels.priors, strict=True)}
     plot = LivePlot(plot_path(output), columns.names, columns.plotted, config.x, bounds)
     plot.add(table.resumed)
+    if isinstance(folder, str | Path):
+        scanner: FrameSource = FolderScanner(folder, config.settle_s, config.retries, done)
+    else:
+        scanner = folder
+        scanner.skip(done)
+    listeners.started(StreamInfo(
+        predictor.name, predictor.card.to_dict(), predictor.kind, tuple(columns.names),
+        tuple(columns.plotted), bounds, columns.xi_deg, scanner.where, output,
+        None if fit is None else str(fit), None if fitting is None else fitting.mask,
+        table.resumed))
     table.resumed = []
-    scanner = FolderScanner(folder, config.settle_s, config.retries, done)
-    run = _Run(predictor, reader, scanner, table, errors, columns, plot, config, fitting, warn)
-    t0 = time.monotonic()
+    run = _Run(predictor, reader, scanner, table, errors, columns, plot, config, fitting, warn,
+               listeners)
+    t0 = run.t0
     try:
         _loop(run, stop, predictor.name)
     finally:
+        listeners.stopped(run.status())
         table.close()
         errors.close()
         if table.count == 0 and created:
@@ -331,9 +376,9 @@ def _run_stream(model: str | Path, folder: str | Path, output: str | Path,
     if table.count == 0:
         if run.n_errors:
             raise UserError(f"no frame could be read: {run.n_errors} unreadable (see "
-                            f"{errors_path(output)})", str(folder))
+                            f"{errors_path(output)})", scanner.where)
         raise UserError("no frames were predicted (none found, or stopped first)",
-                        str(folder))
+                        scanner.where)
     return StreamSummary(run.frames, run.n_errors, time.monotonic() - t0)
 
 

@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from deepgisas.io.readers import SUFFIXES
 
 
@@ -76,6 +78,16 @@ class FolderScanner:
         self.finished: set[str] = set(skip)
         self.seen: dict[str, _Seen] = {}
         self.clock, self.now = clock, now
+        self.where = str(self.folder)
+
+    def skip(self, names: Iterable[str]) -> None:
+        """Names finished by an earlier run (resumed from its results file)."""
+        self.finished.update(names)
+
+    def load(self, frame: Frame, read: Callable[..., np.ndarray]) -> np.ndarray:
+        """``frame`` on the model's grid: ``read`` is a
+        :class:`~deepgisas.io.images.ModelImages`."""
+        return read(frame.path, warn=False)
 
     @property
     def pending(self) -> int:
