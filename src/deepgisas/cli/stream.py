@@ -61,6 +61,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_engine(p, "the network's engine, as for predict (default auto)")
     p.add_argument("--bins", action="store_true",
                    help="orientation models: also write the 120 probabilities")
+    p.add_argument("--serve", metavar="[HOST:]PORT",
+                   help="serve a live dashboard of the run on PORT (HOST 127.0.0.1 unless "
+                        "given; 0: any free port) and print its address; it ends with the run")
+    p.add_argument("--allow-remote", action="store_true",
+                   help="allow --serve on an address other people can reach (needs a token)")
+    p.add_argument("--token", help="the token a remote browser must give (default with "
+                                   "--allow-remote: a random one, printed in the address)")
     p.set_defaults(func=run)
 
 
@@ -81,14 +88,24 @@ def run(args: argparse.Namespace) -> None:
     main_thread = threading.current_thread() is threading.main_thread()
     old = ({s: signal.signal(s, interrupted) for s in (signal.SIGINT, signal.SIGTERM)}
            if main_thread else {})
+    listeners: list[Any] = []
+    if args.serve is not None:
+        from deepgisas.live import Dashboard, parse_address
+
+        host, port = parse_address(args.serve)
+        dashboard = Dashboard(host, port, args.token, args.allow_remote, x=args.plot_x)
+        print(f"live dashboard: {dashboard.start()}", flush=True)
+        listeners.append(dashboard)
     try:
         summary = run_stream(args.model, args.folder, args.output, args.instrument, args.fit,
                              config, stop, alpha_i_deg=alpha_i(args),
                              orientation=args.orientation, keep_negative=args.keep_negative,
-                             strict=args.strict)
+                             strict=args.strict, listeners=listeners)
     finally:
         for s, handler in old.items():
             signal.signal(s, handler)
+        for listener in listeners:
+            listener.stop()
     out = Path(args.output)
     print(f"wrote {out} and {plot_path(out)}: {summary.frames} frames "
           f"({summary.rate:.1f} frames/s), {summary.errors} unreadable")
