@@ -6,9 +6,10 @@
 // of the result, the time it was drawn] (unix seconds).
 "use strict";
 
-const MAX_LOCAL = 6000;        // points kept before asking for a decimated history
+const MAX_LOCAL = 4000;        // points kept before asking for a decimated history
 const MAX_WATERFALL = 800;     // waterfall rows kept before the same
 const DRAW_EVERY_MS = 200;     // redraws at most this often
+const MAX_WAIT_MS = 600;       // and at least this often while points arrive
 const token = new URLSearchParams(location.search).get("token");
 const api = (path) => token ? `${path}${path.includes("?") ? "&" : "?"}token=${encodeURIComponent(token)}` : path;
 const $ = (id) => document.getElementById(id);
@@ -17,7 +18,7 @@ const config = { responsive: true, displaylogo: false, modeBarButtonsToRemove: [
 const state = { info: null, points: {}, lastIndex: -1, waterfall: { index: [], z: [] },
                 distribution: null, imageShown: -1, imageWanted: -1, imageLoading: false,
                 pendingTimes: [], drawTimer: null, revision: 0, errors: [], status: null, resyncing: false };
-window.deepgisas = { drawn: [], updates: 0, histories: 0, lastDrawnIndex: -1 };
+window.deepgisas = { drawn: [], updates: 0, histories: 0, lastDrawnIndex: -1, drawMs: [] };
 
 function setStatus(s, connection) {
   if (s) state.status = s;
@@ -142,10 +143,16 @@ function draw() {
   state.lastDraw = Date.now();
   if (!state.info) return;
   state.revision += 1;  // the arrays grow in place: tell Plotly they changed
+  const t0 = performance.now();
   drawPanels();
   drawOrientation();
   drawErrors();
   loadImage();
+  const ms = performance.now() - t0;
+  window.deepgisas.drawMs.push(ms);
+  // redraw at most every DRAW_EVERY_MS ms, leaving the browser idle 2/3 of the time, but
+  // at least every MAX_WAIT_MS ms, so that a point is drawn within a second of its result
+  state.drawInterval = Math.min(MAX_WAIT_MS, Math.max(DRAW_EVERY_MS, 3 * ms));
   const now = Date.now() / 1000;
   for (const t of state.pendingTimes) window.deepgisas.drawn.push([t[0], t[1], now]);
   state.pendingTimes = [];
@@ -154,7 +161,7 @@ function draw() {
 
 function scheduleDraw() {
   if (state.drawTimer !== null) return;
-  const wait = Math.max(0, DRAW_EVERY_MS - (Date.now() - (state.lastDraw || 0)));
+  const wait = Math.max(0, (state.drawInterval || DRAW_EVERY_MS) - (Date.now() - (state.lastDraw || 0)));
   state.drawTimer = setTimeout(draw, wait);
 }
 
