@@ -212,10 +212,10 @@ def predict_files(model: str | Path, paths: Sequence[str | Path],
 
 
 def predict_files_and_images(model: str | Path, paths: Sequence[str | Path],
-                  instrument: str | Path | None = None, engine: str = "auto",
-                  alpha_i_deg: float | None = None, orientation: str | None = None,
-                  keep_negative: bool = False, strict: bool = False
-                  ) -> tuple[dict[str, Any], np.ndarray, Predictor]:
+                             instrument: str | Path | None = None, engine: str = "auto",
+                             alpha_i_deg: float | None = None, orientation: str | None = None,
+                             keep_negative: bool = False, strict: bool = False
+                             ) -> tuple[dict[str, Any], np.ndarray, Predictor]:
     """:func:`predict_files`, with the images as the model saw them ([n, rows, cols] on its
     detector grid, NaN = masked) and the :class:`Predictor`."""
     predictor = Predictor(model, engine=engine)

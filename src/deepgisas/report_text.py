@@ -75,35 +75,34 @@ def fit_table(record: Mapping[str, Any]) -> str:
     """The table of a fit's JSON record: objective and time, each parameter (flags: at its
     prior's edge, network disagreement), the beam taken from an instrument, the goodness of
     fit, the orientation peaks, and what else the fit flagged."""
-    extra = record
     notes: dict[str, list[str]] = {}
-    for name, flag in extra.get("at_bound", {}).items():
+    for name, flag in record.get("at_bound", {}).items():
         notes.setdefault(name, []).append(edge_text(flag) + ": a limit, not a measurement")
-    z = extra.get("disagreement", {})
-    net = extra.get("network", {}).get("parameters", {})
-    for name in extra.get("disagree", []):
+    z = record.get("disagreement", {})
+    net = record.get("network", {}).get("parameters", {})
+    for name in record.get("disagree", []):
         notes.setdefault(name, []).append(
             f"the network says {net.get(name, float('nan')):.4g} ({z[name]:+.1f} std)")
-    objective = extra.get("objective", "log")
+    objective = record.get("objective", "log")
     lines = [f"fit of {Path(str(record.get('image', ''))).name} in "
              f"{record.get('seconds', 0.0):.1f} s, objective {objective}"]
     if record.get("parameters"):
         lines += _columns(parameter_rows(record["parameters"], record.get("std", {}), notes))
-    fixed = [f"{k} {r['value']:g}" for k, r in extra.get("beam", {}).items()
+    fixed = [f"{k} {r['value']:g}" for k, r in record.get("beam", {}).items()
              if r.get("source") == "instrument"]
     if fixed:
         lines.append("  from the instrument (held): " + ", ".join(fixed))
     lines.append("  " + goodness_text(record))
-    if "probability" in extra:
-        lines += peak_lines(extra.get("peaks", []), "posterior" in extra)
-        post = extra.get("posterior", {})
+    if "probability" in record:
+        lines += peak_lines(record.get("peaks", []), "posterior" in record)
+        post = record.get("posterior", {})
         if post.get("settled") is False:
             lines.append(f"  the posterior has not settled (split TV {post['split_tv']:.2f}): "
                          "sample longer with --posterior-seconds")
-    lines += [f"  breaks the constraint {c!r}" for c in extra.get("outside_constraints", [])]
-    if "overfilled" in extra:
-        lines.append(f"  the particles overfill their slice ({extra['overfilled']:.3g} times)")
-    outside = extra.get("network", {}).get("outside_prior", {})
+    lines += [f"  breaks the constraint {c!r}" for c in record.get("outside_constraints", [])]
+    if "overfilled" in record:
+        lines.append(f"  the particles overfill their slice ({record['overfilled']:.3g} times)")
+    outside = record.get("network", {}).get("outside_prior", {})
     lines += [f"  network start: {k} {edge_text(f)}" for k, f in outside.items()]
     return "\n".join(lines)
 

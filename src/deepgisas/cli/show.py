@@ -84,10 +84,11 @@ def _substrate_delta(path: str, read_description) -> float | None:  # noqa: ANN0
     from deepgisas.errors import UserError
     from deepgisas.io.bundled import instrument_file
 
-    if instrument_file(path).suffix.lower() == ".poni":
+    file = instrument_file(path)
+    if file.suffix.lower() == ".poni":
         return None
     try:
-        layers = read_description(instrument_file(path)).sample.layers
+        layers = read_description(file).sample.layers
     except UserError:  # no (valid) sample part: no Yoneda band
         return None
     delta = layers[-1].material.delta

@@ -51,7 +51,7 @@ def check_installed() -> None:
         import fastapi  # noqa: F401
         import uvicorn  # noqa: F401
     except ImportError as exc:
-        raise UserError(f"the dashboard needs {exc.name}: pip install 'deepgisas[live]'",
+        raise UserError(f"the dashboard needs {exc.name}: pip install fastapi uvicorn plotly",
                         "--serve") from None
     try:
         found = _plotly_js().is_file()
@@ -59,7 +59,7 @@ def check_installed() -> None:
         found = False
     if not found:
         raise UserError("the dashboard needs plotly (it serves plotly.min.js from it): "
-                        "pip install 'deepgisas[live]'", "--serve")
+                        "pip install fastapi uvicorn plotly", "--serve")
 
 
 def is_loopback(host: str) -> bool:

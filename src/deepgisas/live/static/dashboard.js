@@ -77,7 +77,7 @@ function drawPanels() {
                                                  line: { dash: "dash", width: 1, color: "#777" } })) : [];
     const layout = { margin: { l: 60, r: 10, t: 8, b: 30 }, uirevision: col, shapes, datarevision: state.revision,
                      yaxis: { title: { text: col, font: { size: 11 } } },
-                     xaxis: { title: { text: i === state.info.panels.length - 1 ? label : "", font: { size: 11 } } },
+                     xaxis: { zeroline: false, title: { text: i === state.info.panels.length - 1 ? label : "", font: { size: 11 } } },
                      legend: { orientation: "h", x: 1, xanchor: "right", y: 1, font: { size: 10 } },
                      showlegend: i === 0 };
     Plotly.react(`panel-${i}`, traces, layout, config);
@@ -89,7 +89,7 @@ function drawPanels() {
     misfit.forEach((v, k) => { if (v !== null) { mx.push(x[k]); my.push(v); } });
     Plotly.react("misfit", [{ x: mx, y: my, mode: "markers+lines", marker: { size: 5, color: "#d62728" }, name: "misfit" }],
       { margin: { l: 60, r: 10, t: 24, b: 30 }, title: { text: "goodness of fit (fit:misfit)", font: { size: 12 } },
-        uirevision: "misfit", datarevision: state.revision, xaxis: { title: { text: label, font: { size: 11 } } } }, config);
+        uirevision: "misfit", datarevision: state.revision, xaxis: { zeroline: false, title: { text: label, font: { size: 11 } } } }, config);
   }
 }
 
@@ -104,9 +104,10 @@ function drawOrientation() {
   }
   if (state.waterfall.z.length) {
     $("waterfall").classList.remove("hidden");
-    Plotly.react("waterfall", [{ x: state.info.xi_deg, y: state.waterfall.index, z: state.waterfall.z, type: "heatmap",
+    const z = state.waterfall.z.map((row) => { const m = Math.max(...row.map((v) => v ?? 0)); return m > 0 ? row.map((v) => (v ?? 0) / m) : row; });
+    Plotly.react("waterfall", [{ x: state.info.xi_deg, y: state.waterfall.index, z, type: "heatmap",
                                  colorscale: "Viridis", showscale: false }],
-      { margin: { l: 50, r: 10, t: 24, b: 36 }, uirevision: "wf", datarevision: state.revision, title: { text: "p(xi) over the run", font: { size: 12 } },
+      { margin: { l: 50, r: 10, t: 24, b: 36 }, uirevision: "wf", datarevision: state.revision, title: { text: "p(xi) over the run (each frame scaled to its peak)", font: { size: 12 } },
         xaxis: { title: { text: "xi (deg)", font: { size: 11 } } }, yaxis: { title: { text: "frame", font: { size: 11 } } } }, config);
   }
 }
