@@ -55,6 +55,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="orientation fits on counts: how long the posterior samples "
                         "(default 10)")
     p.add_argument("-o", "--output", help="output JSON file (default: stdout)")
+    p.add_argument("--nexus", metavar="OUT.nxs",
+                   help="also write the answer, its provenance and the model card to a "
+                        "NeXus HDF5 file")
     add_axes(p)
     add_quiet(p)
     p.set_defaults(func=run)
@@ -74,8 +77,9 @@ def run(args: argparse.Namespace) -> None:
     out = Path(args.output) if args.output else None
     png = out.with_suffix(".png") if out is not None else Path(
         Path(args.image).name.split(".")[0] + ".fit.png")
-    if not png.parent.is_dir():
-        raise UserError("the folder does not exist", str(png.parent))
+    for path in (png, Path(args.nexus) if args.nexus else png):
+        if not path.parent.is_dir():
+            raise UserError("the folder does not exist", str(path.parent))
     template = load_template(args.template)
     if not template.priors:
         raise UserError("the description has no free parameters to fit", args.template)
@@ -90,6 +94,8 @@ def run(args: argparse.Namespace) -> None:
     text = json.dumps(record, indent=1)
     save_fit_png(image, result, template, png, Path(args.image).name, spots,
                  args.axes or "angles")
+    if args.nexus:
+        write_nexus(Path(args.nexus), record, args)
     table = sys.stdout
     if out is None:
         print(text)
@@ -102,6 +108,22 @@ def run(args: argparse.Namespace) -> None:
             warnings.warn(line, stacklevel=1)
     else:
         print(fit_table(record), file=table)
+
+
+def write_nexus(path: Path, record: dict[str, Any], args: argparse.Namespace) -> None:
+    """Write the fit's ``record`` to the NeXus file ``path``, with the model's card (when
+    ``--model`` is given) and the run's provenance."""
+    from deepgisas import __version__
+    from deepgisas.io.nexus import write_fit
+
+    card = None
+    if args.model:
+        from deepgisas.models.store import model_dir, read_card
+
+        card = read_card(model_dir(args.model)).to_dict()
+    write_fit(path, record, __version__, card, input_files=[args.image, args.template],
+              instrument=args.instrument, objective=record.get("objective", args.objective))
+    print(f"wrote {path}")
 
 
 def flag_lines(result: Any) -> list[str]:

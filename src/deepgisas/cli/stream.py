@@ -68,6 +68,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="allow --serve on an address other people can reach (needs a token)")
     p.add_argument("--token", help="the token a remote browser must give (default with "
                                    "--allow-remote: a random one, printed in the address)")
+    p.add_argument("--nexus", metavar="OUT.nxs",
+                   help="also write the rows to a NeXus HDF5 file, appended per batch")
     p.set_defaults(func=run)
 
 
@@ -96,6 +98,10 @@ def run(args: argparse.Namespace) -> None:
         dashboard = Dashboard(host, port, args.token, args.allow_remote, x=args.plot_x)
         print(f"live dashboard: {dashboard.start()}", flush=True)
         listeners.append(dashboard)
+    if args.nexus is not None:
+        from deepgisas.stream.nexus import NexusWriter
+
+        listeners.append(NexusWriter(args.nexus, args.instrument))
     try:
         summary = run_stream(args.model, args.folder, args.output, args.instrument, args.fit,
                              config, stop, alpha_i_deg=alpha_i(args),

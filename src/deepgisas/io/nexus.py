@@ -28,19 +28,22 @@ This module takes plain dicts and arrays; it knows nothing of models, fits or st
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import h5py
 import numpy as np
 
 from deepgisas.io.atomic import atomic_write
 
+DEFINITION = "NXdeepgisas"
+NXDL = Path(__file__).with_name("NXdeepgisas.nxdl.xml")  # the application definition
 STRING_COLUMNS = ("frame", "flags")
 STR = h5py.string_dtype()
 
@@ -68,7 +71,7 @@ def _entry(f: h5py.File, title: str) -> h5py.Group:
     f.attrs["creator"] = "deepgisas"
     entry = f.create_group("entry")
     entry.attrs["NX_class"] = "NXentry"
-    entry["definition"] = "NXentry"
+    entry["definition"] = DEFINITION
     entry["title"] = title
     entry["start_time"] = now()
     return entry
@@ -139,14 +142,21 @@ def write_fit(path: Path, record: Mapping[str, Any], version: str,
     ``goodness_of_fit``, an orientation's ``xi_deg``/``probability``...) to ``path``,
     atomically, in the layout of the module docstring."""
 
-    def write(f: IO[bytes]) -> None:
-        with h5py.File(f, "w") as h5:
-            entry = _entry(h5, f"deepgisas fit of {record.get('image', '')}")
-            proc = _process(entry, version, card, input_files, instrument, objective,
-                            command_line)
-            _parameters(proc, record)
+    def write(h5: h5py.File) -> None:
+        entry = _entry(h5, f"deepgisas fit of {record.get('image', '')}")
+        proc = _process(entry, version, card, input_files, instrument, objective,
+                        command_line)
+        _parameters(proc, record)
 
-    atomic_write(Path(path), write)
+    _atomic(Path(path), write)
+
+
+def _atomic(path: Path, build: Callable[[h5py.File], None]) -> None:
+    """Build an HDF5 file in memory with ``build``, then write it atomically to ``path``."""
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as h5:
+        build(h5)
+    atomic_write(path, lambda f: f.write(buffer.getvalue()))
 
 
 def _as_float(v: Any) -> float:
@@ -170,24 +180,23 @@ class ResultsFile:
         self.columns = tuple(columns)
         self.text = [c in STRING_COLUMNS for c in self.columns]
 
-        def write(f: IO[bytes]) -> None:
-            with h5py.File(f, "w") as h5:
-                entry = _entry(h5, "deepgisas stream")
-                proc = _process(entry, version, card, input_files, instrument, objective,
-                                command_line)
-                res = proc.create_group("results")
-                res.attrs["NX_class"] = "NXdata"
-                for name, text in zip(self.columns, self.text, strict=True):
-                    d = res.create_dataset(field_name(name), shape=(0,), maxshape=(None,),
-                                           chunks=(chunk,), dtype=STR if text else "f8")
-                    d.attrs["column"] = name
-                    if not text:
-                        d.attrs["units"] = units(name.split(":")[-1].removesuffix("_std"))
-                floats = [c for c, t in zip(self.columns, self.text, strict=True) if not t]
-                if floats:
-                    res.attrs["signal"] = field_name(floats[-1])
+        def write(h5: h5py.File) -> None:
+            entry = _entry(h5, "deepgisas stream")
+            proc = _process(entry, version, card, input_files, instrument, objective,
+                            command_line)
+            res = proc.create_group("results")
+            res.attrs["NX_class"] = "NXdata"
+            for name, text in zip(self.columns, self.text, strict=True):
+                d = res.create_dataset(field_name(name), shape=(0,), maxshape=(None,),
+                                       chunks=(chunk,), dtype=STR if text else "f8")
+                d.attrs["column"] = name
+                if not text:
+                    d.attrs["units"] = units(name.split(":")[-1].removesuffix("_std"))
+            floats = [c for c, t in zip(self.columns, self.text, strict=True) if not t]
+            if floats:
+                res.attrs["signal"] = field_name(floats[-1])
 
-        atomic_write(self.path, write)
+        _atomic(self.path, write)
         self.h5 = h5py.File(self.path, "r+")
         self.group = self.h5["entry/process/results"]
         self.data = [self.group[field_name(c)] for c in self.columns]
