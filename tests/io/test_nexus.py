@@ -94,3 +94,22 @@ def test_no_file_is_left_half_written(tmp_path: Path) -> None:
     with pytest.raises(TypeError):
         write_fit(out, {"parameters": {"a": object()}}, "9.9")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_fit_cli_writes_the_json_and_the_nexus_file(tmp_path: Path) -> None:
+    from deepgisas.cli.main import main
+    from tests.fit.test_fit import _template_file, film, noisy_case
+
+    img, _ = noisy_case(film(16, 3), seed=2)
+    np.save(tmp_path / "img.npy", img)
+    out, nxs = tmp_path / "fit.json", tmp_path / "fit.nxs"
+    assert main(["fit", str(_template_file(tmp_path)), str(tmp_path / "img.npy"),
+                 "-o", str(out), "--nexus", str(nxs), "--quiet"]) == 0
+    record = json.loads(out.read_text())
+    with h5py.File(nxs, "r") as f:
+        par = f["entry/process/parameters"]
+        for name, value in record["parameters"].items():
+            assert par[name][()] == value
+            assert par[par[name].attrs["uncertainties"]][()] == record["std"][name]
+        assert f["entry/process/input_files"].asstr()[0] == str(tmp_path / "img.npy")
+    assert errors(nxs) == 0

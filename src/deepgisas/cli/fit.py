@@ -94,15 +94,16 @@ def run(args: argparse.Namespace) -> None:
     text = json.dumps(record, indent=1)
     save_fit_png(image, result, template, png, Path(args.image).name, spots,
                  args.axes or "angles")
+    table = sys.stdout
     if args.nexus:
         write_nexus(Path(args.nexus), record, args)
-    table = sys.stdout
     if out is None:
         print(text)
         table = sys.stderr  # stdout holds the JSON alone
     else:
         atomic_write(out, lambda f: f.write(text.encode()))
-        print(f"wrote {out} and {png} (misfit {result.misfit:.4g}, {result.seconds:.1f} s)")
+        nexus = f", {args.nexus}" if args.nexus else ""
+        print(f"wrote {out}{nexus} and {png} (misfit {result.misfit:.4g}, {result.seconds:.1f} s)")
     if args.quiet:  # no table: its flags as warnings
         for line in flag_lines(result):
             warnings.warn(line, stacklevel=1)
@@ -123,7 +124,6 @@ def write_nexus(path: Path, record: dict[str, Any], args: argparse.Namespace) ->
         card = read_card(model_dir(args.model)).to_dict()
     write_fit(path, record, __version__, card, input_files=[args.image, args.template],
               instrument=args.instrument, objective=record.get("objective", args.objective))
-    print(f"wrote {path}")
 
 
 def flag_lines(result: Any) -> list[str]:

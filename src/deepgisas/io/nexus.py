@@ -119,7 +119,8 @@ def _parameters(proc: h5py.Group, record: Mapping[str, Any]) -> None:
         g = par.create_group("goodness_of_fit")
         g.attrs["NX_class"] = "NXparameters"
         for k, v in gof.items():
-            g[field_name(k)] = v
+            if v is not None:  # lists and dicts as JSON text
+                g[field_name(k)] = json.dumps(v) if isinstance(v, dict | list) else v
     if "probability" in record and "xi_deg" in record:
         dist = proc.create_group("distribution")
         dist.attrs["NX_class"] = "NXdata"
