@@ -2,7 +2,7 @@
 
 Layout (one ``NXentry`` named ``entry``)::
 
-    entry (NXentry)        definition = "NXentry", title, start_time
+    entry (NXentry)        definition = "NXdeepgisas", title, start_time
       process (NXprocess)  program "deepgisas", version, date, command_line,
                            input_files, instrument_file, objective
         note (NXnote)      type "application/json", data: the model card as JSON text
@@ -11,16 +11,21 @@ Layout (one ``NXentry`` named ``entry``)::
                            "deg" or ""; ``uncertainties``: the name of its std dataset,
                            NAME_std); goodness_of_fit, misfit
         distribution (NXdata, orientation answers only)
-                           xi_deg (the axis), probability, probability_low/high if given
+                           xi_deg (the axis), probability, probability_low/high and
+                           probability_std (its ``uncertainties``) if given
         results (NXdata, streams only)
                            one resizable chunked dataset per CSV column (strings for
                            frame and flags), one row per frame
 
-``definition`` names the base class ``NXentry`` rather than an application definition:
-results are fitted sample parameters, not reduced I(Q) data, so ``NXcanSAS`` (which requires
-an ``SASdata`` group with I and Q) would fail, and no other application definition describes
-model outputs. ``nxvalidate`` (nexusformat) checks such a file against the base classes it
-bundles, offline. Field names follow NeXus naming rules: characters outside ``[A-Za-z0-9_]``
+``definition`` names ``NXdeepgisas``, an application definition bundled beside this module
+(:data:`NXDL`, ``NXdeepgisas.nxdl.xml``): it requires the process's provenance fields and
+note, and allows the parameters, distribution and results groups. No official definition
+fits: results are fitted sample parameters, not reduced I(Q) data, so ``NXcanSAS`` (which
+requires an ``SASdata`` group with I and Q) would fail, and naming the base class ``NXentry``
+is refused by ``nxvalidate``, which reads ``definition`` as an application definition.
+nexusformat validates a file offline: ``nxvalidate -a NXDL FILE`` (it checks the base
+classes too, and warns only about the provenance fields NXprocess does not define).
+Field names follow NeXus naming rules: characters outside ``[A-Za-z0-9_]``
 become ``_`` and the original column name is kept in the attribute ``column``.
 
 This module takes plain dicts and arrays; it knows nothing of models, fits or streams.
