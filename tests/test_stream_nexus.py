@@ -10,6 +10,7 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+import pytest
 
 from deepgisas.cli.main import main
 from deepgisas.io.nexus import NXDL, ResultsFile
@@ -57,3 +58,15 @@ def test_appending_a_batch_of_64_rows_is_cheap(tmp_path: Path) -> None:
     per_batch = (time.perf_counter() - start) / 50
     results.close()
     assert per_batch < 0.05, per_batch  # measured: about 2 ms
+
+
+def test_a_missing_folder_is_one_line_and_no_run(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture) -> None:
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    bad = tmp_path / "no" / "r.nxs"
+    assert main(["stream", "film", str(folder), "-o", str(tmp_path / "r.csv"),
+                 "--nexus", str(bad), *FAST]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and str(bad.parent) in err
+    assert not (tmp_path / "r.csv").exists()

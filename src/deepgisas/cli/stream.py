@@ -74,7 +74,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
+    from deepgisas.errors import UserError
     from deepgisas.stream import StreamConfig, plot_path, run_stream
+
+    if args.nexus is not None and not Path(args.nexus).parent.is_dir():
+        raise UserError("the folder does not exist", str(Path(args.nexus).parent))
 
     config = StreamConfig(poll_s=args.poll, settle_s=args.settle, retries=args.retries,
                           batch=args.batch, workers=args.workers, plot_every_s=args.plot_every,
