@@ -213,7 +213,7 @@ class BlueskyCallback(DocumentRouter):
             return
         for uid in run.fields:
             self._descriptors.pop(uid, None)
-        if not run.fields:
+        if not run.fields and doc.get("exit_status", "success") == "success":
             self._warn(f"run {run.source_uid[:8]}: no event held an image"
                        + (f" field {self.field!r}" if self.field else " (no 2-D field)"))
         stop = run.bundle.compose_stop(exit_status=doc.get("exit_status", "success"),

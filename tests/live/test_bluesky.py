@@ -1,0 +1,151 @@
+"""``deepgisas.live.BlueskyCallback`` with a real RunEngine and ophyd detectors: the result
+run is valid and its numbers are ``predict``'s; bad frames are skipped; external data is
+filled; and the ``deepgisas live-bluesky`` worker behind a real 0MQ proxy."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+pytest.importorskip("bluesky")
+pytest.importorskip("ophyd")
+
+from bluesky import RunEngine  # noqa: E402
+from bluesky.plans import count  # noqa: E402
+from event_model import DocumentNames, schema_validators  # noqa: E402
+from ophyd.sim import NumpySeqHandler, SynSignal, SynSignalWithRegistry  # noqa: E402
+
+from deepgisas.errors import UserError  # noqa: E402
+from deepgisas.live.bluesky import (  # noqa: E402
+    PLAN_NAME,
+    SOURCE_SEQ_NUM,
+    BlueskyCallback,
+    BlueskyFrameWarning,
+)
+from deepgisas.predict import predict_arrays  # noqa: E402
+from deepgisas.stream.columns import BASE  # noqa: E402
+from tests.test_stream import frame  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+Docs = list[tuple[str, dict[str, Any]]]
+
+
+def detector(name: str = "det", shape: tuple[int, int] | None = None) -> SynSignal:
+    """A 2-D detector: film-like Poisson frames, row 0 at the top as area detectors store
+    them (``frame`` gives row 0 = bottom); ``shape``: plain noise of that shape instead."""
+    counter = itertools.count()
+
+    def read() -> np.ndarray:
+        i = next(counter)
+        if shape is not None:
+            return np.random.default_rng(i).poisson(100.0, shape).astype(np.float64)
+        return frame(i)[::-1].copy()
+
+    return SynSignal(func=read, name=name)
+
+
+def run(callback: Any, *dets: Any, num: int = 5) -> Docs:
+    """Run ``count(dets, num)`` with ``callback`` subscribed; the source documents."""
+    source: Docs = []
+    engine = RunEngine({})
+    engine.subscribe(lambda name, doc: source.append((name, doc)))
+    engine.subscribe(callback)
+    engine(count(list(dets), num=num))
+    return source
+
+
+def check_run(docs: Docs, events: int) -> None:
+    """A valid run: every document passes its schema, in the order of one run."""
+    for name, doc in docs:
+        schema_validators[DocumentNames[name]].validate(doc)
+    assert [n for n, _ in docs] == ["start", "descriptor"] + ["event"] * events + ["stop"]
+    start = docs[0][1]
+    assert all(d["run_start"] == start["uid"] for n, d in docs if n in ("descriptor", "stop"))
+    assert docs[-1][1]["num_events"] == {"primary": events}
+
+
+def images_of(source: Docs, field: str = "det") -> np.ndarray:
+    """The source events' images, row 0 = bottom (as ``predict_arrays`` takes them)."""
+    return np.stack([np.asarray(d["data"][field])[::-1] for n, d in source if n == "event"])
+
+
+def assert_predicted(docs: Docs, images: np.ndarray, seq_nums: list[int]) -> None:
+    events = [d for n, d in docs if n == "event"]
+    expected = predict_arrays("film", images)
+    assert [e["data"][SOURCE_SEQ_NUM] for e in events] == seq_nums
+    for event, result in zip(events, expected, strict=True):
+        for name, value in result["parameters"].items():
+            assert event["data"][name] == pytest.approx(value, rel=1e-4)
+            assert event["data"][f"std:{name}"] == pytest.approx(result["std"][name],
+                                                                  rel=1e-4)
+
+
+def test_run_engine_in_process() -> None:
+    docs: Docs = []
+    callback = BlueskyCallback("film", emit=lambda name, doc: docs.append((name, doc)))
+    source = run(callback, detector())
+    check_run(docs, 5)
+    start = docs[0][1]
+    assert start["source_uid"] == source[0][1]["uid"]
+    assert start["model"] == "film" and start["plan_name"] == PLAN_NAME
+    assert start["card"] == callback.predictor.card.to_dict()
+    keys = docs[1][1]["data_keys"]
+    assert list(keys) == [n for n in callback.columns.names if n not in BASE] + [SOURCE_SEQ_NUM]
+    assert_predicted(docs, images_of(source), [1, 2, 3, 4, 5])
+    assert docs[-1][1]["exit_status"] == "success"
+
+
+def test_bad_frame_is_skipped_and_runs_of_results_are_ignored() -> None:
+    docs: Docs = []
+    callback = BlueskyCallback("film", "det", emit=lambda name, doc: docs.append((name, doc)))
+    bad = detector("det", shape=(64, 64))  # not the model's detector, and no instrument
+    with pytest.warns(BlueskyFrameWarning, match=r"event 1 'det'.*64 x 64.*skipped"):
+        run(callback, bad, num=1)
+    check_run(docs, 0)
+    again: Docs = []
+    other = BlueskyCallback("film", emit=lambda name, doc: again.append((name, doc)))
+    for name, doc in docs:  # a worker that hears its own results makes no run of them
+        other(name, doc)
+    assert again == []
+
+
+def test_several_images_need_a_field() -> None:
+    callback = BlueskyCallback("film")
+    with pytest.raises(UserError, match="several images .*choose one with field"):
+        run(callback, detector("a"), detector("b"), num=1)
+    docs: Docs = []
+    chosen = BlueskyCallback("film", "b", emit=lambda name, doc: docs.append((name, doc)))
+    source = run(chosen, detector("a"), detector("b"), num=2)
+    check_run(docs, 2)
+    assert_predicted(docs, images_of(source, "b"), [1, 2])
+
+
+def test_external_data_is_filled(tmp_path: Path) -> None:
+    counter = itertools.count()
+    det = SynSignalWithRegistry(func=lambda: frame(next(counter))[::-1].copy(), name="det",
+                                save_path=str(tmp_path))
+    docs: Docs = []
+    callback = BlueskyCallback("film", "det", emit=lambda name, doc: docs.append((name, doc)),
+                               handlers={"NPY_SEQ": NumpySeqHandler})
+    source = run(callback, det, num=3)
+    check_run(docs, 3)
+    files = sorted(tmp_path.glob("*.npy"), key=lambda p: int(p.stem.rpartition("_")[2]))
+    assert_predicted(docs, np.stack([np.load(f)[::-1] for f in files]), [1, 2, 3])
+    assert source[0][0] == "start"
+    unfilled: Docs = []
+    plain = BlueskyCallback("film", "det", emit=lambda name, doc: unfilled.append((name, doc)))
+    with pytest.warns(BlueskyFrameWarning, match="external data not filled"):
+        for name, doc in source:
+            plain(name, doc)
+    check_run(unfilled, 0)
