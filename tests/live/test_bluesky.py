@@ -149,3 +149,95 @@ def test_external_data_is_filled(tmp_path: Path) -> None:
         for name, doc in source:
             plain(name, doc)
     check_run(unfilled, 0)
+
+
+PROXY = """
+from bluesky.callbacks.zmq import Proxy
+proxy = Proxy(in_address="localhost:0", out_address="localhost:0")
+print(proxy.in_port, proxy.out_port, flush=True)
+proxy.start()
+"""
+
+
+def _line(process: subprocess.Popen, seconds: float) -> str:
+    """The next line ``process`` writes on stdout, waiting at most ``seconds``."""
+    out: list[str] = []
+    reader = threading.Thread(target=lambda: out.append(process.stdout.readline()),
+                              daemon=True)
+    reader.start()
+    reader.join(seconds)
+    assert out and out[0], "no line from the subprocess"
+    return out[0]
+
+
+class Receiver:
+    """A RemoteDispatcher in a thread, keeping the documents published with ``prefix``."""
+
+    def __init__(self, address: str, prefix: bytes) -> None:
+        import asyncio
+
+        from bluesky.callbacks.zmq import RemoteDispatcher
+
+        self.docs: Docs = []
+        self.loop = asyncio.new_event_loop()
+        self.dispatcher = RemoteDispatcher(address, prefix=prefix, loop=self.loop)
+        self.dispatcher.subscribe(lambda name, doc: self.docs.append((name, doc)))
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        import asyncio
+
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.dispatcher.start()
+        except RuntimeError:  # stopped by stop()
+            pass
+
+    def wait(self, name: str, seconds: float) -> bool:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            if any(n == name for n, _ in list(self.docs)):
+                return True
+            time.sleep(0.05)
+        return False
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+def test_worker_behind_a_0mq_proxy() -> None:
+    from bluesky.callbacks.zmq import Publisher
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    proxy = subprocess.Popen([sys.executable, "-c", PROXY], stdout=subprocess.PIPE, text=True)
+    worker = None
+    try:
+        port_in, port_out = (a.rpartition(":")[2] for a in _line(proxy, 30).split())
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "deepgisas.cli.main", "live-bluesky", "film",
+             "--proxy", f"localhost:{port_out}", "--publish", f"localhost:{port_in}"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+        assert "Ctrl-C stops" in _line(worker, 120)
+        receiver = Receiver(f"localhost:{port_out}", b"deepgisas")
+        publisher = Publisher(f"localhost:{port_in}")
+        time.sleep(1.5)  # 0MQ subscriptions reach the proxy asynchronously
+        source: Docs = []
+        engine = RunEngine({})
+        engine.subscribe(publisher)
+        engine.subscribe(lambda name, doc: source.append((name, doc)))
+        engine(count([detector()], num=5))
+        done = receiver.wait("stop", 60)
+        receiver.stop()
+        publisher.close()
+        assert done, "no result run came back"
+        check_run(receiver.docs, 5)
+        assert receiver.docs[0][1]["source_uid"] == source[0][1]["uid"]
+        assert_predicted(receiver.docs, images_of(source), [1, 2, 3, 4, 5])
+    finally:
+        for process in (worker, proxy):
+            if process is not None:
+                process.terminate()
+                process.wait(10)
+    assert worker is not None and "Traceback" not in worker.stderr.read()

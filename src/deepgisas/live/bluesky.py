@@ -89,7 +89,8 @@ class BlueskyCallback(DocumentRouter):
     an image must have the model's shape); ``alpha_i_deg`` and ``orientation`` as
     :func:`deepgisas.io.description.read_instrument` takes them, ``orientation`` also being
     how the arrays store the image (default "top-down": row 0 at the top, as area detectors
-    do). ``keep_negative`` keeps negative pixel values. ``engine``: as for
+    do). ``keep_negative`` keeps negative pixel values. A beam or detector outside the
+    model's training warns (with ``strict``, a :class:`UserError`). ``engine``: as for
     :class:`~deepgisas.predict.Predictor`. ``handlers``: a handler registry (spec ->
     handler class) for external data, used by an :class:`event_model.Filler`.
     """
@@ -97,7 +98,7 @@ class BlueskyCallback(DocumentRouter):
     def __init__(self, model: str | Path, field: str | None = None,
                  instrument: str | Path | None = None, *, emit: Emit | None = None,
                  keep_negative: bool = False, alpha_i_deg: float | None = None,
-                 orientation: str | None = None, engine: str = "auto",
+                 orientation: str | None = None, engine: str = "auto", strict: bool = False,
                  handlers: Mapping[str, Any] | None = None) -> None:
         super().__init__()
         self.predictor = predictor = Predictor(model, engine=engine)
@@ -105,7 +106,7 @@ class BlueskyCallback(DocumentRouter):
                 if instrument is not None else None)
         self.reader = ModelImages(predictor.template, inst, str(instrument), keep_negative,
                                   orientation)
-        check_extrapolation(self.reader.extrapolation, str(instrument))
+        check_extrapolation(self.reader.extrapolation, str(instrument), strict)
         self.field, self.instrument = field, None if instrument is None else str(instrument)
         self.orientation = orientation or "top-down"
         raw_array(np.zeros((1, 1)), "orientation", self.orientation)  # a bad one fails here
