@@ -100,11 +100,14 @@ def run(args: argparse.Namespace) -> None:
     failed: list[Exception] = []
 
     def guarded(name: str, doc: dict[str, Any]) -> None:
+        if failed:  # documents already queued when the worker failed
+            return
         try:
             callback(name, doc)
         except Exception as exc:  # noqa: BLE001  (stops the worker, reported below)
             failed.append(exc)
-            loop.stop()
+            for task in asyncio.all_tasks(loop):  # the dispatcher's poll: start() returns
+                task.cancel()
 
     dispatcher = RemoteDispatcher(source, prefix=source_prefix, loop=loop)
     dispatcher.subscribe(guarded)
@@ -112,7 +115,7 @@ def run(args: argparse.Namespace) -> None:
           + (f", results to {target}" if target else "") + " (Ctrl-C stops)", flush=True)
     try:
         dispatcher.start()
-    except RuntimeError:
+    except asyncio.CancelledError:
         if not failed:
             raise
     finally:
