@@ -207,37 +207,77 @@ class Receiver:
         self.thread.join(10)
 
 
-def test_worker_behind_a_0mq_proxy() -> None:
+@pytest.fixture
+def proxy() -> Any:
+    """A real 0MQ proxy in a subprocess on free ports: (input port, output port)."""
+    process = subprocess.Popen([sys.executable, "-c", PROXY], stdout=subprocess.PIPE,
+                               text=True)
+    try:
+        yield tuple(a.rpartition(":")[2] for a in _line(process, 30).split())
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def worker(*args: str) -> subprocess.Popen:
+    """``deepgisas live-bluesky film ARGS`` in a subprocess, once it is listening."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "deepgisas.cli.main", "live-bluesky", "film", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    assert "Ctrl-C stops" in _line(process, 120)
+    return process
+
+
+def publish(port_in: str, *plans: Any) -> Docs:
+    """Run ``plans`` on a RunEngine publishing to the proxy; the source documents."""
     from bluesky.callbacks.zmq import Publisher
 
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    proxy = subprocess.Popen([sys.executable, "-c", PROXY], stdout=subprocess.PIPE, text=True)
-    worker = None
+    publisher = Publisher(f"localhost:{port_in}")
+    time.sleep(1.5)  # 0MQ subscriptions reach the proxy asynchronously
+    source: Docs = []
+    engine = RunEngine({})
+    engine.subscribe(publisher)
+    engine.subscribe(lambda name, doc: source.append((name, doc)))
     try:
-        port_in, port_out = (a.rpartition(":")[2] for a in _line(proxy, 30).split())
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "deepgisas.cli.main", "live-bluesky", "film",
-             "--proxy", f"localhost:{port_out}", "--publish", f"localhost:{port_in}"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
-        assert "Ctrl-C stops" in _line(worker, 120)
+        for plan in plans:
+            engine(plan)
+    finally:
+        publisher.close()
+    return source
+
+
+def test_worker_behind_a_0mq_proxy(proxy: tuple[str, str]) -> None:
+    port_in, port_out = proxy
+    process = worker("--proxy", f"localhost:{port_out}", "--publish", f"localhost:{port_in}")
+    try:
         receiver = Receiver(f"localhost:{port_out}", b"deepgisas")
-        publisher = Publisher(f"localhost:{port_in}")
-        time.sleep(1.5)  # 0MQ subscriptions reach the proxy asynchronously
-        source: Docs = []
-        engine = RunEngine({})
-        engine.subscribe(publisher)
-        engine.subscribe(lambda name, doc: source.append((name, doc)))
-        engine(count([detector()], num=5))
+        source = publish(port_in, count([detector()], num=5))
         done = receiver.wait("stop", 60)
         receiver.stop()
-        publisher.close()
-        assert done, "no result run came back"
-        check_run(receiver.docs, 5)
-        assert receiver.docs[0][1]["source_uid"] == source[0][1]["uid"]
-        assert_predicted(receiver.docs, images_of(source), [1, 2, 3, 4, 5])
     finally:
-        for process in (worker, proxy):
-            if process is not None:
-                process.terminate()
-                process.wait(10)
-    assert worker is not None and "Traceback" not in worker.stderr.read()
+        process.terminate()
+        process.wait(10)
+    assert done, "no result run came back"
+    check_run(receiver.docs, 5)
+    assert receiver.docs[0][1]["source_uid"] == source[0][1]["uid"]
+    assert_predicted(receiver.docs, images_of(source), [1, 2, 3, 4, 5])
+    assert "Traceback" not in process.stderr.read()
+
+
+def test_worker_prints_and_stops_on_a_user_error(proxy: tuple[str, str]) -> None:
+    port_in, port_out = proxy
+    process = worker("--proxy", f"localhost:{port_out}")
+    try:
+        publish(port_in, count([detector()], num=2),
+                count([detector("a"), detector("b")], num=1))
+        code = process.wait(60)
+    finally:
+        process.kill()
+    out, err = process.stdout.read(), process.stderr.read()
+    assert code == 2
+    assert err.strip().splitlines() == [
+        f"deepgisas live-bluesky: run {err.split('run ')[1][:8]}: the events of stream "
+        "'primary' hold several images (a, b): choose one with --field"]
+    lines = out.strip().splitlines()
+    assert len(lines) == 2 and lines[1].startswith("run ") and " event 2: radius_nm=" in lines[1]
