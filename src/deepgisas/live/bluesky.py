@@ -27,10 +27,11 @@ import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from event_model import ComposeRunBundle, DocumentRouter, Filler, compose_run
+from event_model.documents import Event, EventDescriptor, RunStart, RunStop
 
 from deepgisas.errors import UserError
 from deepgisas.io.description import read_instrument
@@ -57,7 +58,7 @@ class _Run:
 
     source_uid: str
     bundle: ComposeRunBundle
-    compose_event: Callable[..., dict[str, Any]]
+    compose_event: Callable[..., Event]
     fields: dict[str, str] = field(default_factory=dict)  # descriptor uid -> image field
     events: int = 0
 
@@ -144,15 +145,16 @@ class BlueskyCallback(DocumentRouter):
         if self._emit is not None:
             self._emit(name, doc)
 
-    def start(self, doc: dict[str, Any]) -> None:
-        if doc.get("plan_name") == PLAN_NAME and "source_uid" in doc:
+    def start(self, doc: RunStart) -> None:
+        source = cast(dict[str, Any], doc)
+        if source.get("plan_name") == PLAN_NAME and "source_uid" in source:
             return  # a run of results (ours or another worker's): nothing to predict
         p = self.predictor
         meta = {"plan_name": PLAN_NAME, "source_uid": doc["uid"], "model": p.name,
                 "card": p.card.to_dict(), "field": self.field, "instrument": self.instrument}
         for key in ("scan_id", "plan_name", "sample"):
-            if key in doc:
-                meta[f"source_{key}"] = doc[key]
+            if key in source:
+                meta[f"source_{key}"] = source[key]
         bundle = compose_run(metadata=meta)
         self.emit("start", dict(bundle.start_doc))
         keys = {n: {"source": f"deepgisas:{p.name}", "dtype": _dtype(n), "shape": []}
@@ -162,7 +164,7 @@ class BlueskyCallback(DocumentRouter):
         self.emit("descriptor", dict(desc.descriptor_doc))
         self._runs[doc["uid"]] = _Run(doc["uid"], bundle, desc.compose_event)
 
-    def descriptor(self, doc: dict[str, Any]) -> None:
+    def descriptor(self, doc: EventDescriptor) -> None:
         run = self._runs.get(doc["run_start"])
         if run is None:
             return
@@ -181,10 +183,10 @@ class BlueskyCallback(DocumentRouter):
             run.fields[doc["uid"]] = images[0]
             self._descriptors[doc["uid"]] = run
 
-    def event(self, doc: dict[str, Any]) -> None:
+    def event(self, doc: Event) -> Event:
         run = self._descriptors.get(doc["descriptor"])
         if run is None:
-            return
+            return doc
         name = run.fields[doc["descriptor"]]
         where = f"run {run.source_uid[:8]} event {doc.get('seq_num')} {name!r}"
         try:
@@ -199,7 +201,7 @@ class BlueskyCallback(DocumentRouter):
             text = str(exc) if isinstance(exc, UserError) else (
                 f"{exc.__class__.__name__}: {exc}")
             self._warn(f"{where}: {text}"[:400] + " (skipped)")
-            return
+            return doc
         row = self.columns.row(name, run.events, float(doc.get("time", 0.0)), result)
         data = dict(zip(self.names, row[len(BASE):], strict=True))
         data[SOURCE_SEQ_NUM] = int(doc.get("seq_num", 0))
@@ -207,8 +209,9 @@ class BlueskyCallback(DocumentRouter):
         event = run.compose_event(data=data, timestamps=dict.fromkeys(data, now))
         run.events += 1
         self.emit("event", dict(event))
+        return doc
 
-    def stop(self, doc: dict[str, Any]) -> None:
+    def stop(self, doc: RunStop) -> None:
         run = self._runs.pop(doc["run_start"], None)
         if run is None:
             return
