@@ -140,7 +140,9 @@ def test_external_data_is_filled(tmp_path: Path) -> None:
     check_run(docs, 3)
     files = sorted(tmp_path.glob("*.npy"), key=lambda p: int(p.stem.rpartition("_")[2]))
     assert_predicted(docs, np.stack([np.load(f)[::-1] for f in files]), [1, 2, 3])
-    assert source[0][0] == "start"
+    docs.clear()
+    run(callback, det, num=2)  # a second run: a fresh Filler reads its new resource
+    check_run(docs, 2)
     unfilled: Docs = []
     plain = BlueskyCallback("film", "det", emit=lambda name, doc: unfilled.append((name, doc)))
     with pytest.warns(BlueskyFrameWarning, match="external data not filled"):

@@ -36,7 +36,7 @@ from event_model.documents import Event, EventDescriptor, RunStart, RunStop
 from deepgisas.errors import UserError
 from deepgisas.io.description import read_instrument
 from deepgisas.io.images import ModelImages
-from deepgisas.io.readers import raw_array
+from deepgisas.io.readers import ORIENTATIONS, raw_array
 from deepgisas.predict import Predictor, check_extrapolation
 from deepgisas.stream.columns import BASE, Columns
 
@@ -110,13 +110,16 @@ class BlueskyCallback(DocumentRouter):
         check_extrapolation(self.reader.extrapolation, str(instrument), strict)
         self.field, self.instrument = field, None if instrument is None else str(instrument)
         self.orientation = orientation or "top-down"
-        raw_array(np.zeros((1, 1)), "orientation", self.orientation)  # a bad one fails here
+        if self.orientation not in ORIENTATIONS:
+            raise UserError(f"unknown orientation {orientation!r} ({', '.join(ORIENTATIONS)})",
+                            "orientation", setting="orientation")
         self.columns = Columns(tuple(predictor.parameter_names),
                                tuple(float(x) for x in predictor.labels.xi_deg())
                                if predictor.kind == "distribution" else ())
         self.names = [n for n in self.columns.names if n not in BASE]
         self._emit = emit
-        self._filler = Filler(dict(handlers), inplace=False) if handlers is not None else None
+        self._handlers = None if handlers is None else dict(handlers)
+        self._filler = self._new_filler()
         self._runs: dict[str, _Run] = {}  # source start uid -> run
         self._descriptors: dict[str, _Run] = {}  # source descriptor uid -> run
 
@@ -127,6 +130,9 @@ class BlueskyCallback(DocumentRouter):
             if doc is None:  # an event whose external data cannot be read: skipped
                 return name, doc
         return super().__call__(name, doc, validate)
+
+    def _new_filler(self) -> Filler | None:
+        return None if self._handlers is None else Filler(self._handlers, inplace=False)
 
     def _fill(self, name: str, doc: dict[str, Any]) -> tuple[str, Any]:
         assert self._filler is not None
@@ -192,10 +198,10 @@ class BlueskyCallback(DocumentRouter):
         try:
             if not doc.get("filled", {}).get(name, True):
                 raise UserError("external data not filled (give handlers)")
-            raw = raw_array(np.asarray(doc["data"][name]), where, self.orientation)
-            if raw.raw.ndim > 2:
-                raw = raw_array(raw.raw.reshape(raw.raw.shape[-2:]), where, self.orientation)
-            image = self.reader.raw(raw, warn=False)
+            array = np.asarray(doc["data"][name])
+            while array.ndim > 2 and array.shape[0] == 1:  # [1, rows, cols]
+                array = array[0]
+            image = self.reader.raw(raw_array(array, where, self.orientation), warn=False)
             result = self.predictor(image[None])[0]
         except Exception as exc:  # noqa: BLE001  (a bad frame must not stop the run)
             text = str(exc) if isinstance(exc, UserError) else (
@@ -220,6 +226,9 @@ class BlueskyCallback(DocumentRouter):
         if not run.fields and doc.get("exit_status", "success") == "success":
             self._warn(f"run {run.source_uid[:8]}: no event held an image"
                        + (f" field {self.field!r}" if self.field else " (no 2-D field)"))
+        if self._filler is not None and not self._runs:  # its caches hold finished runs
+            self._filler.close()
+            self._filler = self._new_filler()
         stop = run.bundle.compose_stop(exit_status=doc.get("exit_status", "success"),
                                        reason=doc.get("reason", ""))
         self.emit("stop", dict(stop))
