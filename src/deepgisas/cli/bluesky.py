@@ -111,8 +111,9 @@ def run(args: argparse.Namespace) -> None:
 
     dispatcher = RemoteDispatcher(source, prefix=source_prefix, loop=loop)
     dispatcher.subscribe(guarded)
-    print(f"deepgisas live-bluesky: {callback.predictor.name} on the runs from {source}"
-          + (f", results to {target}" if target else "") + " (Ctrl-C stops)", flush=True)
+    ready = (f"deepgisas live-bluesky: {callback.predictor.name} on the runs from {source}"
+             + (f", results to {target}" if target else "") + " (Ctrl-C stops)")
+    loop.call_soon(lambda: print(ready, flush=True))  # once subscribed (start() subscribes)
     try:
         dispatcher.start()
     except asyncio.CancelledError:
