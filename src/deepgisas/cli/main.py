@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     from deepgisas.cli import (
         analyze,
         augment_gallery,
+        bluesky,
         export,
         fit,
         generate,
@@ -39,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.register(sub)
     predict.register(sub)
     stream.register(sub)
+    bluesky.register(sub)
     export.register(sub)
     fit.register(sub)
     show.register(sub)
