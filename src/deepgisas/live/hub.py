@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from deepgisas.stream.events import StreamBatch, StreamInfo, StreamStatus
+from deepgisas.stream.plot import cell_float as _float
 
 HISTORY_POINTS = 2000  # frames sent to a browser that connects (decimated beyond)
 WATERFALL_ROWS = 400  # orientation distributions kept for the waterfall (every k-th frame)
@@ -245,12 +246,3 @@ class LiveHub:
             mask = None if self.info is None else self.info.fit_mask
             return self.image_index, self.image, mask
 
-
-def _float(v: object) -> float:
-    """A CSV cell (text or number; empty or None = missing) as a float, NaN if missing."""
-    if v is None or v == "":
-        return math.nan
-    try:
-        return float(v)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return math.nan

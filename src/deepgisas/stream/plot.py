@@ -15,7 +15,7 @@ from deepgisas.io.atomic import atomic_write
 MAX_POINTS = 2000  # more frames are thinned for drawing (every k-th), not for the CSV
 
 
-def _float(v: object) -> float:
+def cell_float(v: object) -> float:
     """A CSV cell (text or number; empty or None = missing) as a float, NaN if missing."""
     if v is None or v == "":
         return math.nan
@@ -52,7 +52,7 @@ class LivePlot:
         """Rows of the CSV (text or numbers)."""
         for row in rows:
             for c, values in self._data.items():
-                values.append(_float(row[self._at[c]]))
+                values.append(cell_float(row[self._at[c]]))
 
     def __len__(self) -> int:
         return len(self._data["index"])
