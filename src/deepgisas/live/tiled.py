@@ -131,7 +131,7 @@ class TiledSource:
                 self.seen[name] = (wall, index)
         if not self.stacked:
             for name in set(self.seen) - {name for name, _ in names}:  # deleted children
-                self.finish(name)
+                self._forget(name)
         ready = [Frame(name, Path(name), mtime, 0) for name, (mtime, _) in self.seen.items()
                  if self.hold.get(name, 0.0) <= t]
         if self.stacked:
@@ -166,6 +166,9 @@ class TiledSource:
     def finish(self, name: str) -> None:
         """``name`` is done: never offer it again."""
         self.finished.add(name)
+        self._forget(name)
+
+    def _forget(self, name: str) -> None:
         for table in (self.seen, self.failures, self.hold):
             table.pop(name, None)
         self.network.discard(name)
@@ -198,8 +201,11 @@ class TiledSource:
             self.warn(f"{self.where}: the Tiled server answers again")
 
 
-def _describe(exc: BaseException) -> str:
+def _describe(exc: BaseException, secret: str | None = None) -> str:
+    """One line for ``exc``, without ``secret`` (the API key) if it holds it."""
     text = " ".join(str(exc).split()) or exc.__class__.__name__
+    if secret:
+        text = text.replace(secret, "***")
     return f"{exc.__class__.__name__}: {text}"[:200]
 
 
@@ -210,7 +216,9 @@ def _open(uri: str, api_key: str | None, where: str) -> Any:
     except ImportError as exc:
         raise UserError("following a Tiled node needs the tiled client: pip install "
                         "'deepgisas[beamline]'", where) from exc
+    secret = api_key or dict(parse_qsl(urlsplit(uri).query)).get("api_key")
     try:
         return from_uri(uri, api_key=api_key)
     except Exception as exc:  # noqa: BLE001  (httpx, tiled and URL errors alike)
-        raise UserError(f"cannot open the Tiled node ({_describe(exc)})", where) from exc
+        raise UserError(f"cannot open the Tiled node ({_describe(exc, secret)})",
+                        where) from exc
