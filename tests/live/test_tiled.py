@@ -90,6 +90,7 @@ def test_a_container_of_frames(server: SimpleTiledServer, tmp_path: Path) -> Non
     node = client.create_container("scan1")
     for i in (10, 9, 2):  # already there: taken in natural order of the keys
         node.write_array(stored(i), key=f"f_{i}")
+    node.create_container("notes")  # no frame: retried, then logged as corrupt
     out = tmp_path / "r.csv"
     uri = node_uri(server, "scan1")
 
@@ -98,20 +99,24 @@ def test_a_container_of_frames(server: SimpleTiledServer, tmp_path: Path) -> Non
             time.sleep(0.3)
             node.write_array(stored(i), key=f"f_{i}")
 
-    source = TiledSource(uri, api_key=server.api_key)
+    source = TiledSource(uri, api_key=server.api_key, retry_s=0.1)
     assert source.where == uri and not source.stacked
-    summary = stream_while(source, out, write)
+    warnings: list[str] = []
+    summary = stream_while(source, out, write, warnings=warnings)
     rows = read_rows(out)
     assert [r["frame"] for r in rows] == ["f_2", "f_9", "f_10", "f_11", "f_12", "f_13"]
-    assert summary.frames == 6 and summary.errors == 0
+    assert summary.frames == 6 and summary.errors == 1
+    assert [r["frame"] for r in read_rows(tmp_path / "r.errors.csv")] == ["notes"]
+    assert warnings == [f"{uri}/notes: not an array (skipped, logged in r.errors.csv)"]
     check_rows(rows, [2, 9, 10, 11, 12, 13])
     t_first = [float(r["mtime"]) for r in rows]
     assert t_first == sorted(t_first) and abs(t_first[-1] - time.time()) < 30
 
     node.write_array(stored(14), key="f_14")  # a rerun resumes: only f_14 is new
-    again = stream_while(TiledSource(f"{uri}?api_key={server.api_key}"), out, lambda: None,
-                         idle=0.5)
-    assert again.frames == 1
+    resumed = TiledSource(f"{uri}?api_key={server.api_key}")
+    assert resumed.where == uri
+    again = stream_while(resumed, out, lambda: None, idle=0.5)
+    assert again.frames == 1 and again.errors == 0
     rows2 = read_rows(out)
     assert rows2[:6] == rows and [r["frame"] for r in rows2[6:]] == ["f_14"]
     check_rows(rows2[6:], [14])
@@ -230,3 +235,15 @@ def test_bad_nodes_are_user_errors(server: SimpleTiledServer, tmp_path: Path,
         assert err.count("\n") == 0 and "Traceback" not in err, err
     assert "nope: cannot open the Tiled node" in err and server.api_key not in err
     assert not Path(out).exists()
+
+
+def test_the_command_line(server: SimpleTiledServer, tmp_path: Path,
+                          capsys: pytest.CaptureFixture) -> None:
+    node = from_uri(server.uri).create_container("scan3")
+    for i in range(3):
+        node.write_array(stored(i), key=f"f_{i}")
+    out = tmp_path / "c.csv"
+    assert main(["stream", "film", "--tiled", node_uri(server, "scan3"), "--tiled-api-key",
+                 server.api_key, "-o", str(out), "--once"]) == 0
+    assert "3 frames" in capsys.readouterr().out
+    check_rows(read_rows(out), [0, 1, 2])

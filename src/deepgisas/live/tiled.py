@@ -75,7 +75,8 @@ class TiledSource:
         self.retries, self.retry_s = max(1, int(retries)), float(retry_s)
         self.warn = warn or (lambda m: warnings.warn(m, TiledWarning, stacklevel=3))
         self.clock, self.now = clock, now
-        self.node = _open(uri, api_key, self.where)
+        self.secret = api_key or dict(parse_qsl(urlsplit(uri).query)).get("api_key")
+        self.node = _open(uri, api_key, self.where, self.secret)
         family = str(getattr(self.node.structure_family, "value", self.node.structure_family))
         shape = tuple(self.node.shape) if family == "array" else ()
         if family != "container" and len(shape) != 3:
@@ -120,7 +121,7 @@ class TiledSource:
             names = self._names()
         except Exception as exc:  # noqa: BLE001  (any failure of the poll is retried)
             if not _network_error(exc):
-                raise UserError(f"cannot list the node ({_describe(exc)})",
+                raise UserError(f"cannot list the node ({_describe(exc, self.secret)})",
                                 self.where) from exc
             self._down(exc)
             return []
@@ -144,20 +145,28 @@ class TiledSource:
             return np.asarray(self.node[index])  # only this slice travels
         child = self.node[name]
         if str(getattr(child.structure_family, "value", "")) != "array":
-            raise UserError("not an array", f"{self.where}/{name}")
+            raise UserError("not an array", self._location(name))
         array = np.asarray(child.read())
         return array[0] if array.ndim == 3 and array.shape[0] == 1 else array
+
+    def _location(self, name: str) -> str:
+        """Where frame ``name`` is, for messages: ``URI/KEY`` or ``URI[i]``."""
+        return name.replace(self.key, self.where, 1) if self.stacked else \
+            f"{self.where}/{name}"
 
     def load(self, frame: Frame, read: Any) -> np.ndarray:
         """``frame`` on the model's grid through ``read`` (a
         :class:`~deepgisas.io.images.ModelImages`)."""
         try:
             array = self._array(frame.name)
-        except Exception as exc:
+        except UserError:
+            raise
+        except Exception as exc:  # noqa: BLE001  (told apart below, the key left out)
             if _network_error(exc):
                 self.network.add(frame.name)
                 self._down(exc)
-            raise
+            raise UserError(f"cannot read the frame ({_describe(exc, self.secret)})",
+                            self._location(frame.name)) from exc
         self.network.discard(frame.name)
         orientation = read.orientation if read.instrument is None else \
             read.instrument[1].orientation
@@ -192,7 +201,8 @@ class TiledSource:
     def _down(self, exc: BaseException) -> None:
         if not self.outage:
             self.outage = True
-            self.warn(f"{self.where}: cannot reach the Tiled server ({_describe(exc)}); "
+            self.warn(f"{self.where}: cannot reach the Tiled server "
+                      f"({_describe(exc, self.secret)}); "
                       "retrying at every poll")
 
     def _up(self) -> None:
@@ -209,14 +219,14 @@ def _describe(exc: BaseException, secret: str | None = None) -> str:
     return f"{exc.__class__.__name__}: {text}"[:200]
 
 
-def _open(uri: str, api_key: str | None, where: str) -> Any:
-    """The client of the node at ``uri``, or a one-line :class:`UserError`."""
+def _open(uri: str, api_key: str | None, where: str, secret: str | None) -> Any:
+    """The client of the node at ``uri``, or a one-line :class:`UserError` (without
+    ``secret``)."""
     try:
         from tiled.client import from_uri
     except ImportError as exc:
         raise UserError("following a Tiled node needs the tiled client: pip install "
                         "'deepgisas[beamline]'", where) from exc
-    secret = api_key or dict(parse_qsl(urlsplit(uri).query)).get("api_key")
     try:
         return from_uri(uri, api_key=api_key)
     except Exception as exc:  # noqa: BLE001  (httpx, tiled and URL errors alike)
