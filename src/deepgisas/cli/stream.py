@@ -1,4 +1,5 @@
-"""``deepgisas stream MODEL DIR [--instrument FILE] [--fit TEMPLATE] -o results.csv``."""
+"""``deepgisas stream MODEL (DIR | --tiled URI) [--instrument FILE] [--fit TEMPLATE] -o
+results.csv``."""
 
 from __future__ import annotations
 
@@ -13,9 +14,12 @@ from deepgisas.cli.options import add_engine, add_instrument, add_strict, alpha_
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "stream", help="predict each detector frame as it arrives in a folder (in situ)",
+        "stream", help="predict each detector frame as it arrives in a folder or a Tiled node "
+                       "(in situ)",
         description="Watch DIR (by polling; works on network filesystems) for detector frames "
-                    "(.tif, .cbf, .edf, .h5/.nxs, .npy, each optionally .gz), predict each "
+                    "(.tif, .cbf, .edf, .h5/.nxs, .npy, each optionally .gz), or follow the "
+                    "Tiled node URI (--tiled: a container of 2-D arrays, or a 3-D array that "
+                    "grows along axis 0), predict each "
                     "new complete frame with MODEL, batching frames that pile up, and append "
                     "one line per frame to the CSV (atomically; a restart resumes it). Frames "
                     "that stay unreadable are logged to RESULTS.errors.csv and skipped. A PNG "
@@ -27,7 +31,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "'flags' column marks values beyond or at a prior's bound and network-fit "
                     "disagreements.")
     p.add_argument("model", metavar="MODEL", help="bundled model name or model directory")
-    p.add_argument("folder", metavar="DIR", help="the folder the detector writes frames into")
+    p.add_argument("folder", metavar="DIR", nargs="?",
+                   help="the folder the detector writes frames into (or give --tiled)")
+    p.add_argument("--tiled", metavar="URI",
+                   help="follow this Tiled node instead of a folder "
+                        "(http://HOST:PORT/api/v1/metadata/PATH; needs the beamline extra)")
+    p.add_argument("--tiled-api-key", metavar="KEY",
+                   help="the Tiled server's API key (or give it in URI as ?api_key=KEY)")
     p.add_argument("-o", "--output", required=True, metavar="RESULTS.csv",
                    help="results CSV (RESULTS.png and RESULTS.errors.csv go beside it)")
     add_instrument(p, "description file (or pyFAI .poni file, with --alpha-i) giving the "
@@ -77,6 +87,11 @@ def run(args: argparse.Namespace) -> None:
     from deepgisas.errors import UserError
     from deepgisas.stream import StreamConfig, plot_path, run_stream
 
+    if (args.folder is None) == (args.tiled is None):
+        raise UserError("give either DIR or --tiled URI, not both" if args.folder else
+                        "give DIR (a folder) or --tiled URI (a Tiled node)")
+    if args.tiled_api_key is not None and args.tiled is None:
+        raise UserError("--tiled-api-key needs --tiled")
     if args.nexus is not None and not Path(args.nexus).parent.is_dir():
         raise UserError("the folder does not exist", str(Path(args.nexus).parent))
 
@@ -85,6 +100,11 @@ def run(args: argparse.Namespace) -> None:
                           once=args.once, idle_exit_s=args.idle_exit, bins=args.bins,
                           fit_every=args.fit_every, x=args.plot_x,
                           network_threads=args.threads, engine=args.engine)
+    source: Any = args.folder
+    if args.tiled is not None:
+        from deepgisas.live.tiled import TiledSource
+
+        source = TiledSource(args.tiled, args.tiled_api_key, retries=args.retries)
     stop = threading.Event()
 
     def interrupted(signum: int, frame: Any) -> None:
@@ -107,7 +127,7 @@ def run(args: argparse.Namespace) -> None:
 
         listeners.append(NexusWriter(args.nexus, args.instrument))
     try:
-        summary = run_stream(args.model, args.folder, args.output, args.instrument, args.fit,
+        summary = run_stream(args.model, source, args.output, args.instrument, args.fit,
                              config, stop, alpha_i_deg=alpha_i(args),
                              orientation=args.orientation, keep_negative=args.keep_negative,
                              strict=args.strict, listeners=listeners)
