@@ -1,13 +1,14 @@
 """Live at the beamline: a stream's results in a browser (the dashboard), and predictions
-from and to Bluesky documents (:class:`BlueskyCallback`, imported on use: it needs the
-``beamline`` extra)."""
+from and to Bluesky documents (:class:`BlueskyCallback`), and frames from a Tiled node
+(:class:`TiledSource`); both are imported on use: they need the ``beamline`` extra."""
 
 from typing import Any
 
 from deepgisas.live.hub import LiveHub
 from deepgisas.live.server import Dashboard, create_app, parse_address
 
-__all__ = ["BlueskyCallback", "Dashboard", "LiveHub", "create_app", "parse_address"]
+__all__ = ["BlueskyCallback", "Dashboard", "LiveHub", "TiledSource", "create_app",
+           "parse_address"]
 
 
 def __getattr__(name: str) -> Any:
@@ -15,4 +16,8 @@ def __getattr__(name: str) -> Any:
         from deepgisas.live.bluesky import BlueskyCallback
 
         return BlueskyCallback
+    if name == "TiledSource":
+        from deepgisas.live.tiled import TiledSource
+
+        return TiledSource
     raise AttributeError(name)
