@@ -99,7 +99,7 @@ def test_a_container_of_frames(server: SimpleTiledServer, tmp_path: Path) -> Non
             time.sleep(0.3)
             node.write_array(stored(i), key=f"f_{i}")
 
-    source = TiledSource(uri, api_key=server.api_key, retry_s=0.1)
+    source = TiledSource(uri, api_key=server.api_key, retry_s=0.1, settle=0.5)
     assert source.where == uri and not source.stacked
     warnings: list[str] = []
     summary = stream_while(source, out, write, warnings=warnings)
@@ -113,7 +113,7 @@ def test_a_container_of_frames(server: SimpleTiledServer, tmp_path: Path) -> Non
     assert t_first == sorted(t_first) and abs(t_first[-1] - time.time()) < 30
 
     node.write_array(stored(14), key="f_14")  # a rerun resumes: only f_14 is new
-    resumed = TiledSource(f"{uri}?api_key={server.api_key}")
+    resumed = TiledSource(f"{uri}?api_key={server.api_key}", settle=0.5)
     assert resumed.where == uri
     again = stream_while(resumed, out, lambda: None, idle=0.5)
     assert again.frames == 1 and again.errors == 0
@@ -132,7 +132,7 @@ def test_a_growing_3d_array(server: SimpleTiledServer, tmp_path: Path) -> None:
             time.sleep(0.4)
             stack.patch(np.stack([stored(n), stored(n + 1)]), offset=(n,), extend=True)
 
-    source = TiledSource(node_uri(server, "stack"), api_key=server.api_key)
+    source = TiledSource(node_uri(server, "stack"), api_key=server.api_key, settle=0.5)
     assert source.stacked
     stream_while(source, out, write)
     rows = read_rows(out)
@@ -140,8 +140,8 @@ def test_a_growing_3d_array(server: SimpleTiledServer, tmp_path: Path) -> None:
     check_rows(rows, list(range(6)))
 
     stack.patch(stored(6)[None], offset=(6,), extend=True)
-    again = stream_while(TiledSource(node_uri(server, "stack"), server.api_key), out,
-                         lambda: None, idle=0.5)
+    again = stream_while(TiledSource(node_uri(server, "stack"), server.api_key, settle=0.3),
+                         out, lambda: None, idle=1.5)
     assert again.frames == 1 and [r["frame"] for r in read_rows(out)][6:] == ["stack[6]"]
 
 
@@ -200,7 +200,7 @@ def test_an_outage_is_warned_once_and_survived(server: SimpleTiledServer, tmp_pa
     relay = Relay(server.port)
     warnings: list[str] = []
     source = TiledSource(f"http://127.0.0.1:{relay.port}/api/v1/metadata/scan2",
-                         server.api_key, warn=warnings.append)
+                         server.api_key, settle=0, warn=warnings.append)
     assert [f.name for f in source.poll()] == ["f_0"]
     relay.cut()
     node.write_array(stored(1), key="f_1")

@@ -104,7 +104,8 @@ def run(args: argparse.Namespace) -> None:
     if args.tiled is not None:
         from deepgisas.live.tiled import TiledSource
 
-        source = TiledSource(args.tiled, args.tiled_api_key, retries=args.retries)
+        source = TiledSource(args.tiled, args.tiled_api_key, retries=args.retries,
+                             settle=args.settle)
     stop = threading.Event()
 
     def interrupted(signum: int, frame: Any) -> None:

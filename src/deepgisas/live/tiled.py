@@ -11,14 +11,14 @@ Two layouts are followed:
   are new frames, named ``KEY[i]`` (``KEY`` being the node's key), and only the new slices
   are read.
 
-A frame is read as soon as it is listed (a Tiled node is complete once written: no
-settling). A frame's ``mtime`` is the wall-clock time it was first seen. Arrays are taken
-with row 0 at the top, as area detectors store them (the stream's ``orientation`` or
-instrument says otherwise). A network error (the server unreachable, a 5xx answer) while
-polling or reading is warned about once per outage and retried at the next poll, never
-stopping the stream; frames that fail to read for any other reason are retried
-``retries`` times, then declared corrupt.
-"""
+A frame is read ``settle`` seconds after it is first listed: a Tiled writer makes the node
+(or grows the array) before it uploads the data, and a frame read in that gap holds zeros. A
+frame's ``mtime`` is the wall-clock time it was first seen. Arrays are taken with row 0 at
+the top, as area detectors store them (the stream's ``orientation`` or instrument says
+otherwise). A network error (the server unreachable, a 5xx answer) while polling or reading
+is warned about once per outage and retried at the next poll, never stopping the stream;
+frames that fail to read for any other reason are retried ``retries`` times, then declared
+corrupt."""
 
 from __future__ import annotations
 
@@ -61,18 +61,21 @@ class TiledSource:
     """The frames of the Tiled node at ``uri`` (``http://HOST:PORT/api/v1/metadata/PATH``),
     in either layout of the module docstring. ``api_key``: the server's API key (or give
     it in the URI as ``?api_key=``); ``retries``: failed reads of a frame (other than
-    network errors) before it is declared corrupt; ``retry_s``: seconds before a failed
-    frame is read again; ``warn``: where warnings go (default: :class:`TiledWarning`).
+    network errors) before it is declared corrupt; ``settle``: seconds from a frame first
+    listed to its read; ``retry_s``: seconds before a failed frame is read again; ``warn``:
+    where warnings go (default: :class:`TiledWarning`).
 
     Raises :class:`UserError` (one line) when the node cannot be opened or is neither a
     container nor a 3-D array."""
 
     def __init__(self, uri: str, api_key: str | None = None, retries: int = 3,
-                 retry_s: float = 1.0, warn: Callable[[str], None] | None = None,
+                 retry_s: float = 1.0, settle: float = 1.0,
+                 warn: Callable[[str], None] | None = None,
                  clock: Callable[[], float] = time.monotonic,
                  now: Callable[[], float] = time.time) -> None:
         self.where = public_uri(uri)
         self.retries, self.retry_s = max(1, int(retries)), float(retry_s)
+        self.settle = max(0.0, float(settle))
         self.warn = warn or (lambda m: warnings.warn(m, TiledWarning, stacklevel=3))
         self.clock, self.now = clock, now
         self.secret = api_key or dict(parse_qsl(urlsplit(uri).query)).get("api_key")
@@ -130,6 +133,8 @@ class TiledSource:
         for name, index in names:
             if name not in self.finished and name not in self.seen:
                 self.seen[name] = (wall, index)
+                if self.settle:  # its data may still be on the way
+                    self.hold[name] = t + self.settle
         if not self.stacked:
             for name in set(self.seen) - {name for name, _ in names}:  # deleted children
                 self._forget(name)
