@@ -47,11 +47,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def address(text: str, flag: str) -> str:
-    """``HOST:PORT`` (or ``tcp://HOST:PORT``; ``PORT`` alone: localhost), checked."""
-    host, _, port = text.removeprefix("tcp://").rpartition(":")
-    if not port.isdigit() or not 0 < int(port) <= 65535 or any(c in host for c in ":/ "):
+    """``HOST:PORT`` (or ``tcp://HOST:PORT``; ``PORT`` alone: this machine) as a 0MQ
+    address, checked as ``--serve``'s are."""
+    from deepgisas.live.server import parse_address
+
+    host, port = parse_address(text.removeprefix("tcp://"), flag)
+    if port == 0 or any(c in host for c in "/ "):
         raise UserError(f"expected HOST:PORT, not {text!r}", flag)
-    return f"tcp://{host or 'localhost'}:{port}"
+    return f"tcp://[{host}]:{port}" if ":" in host else f"tcp://{host}:{port}"
 
 
 def prefix(text: str, flag: str) -> bytes:

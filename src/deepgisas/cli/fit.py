@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> None:
     out = Path(args.output) if args.output else None
     png = out.with_suffix(".png") if out is not None else Path(
         Path(args.image).name.split(".")[0] + ".fit.png")
-    for path in (png, Path(args.nexus) if args.nexus else png):
+    for path in [png] + ([Path(args.nexus)] if args.nexus else []):
         if not path.parent.is_dir():
             raise UserError("the folder does not exist", str(path.parent))
     template = load_template(args.template)

@@ -106,15 +106,6 @@ def run(args: argparse.Namespace) -> None:
 
         source = TiledSource(args.tiled, args.tiled_api_key, retries=args.retries,
                              settle=args.settle)
-    stop = threading.Event()
-
-    def interrupted(signum: int, frame: Any) -> None:
-        stop.set()  # finish the current batch; a second Ctrl-C interrupts at once
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-
-    main_thread = threading.current_thread() is threading.main_thread()
-    old = ({s: signal.signal(s, interrupted) for s in (signal.SIGINT, signal.SIGTERM)}
-           if main_thread else {})
     listeners: list[Any] = []
     if args.serve is not None:
         from deepgisas.live import Dashboard, parse_address
@@ -127,6 +118,15 @@ def run(args: argparse.Namespace) -> None:
         from deepgisas.stream.nexus import NexusWriter
 
         listeners.append(NexusWriter(args.nexus, args.instrument))
+    stop = threading.Event()
+
+    def interrupted(signum: int, frame: Any) -> None:
+        stop.set()  # finish the current batch; a second Ctrl-C interrupts at once
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    old = ({s: signal.signal(s, interrupted) for s in (signal.SIGINT, signal.SIGTERM)}
+           if main_thread else {})  # installed last: nothing between here and `try` raises
     try:
         summary = run_stream(args.model, source, args.output, args.instrument, args.fit,
                              config, stop, alpha_i_deg=alpha_i(args),

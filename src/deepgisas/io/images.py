@@ -23,6 +23,7 @@ from deepgisas.io.readers import (
     detector_image,
     mask_reasons,
     masked_pixels,
+    raw_array,
     read_detector_image,
     read_raw_image,
 )
@@ -169,6 +170,15 @@ class ModelImages:
         orientation = self.orientation if self.instrument is None else \
             self.instrument[1].orientation
         return self.raw(read_raw_image(path, orientation=orientation), warn)
+
+    def array(self, array: np.ndarray, name: str, warn: bool = True) -> np.ndarray:
+        """An image already in memory (a Bluesky event's, a Tiled node's) on the model's
+        grid, as :meth:`__call__`; ``name`` is what messages call it. It is read in the
+        instrument detector's orientation, else in this reader's ``orientation``, else
+        "top-down" (row 0 at the top, as area detectors store images)."""
+        orientation = self.orientation if self.instrument is None else \
+            self.instrument[1].orientation
+        return self.raw(raw_array(array, name, orientation or "top-down"), warn)
 
     def raw(self, raw: RawImage, warn: bool = True) -> np.ndarray:
         """A :class:`RawImage` (a file's, or an array's from

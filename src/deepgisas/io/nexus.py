@@ -46,6 +46,7 @@ import h5py
 import numpy as np
 
 from deepgisas.io.atomic import atomic_write
+from deepgisas.io.text import cell_float
 
 DEFINITION = "NXdeepgisas"
 NXDL = Path(__file__).with_name("NXdeepgisas.nxdl.xml")  # the application definition
@@ -116,9 +117,8 @@ def _parameters(proc: h5py.Group, record: Mapping[str, Any]) -> None:
             e = par.create_dataset(key + "_std", data=np.nan if s is None else float(s))
             e.attrs["units"] = units(name)
             d.attrs["uncertainties"] = key + "_std"
-    for key in ("misfit",):
-        if record.get(key) is not None:
-            par[key] = float(record[key])
+    if record.get("misfit") is not None:
+        par["misfit"] = float(record["misfit"])
     gof = record.get("goodness_of_fit")
     if isinstance(gof, Mapping):
         g = par.create_group("goodness_of_fit")
@@ -165,13 +165,6 @@ def _atomic(path: Path, build: Callable[[h5py.File], None]) -> None:
     atomic_write(path, lambda f: f.write(buffer.getvalue()))
 
 
-def _as_float(v: Any) -> float:
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return float("nan")
-
-
 class ResultsFile:
     """A stream's NeXus file, open for appending: one resizable chunked dataset per column
     under ``entry/process/results``. Created (atomically, with ``rows``: those resumed) by
@@ -216,7 +209,7 @@ class ResultsFile:
         for i, (d, text) in enumerate(zip(self.data, self.text, strict=True)):
             col = [r[i] for r in rows]
             values = (np.array([str(v) for v in col], dtype=object) if text
-                      else np.array([_as_float(v) for v in col]))
+                      else np.array([cell_float(v) for v in col]))
             old = d.shape[0]
             d.resize((old + n,))
             d[old:] = values

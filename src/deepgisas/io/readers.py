@@ -244,7 +244,7 @@ def _read_hdf5(p: Path, gz: bool, frame: int, dataset: str | None) -> tuple[np.n
 
 def _checked(raw: np.ndarray, p: Path) -> np.ndarray:
     """``raw`` as one 2-D numeric image of a sensible size, else a UserError."""
-    if raw.ndim == 3 and raw.shape[0] == 1:
+    while raw.ndim > 2 and raw.shape[0] == 1:  # [1, rows, cols]: one frame
         raw = raw[0]
     if raw.ndim != 2 or raw.size == 0 or not (np.issubdtype(raw.dtype, np.integer)
                                                or np.issubdtype(raw.dtype, np.floating)

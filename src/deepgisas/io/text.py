@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,16 @@ def read_text(path: Path, missing: str = "no such file", where: str | None = Non
         raise UserError(missing, where or str(path)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UserError(f"cannot read: {exc.__class__.__name__}", str(path)) from None
+
+
+def cell_float(v: object) -> float:
+    """A CSV cell (text or number; empty or None = missing) as a float, NaN if missing."""
+    if v is None or v == "":
+        return math.nan
+    try:
+        return float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return math.nan
 
 
 def read_json(path: Path, what: str, missing: str = "no such file",

@@ -36,7 +36,7 @@ from event_model.documents import Event, EventDescriptor, RunStart, RunStop
 from deepgisas.errors import UserError
 from deepgisas.io.description import read_instrument
 from deepgisas.io.images import ModelImages
-from deepgisas.io.readers import ORIENTATIONS, raw_array
+from deepgisas.io.readers import ORIENTATIONS
 from deepgisas.predict import Predictor, check_extrapolation
 from deepgisas.stream.columns import BASE, Columns
 
@@ -109,8 +109,7 @@ class BlueskyCallback(DocumentRouter):
                                   orientation)
         check_extrapolation(self.reader.extrapolation, str(instrument), strict)
         self.field, self.instrument = field, None if instrument is None else str(instrument)
-        self.orientation = orientation or "top-down"
-        if self.orientation not in ORIENTATIONS:
+        if orientation is not None and orientation not in ORIENTATIONS:
             raise UserError(f"unknown orientation {orientation!r} ({', '.join(ORIENTATIONS)})",
                             "orientation", setting="orientation")
         self.columns = Columns(tuple(predictor.parameter_names),
@@ -198,10 +197,7 @@ class BlueskyCallback(DocumentRouter):
         try:
             if not doc.get("filled", {}).get(name, True):
                 raise UserError("external data not filled (give handlers)")
-            array = np.asarray(doc["data"][name])
-            while array.ndim > 2 and array.shape[0] == 1:  # [1, rows, cols]
-                array = array[0]
-            image = self.reader.raw(raw_array(array, where, self.orientation), warn=False)
+            image = self.reader.array(np.asarray(doc["data"][name]), where, warn=False)
             result = self.predictor(image[None])[0]
         except Exception as exc:  # noqa: BLE001  (a bad frame must not stop the run)
             text = str(exc) if isinstance(exc, UserError) else (

@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from deepgisas.io.text import cell_float
 from deepgisas.stream.events import StreamBatch, StreamInfo, StreamStatus
-from deepgisas.stream.plot import cell_float as _float
 
 HISTORY_POINTS = 2000  # frames sent to a browser that connects (decimated beyond)
 WATERFALL_ROWS = 400  # orientation distributions kept for the waterfall (every k-th frame)
@@ -117,7 +117,6 @@ class LiveHub:
         self.distribution: list[float] | None = None  # the last frame's p(xi)
         self.waterfall: list[tuple[int, list[float]]] = []
         self.waterfall_step = 1
-        self.published = 0  # messages queued (for tests and the benchmark)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._fanout: Callable[[str, str], None] | None = None
 
@@ -134,7 +133,6 @@ class LiveHub:
         text = json.dumps(message, separators=(",", ":"))
         try:
             loop.call_soon_threadsafe(fanout, event, text)
-            self.published += 1
         except RuntimeError:  # the loop closed between the check and the call
             pass
 
@@ -155,7 +153,7 @@ class LiveHub:
     def _append(self, rows: Sequence[Sequence[Any]]) -> np.ndarray:
         assert self.info is not None and self.columns is not None
         at = [self.info.columns.index(c) for c in self.fields]
-        block = np.array([[_float(r[i]) for i in at] for r in rows], dtype=float).reshape(
+        block = np.array([[cell_float(r[i]) for i in at] for r in rows], dtype=float).reshape(
             len(rows), len(at))
         self.columns.append(block)
         return block
@@ -179,7 +177,7 @@ class LiveHub:
                     self._waterfall(batch)
         self._publish("update", {
             "time": now, "points": {c: _column(c, block[:, i]) for i, c in enumerate(self.fields)},
-            "errors": [[str(e[0]), _float(e[1]), str(e[2])] for e in batch.errors],
+            "errors": [[str(e[0]), cell_float(e[1]), str(e[2])] for e in batch.errors],
             "status": self.counters(), **latest})
 
     def _waterfall(self, batch: StreamBatch) -> None:
@@ -237,7 +235,7 @@ class LiveHub:
                 "distribution": (None if self.distribution is None
                                  else _list(np.asarray(self.distribution))),
                 "image_index": self.image_index,
-                "errors": [[str(e[0]), _float(e[1]), str(e[2])] for e in self.errors],
+                "errors": [[str(e[0]), cell_float(e[1]), str(e[2])] for e in self.errors],
                 "status": self.counters(), "time": self.clock()}
 
     def latest_image(self) -> tuple[int, np.ndarray | None, np.ndarray | None]:

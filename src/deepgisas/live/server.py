@@ -69,15 +69,16 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def parse_address(text: str) -> tuple[str, int]:
-    """``PORT`` or ``HOST:PORT`` -> (host, port); host 127.0.0.1 by default."""
+def parse_address(text: str, flag: str = "--serve") -> tuple[str, int]:
+    """``PORT`` or ``HOST:PORT`` -> (host, port); host 127.0.0.1 by default. ``flag``: the
+    option named by the error."""
     host, _, port = text.rpartition(":")
     try:
         number = int(port)
     except ValueError:
-        raise UserError(f"expected PORT or HOST:PORT, not {text!r}", "--serve") from None
+        raise UserError(f"expected PORT or HOST:PORT, not {text!r}", flag) from None
     if not 0 <= number <= 65535:
-        raise UserError(f"port {number} is not in 0..65535", "--serve")
+        raise UserError(f"port {number} is not in 0..65535", flag)
     return host.strip("[]") or "127.0.0.1", number
 
 
@@ -105,10 +106,6 @@ def create_app(hub: LiveHub, token: str | None = None, max_clients: int = 32) ->
     async def lifespan(app: Any) -> Any:
         hub.attach(asyncio.get_running_loop(), fanout)
         yield
-        for q in list(clients):  # let every event stream end
-            while not q.empty():
-                q.get_nowait()
-            q.put_nowait(("", ""))
 
     app = FastAPI(title="deepgisas live", docs_url=None, redoc_url=None, openapi_url=None,
                   lifespan=lifespan)

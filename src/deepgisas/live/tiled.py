@@ -32,7 +32,6 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import numpy as np
 
 from deepgisas.errors import UserError
-from deepgisas.io import raw_array
 from deepgisas.stream.scan import Frame, natural_key
 
 
@@ -151,8 +150,7 @@ class TiledSource:
         child = self.node[name]
         if str(getattr(child.structure_family, "value", "")) != "array":
             raise UserError("not an array", self._location(name))
-        array = np.asarray(child.read())
-        return array[0] if array.ndim == 3 and array.shape[0] == 1 else array
+        return np.asarray(child.read())
 
     def _location(self, name: str) -> str:
         """Where frame ``name`` is, for messages: ``URI/KEY`` or ``URI[i]``."""
@@ -173,9 +171,7 @@ class TiledSource:
             raise UserError(f"cannot read the frame ({_describe(exc, self.secret)})",
                             self._location(frame.name)) from exc
         self.network.discard(frame.name)
-        orientation = read.orientation if read.instrument is None else \
-            read.instrument[1].orientation
-        return read.raw(raw_array(array, frame.name, orientation or "top-down"), warn=False)
+        return read.array(array, frame.name, warn=False)
 
     def finish(self, name: str) -> None:
         """``name`` is done: never offer it again."""

@@ -11,18 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from deepgisas.io.atomic import atomic_write
+from deepgisas.io.text import cell_float
 
 MAX_POINTS = 2000  # more frames are thinned for drawing (every k-th), not for the CSV
-
-
-def cell_float(v: object) -> float:
-    """A CSV cell (text or number; empty or None = missing) as a float, NaN if missing."""
-    if v is None or v == "":
-        return math.nan
-    try:
-        return float(v)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return math.nan
 
 
 class LivePlot:
