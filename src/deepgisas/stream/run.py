@@ -70,9 +70,10 @@ class StreamConfig:
     stay unchanged before it is read; ``retries``: failed reads of an unchanged file before
     it is declared corrupt; ``batch``: frames per network call; ``workers``: reader threads;
     ``plot_every_s``: seconds between redraws of the PNG; ``once``: process what is there,
-    then stop; ``idle_exit_s``: stop after this many seconds without a finished frame;
-    ``bins``: write an orientation model's 120 probabilities; ``fit_every``: refine every
-    k-th frame with the fit template; ``x``: the plot's x axis, "index" or "time";
+    then stop; ``idle_exit_s``: stop after this many seconds without a new or finished
+    frame (plus the source's settle time while a frame waits to be read); ``bins``: write an
+    orientation model's 120 probabilities; ``fit_every``: refine every k-th frame with the
+    fit template; ``x``: the plot's x axis, "index" or "time";
     ``progress``: a progress bar with ``once``; ``network_threads``: torch and ONNX Runtime
     threads for preprocessing and the network during the run (1 by default: the pipeline is
     already parallel, reading in ``workers`` threads while the network runs, and more
@@ -387,11 +388,18 @@ def _loop(run: _Run, stop: threading.Event, title: str) -> None:
 
     cfg = run.config
     last_activity = last_plot = time.monotonic()
+    seen = run.scanner.pending
+    # a frame seen but not yet ready (its settle time, a retry) holds the idle exit back by
+    # the source's settle time
+    grace = float(getattr(run.scanner, "settle", 0.0))
     bar: Any = None
     try:
         with ThreadPoolExecutor(cfg.workers, thread_name_prefix="stream-read") as pool:
             while not stop.is_set():
                 ready = run.scanner.poll()
+                if run.scanner.pending > seen:  # a new frame is activity too
+                    last_activity = time.monotonic()
+                seen = run.scanner.pending
                 if cfg.once and cfg.progress and bar is None and (ready
                                                                   or run.scanner.pending):
                     bar = tqdm(total=run.scanner.pending, unit="frame", file=sys.stderr,
@@ -400,6 +408,7 @@ def _loop(run: _Run, stop: threading.Event, title: str) -> None:
                     done = run.process(loaded)
                     if done:
                         last_activity = time.monotonic()
+                    seen = run.scanner.pending
                     if bar is not None:
                         bar.total = max(bar.total, bar.n + done + run.scanner.pending)
                         bar.update(done)
@@ -412,7 +421,8 @@ def _loop(run: _Run, stop: threading.Event, title: str) -> None:
                     last_plot = now
                 if cfg.once and run.scanner.pending == 0:
                     break
-                if cfg.idle_exit_s is not None and now - last_activity >= cfg.idle_exit_s:
+                if cfg.idle_exit_s is not None and now - last_activity >= cfg.idle_exit_s + (
+                        grace if run.scanner.pending else 0.0):
                     break
                 if not ready:
                     stop.wait(cfg.poll_s)
