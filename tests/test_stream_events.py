@@ -115,3 +115,27 @@ def test_frames_from_memory_equal_frames_from_files(tmp_path: Path) -> None:
     run_stream("film", MemorySource(images), tmp_path / "memory.csv",
                config=StreamConfig(**FAST, once=True, idle_exit_s=0.3), listeners=[again])
     assert again.info is not None and len(again.info.resumed) == 4  # resumed, nothing redone
+
+
+class SettlingSource(MemorySource):
+    """Lists its one frame at once and offers it for reading ``settle`` seconds later."""
+
+    def __init__(self, images: dict[str, np.ndarray], settle: float) -> None:
+        super().__init__(images)
+        self.settle = settle
+        self.listed: float | None = None
+
+    def poll(self) -> list[Frame]:
+        import time
+
+        self.listed = self.listed or time.monotonic()
+        return super().poll() if time.monotonic() - self.listed >= self.settle else []
+
+
+def test_idle_exit_waits_for_a_frame_that_is_settling(tmp_path: Path) -> None:
+    # the frame is listed at once and ready only after 0.6 s, longer than the idle limit
+    source = SettlingSource({"f_0.tif": frame(0)[::-1].astype(np.int32)}, settle=0.6)
+    summary = run_stream("film", source, tmp_path / "r.csv",
+                         config=StreamConfig(**FAST, idle_exit_s=0.3))
+    assert summary.frames == 1
+    assert [r["frame"] for r in rows_of(tmp_path / "r.csv")] == ["f_0.tif"]
