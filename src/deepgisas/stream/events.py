@@ -94,7 +94,9 @@ class FrameSource(Protocol):
     and not yet finished; :meth:`poll`: frames ready to read, in order; :meth:`skip`: names
     finished by an earlier run; :meth:`load`: a frame on the model's grid through ``read``
     (a :class:`~deepgisas.io.images.ModelImages`); :meth:`finish` / :meth:`failed`: as
-    :class:`~deepgisas.stream.scan.FolderScanner`'s."""
+    :class:`~deepgisas.stream.scan.FolderScanner`'s. A source may also have ``settle``
+    (seconds from a frame listed to its read): ``idle_exit_s`` waits that much longer while
+    a frame is pending."""
 
     where: str
 
