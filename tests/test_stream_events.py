@@ -4,6 +4,7 @@ cannot stop the stream, and that frames from memory (not files) stream like file
 from __future__ import annotations
 
 import csv
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -126,8 +127,6 @@ class SettlingSource(MemorySource):
         self.listed: float | None = None
 
     def poll(self) -> list[Frame]:
-        import time
-
         self.listed = self.listed or time.monotonic()
         return super().poll() if time.monotonic() - self.listed >= self.settle else []
 
