@@ -71,35 +71,52 @@ def fit_parameters(template: Template, image: np.ndarray, mask: np.ndarray | Non
     free = free_tensors(template, dict(fixed or {}))
     if not free.params:
         raise UserError("the template has no free parameters to fit")
-    result = _fit(template, data, free, start, cfg, t0)
+    search = _fit(template, data, free, start, cfg, t0)
+    result = search.result
     if start is not None and cfg.explore:
         # given starts (a network's) can sit in the wrong valley of a multimodal misfit:
         # search from the prior too and keep the lower misfit
         prior = _fit(template, data, free, None, cfg, t0)
-        chosen = prior if prior.misfit < result.misfit else result
-        chosen.extra["explored"] = {"given_misfit": result.misfit, "prior_misfit": prior.misfit,
-                                    "kept": "prior" if chosen is prior else "given"}
-        chosen.extra["simulations"] = (result.extra["simulations"]
-                                       + prior.extra["simulations"])
-        result = chosen
+        kept = prior if prior.result.misfit < result.misfit else search
+        kept.result.extra["explored"] = {
+            "given_misfit": result.misfit, "prior_misfit": prior.result.misfit,
+            "kept": "prior" if kept is prior else "given"}
+        kept.result.extra["simulations"] = (result.extra["simulations"]
+                                            + prior.result.extra["simulations"])
+        search, result = kept, kept.result
+    result = _profiled(template, free, data, search, cfg, t0)
     gof = result.extra.get("goodness_of_fit")
     if gof is not None and not gof["described"]:
         # a valley much worse than the counts allow: search again from the prior, wider
         again = _fit(template, data, free, None, dataclasses.replace(
             cfg, n_polish=2 * cfg.n_polish, seed=cfg.seed + 1), t0)
-        result.extra["retried"] = {"per_dof": again.extra["goodness_of_fit"]["per_dof"],
-                                   "kept": "retry" if again.misfit < result.misfit
+        retry = _profiled(template, free, data, again, cfg, t0)
+        result.extra["retried"] = {"per_dof": retry.extra["goodness_of_fit"]["per_dof"],
+                                   "kept": "retry" if retry.misfit < result.misfit
                                    else "first"}
-        if again.misfit < result.misfit:
-            again.extra["retried"] = dict(result.extra["retried"],
+        if retry.misfit < result.misfit:
+            retry.extra["retried"] = dict(result.extra["retried"],
                                           first_per_dof=gof["per_dof"])
-            again.extra["simulations"] += result.extra["simulations"]
-            result = again
+            retry.extra["simulations"] += result.extra["simulations"]
+            result = retry
     return result
 
 
+@dataclasses.dataclass
+class _Search:
+    """One search's answer and what its spacing profile needs: the full detector's run
+    ``out``, the row ``best`` kept, and the data's log floor ``c``."""
+
+    result: FitResult
+    fine: Problem
+    out: lm.Outcome
+    best: int
+    c: float
+    variance: np.ndarray | None
+
+
 def _fit(template: Template, data: np.ndarray, free: FreeTensors,
-         start: Start | Sequence[Start] | None, cfg: FitConfig, t0: float) -> FitResult:
+         start: Start | Sequence[Start] | None, cfg: FitConfig, t0: float) -> _Search:
     """One search of :func:`fit_image` (data masked, free parameters compiled)."""
     positive = data[np.isfinite(data) & (data > 0)]
     if positive.size < len(free.params) + 2:
@@ -147,16 +164,54 @@ def _fit(template: Template, data: np.ndarray, free: FreeTensors,
         levels_log.append({"pixels": len(level.logd), "iterations": out.iterations,
                            "simulations": out.simulations, "misfit": float(out.misfit[best]),
                            "seconds": time.perf_counter() - t0})
-    fine, theta = levels[-1], out.state.theta[best]
+    extra: dict[str, Any] = {"objective": objective, "objective_reason": why,
+                             **({"orders": orders} if orders else {})}
+    result = _finish(template, free, data, levels[-1], out, best, cfg, simulations,
+                     levels_log, [float(v) / len(levels[0].logd) for v in screened], extra, t0)
+    return _Search(result, levels[-1], out, best, c, variance)
+
+
+def _profiled(template: Template, free: FreeTensors, data: np.ndarray, search: _Search,
+              cfg: FitConfig, t0: float) -> FitResult:
+    """A search's answer after its spacing profile (:func:`_profile`): the same answer, with
+    ``extra["profile"]``, unless a deeper valley of the spacing was found and polished."""
+    out, best, record = _profile(template, free, data, search.c, search.fine, search.out,
+                                 search.best, cfg, search.result.extra["objective"],
+                                 search.variance)
+    result = search.result
+    if not record:
+        return result
+    extra = dict(result.extra)
+    extra["simulations"] += record.pop("simulations")
+    extra["profile"] = record
+    if record["kept"] == "search":
+        result.extra = extra
+        return result
+    # what _finish and flag_bounds make afresh for the new answer
+    fresh = ("simulations", "levels", "goodness_of_fit", "at_bound", "outside_constraints",
+             "overfilled")
+    return _finish(template, free, data, search.fine, out, best, cfg, extra["simulations"],
+                   extra["levels"], result.start_misfits,
+                   {k: v for k, v in extra.items() if k not in fresh}, t0)
+
+
+def _finish(template: Template, free: FreeTensors, data: np.ndarray, fine: Problem,
+            out: lm.Outcome, best: int, cfg: FitConfig, simulations: int,
+            levels_log: list[dict[str, float]], start_misfits: list[float],
+            extra: dict[str, Any], t0: float) -> FitResult:
+    """The FitResult of row ``best`` of the full detector's run ``out``: physical values,
+    Fisher standard deviations (widened by the overdispersion), goodness of fit, the
+    fitted image."""
+    theta = out.state.theta[best]
     cov = fisher_cov(fine, out.jac[best], out.state.model[best])
     std_theta = (np.full(len(free.params), np.nan) if cov is None else
                  np.sqrt(np.clip(np.diag(cov.numpy())[:len(free.params)], 0, None)))
     fit_quality = goodness(fine, out.state.model[best], len(free.params) + 2, cfg,
-                           estimated=objective == "gaussian" and cfg.variance is None
+                           estimated=fine.objective == "gaussian" and cfg.variance is None
                            and not is_counts(data))
     if fit_quality is not None and fit_quality["widen"] > 1.0:
         std_theta = std_theta * np.sqrt(fit_quality["widen"])
-    log_s_fit, log_b_fit = float(x[0, -2]), float(x[0, -1])
+    log_s_fit, log_b_fit = float(out.state.x[best, -2]), float(out.state.x[best, -1])
     fitted = np.full(data.shape, np.nan)
     fitted.flat[fine.pixels.numpy()] = (np.exp(log_s_fit) * out.state.sim[best]
                                         + np.exp(log_b_fit)).numpy()
@@ -167,11 +222,63 @@ def _fit(template: Template, data: np.ndarray, free: FreeTensors,
              for i, q in enumerate(free.params)},
         misfit=float(out.misfit[best]), seconds=time.perf_counter() - t0, fitted=fitted,
         scale=float(np.exp(log_s_fit)), background=float(np.exp(log_b_fit)), theta=th,
-        start_misfits=[float(v) / len(levels[0].logd) for v in screened],
-        extra={"simulations": simulations, "levels": levels_log, "objective": objective,
-               "objective_reason": why, **({"orders": orders} if orders else {}),
+        start_misfits=start_misfits,
+        extra={"simulations": simulations, "levels": levels_log, **extra,
                **({"goodness_of_fit": fit_quality} if fit_quality is not None else {})}),
         free, template)
+
+
+def _spacing_index(template: Template, free: FreeTensors) -> int | None:
+    """The column of the structure's spacing (a lattice constant, a paracrystal's distance)
+    among the free parameters, or None when there is none or it is not fitted."""
+    itf = template.base.sample.interference
+    spacing = STRUCTURES[itf.kind].spacing if itf is not None else None
+    keys = [q.key for q in free.params]
+    if spacing is None or structure_key(spacing) not in keys:
+        return None
+    return keys.index(structure_key(spacing))
+
+
+def _profile(template: Template, free: FreeTensors, data: np.ndarray, c: float,
+             fine: Problem, out: lm.Outcome, best: int, cfg: FitConfig, objective: str,
+             variance: np.ndarray | None
+             ) -> tuple[lm.Outcome, int, dict[str, Any]]:
+    """The spacing profile: the structure's spacing at ``cfg.profile`` points across its
+    prior, every other parameter at the search's optimum, each simulated on the full
+    detector (float32) at its best scale and background. Where the profile drops more than
+    ``PROFILE_MARGIN`` below the optimum's own value, another valley of the spacing is
+    deeper (peaks of the structure factor are sharp at low disorder, and the coarse pixel
+    subsets see few counts): the best ``cfg.carry`` distinct such points are polished on the
+    full detector and the lowest misfit is kept. Returns the run and row kept and what was
+    tried (empty when the profile is off or the spacing is not fitted)."""
+    i = _spacing_index(template, free) if cfg.profile else None
+    if i is None:
+        return out, best, {}
+    scan = Problem(free, data, c, 1, torch.float32, objective, variance)
+    theta = out.state.theta[best].detach().clone()
+    grid = torch.linspace(EDGE, 1 - EDGE, cfg.profile, dtype=theta.dtype)
+    rows = torch.cat([theta[None], theta[None].repeat(len(grid), 1)])
+    rows[1:, i] = grid
+    log_s, log_b, loss = lm.fit_scale(scan, lm.simulate(scan, rows), tol=1e-5)
+    loss = torch.nan_to_num(loss, nan=torch.inf)
+    deeper = (loss[1:] < loss[0] - PROFILE_MARGIN).nonzero()[:, 0] + 1
+    q = free.params[i]
+    record: dict[str, Any] = {"points": cfg.profile, "simulations": len(rows),
+                              "deeper": [float(q.to_physical(rows[j, i])) for j in
+                                         deeper[torch.argsort(loss[deeper])].tolist()],
+                              "kept": "search"}
+    if not len(deeper):
+        return out, best, record
+    pick = deeper[distinct_candidates(rows[deeper], loss[deeper], cfg.carry)]
+    x = torch.cat([torch.logit(rows[pick]), log_s[pick, None], log_b[pick, None]], 1)
+    again = lm.levenberg_marquardt(fine, x, cfg.max_iter, cfg.tol, cfg.fd_step, keep=1,
+                                   race=cfg.race_given, rescale=True, reuse=cfg.reuse)
+    record["simulations"] += again.simulations
+    j = int(torch.argmin(again.misfit))
+    if float(again.misfit[j]) < float(out.misfit[best]):
+        record["kept"] = "profile"
+        return again, j, record
+    return out, best, record
 
 
 def _other_orders(template: Template, free: FreeTensors, level: Problem, fine: Problem,
@@ -214,6 +321,8 @@ def _other_orders(template: Template, free: FreeTensors, level: Problem, fine: P
     return x, {"orders": [now * f for f in cfg.orders], "misfit": float(out.misfit[j]),
                "kept": kept, "simulations": simulations}
 
+
+PROFILE_MARGIN = 2.0  # deviance units (the loss sums): a spacing valley this much deeper
 
 CARRY_APART = 0.02  # candidates carried up the levels differ by this much (unit box)
 

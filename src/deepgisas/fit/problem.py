@@ -77,6 +77,9 @@ class FitConfig:
     # structure's spacing (a lattice constant, a paracrystal's distance) times these, e.g.
     # (2, 0.5): off by default, as it cost 65 % more time for 1 search failure in 116 fewer
     # (docs/statistics.md)
+    profile: int = 64  # after the search, the structure's spacing at this many points of
+    # its prior on the full detector (float32), other parameters held; a deeper valley found
+    # there is polished (0: off; deepgisas.fit.gradient._profile)
     seed: int = 0
     coarse_side: int = 32  # the coarsest pixel subset keeps at least this many rows/columns
     max_iter: int = 30  # Levenberg-Marquardt Jacobians per level
@@ -106,8 +109,9 @@ class FitConfig:
         positive = ("tol", "coarse_tol", "floor", "fd_step", "posterior_seconds")
         if any(not getattr(self, k) > 0 for k in positive):
             raise UserError(f"fit settings {', '.join(positive)} must be positive")
-        if self.reuse < 0 or self.posterior_extend < 0:
-            raise UserError("fit settings reuse and posterior_extend must not be negative")
+        if self.reuse < 0 or self.posterior_extend < 0 or self.profile < 0:
+            raise UserError("fit settings reuse, posterior_extend and profile must not be "
+                            "negative")
         if self.objective not in ("auto", *OBJECTIVES):
             raise UserError(f"unknown objective {self.objective!r} (auto, "
                             f"{', '.join(OBJECTIVES)})", "--objective")
