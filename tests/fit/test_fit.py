@@ -334,3 +334,49 @@ def test_the_search_tries_the_structure_factors_other_orders() -> None:
     assert r.parameters["distance_nm"] == pytest.approx(70.0, rel=0.03)
     off = fit_image(t, data, start=start, config=dataclasses.replace(cfg, orders=()))
     assert "orders" not in off.extra
+
+
+def test_the_spacing_profile_finds_a_deeper_valley_of_the_distance() -> None:
+    """An answer held at the wrong distance (all else true): the profile over the distance
+    on the full detector finds the true valley and polishes it; from the true optimum it
+    finds nothing deeper and keeps the search's answer. ``fit_image`` records it."""
+    from deepgisas.fit import levenberg as lm
+    from deepgisas.fit.gradient import _profile
+    from deepgisas.fit.problem import Problem, masked
+
+    t = film(32, 5)
+    dist = "sample.interference.radial_paracrystal.distance_nm"
+    values = {p: float(prior.from_unit(0.5)) for p, prior in t.priors.items()}
+    values[dist] = 70.0
+    img = dg.simulate(t.at(values))
+    k = 1e4 / np.nanpercentile(img, 99)
+    data = masked(t, np.random.default_rng(0).poisson(img * k).astype(float), None)
+    free = free_tensors(t)
+    c = 1e-3 * float(np.percentile(data[data > 0], 99))
+    fine = Problem(free, data, c, 1, torch.float64, "poisson")
+    i = [q.path for q in free.params].index(dist)
+    cfg = FitConfig()
+
+    def held(distance: float) -> lm.Outcome:  # the true values but the distance
+        theta = torch.tensor([[0.5] * len(free.params)], dtype=torch.float64)
+        theta[0, i] = float(free.params[i].prior.to_unit(distance))
+        x = torch.cat([torch.logit(theta), torch.zeros((1, 2), dtype=torch.float64)], 1)
+        return lm.levenberg_marquardt(fine, x, max_iter=0, rescale=True)
+
+    out, best, record, others = _profile(t, free, data, c, fine, held(45.0), 0, cfg,
+                                         "poisson", None)
+    assert record["kept"] == "profile" and record["points"] == cfg.profile
+    assert any(v == pytest.approx(70.0, rel=0.03) for v in record["valleys"]), record
+    assert float(free.params[i].to_physical(out.state.theta[best, i])) == pytest.approx(
+        70.0, rel=0.01)
+    assert others == []  # the valley at 45 nm lies far above the true one
+    out, best, record, others = _profile(t, free, data, c, fine, out, best, cfg, "poisson",
+                                         None)
+    assert record == {"points": cfg.profile, "simulations": cfg.profile + 1, "valleys": [],
+                      "kept": "search"} and others == []
+    assert _profile(t, free, data, c, fine, out, best, dataclasses.replace(cfg, profile=0),
+                    "poisson", None)[2] == {}
+    r = fit_image(t, np.round(data), config=FitConfig(n_starts=16))
+    assert r.extra["profile"]["points"] == cfg.profile
+    with pytest.raises(dg.UserError, match="profile"):
+        FitConfig(profile=-1)

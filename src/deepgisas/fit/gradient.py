@@ -173,18 +173,19 @@ def _fit(template: Template, data: np.ndarray, free: FreeTensors,
 
 def _profiled(template: Template, free: FreeTensors, data: np.ndarray, search: _Search,
               cfg: FitConfig, t0: float) -> FitResult:
-    """A search's answer after its spacing profile (:func:`_profile`): the same answer, with
-    ``extra["profile"]``, unless a deeper valley of the spacing was found and polished."""
-    out, best, record = _profile(template, free, data, search.c, search.fine, search.out,
-                                 search.best, cfg, search.result.extra["objective"],
-                                 search.variance)
+    """A search's answer after its spacing profile (:func:`_profile`): with
+    ``extra["profile"]``, and made afresh when a deeper valley of the spacing was found or
+    other valleys are modes of the answer."""
+    out, best, record, others = _profile(template, free, data, search.c, search.fine,
+                                         search.out, search.best, cfg,
+                                         search.result.extra["objective"], search.variance)
     result = search.result
     if not record:
         return result
     extra = dict(result.extra)
     extra["simulations"] += record.pop("simulations")
     extra["profile"] = record
-    if record["kept"] == "search":
+    if record["kept"] == "search" and not others:
         result.extra = extra
         return result
     # what _finish and flag_bounds make afresh for the new answer
@@ -192,20 +193,29 @@ def _profiled(template: Template, free: FreeTensors, data: np.ndarray, search: _
              "overfilled")
     return _finish(template, free, data, search.fine, out, best, cfg, extra["simulations"],
                    extra["levels"], result.start_misfits,
-                   {k: v for k, v in extra.items() if k not in fresh}, t0)
+                   {k: v for k, v in extra.items() if k not in fresh}, t0, others)
 
 
 def _finish(template: Template, free: FreeTensors, data: np.ndarray, fine: Problem,
             out: lm.Outcome, best: int, cfg: FitConfig, simulations: int,
             levels_log: list[dict[str, float]], start_misfits: list[float],
-            extra: dict[str, Any], t0: float) -> FitResult:
+            extra: dict[str, Any], t0: float, others: Sequence[int] = ()) -> FitResult:
     """The FitResult of row ``best`` of the full detector's run ``out``: physical values,
     Fisher standard deviations (widened by the overdispersion), goodness of fit, the
-    fitted image."""
+    fitted image.
+
+    ``others``: rows of ``out`` that are other modes (valleys) of a likelihood. Each mode m
+    is a Laplace approximation, weighed by exp(-D_m / 2) sqrt(det Sigma_m) (deviance D_m,
+    covariance Sigma_m over the unit box of the priors, scale and background, where the
+    prior is flat); the answer stays at the best mode, and its variances are the mixture's
+    second moments about it, sum_m w_m (Sigma_m + (theta_m - theta_best)^2). The modes, with
+    their values, deviances and weights, go to ``extra["modes"]``."""
     theta = out.state.theta[best]
     cov = fisher_cov(fine, out.jac[best], out.state.model[best])
     std_theta = (np.full(len(free.params), np.nan) if cov is None else
                  np.sqrt(np.clip(np.diag(cov.numpy())[:len(free.params)], 0, None)))
+    if cov is not None and others:
+        std_theta, extra["modes"] = _mixture(free, out, best, cov, fine, others)
     fit_quality = goodness(fine, out.state.model[best], len(free.params) + 2, cfg,
                            estimated=fine.objective == "gaussian" and cfg.variance is None
                            and not is_counts(data))
@@ -228,6 +238,30 @@ def _finish(template: Template, free: FreeTensors, data: np.ndarray, fine: Probl
         free, template)
 
 
+def _mixture(free: FreeTensors, out: lm.Outcome, best: int, cov: Tensor, fine: Problem,
+             others: Sequence[int]) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """The standard deviations (unit box) of the Laplace mixture over the modes ``best`` and
+    ``others`` of ``out`` about the best one, and the modes' record (see :func:`_finish`)."""
+    p = len(free.params)
+    rows, covs = [best], [cov]
+    for j in others:
+        c = fisher_cov(fine, out.jac[j], out.state.model[j])
+        if c is not None:
+            rows.append(j)
+            covs.append(c)
+    loss = torch.stack([out.state.loss[j] for j in rows])
+    logdet = torch.stack([torch.linalg.slogdet(c)[1] for c in covs])
+    w = torch.softmax(-loss / 2 + logdet / 2, 0)
+    theta = out.state.theta
+    var = sum(float(w[m]) * (torch.diagonal(covs[m])[:p] + (theta[j] - theta[best]) ** 2)
+              for m, j in enumerate(rows))
+    assert isinstance(var, Tensor)
+    modes = [{"parameters": physical(free, theta[j].numpy()),
+              "deviance": float(out.state.loss[j]), "weight": float(w[m])}
+             for m, j in enumerate(rows)]
+    return np.sqrt(np.clip(var.numpy(), 0, None)), modes
+
+
 def _spacing_index(template: Template, free: FreeTensors) -> int | None:
     """The column of the structure's spacing (a lattice constant, a paracrystal's distance)
     among the free parameters, or None when there is none or it is not fitted."""
@@ -242,43 +276,61 @@ def _spacing_index(template: Template, free: FreeTensors) -> int | None:
 def _profile(template: Template, free: FreeTensors, data: np.ndarray, c: float,
              fine: Problem, out: lm.Outcome, best: int, cfg: FitConfig, objective: str,
              variance: np.ndarray | None
-             ) -> tuple[lm.Outcome, int, dict[str, Any]]:
+             ) -> tuple[lm.Outcome, int, dict[str, Any], list[int]]:
     """The spacing profile: the structure's spacing at ``cfg.profile`` points across its
     prior, every other parameter at the search's optimum, each simulated on the full
-    detector (float32) at its best scale and background. Where the profile drops more than
-    ``PROFILE_MARGIN`` below the optimum's own value, another valley of the spacing is
-    deeper (peaks of the structure factor are sharp at low disorder, and the coarse pixel
-    subsets see few counts): the best ``cfg.carry`` distinct such points are polished on the
-    full detector and the lowest misfit is kept. Returns the run and row kept and what was
-    tried (empty when the profile is off or the spacing is not fitted)."""
+    detector (float32) at its best scale and background.
+
+    Valleys of the spacing other than the optimum's (peaks of the structure factor are sharp
+    at low disorder, and the coarse pixel subsets see few counts) show as the profile's
+    other local minima: those below the optimum's own value + ``MODE_MARGIN`` in deviance
+    (for the log misfit, below it - ``MODE_MARGIN``), the best ``cfg.carry`` of them, are
+    polished on the full detector, each to its own optimum. The lowest
+    misfit is kept; for a likelihood objective the others within ``MODE_MARGIN`` of it are
+    the answer's other modes (:func:`_finish` weighs them). Returns the run holding the
+    answer (the search's ``out`` with the polished rows appended), the row kept, what was
+    tried (empty when the profile is off or the spacing is not fitted) and the rows of the
+    other modes."""
     i = _spacing_index(template, free) if cfg.profile else None
     if i is None:
-        return out, best, {}
+        return out, best, {}, []
     scan = Problem(free, data, c, 1, torch.float32, objective, variance)
     theta = out.state.theta[best].detach().clone()
-    grid = torch.linspace(EDGE, 1 - EDGE, cfg.profile, dtype=theta.dtype)
-    rows = torch.cat([theta[None], theta[None].repeat(len(grid), 1)])
-    rows[1:, i] = grid
+    # the grid and the optimum's own spacing, in order
+    values = torch.cat([torch.linspace(EDGE, 1 - EDGE, cfg.profile, dtype=theta.dtype),
+                        theta[i:i + 1]])
+    order = torch.argsort(values)
+    home = int((order == cfg.profile).nonzero()[0, 0])
+    rows = theta[None].repeat(len(values), 1)
+    rows[:, i] = values[order]
     log_s, log_b, loss = lm.fit_scale(scan, lm.simulate(scan, rows), tol=1e-5)
     loss = torch.nan_to_num(loss, nan=torch.inf)
-    deeper = (loss[1:] < loss[0] - PROFILE_MARGIN).nonzero()[:, 0] + 1
     q = free.params[i]
+    limit = float(loss[home]) + (MODE_MARGIN if objective != "log" else -MODE_MARGIN)
+    pick = [j for j in _other_minima(loss, home) if float(loss[j]) < limit][:cfg.carry]
     record: dict[str, Any] = {"points": cfg.profile, "simulations": len(rows),
-                              "deeper": [float(q.to_physical(rows[j, i])) for j in
-                                         deeper[torch.argsort(loss[deeper])].tolist()],
+                              "valleys": [float(q.to_physical(rows[j, i])) for j in pick],
                               "kept": "search"}
-    if not len(deeper):
-        return out, best, record
-    pick = deeper[distinct_candidates(rows[deeper], loss[deeper], cfg.carry)]
+    if not pick:
+        return out, best, record, []
     x = torch.cat([torch.logit(rows[pick]), log_s[pick, None], log_b[pick, None]], 1)
-    again = lm.levenberg_marquardt(fine, x, cfg.max_iter, cfg.tol, cfg.fd_step, keep=1,
-                                   race=cfg.race_given, rescale=True, reuse=cfg.reuse)
+    again = lm.levenberg_marquardt(fine, x, cfg.max_iter, cfg.tol, cfg.fd_step,
+                                   rescale=True, reuse=cfg.reuse)
     record["simulations"] += again.simulations
-    j = int(torch.argmin(again.misfit))
-    if float(again.misfit[j]) < float(out.misfit[best]):
-        record["kept"] = "profile"
-        return again, j, record
-    return out, best, record
+    both = lm.Outcome(
+        lm.State(torch.cat([out.state.x[best:best + 1], again.state.x]),
+                 torch.cat([out.state.sim[best:best + 1], again.state.sim]),
+                 torch.cat([out.state.loss[best:best + 1], again.state.loss])),
+        torch.cat([out.misfit[best:best + 1], again.misfit]),
+        torch.cat([out.jac[best:best + 1], again.jac]), out.iterations, out.simulations)
+    order = distinct_candidates(both.state.theta, both.misfit, len(both.misfit)).tolist()
+    kept = order[0]
+    record["kept"] = "search" if kept == 0 else "profile"
+    if objective == "log":
+        return both, kept, record, []
+    low = float(both.state.loss[kept])
+    others = [j for j in order[1:] if float(both.state.loss[j]) < low + MODE_MARGIN]
+    return both, kept, record, others
 
 
 def _other_orders(template: Template, free: FreeTensors, level: Problem, fine: Problem,
@@ -322,7 +374,18 @@ def _other_orders(template: Template, free: FreeTensors, level: Problem, fine: P
                "kept": kept, "simulations": simulations}
 
 
-PROFILE_MARGIN = 2.0  # deviance units (the loss sums): a spacing valley this much deeper
+def _other_minima(values: Tensor, at: int) -> list[int]:
+    """The local minima of a profile ``values`` [G] but index ``at`` (the search's own
+    optimum), lowest first."""
+    v = values.tolist()
+    n = len(v)
+    minima = [j for j in range(n) if (j == 0 or v[j] < v[j - 1])
+              and (j == n - 1 or v[j] <= v[j + 1]) and j != at]
+    return sorted(minima, key=lambda j: v[j])
+
+
+MODE_MARGIN = 6.0  # deviance units (the loss sums): the spacing's other valleys within this
+# of the best are its modes (weight exp(-3) = 5 % at the margin)
 
 CARRY_APART = 0.02  # candidates carried up the levels differ by this much (unit box)
 
