@@ -13,11 +13,14 @@ prior points) are screened at the coarsest level with their best scale and backg
 best few are raced by Levenberg-Marquardt there (:mod:`deepgisas.fit.levenberg`), the best
 ``carry`` distinct candidates go on to the next coarse level, and the full detector polishes
 the best of the last one; each run stops once its steps fall below a fraction of the standard
-deviations. Standard deviations come from the Fisher information of the likelihood at the
-optimum (for the log misfit, Gauss-Newton: residual variance x (J^T J)^-1), with scale and
-background marginalised, and widened by the overdispersion when the model does not describe
-the counts (:func:`goodness`). The coarse levels simulate in float32, the full detector in
-float64.
+deviations. Then the structure's spacing is profiled across its prior on the full detector,
+the other parameters held (:func:`_profile`): its other valleys are polished there, the
+deepest is kept, and those within a few deviance units of it are modes of the answer, whose
+Laplace mixture gives the error bars. Standard deviations come from the Fisher information
+of the likelihood at the optimum (for the log misfit, Gauss-Newton: residual variance x
+(J^T J)^-1), with scale and background marginalised, and widened by the overdispersion when
+the model does not describe the counts (:func:`goodness`). The coarse levels simulate in
+float32, the full detector in float64.
 """
 
 from __future__ import annotations
@@ -323,7 +326,9 @@ def _profile(template: Template, free: FreeTensors, data: np.ndarray, c: float,
                  torch.cat([out.state.loss[best:best + 1], again.state.loss])),
         torch.cat([out.misfit[best:best + 1], again.misfit]),
         torch.cat([out.jac[best:best + 1], again.jac]), out.iterations, out.simulations)
-    order = distinct_candidates(both.state.theta, both.misfit, len(both.misfit)).tolist()
+    # one valley of the spacing, one mode: rows whose spacings lie close are the same valley
+    order = distinct_candidates(both.state.theta[:, i:i + 1], both.misfit,
+                                len(both.misfit)).tolist()
     kept = order[0]
     record["kept"] = "search" if kept == 0 else "profile"
     if objective == "log":
