@@ -327,14 +327,14 @@ def _profile(template: Template, free: FreeTensors, data: np.ndarray, c: float,
         torch.cat([out.misfit[best:best + 1], again.misfit]),
         torch.cat([out.jac[best:best + 1], again.jac]), out.iterations, out.simulations)
     # one valley of the spacing, one mode: rows whose spacings lie close are the same valley
-    order = distinct_candidates(both.state.theta[:, i:i + 1], both.misfit,
-                                len(both.misfit)).tolist()
-    kept = order[0]
+    valleys = distinct_candidates(both.state.theta[:, i:i + 1], both.misfit,
+                                  len(both.misfit)).tolist()
+    kept = valleys[0]
     record["kept"] = "search" if kept == 0 else "profile"
     if objective == "log":
         return both, kept, record, []
     low = float(both.state.loss[kept])
-    others = [j for j in order[1:] if float(both.state.loss[j]) < low + MODE_MARGIN]
+    others = [j for j in valleys[1:] if float(both.state.loss[j]) < low + MODE_MARGIN]
     return both, kept, record, others
 
 
