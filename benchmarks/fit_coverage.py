@@ -13,9 +13,10 @@ a too-small error) and the goodness of fit. ``--markdown`` puts the table into
 docs/benchmarks.md. BornAgain's images are cached in ``--cache`` (they take ~10 s each);
 ``--noise-draws R`` counts each R times (R fits per simulation, for tighter fractions).
 
-``--search-check --carry 1 3 --orders none 2,0.5``: does the search find the best valley?
-Each image is also fitted from its truth (the truth's valley), and for each value of
-``FitConfig.carry`` and of ``FitConfig.orders`` ("none": no other orders tried) the script
+``--search-check --carry 1 3 --orders none 2,0.5 --profile 0 64``: does the search find the
+best valley? Each image is also fitted from its truth (the truth's valley), and for each value
+of ``FitConfig.carry``, ``FitConfig.orders`` ("none": no other orders tried) and
+``FitConfig.profile`` (0: no spacing profile) the script
 counts the fits whose deviance ends more than 2 above that (a search failure the
 goodness of fit cannot see), with their sum and the seconds per fit; ``--markdown`` puts that
 table into the "Fit search" section instead.
@@ -109,8 +110,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def search_check(args: argparse.Namespace) -> dict[str, Any]:
-    """Per exposure, carry and orders: fits, those ending more than 2 in deviance above the fit from
-    the truth, their summed excess, the largest, and the median seconds per fit."""
+    """Per exposure, carry, orders and profile: fits, those ending more than 2 in deviance above
+    the fit from the truth, their summed excess, the largest, and the median seconds per fit."""
     torch.set_num_threads(args.threads)
     args.cache.mkdir(parents=True, exist_ok=True)
     truths, images = clean_images(args.n, args.seed, args.data, args.cache)
@@ -131,8 +132,10 @@ def search_check(args: argparse.Namespace) -> dict[str, Any]:
                 spread.append(r.extra["goodness_of_fit"]["expected_std"])
             except UserError:
                 ref.append(None)
-        for carry, orders in ((c, o) for c in args.carry for o in args.orders):
-            cfg = dataclasses.replace(base, carry=carry, orders=_orders(orders))
+        for carry, orders, profile in ((c, o, p) for c in args.carry for o in args.orders
+                                       for p in args.profile):
+            cfg = dataclasses.replace(base, carry=carry, orders=_orders(orders),
+                                      profile=profile)
             excess, seconds = [], []
             for (_, data), dev in zip(cases, ref, strict=True):
                 if dev is None:
@@ -147,8 +150,9 @@ def search_check(args: argparse.Namespace) -> dict[str, Any]:
                    "median_seconds": float(np.median(seconds)),
                    "mean_seconds": float(np.mean(seconds)),
                    "deviance_spread": float(np.median(spread))}
-            out[f"{exposure:g}/{carry}/{orders}"] = row
-            print(f"exposure {exposure:g} carry {carry} orders {orders}: {row['failed']} of "
+            out[f"{exposure:g}/{carry}/{orders}/{profile}"] = row
+            print(f"exposure {exposure:g} carry {carry} orders {orders} profile {profile}: "
+                  f"{row['failed']} of "
                   f"{row['fits']} fits end > 2 above the truth's valley (excess "
                   f"{row['excess']:.1f}, largest {row['largest']:.1f}); "
                   f"{row['median_seconds']:.2f} s median, "
@@ -166,12 +170,13 @@ def write_search(out: dict[str, Any]) -> None:
              "valley is a search failure, which the goodness of fit does not see: the "
              "deviance's own spread (the median of its expected std) is "
              f"{np.median([r['deviance_spread'] for r in out.values()]):.0f}.",
-             "", "| exposure | carry | orders | fits | above the truth's valley | "
+             "", "| exposure | carry | orders | profile | fits | above the truth's valley | "
              "summed excess | largest | median s | mean s |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for key, r in out.items():
-        exposure, carry, orders = key.split("/")
-        lines.append(f"| {exposure} | {carry} | {orders} | {r['fits']} | {r['failed']} | "
+        exposure, carry, orders, profile = key.split("/")
+        lines.append(f"| {exposure} | {carry} | {orders} | {profile} | {r['fits']} | "
+                     f"{r['failed']} | "
                      f"{r['excess']:.1f} | {r['largest']:.1f} | {r['median_seconds']:.2f} | "
                      f"{r['mean_seconds']:.2f} |")
     lines.append("")
@@ -257,6 +262,8 @@ def main() -> None:
     p.add_argument("--orders", nargs="+", default=[",".join(f"{v:g}" for v in
                                                           FitConfig.orders) or "none"],
                    help="FitConfig.orders to compare: 'none' or factors like 2,0.5")
+    p.add_argument("--profile", type=int, nargs="+", default=[FitConfig.profile],
+                   help="FitConfig.profile to compare (points of the spacing profile, 0: off)")
     add_markdown_option(p)
     args = p.parse_args()
     if args.search_check:
