@@ -372,10 +372,28 @@ def test_the_spacing_profile_finds_a_deeper_valley_of_the_distance() -> None:
     assert others == []  # the valley at 45 nm lies far above the true one
     out, best, record, others = _profile(t, free, data, c, fine, out, best, cfg, "poisson",
                                          None)
-    assert record == {"points": cfg.profile, "simulations": cfg.profile + 1, "valleys": [],
-                      "kept": "search"} and others == []
+    assert record == {"parameter": "distance_nm", "points": cfg.profile,
+                      "simulations": cfg.profile + 1, "valleys": [], "kept": "search"}
+    assert others == []
     assert _profile(t, free, data, c, fine, out, best, dataclasses.replace(cfg, profile=0),
                     "poisson", None)[2] == {}
+    # two modes as deep and as wide, 0.1 apart in the distance's unit box: equal weights,
+    # and the variance about the first grows by half the distance squared in that one
+    from deepgisas.fit.gradient import _mixture
+    from deepgisas.fit.objectives import fisher_cov
+
+    def twice(a: torch.Tensor) -> torch.Tensor:
+        return torch.cat([a[best:best + 1], a[best:best + 1]])
+    x = twice(out.state.x)
+    x[1, i] = torch.logit(torch.sigmoid(x[1, i]) + 0.1)
+    two = lm.Outcome(lm.State(x, twice(out.state.sim), twice(out.state.loss)),
+                     twice(out.misfit), twice(out.jac), 1, 0)
+    cov = fisher_cov(fine, out.jac[best], out.state.model[best])
+    std, modes = _mixture(free, two, 0, cov, fine, [1])
+    assert [m["weight"] for m in modes] == pytest.approx([0.5, 0.5])
+    expected = torch.diagonal(cov)[:len(free.params)].numpy().copy()
+    expected[i] += 0.5 * 0.1 ** 2
+    assert std == pytest.approx(np.sqrt(expected), rel=1e-6)
     r = fit_image(t, np.round(data), config=FitConfig(n_starts=16))
     assert r.extra["profile"]["points"] == cfg.profile
     with pytest.raises(dg.UserError, match="profile"):

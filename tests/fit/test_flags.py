@@ -71,3 +71,19 @@ def test_an_unsettled_orientation_posterior_is_flagged() -> None:
     lines = flag_lines(result(False))
     assert len(lines) == 1 and "has not settled" in lines[0] and "0.35" in lines[0]
     assert flag_lines(result(True)) == []
+
+
+def test_a_spacing_with_two_valleys_is_flagged() -> None:
+    from deepgisas.cli.fit import flag_lines
+
+    modes = [{"parameters": {"radius_nm": 2.0, "distance_nm": 90.5}, "deviance": 10.0,
+              "weight": 0.89},
+             {"parameters": {"radius_nm": 2.1, "distance_nm": 45.2}, "deviance": 14.0,
+              "weight": 0.11}]
+    profile = {"parameter": "distance_nm", "points": 64, "valleys": [45.2], "kept": "search"}
+    two = FitResult({}, {}, 0.0, 1.0, np.zeros((2, 2)),
+                    extra={"profile": profile, "modes": modes})
+    lines = flag_lines(two)
+    assert len(lines) == 1 and "2 valleys of distance_nm: 90.5 (weight 0.89), 45.2 " in lines[0]
+    assert flag_lines(FitResult({}, {}, 0.0, 1.0, np.zeros((2, 2)),
+                                extra={"profile": profile})) == []

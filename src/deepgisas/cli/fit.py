@@ -127,9 +127,10 @@ def write_nexus(path: Path, record: dict[str, Any], args: argparse.Namespace) ->
 
 
 def flag_lines(result: Any) -> list[str]:
-    """One line per flag of a fit: parameters at a prior's bound, fitted values outside the
-    template's constraints or overfilling the particles' slice, a network start beyond its
-    prior, and network-to-fit disagreements above 3 combined std."""
+    """One line per flag of a fit: parameters at a prior's bound, a spacing with more than one
+    valley, fitted values outside the template's constraints or overfilling the particles'
+    slice, a network start beyond its prior, and network-to-fit disagreements above 3
+    combined std."""
     from deepgisas.fit.files import DISAGREE
     from deepgisas.fit.posterior import SETTLED_TV
     from deepgisas.priors import describe_bound
@@ -140,6 +141,12 @@ def flag_lines(result: Any) -> list[str]:
         lines.append(f"the model does not describe the data: deviance {gof['deviance']:.1f} "
                      f"against {gof['expected']:.1f} +- {gof['expected_std']:.1f} expected "
                      f"from the counts; the errors are widened by sqrt({gof['widen']:.3g})")
+    modes = result.extra.get("modes", [])
+    if modes:
+        name = result.extra["profile"]["parameter"]
+        lines.append(f"the counts allow {len(modes)} valleys of {name}: " + ", ".join(
+            f"{m['parameters'][name]:.4g} (weight {m['weight']:.2f})" for m in modes)
+            + "; the answer is the first, its errors cover the others (see 'modes')")
     post = result.extra.get("posterior", {})
     if post.get("settled") is False:
         lines.append(f"the orientation posterior has not settled: the two halves of its chain "

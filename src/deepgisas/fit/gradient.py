@@ -311,7 +311,8 @@ def _profile(template: Template, free: FreeTensors, data: np.ndarray, c: float,
     q = free.params[i]
     limit = float(loss[home]) + (MODE_MARGIN if objective != "log" else -MODE_MARGIN)
     pick = [j for j in _other_minima(loss, home) if float(loss[j]) < limit][:cfg.carry]
-    record: dict[str, Any] = {"points": cfg.profile, "simulations": len(rows),
+    record: dict[str, Any] = {"parameter": q.name, "points": cfg.profile,
+                              "simulations": len(rows),
                               "valleys": [float(q.to_physical(rows[j, i])) for j in pick],
                               "kept": "search"}
     if not pick:
