@@ -74,7 +74,7 @@ def parameter_rows(parameters: Mapping[str, float], std: Mapping[str, float | No
 def fit_table(record: Mapping[str, Any]) -> str:
     """The table of a fit's JSON record: objective and time, each parameter (flags: at its
     prior's edge, network disagreement), the beam taken from an instrument, the goodness of
-    fit, the orientation peaks, and what else the fit flagged."""
+    fit, the spacing's valleys, the orientation peaks, and what else the fit flagged."""
     notes: dict[str, list[str]] = {}
     for name, flag in record.get("at_bound", {}).items():
         notes.setdefault(name, []).append(edge_text(flag) + ": a limit, not a measurement")
@@ -93,6 +93,9 @@ def fit_table(record: Mapping[str, Any]) -> str:
     if fixed:
         lines.append("  from the instrument (held): " + ", ".join(fixed))
     lines.append("  " + goodness_text(record))
+    modes = modes_text(record)
+    if modes:
+        lines.append("  " + modes)
     if "probability" in record:
         lines += peak_lines(record.get("peaks", []), "posterior" in record)
         post = record.get("posterior", {})
@@ -105,6 +108,18 @@ def fit_table(record: Mapping[str, Any]) -> str:
     outside = record.get("network", {}).get("outside_prior", {})
     lines += [f"  network start: {k} {edge_text(f)}" for k, f in outside.items()]
     return "\n".join(lines)
+
+
+def modes_text(record: Mapping[str, Any]) -> str | None:
+    """One line on the valleys of the structure's spacing that the counts allow (the fit's
+    ``modes``), or None when there is one."""
+    modes = record.get("modes") or []
+    if not modes:
+        return None
+    name = record["profile"]["parameter"]
+    return (f"the counts allow {len(modes)} valleys of {name}: " + ", ".join(
+        f"{m['parameters'][name]:.4g} (weight {m['weight']:.2f})" for m in modes)
+        + "; the answer is the first, its errors cover the others (see 'modes')")
 
 
 def goodness_text(record: Mapping[str, Any]) -> str:

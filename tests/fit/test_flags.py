@@ -87,3 +87,6 @@ def test_a_spacing_with_two_valleys_is_flagged() -> None:
     assert len(lines) == 1 and "2 valleys of distance_nm: 90.5 (weight 0.89), 45.2 " in lines[0]
     assert flag_lines(FitResult({}, {}, 0.0, 1.0, np.zeros((2, 2)),
                                 extra={"profile": profile})) == []
+    from deepgisas.report_text import fit_table
+
+    assert "  " + lines[0] in fit_table(two.to_dict("x.tif")).splitlines()

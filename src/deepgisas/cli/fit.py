@@ -134,6 +134,7 @@ def flag_lines(result: Any) -> list[str]:
     from deepgisas.fit.files import DISAGREE
     from deepgisas.fit.posterior import SETTLED_TV
     from deepgisas.priors import describe_bound
+    from deepgisas.report_text import modes_text
 
     lines = [f"fit: {describe_bound(k, f)}" for k, f in result.extra.get("at_bound", {}).items()]
     gof = result.extra.get("goodness_of_fit")
@@ -141,12 +142,9 @@ def flag_lines(result: Any) -> list[str]:
         lines.append(f"the model does not describe the data: deviance {gof['deviance']:.1f} "
                      f"against {gof['expected']:.1f} +- {gof['expected_std']:.1f} expected "
                      f"from the counts; the errors are widened by sqrt({gof['widen']:.3g})")
-    modes = result.extra.get("modes", [])
+    modes = modes_text(result.extra)
     if modes:
-        name = result.extra["profile"]["parameter"]
-        lines.append(f"the counts allow {len(modes)} valleys of {name}: " + ", ".join(
-            f"{m['parameters'][name]:.4g} (weight {m['weight']:.2f})" for m in modes)
-            + "; the answer is the first, its errors cover the others (see 'modes')")
+        lines.append(modes)
     post = result.extra.get("posterior", {})
     if post.get("settled") is False:
         lines.append(f"the orientation posterior has not settled: the two halves of its chain "
