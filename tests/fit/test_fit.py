@@ -341,7 +341,7 @@ def test_the_spacing_profile_finds_a_deeper_valley_of_the_distance() -> None:
     on the full detector finds the true valley and polishes it; from the true optimum it
     finds nothing deeper and keeps the search's answer. ``fit_image`` records it."""
     from deepgisas.fit import levenberg as lm
-    from deepgisas.fit.gradient import _profile
+    from deepgisas.fit.gradient import spacing_profile
     from deepgisas.fit.problem import Problem, masked
 
     t = film(32, 5)
@@ -363,23 +363,23 @@ def test_the_spacing_profile_finds_a_deeper_valley_of_the_distance() -> None:
         x = torch.cat([torch.logit(theta), torch.zeros((1, 2), dtype=torch.float64)], 1)
         return lm.levenberg_marquardt(fine, x, max_iter=0, rescale=True)
 
-    out, best, record, others = _profile(t, free, data, c, fine, held(45.0), 0, cfg,
-                                         "poisson", None)
+    out, best, record, others = spacing_profile(t, free, data, c, fine, held(45.0), 0, cfg,
+                                                "poisson", None)
     assert record["kept"] == "profile" and record["points"] == cfg.profile
     assert any(v == pytest.approx(70.0, rel=0.03) for v in record["valleys"]), record
     assert float(free.params[i].to_physical(out.state.theta[best, i])) == pytest.approx(
         70.0, rel=0.01)
     assert others == []  # the valley at 45 nm lies far above the true one
-    out, best, record, others = _profile(t, free, data, c, fine, out, best, cfg, "poisson",
-                                         None)
+    out, best, record, others = spacing_profile(t, free, data, c, fine, out, best, cfg,
+                                                "poisson", None)
     assert record == {"parameter": "distance_nm", "points": cfg.profile,
                       "simulations": cfg.profile + 1, "valleys": [], "kept": "search"}
     assert others == []
-    assert _profile(t, free, data, c, fine, out, best, dataclasses.replace(cfg, profile=0),
-                    "poisson", None)[2] == {}
+    off = dataclasses.replace(cfg, profile=0)
+    assert spacing_profile(t, free, data, c, fine, out, best, off, "poisson", None)[2] == {}
     # two modes as deep and as wide, 0.1 apart in the distance's unit box: equal weights,
     # and the variance about the first grows by half the distance squared in that one
-    from deepgisas.fit.gradient import _mixture
+    from deepgisas.fit.gradient import mode_mixture
     from deepgisas.fit.objectives import fisher_cov
 
     def twice(a: torch.Tensor) -> torch.Tensor:
@@ -389,7 +389,7 @@ def test_the_spacing_profile_finds_a_deeper_valley_of_the_distance() -> None:
     two = lm.Outcome(lm.State(x, twice(out.state.sim), twice(out.state.loss)),
                      twice(out.misfit), twice(out.jac), 1, 0)
     cov = fisher_cov(fine, out.jac[best], out.state.model[best])
-    std, modes = _mixture(free, two, 0, cov, fine, [1])
+    std, modes = mode_mixture(free, two, 0, cov, fine, [1])
     assert [m["weight"] for m in modes] == pytest.approx([0.5, 0.5])
     expected = torch.diagonal(cov)[:len(free.params)].numpy().copy()
     expected[i] += 0.5 * 0.1 ** 2

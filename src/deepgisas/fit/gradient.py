@@ -14,7 +14,7 @@ best few are raced by Levenberg-Marquardt there (:mod:`deepgisas.fit.levenberg`)
 ``carry`` distinct candidates go on to the next coarse level, and the full detector polishes
 the best of the last one; each run stops once its steps fall below a fraction of the standard
 deviations. Then the structure's spacing is profiled across its prior on the full detector,
-the other parameters held (:func:`_profile`): its other valleys are polished there, the
+the other parameters held (:func:`spacing_profile`): its other valleys are polished there, the
 deepest is kept, and those within a few deviance units of it are modes of the answer, whose
 Laplace mixture gives the error bars. Standard deviations come from the Fisher information
 of the likelihood at the optimum (for the log misfit, Gauss-Newton: residual variance x
@@ -176,12 +176,12 @@ def _fit(template: Template, data: np.ndarray, free: FreeTensors,
 
 def _profiled(template: Template, free: FreeTensors, data: np.ndarray, search: _Search,
               cfg: FitConfig, t0: float) -> FitResult:
-    """A search's answer after its spacing profile (:func:`_profile`): with
+    """A search's answer after its spacing profile (:func:`spacing_profile`): with
     ``extra["profile"]``, and made afresh when a deeper valley of the spacing was found or
     other valleys are modes of the answer."""
-    out, best, record, others = _profile(template, free, data, search.c, search.fine,
-                                         search.out, search.best, cfg,
-                                         search.result.extra["objective"], search.variance)
+    out, best, record, others = spacing_profile(
+        template, free, data, search.c, search.fine, search.out, search.best, cfg,
+        search.result.extra["objective"], search.variance)
     result = search.result
     if not record:
         return result
@@ -218,7 +218,7 @@ def _finish(template: Template, free: FreeTensors, data: np.ndarray, fine: Probl
     std_theta = (np.full(len(free.params), np.nan) if cov is None else
                  np.sqrt(np.clip(np.diag(cov.numpy())[:len(free.params)], 0, None)))
     if cov is not None and others:
-        std_theta, extra["modes"] = _mixture(free, out, best, cov, fine, others)
+        std_theta, extra["modes"] = mode_mixture(free, out, best, cov, fine, others)
     fit_quality = goodness(fine, out.state.model[best], len(free.params) + 2, cfg,
                            estimated=fine.objective == "gaussian" and cfg.variance is None
                            and not is_counts(data))
@@ -241,8 +241,8 @@ def _finish(template: Template, free: FreeTensors, data: np.ndarray, fine: Probl
         free, template)
 
 
-def _mixture(free: FreeTensors, out: lm.Outcome, best: int, cov: Tensor, fine: Problem,
-             others: Sequence[int]) -> tuple[np.ndarray, list[dict[str, Any]]]:
+def mode_mixture(free: FreeTensors, out: lm.Outcome, best: int, cov: Tensor, fine: Problem,
+                 others: Sequence[int]) -> tuple[np.ndarray, list[dict[str, Any]]]:
     """The standard deviations (unit box) of the Laplace mixture over the modes ``best`` and
     ``others`` of ``out`` about the best one, and the modes' record (see :func:`_finish`)."""
     p = len(free.params)
@@ -276,10 +276,10 @@ def _spacing_index(template: Template, free: FreeTensors) -> int | None:
     return keys.index(structure_key(spacing))
 
 
-def _profile(template: Template, free: FreeTensors, data: np.ndarray, c: float,
-             fine: Problem, out: lm.Outcome, best: int, cfg: FitConfig, objective: str,
-             variance: np.ndarray | None
-             ) -> tuple[lm.Outcome, int, dict[str, Any], list[int]]:
+def spacing_profile(template: Template, free: FreeTensors, data: np.ndarray, c: float,
+                    fine: Problem, out: lm.Outcome, best: int, cfg: FitConfig, objective: str,
+                    variance: np.ndarray | None
+                    ) -> tuple[lm.Outcome, int, dict[str, Any], list[int]]:
     """The spacing profile: the structure's spacing at ``cfg.profile`` points across its
     prior, every other parameter at the search's optimum, each simulated on the full
     detector (float32) at its best scale and background.

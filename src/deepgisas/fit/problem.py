@@ -79,7 +79,7 @@ class FitConfig:
     # (docs/statistics.md)
     profile: int = 64  # after the search, the structure's spacing at this many points of
     # its prior on the full detector (float32), other parameters held; a deeper valley found
-    # there is polished (0: off; deepgisas.fit.gradient._profile)
+    # there is polished (0: off; deepgisas.fit.gradient.spacing_profile)
     seed: int = 0
     coarse_side: int = 32  # the coarsest pixel subset keeps at least this many rows/columns
     max_iter: int = 30  # Levenberg-Marquardt Jacobians per level
