@@ -107,14 +107,13 @@ def fit_parameters(template: Template, image: np.ndarray, mask: np.ndarray | Non
 
 @dataclasses.dataclass
 class _Search:
-    """One search's answer and what its spacing profile needs: the full detector's run
-    ``out``, the row ``best`` kept, and the data's log floor ``c``."""
+    """One search's answer and what its spacing profile needs: the full detector's problem
+    ``fine`` and run ``out``, the row ``best`` kept, and the data's ``variance`` (gaussian)."""
 
     result: FitResult
     fine: Problem
     out: lm.Outcome
     best: int
-    c: float
     variance: np.ndarray | None
 
 
@@ -171,7 +170,7 @@ def _fit(template: Template, data: np.ndarray, free: FreeTensors,
                              **({"orders": orders} if orders else {})}
     result = _finish(template, free, data, levels[-1], out, best, cfg, simulations,
                      levels_log, [float(v) / len(levels[0].logd) for v in screened], extra, t0)
-    return _Search(result, levels[-1], out, best, c, variance)
+    return _Search(result, levels[-1], out, best, variance)
 
 
 def _profiled(template: Template, free: FreeTensors, data: np.ndarray, search: _Search,
@@ -180,8 +179,8 @@ def _profiled(template: Template, free: FreeTensors, data: np.ndarray, search: _
     ``extra["profile"]``, and made afresh when a deeper valley of the spacing was found or
     other valleys are modes of the answer."""
     out, best, record, others = spacing_profile(
-        template, free, data, search.c, search.fine, search.out, search.best, cfg,
-        search.result.extra["objective"], search.variance)
+        template, free, data, search.fine.c, search.fine, search.out, search.best, cfg,
+        search.fine.objective, search.variance)
     result = search.result
     if not record:
         return result
