@@ -11,12 +11,13 @@ deviations (goal 68 +- 7 % and 95 +- 4 %), how many fits ended at a prior's boun
 left out of the fractions), how many truths lie beyond 4 std (a fit in the wrong valley, not
 a too-small error) and the goodness of fit. ``--markdown`` puts the table into
 docs/benchmarks.md. BornAgain's images are cached in ``--cache`` (they take ~10 s each);
-``--noise-draws R`` counts each R times (R fits per simulation, for tighter fractions).
+``--noise-draws R`` counts each R times (R fits per simulation, for tighter fractions);
+``--jobs J`` fits J images at once, each in its own process with ``--threads`` threads.
 
 ``--search-check --carry 1 3 --orders none 2,0.5 --profile 0 64``: does the search find the
 best valley? Each image is also fitted from its truth (the truth's valley), and for each value
 of ``FitConfig.carry``, ``FitConfig.orders`` ("none": no other orders tried) and
-``FitConfig.profile`` (0: no spacing profile) the script
+``FitConfig.profile`` (0: no parameter profiles) the script
 counts the fits whose deviance ends more than 2 above that (a search failure the
 goodness of fit cannot see), with their sum and the seconds per fit; ``--markdown`` puts that
 table into the "Fit search" section instead.
@@ -31,6 +32,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import multiprocessing
 import time
 from pathlib import Path
 from typing import Any
@@ -38,6 +40,7 @@ from typing import Any
 import numpy as np
 import torch
 from _docs import add_markdown_option, ran, write_section  # type: ignore[import-not-found]
+from scipy import stats
 
 import deepgisas as dg
 from deepgisas.data.stream import template_hash
@@ -78,34 +81,82 @@ def clean_images(n: int, seed: int, data: str, cache: Path) -> tuple[list[dict],
     return truths, [None if np.isnan(img).all() else img for img in images]
 
 
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(threads: int, no_model: bool, cfg: FitConfig) -> None:
+    torch.set_num_threads(threads)
+    _WORKER.update(template=dg.load("film"), cfg=cfg,
+                   predictor=None if no_model else Predictor("film"))
+
+
+def _fit_one(case: tuple[dict[str, float], np.ndarray]) -> tuple[Any, str | None, float]:
+    """One image fitted as the CLI does: (result, None, seconds) or (None, why, 0). A
+    likelihood fit's ``extra["truth_excess"]``: the truth's deviance (at its best scale and
+    background) minus the answer's (:func:`truth_excess`)."""
+    truth, data = case
+    t0 = time.perf_counter()
+    predictor = _WORKER["predictor"]
+    start = predictor(data[None])[0] if predictor is not None else None
+    try:
+        r = fit_image(_WORKER["template"], data, start=start, config=_WORKER["cfg"])
+    except UserError as err:  # e.g. too few counts to fit at all
+        return None, str(err), 0.0
+    seconds = time.perf_counter() - t0
+    gof = r.extra.get("goodness_of_fit")
+    if gof is not None:
+        r.extra["truth_excess"] = truth_excess(_WORKER["template"], data, truth,
+                                               _WORKER["cfg"], gof["objective"]) - gof["deviance"]
+    return r, None, seconds
+
+
+def truth_excess(template: dg.Template, data: np.ndarray, truth: dict[str, float],
+                 cfg: FitConfig, objective: str) -> float:
+    """The deviance of the truth on the full detector at its best scale and background, as
+    the fit measures its own: minus the answer's, the likelihood-ratio statistic, chi^2 with
+    as many degrees of freedom as fitted parameters when the model is exact and the answer
+    the likelihood's maximum; below 0 when the truth's valley is deeper than the answer's (a
+    search failure)."""
+    from deepgisas.fit import levenberg as lm
+    from deepgisas.fit.problem import Problem, masked
+
+    d = masked(template, data, None)
+    free = free_tensors(template)
+    c = cfg.floor * float(np.percentile(d[np.isfinite(d) & (d > 0)], 99))
+    fine = Problem(free, d, c, 1, torch.float64, objective)
+    theta = torch.tensor([[float(q.prior.to_unit(truth[q.name])) for q in free.params]],
+                         dtype=torch.float64)
+    return float(lm.fit_scale(fine, lm.simulate(fine, theta))[2][0])
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     torch.set_num_threads(args.threads)
     args.cache.mkdir(parents=True, exist_ok=True)
     truths, images = clean_images(args.n, args.seed, args.data, args.cache)
-    template = dg.load("film")
-    predictor = None if args.no_model else Predictor("film")
     cfg = FitConfig(objective=args.objective, tol=args.tol)
+    init = (args.threads, args.no_model, cfg)
+    pool = (multiprocessing.get_context("spawn").Pool(args.jobs, _init_worker, init)
+            if args.jobs > 1 else None)
+    if pool is None:
+        _init_worker(*init)
     out: dict[str, Any] = {}
-    for exposure in args.exposures:
-        rng = np.random.default_rng(args.seed + 1)
-        rows: list = []
-        skipped: list[str] = []
-        for truth, clean in [(t, c) for t, c in zip(truths, images, strict=True)
-                             for _ in range(args.noise_draws)]:
-            if clean is None:
-                continue
-            data = rng.poisson(np.clip(clean, 0, None) * exposure).astype(np.float64)
-            t0 = time.perf_counter()
-            start = predictor(data[None])[0] if predictor is not None else None
-            try:
-                r = fit_image(template, data, start=start, config=cfg)
-            except UserError as err:  # e.g. too few counts to fit at all
-                skipped.append(str(err))
-                continue
-            rows.append((truth, r, time.perf_counter() - t0))
-        out[exposure] = summarise(rows)
-        out[exposure]["not_fitted"] = len(skipped)
-        print_table(exposure, out[exposure])
+    try:
+        for exposure in args.exposures:
+            rng = np.random.default_rng(args.seed + 1)
+            cases = [(truth, rng.poisson(np.clip(clean, 0, None) * exposure).astype(np.float64))
+                     for truth, clean in zip(truths, images, strict=True)
+                     for _ in range(args.noise_draws) if clean is not None]
+            fitted = (pool.map(_fit_one, cases, chunksize=1) if pool is not None
+                      else [_fit_one(c) for c in cases])
+            rows = [(truth, r, sec) for (truth, _), (r, _, sec) in zip(cases, fitted, strict=True)
+                    if r is not None]
+            out[exposure] = summarise(rows)
+            out[exposure]["not_fitted"] = sum(r is None for r, _, _ in fitted)
+            out[exposure]["jobs"] = args.jobs
+            print_table(exposure, out[exposure])
+    finally:
+        if pool is not None:
+            pool.close()
     return out
 
 
@@ -204,7 +255,19 @@ def summarise(rows: list) -> dict[str, Any]:
              "misfit": r.misfit, "gof": r.extra.get("goodness_of_fit", {}),
              "at_bound": sorted(r.extra.get("at_bound", {}))} for truth, r, _ in rows]
     gof = [r.extra.get("goodness_of_fit", {}) for _, r, _ in rows]
-    return {"parameters": table, "n": len(rows), "fits": fits,
+    excess = np.array([r.extra["truth_excess"] for _, r, _ in rows if "truth_excess" in r.extra])
+    for f, (_, r, _) in zip(fits, rows, strict=True):
+        f["truth_excess"] = r.extra.get("truth_excess")
+    ratio = {}
+    if excess.size:
+        dof = len(names)
+        ratio = {"dof": dof, "median": float(np.median(excess)),
+                 "q95": float(np.quantile(excess, 0.95)),
+                 "chi2_median": float(stats.chi2.median(dof)),
+                 "chi2_q95": float(stats.chi2.ppf(0.95, dof)),
+                 "beyond_chi2_q95": float(np.mean(excess > stats.chi2.ppf(0.95, dof))),
+                 "truth_deeper": int((excess < -2).sum())}
+    return {"parameters": table, "n": len(rows), "fits": fits, "likelihood_ratio": ratio,
             "described": float(np.mean([g.get("described", False) for g in gof])),
             "median_per_dof": float(np.median([g.get("per_dof", np.nan) for g in gof])),
             "median_seconds": float(np.median([t for _, _, t in rows])),
@@ -221,6 +284,17 @@ def print_table(exposure: float, s: dict[str, Any]) -> None:
     for k, v in s["parameters"].items():
         print(f"{k:14s} {v['median_rel_error']:15.2%} {v['within_1std']:13.0%} "
               f"{v['within_2std']:13.0%} {v['beyond_4std']:13d} {v['at_bound']:9d}")
+    if s["likelihood_ratio"]:
+        print(ratio_text(s["likelihood_ratio"]))
+
+
+def ratio_text(lr: dict[str, Any]) -> str:
+    return (f"The truth's deviance above the answer's (likelihood ratio; chi^2 with "
+            f"{lr['dof']} dof when the model is exact): median {lr['median']:.1f} (chi^2: "
+            f"{lr['chi2_median']:.1f}), 95 % quantile {lr['q95']:.1f} (chi^2: "
+            f"{lr['chi2_q95']:.1f}), {lr['beyond_chi2_q95']:.0%} beyond chi^2's 95 % quantile; "
+            f"the truth's valley deeper than the answer's (a search failure): "
+            f"{lr['truth_deeper']}.")
 
 
 def write(out: dict[str, Any]) -> None:
@@ -238,6 +312,8 @@ def write(out: dict[str, Any]) -> None:
                   f"{v['within_2std']:.0%} | {v['beyond_4std']} | {v['at_bound']} |"
                   for k, v in s["parameters"].items()]
         lines.append("")
+        if s["likelihood_ratio"]:
+            lines += [ratio_text(s["likelihood_ratio"]), ""]
     write_section("## Fit coverage", lines)
 
 
@@ -253,7 +329,10 @@ def main() -> None:
                    help="Poisson realisations per simulated image (more fits per BornAgain run)")
     p.add_argument("--tol", type=float, default=FitConfig.tol,
                    help="the fit's stopping step, in standard deviations")
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--threads", type=int, default=1, help="torch threads per fit")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="fits at once, each in its own process (the answers do not change; the "
+                        "seconds per fit are each process's own)")
     p.add_argument("--cache", type=Path, default=Path("/tmp/deepgisas-fit-coverage"))
     p.add_argument("--dump", type=Path, help="write every fit's truth, answer and std (JSON)")
     p.add_argument("--search-check", action="store_true",
@@ -263,7 +342,7 @@ def main() -> None:
                                                           FitConfig.orders) or "none"],
                    help="FitConfig.orders to compare: 'none' or factors like 2,0.5")
     p.add_argument("--profile", type=int, nargs="+", default=[FitConfig.profile],
-                   help="FitConfig.profile to compare (points of the spacing profile, 0: off)")
+                   help="FitConfig.profile to compare (points of the spacing's profile, 0: off)")
     add_markdown_option(p)
     args = p.parse_args()
     if args.search_check:

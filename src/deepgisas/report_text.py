@@ -111,15 +111,16 @@ def fit_table(record: Mapping[str, Any]) -> str:
 
 
 def modes_text(record: Mapping[str, Any]) -> str | None:
-    """One line on the valleys of the structure's spacing that the counts allow (the fit's
-    ``modes``), or None when there is one."""
+    """One line on the valleys that the counts allow (the fit's ``modes``), by the
+    parameters whose profiles found them, or None when there is one."""
     modes = record.get("modes") or []
     if not modes:
         return None
-    name = record["profile"]["parameter"]
-    return (f"the counts allow {len(modes)} valleys of {name}: " + ", ".join(
-        f"{m['parameters'][name]:.4g} (weight {m['weight']:.2f})" for m in modes)
-        + "; the answer is the first, its errors cover the others (see 'modes')")
+    names = sorted({m["along"] for m in modes if "along" in m}) or sorted(
+        modes[0]["parameters"])
+    return (f"the counts allow {len(modes)} valleys of {', '.join(names)}: " + ", ".join(
+        "/".join(f"{m['parameters'][n]:.4g}" for n in names) + f" (weight {m['weight']:.2f})"
+        for m in modes) + "; the answer is the first, its errors cover the others (see 'modes')")
 
 
 def goodness_text(record: Mapping[str, Any]) -> str:

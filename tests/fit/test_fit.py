@@ -336,12 +336,13 @@ def test_the_search_tries_the_structure_factors_other_orders() -> None:
     assert "orders" not in off.extra
 
 
-def test_the_spacing_profile_finds_a_deeper_valley_of_the_distance() -> None:
-    """An answer held at the wrong distance (all else true): the profile over the distance
-    on the full detector finds the true valley and polishes it; from the true optimum it
-    finds nothing deeper and keeps the search's answer. ``fit_image`` records it."""
+def test_the_parameter_profiles_find_deeper_valleys() -> None:
+    """An answer held at the wrong distance, or at the wrong incidence angle (all else true):
+    the profiles on the full detector find the true valley and polish it; from the true
+    optimum they find nothing deeper and keep the search's answer. ``fit_image`` records
+    them."""
     from deepgisas.fit import levenberg as lm
-    from deepgisas.fit.gradient import spacing_profile
+    from deepgisas.fit.gradient import parameter_profiles, profile_columns
     from deepgisas.fit.problem import Problem, masked
 
     t = film(32, 5)
@@ -354,29 +355,40 @@ def test_the_spacing_profile_finds_a_deeper_valley_of_the_distance() -> None:
     free = free_tensors(t)
     c = 1e-3 * float(np.percentile(data[data > 0], 99))
     fine = Problem(free, data, c, 1, torch.float64, "poisson")
-    i = [q.path for q in free.params].index(dist)
+    names = [q.name for q in free.params]
+    i, a = names.index("distance_nm"), names.index("alpha_i_deg")
     cfg = FitConfig()
+    columns = profile_columns(t, free, cfg)
+    assert columns[0] == (i, cfg.profile) and len(columns) == len(names)
+    assert all(n == cfg.profile // 4 for _, n in columns[1:])
+    assert profile_columns(t, free, dataclasses.replace(cfg, profile=3)) == [(i, 3)]
 
-    def held(distance: float) -> lm.Outcome:  # the true values but the distance
+    def held(column: int, value: float) -> lm.Outcome:  # the true values but one
         theta = torch.tensor([[0.5] * len(free.params)], dtype=torch.float64)
-        theta[0, i] = float(free.params[i].prior.to_unit(distance))
+        theta[0, i] = float(free.params[i].prior.to_unit(70.0))
+        theta[0, column] = float(free.params[column].prior.to_unit(value))
         x = torch.cat([torch.logit(theta), torch.zeros((1, 2), dtype=torch.float64)], 1)
         return lm.levenberg_marquardt(fine, x, max_iter=0, rescale=True)
 
-    out, best, record, others = spacing_profile(t, free, data, c, fine, held(45.0), 0, cfg,
-                                                "poisson", None)
-    assert record["kept"] == "profile" and record["points"] == cfg.profile
-    assert any(v == pytest.approx(70.0, rel=0.03) for v in record["valleys"]), record
-    assert float(free.params[i].to_physical(out.state.theta[best, i])) == pytest.approx(
-        70.0, rel=0.01)
-    assert others == []  # the valley at 45 nm lies far above the true one
-    out, best, record, others = spacing_profile(t, free, data, c, fine, out, best, cfg,
-                                                "poisson", None)
-    assert record == {"parameter": "distance_nm", "points": cfg.profile,
-                      "simulations": cfg.profile + 1, "valleys": [], "kept": "search"}
-    assert others == []
+    true_alpha = float(free.params[a].prior.from_unit(0.5))
+    wrong_alpha = float(free.params[a].prior.from_unit(0.95))
+    for column, wrong, right in ((i, 45.0, 70.0), (a, wrong_alpha, true_alpha)):
+        out, best, record, others = parameter_profiles(t, free, data, c, fine,
+                                                       held(column, wrong), 0, cfg,
+                                                       "poisson", None)
+        q = free.params[column]
+        assert record["kept"] == "profile", record
+        assert record["points"][q.name] == (cfg.profile if column == i else cfg.profile // 4)
+        assert any(v == pytest.approx(right, rel=0.05) for v in record["valleys"][q.name])
+        assert float(q.to_physical(out.state.theta[best, column])) == pytest.approx(
+            right, rel=0.01)
+        assert others == []  # the wrong valley lies far above the true one
+    out, best, record, others = parameter_profiles(t, free, data, c, fine, out, best, cfg,
+                                                   "poisson", None)
+    assert record["kept"] == "search" and others == []
+    assert record["simulations"] >= sum(n + 1 for _, n in columns)
     off = dataclasses.replace(cfg, profile=0)
-    assert spacing_profile(t, free, data, c, fine, out, best, off, "poisson", None)[2] == {}
+    assert parameter_profiles(t, free, data, c, fine, out, best, off, "poisson", None)[2] == {}
     # two modes as deep and as wide, 0.1 apart in the distance's unit box: equal weights,
     # and the variance about the first grows by half the distance squared in that one
     from deepgisas.fit.gradient import mode_mixture
@@ -395,6 +407,6 @@ def test_the_spacing_profile_finds_a_deeper_valley_of_the_distance() -> None:
     expected[i] += 0.5 * 0.1 ** 2
     assert std == pytest.approx(np.sqrt(expected), rel=1e-6)
     r = fit_image(t, np.round(data), config=FitConfig(n_starts=16))
-    assert r.extra["profile"]["points"] == cfg.profile
+    assert r.extra["profile"]["points"]["distance_nm"] == cfg.profile
     with pytest.raises(dg.UserError, match="profile"):
         FitConfig(profile=-1)

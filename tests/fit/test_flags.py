@@ -79,8 +79,9 @@ def test_a_spacing_with_two_valleys_is_flagged() -> None:
     modes = [{"parameters": {"radius_nm": 2.0, "distance_nm": 90.5}, "deviance": 10.0,
               "weight": 0.89},
              {"parameters": {"radius_nm": 2.1, "distance_nm": 45.2}, "deviance": 14.0,
-              "weight": 0.11}]
-    profile = {"parameter": "distance_nm", "points": 64, "valleys": [45.2], "kept": "search"}
+              "weight": 0.11, "along": "distance_nm"}]
+    profile = {"points": {"distance_nm": 64, "radius_nm": 32},
+               "valleys": {"distance_nm": [45.2]}, "kept": "search", "along": ["distance_nm"]}
     two = FitResult({}, {}, 0.0, 1.0, np.zeros((2, 2)),
                     extra={"profile": profile, "modes": modes})
     lines = flag_lines(two)

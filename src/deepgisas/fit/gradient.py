@@ -13,10 +13,10 @@ prior points) are screened at the coarsest level with their best scale and backg
 best few are raced by Levenberg-Marquardt there (:mod:`deepgisas.fit.levenberg`), the best
 ``carry`` distinct candidates go on to the next coarse level, and the full detector polishes
 the best of the last one; each run stops once its steps fall below a fraction of the standard
-deviations. Then the structure's spacing is profiled across its prior on the full detector,
-the other parameters held (:func:`spacing_profile`): its other valleys are polished there, the
-deepest is kept, and those within a few deviance units of it are modes of the answer, whose
-Laplace mixture gives the error bars. Standard deviations come from the Fisher information
+deviations. Then each parameter is profiled across its prior on the full detector, the others
+held (:func:`parameter_profiles`): the other valleys found are polished there, the deepest is
+kept, and those within a few deviance units of it are modes of the answer, whose Laplace
+mixture gives the error bars. Standard deviations come from the Fisher information
 of the likelihood at the optimum (for the log misfit, Gauss-Newton: residual variance x
 (J^T J)^-1), with scale and background marginalised, and widened by the overdispersion when
 the model does not describe the counts (:func:`goodness`). The coarse levels simulate in
@@ -175,10 +175,10 @@ def _fit(template: Template, data: np.ndarray, free: FreeTensors,
 
 def _profiled(template: Template, free: FreeTensors, data: np.ndarray, search: _Search,
               cfg: FitConfig, t0: float) -> FitResult:
-    """A search's answer after its spacing profile (:func:`spacing_profile`): with
-    ``extra["profile"]``, and made afresh when a deeper valley of the spacing was found or
-    other valleys are modes of the answer."""
-    out, best, record, others = spacing_profile(
+    """A search's answer after its parameter profiles (:func:`parameter_profiles`): with
+    ``extra["profile"]``, and made afresh when a deeper valley was found or other valleys
+    are modes of the answer."""
+    out, best, record, others = parameter_profiles(
         template, free, data, search.fine.c, search.fine, search.out, search.best, cfg,
         search.fine.objective, search.variance)
     result = search.result
@@ -193,15 +193,17 @@ def _profiled(template: Template, free: FreeTensors, data: np.ndarray, search: _
     # what _finish and flag_bounds make afresh for the new answer
     fresh = ("simulations", "levels", "goodness_of_fit", "at_bound", "outside_constraints",
              "overfilled")
+    along = dict(enumerate(record.get("along", []), start=1))
     return _finish(template, free, data, search.fine, out, best, cfg, extra["simulations"],
                    extra["levels"], result.start_misfits,
-                   {k: v for k, v in extra.items() if k not in fresh}, t0, others)
+                   {k: v for k, v in extra.items() if k not in fresh}, t0, others, along)
 
 
 def _finish(template: Template, free: FreeTensors, data: np.ndarray, fine: Problem,
             out: lm.Outcome, best: int, cfg: FitConfig, simulations: int,
             levels_log: list[dict[str, float]], start_misfits: list[float],
-            extra: dict[str, Any], t0: float, others: Sequence[int] = ()) -> FitResult:
+            extra: dict[str, Any], t0: float, others: Sequence[int] = (),
+            along: Mapping[int, str] | None = None) -> FitResult:
     """The FitResult of row ``best`` of the full detector's run ``out``: physical values,
     Fisher standard deviations (widened by the overdispersion), goodness of fit, the
     fitted image.
@@ -211,13 +213,14 @@ def _finish(template: Template, free: FreeTensors, data: np.ndarray, fine: Probl
     covariance Sigma_m over the unit box of the priors, scale and background, where the
     prior is flat); the answer stays at the best mode, and its variances are the mixture's
     second moments about it, sum_m w_m (Sigma_m + (theta_m - theta_best)^2). The modes, with
-    their values, deviances and weights, go to ``extra["modes"]``."""
+    their values, deviances and weights, and the parameter whose profile found each
+    (``along``, the rows' names; none for the search's own), go to ``extra["modes"]``."""
     theta = out.state.theta[best]
     cov = fisher_cov(fine, out.jac[best], out.state.model[best])
     std_theta = (np.full(len(free.params), np.nan) if cov is None else
                  np.sqrt(np.clip(np.diag(cov.numpy())[:len(free.params)], 0, None)))
     if cov is not None and others:
-        std_theta, extra["modes"] = mode_mixture(free, out, best, cov, fine, others)
+        std_theta, extra["modes"] = mode_mixture(free, out, best, cov, fine, others, along)
     fit_quality = goodness(fine, out.state.model[best], len(free.params) + 2, cfg,
                            estimated=fine.objective == "gaussian" and cfg.variance is None
                            and not is_counts(data))
@@ -241,9 +244,11 @@ def _finish(template: Template, free: FreeTensors, data: np.ndarray, fine: Probl
 
 
 def mode_mixture(free: FreeTensors, out: lm.Outcome, best: int, cov: Tensor, fine: Problem,
-                 others: Sequence[int]) -> tuple[np.ndarray, list[dict[str, Any]]]:
+                 others: Sequence[int], along: Mapping[int, str] | None = None
+                 ) -> tuple[np.ndarray, list[dict[str, Any]]]:
     """The standard deviations (unit box) of the Laplace mixture over the modes ``best`` and
-    ``others`` of ``out`` about the best one, and the modes' record (see :func:`_finish`)."""
+    ``others`` of ``out`` about the best one, and the modes' record (see :func:`_finish`;
+    ``along``: the parameter whose profile found a row)."""
     p = len(free.params)
     rows, covs = [best], [cov]
     for j in others:
@@ -259,7 +264,8 @@ def mode_mixture(free: FreeTensors, out: lm.Outcome, best: int, cov: Tensor, fin
               for m, j in enumerate(rows))
     assert isinstance(var, Tensor)
     modes = [{"parameters": physical(free, theta[j].numpy()),
-              "deviance": float(out.state.loss[j]), "weight": float(w[m])}
+              "deviance": float(out.state.loss[j]), "weight": float(w[m]),
+              **({"along": along[j]} if along and j in along else {})}
              for m, j in enumerate(rows)]
     return np.sqrt(np.clip(var.numpy(), 0, None)), modes
 
@@ -275,60 +281,80 @@ def _spacing_index(template: Template, free: FreeTensors) -> int | None:
     return keys.index(structure_key(spacing))
 
 
-def spacing_profile(template: Template, free: FreeTensors, data: np.ndarray, c: float,
-                    fine: Problem, out: lm.Outcome, best: int, cfg: FitConfig, objective: str,
-                    variance: np.ndarray | None
-                    ) -> tuple[lm.Outcome, int, dict[str, Any], list[int]]:
-    """The spacing profile: the structure's spacing at ``cfg.profile`` points across its
-    prior, every other parameter at the search's optimum, each simulated on the full
-    detector (float32) at its best scale and background.
+def profile_columns(template: Template, free: FreeTensors, cfg: FitConfig
+                    ) -> list[tuple[int, int]]:
+    """The columns of the free parameters to profile and their points: the structure's
+    spacing first at ``cfg.profile`` points, every other parameter at ``cfg.profile // 4``
+    (none when ``cfg.profile`` is 0)."""
+    if not cfg.profile:
+        return []
+    first = _spacing_index(template, free)
+    order = ([first] if first is not None else []) + [
+        i for i in range(len(free.params)) if i != first]
+    columns = [(i, cfg.profile if i == first else cfg.profile // 4) for i in order]
+    return [(i, n) for i, n in columns if n >= 2]
 
-    Valleys of the spacing other than the optimum's (peaks of the structure factor are sharp
-    at low disorder, and the coarse pixel subsets see few counts) show as the profile's
-    other local minima: those below the optimum's own value + ``MODE_MARGIN`` in deviance
-    (for the log misfit, below it - ``MODE_MARGIN``), the best ``cfg.carry`` of them, are
-    polished on the full detector, each to its own optimum. The lowest
-    misfit is kept; for a likelihood objective the others within ``MODE_MARGIN`` of it are
-    the answer's other modes (:func:`_finish` weighs them). Returns the run holding the
+
+def parameter_profiles(template: Template, free: FreeTensors, data: np.ndarray, c: float,
+                       fine: Problem, out: lm.Outcome, best: int, cfg: FitConfig,
+                       objective: str, variance: np.ndarray | None
+                       ) -> tuple[lm.Outcome, int, dict[str, Any], list[int]]:
+    """The parameter profiles: each free parameter stepped across its prior
+    (:func:`profile_columns`), every other one at the search's optimum, each point simulated
+    on the full detector (float32) at its best scale and background.
+
+    Valleys the search did not reach show as a profile's other local minima: the structure
+    factor's peaks are sharp at low disorder, so the spacing has several valleys; a nuisance
+    the network does not predict (the incidence angle) can be filled in far from its own.
+    Those below the optimum's own value + ``MODE_MARGIN`` in deviance (for the log misfit,
+    below it - ``MODE_MARGIN``), the best ``cfg.carry`` of them over all profiles, are
+    polished on the full detector, each to its own optimum. The lowest misfit is kept; for a
+    likelihood objective the other valleys within ``MODE_MARGIN`` of it are the answer's
+    other modes (:func:`_finish` weighs them). Rows that lie within ``SAME_VALLEY`` standard
+    deviations of a better one in every parameter are its valley. Returns the run holding the
     answer (the search's ``out`` with the polished rows appended), the row kept, what was
-    tried (empty when the profile is off or the spacing is not fitted) and the rows of the
-    other modes."""
-    i = _spacing_index(template, free) if cfg.profile else None
-    if i is None:
+    tried (empty when profiles are off) and the rows of the other modes; the polished rows'
+    profiled parameter is ``record["along"]``."""
+    columns = profile_columns(template, free, cfg)
+    if not columns:
         return out, best, {}, []
     scan = Problem(free, data, c, 1, torch.float32, objective, variance)
     theta = out.state.theta[best].detach().clone()
-    # the grid and the optimum's own spacing, in order
-    values = torch.cat([torch.linspace(EDGE, 1 - EDGE, cfg.profile, dtype=theta.dtype),
-                        theta[i:i + 1]])
-    order = torch.argsort(values)
-    home = int((order == cfg.profile).nonzero()[0, 0])
-    rows = theta[None].repeat(len(values), 1)
-    rows[:, i] = values[order]
-    log_s, log_b, loss = lm.fit_scale(scan, lm.simulate(scan, rows), tol=1e-5)
-    loss = torch.nan_to_num(loss, nan=torch.inf)
-    q = free.params[i]
-    limit = float(loss[home]) + (MODE_MARGIN if objective != "log" else -MODE_MARGIN)
-    pick = [j for j in _other_minima(loss, home) if float(loss[j]) < limit][:cfg.carry]
-    record: dict[str, Any] = {"parameter": q.name, "points": cfg.profile,
-                              "simulations": len(rows),
-                              "valleys": [float(q.to_physical(rows[j, i])) for j in pick],
-                              "kept": "search"}
-    if not pick:
+    record: dict[str, Any] = {"points": {}, "simulations": 0, "valleys": {}, "kept": "search"}
+    found: list[tuple[float, str, Tensor]] = []  # (loss, parameter, x)
+    for i, n in columns:
+        # the grid and the optimum's own value, in order
+        values = torch.cat([torch.linspace(EDGE, 1 - EDGE, n, dtype=theta.dtype),
+                            theta[i:i + 1]])
+        order = torch.argsort(values)
+        home = int((order == n).nonzero()[0, 0])
+        rows = theta[None].repeat(len(values), 1)
+        rows[:, i] = values[order]
+        log_s, log_b, loss = lm.fit_scale(scan, lm.simulate(scan, rows), tol=1e-5)
+        loss = torch.nan_to_num(loss, nan=torch.inf)
+        q = free.params[i]
+        limit = float(loss[home]) + (MODE_MARGIN if objective != "log" else -MODE_MARGIN)
+        pick = [j for j in _other_minima(loss, home) if float(loss[j]) < limit]
+        record["points"][q.name] = n
+        record["simulations"] += len(rows)
+        if pick:
+            record["valleys"][q.name] = [float(q.to_physical(rows[j, i])) for j in pick]
+        found += [(float(loss[j]), q.name, torch.cat([torch.logit(rows[j]), log_s[j:j + 1],
+                                                      log_b[j:j + 1]])) for j in pick]
+    if not found:
         return out, best, record, []
-    x = torch.cat([torch.logit(rows[pick]), log_s[pick, None], log_b[pick, None]], 1)
-    again = lm.levenberg_marquardt(fine, x, cfg.max_iter, cfg.tol, cfg.fd_step,
-                                   rescale=True, reuse=cfg.reuse)
+    found = sorted(found, key=lambda f: f[0])[:cfg.carry]
+    again = lm.levenberg_marquardt(fine, torch.stack([f[2] for f in found]), cfg.max_iter,
+                                   cfg.tol, cfg.fd_step, rescale=True, reuse=cfg.reuse)
     record["simulations"] += again.simulations
+    record["along"] = [f[1] for f in found]
     both = lm.Outcome(
         lm.State(torch.cat([out.state.x[best:best + 1], again.state.x]),
                  torch.cat([out.state.sim[best:best + 1], again.state.sim]),
                  torch.cat([out.state.loss[best:best + 1], again.state.loss])),
         torch.cat([out.misfit[best:best + 1], again.misfit]),
         torch.cat([out.jac[best:best + 1], again.jac]), out.iterations, out.simulations)
-    # one valley of the spacing, one mode: rows whose spacings lie close are the same valley
-    valleys = distinct_candidates(both.state.theta[:, i:i + 1], both.misfit,
-                                  len(both.misfit)).tolist()
+    valleys = _valleys(fine, both, len(free.params))
     kept = valleys[0]
     record["kept"] = "search" if kept == 0 else "profile"
     if objective == "log":
@@ -336,6 +362,29 @@ def spacing_profile(template: Template, free: FreeTensors, data: np.ndarray, c: 
     low = float(both.state.loss[kept])
     others = [j for j in valleys[1:] if float(both.state.loss[j]) < low + MODE_MARGIN]
     return both, kept, record, others
+
+
+SAME_VALLEY = 2.0  # rows this many standard deviations apart (or closer) in every parameter
+# are one valley
+
+
+def _valleys(fine: Problem, out: lm.Outcome, p: int) -> list[int]:
+    """The rows of ``out`` that are distinct valleys, the best first: a row within
+    ``SAME_VALLEY`` standard deviations (the best row's Fisher errors over the unit box; or
+    ``CARRY_APART`` when they are not defined) of a better one in every parameter is that
+    one's valley."""
+    order = torch.argsort(torch.nan_to_num(out.misfit, nan=torch.inf)).tolist()
+    cov = fisher_cov(fine, out.jac[order[0]], out.state.model[order[0]])
+    sd = (torch.full((p,), CARRY_APART / SAME_VALLEY, dtype=torch.float64) if cov is None else
+          torch.sqrt(torch.diagonal(cov)[:p].clamp_min(1e-300)))
+    theta = out.state.theta
+    rows: list[int] = []
+    for j in order:
+        if rows and not torch.isfinite(out.misfit[j]):
+            break
+        if all(float(((theta[j] - theta[k]).abs() / sd).max()) > SAME_VALLEY for k in rows):
+            rows.append(j)
+    return rows
 
 
 def _other_orders(template: Template, free: FreeTensors, level: Problem, fine: Problem,

@@ -56,38 +56,46 @@ def losses(problem: Problem, sim: Tensor, log_s: Tensor, log_b: Tensor) -> Tenso
 def fit_scale(problem: Problem, sim: Tensor, iterations: int = 30, tol: float = 1e-9
               ) -> tuple[Tensor, Tensor, Tensor]:
     """The best log scale and log background [S] for fixed simulations sim [S, N] (damped
-    Newton on two numbers per row, no simulations, until no row's step exceeds ``tol``; the
-    background's floor is an active bound as in Levenberg-Marquardt); returns them and the
-    loss sums [S]."""
+    Newton on two numbers per row, no simulations; a row stops once its step is below
+    ``tol``; the background's floor is an active bound as in Levenberg-Marquardt); returns
+    them and the loss sums [S]."""
     d = getattr(problem, "data", None)
     d = torch.exp(problem.logd) - problem.c if d is None else d
     ls = torch.log(d.clamp_min(0).sum().clamp_min(1e-300) / sim.sum(-1).clamp_min(1e-300))
     lb = torch.full_like(ls, float(np.log(problem.c * 1e-2)))
     lam = torch.full_like(ls, 1e-3)
-    loss = losses(problem, sim, ls, lb)
+    per_pixel, d1, d2 = terms(problem, torch.exp(ls)[:, None] * sim + torch.exp(lb)[:, None])
+    loss = torch.nan_to_num(per_pixel.sum(-1), nan=torch.inf)
     floor = float(np.log(problem.c * 1e-6))
+    active = torch.ones_like(ls, dtype=torch.bool)
     for _ in range(iterations):
-        s, b = torch.exp(ls)[:, None], torch.exp(lb)[:, None]
-        _, d1, d2 = terms(problem, s * sim + b)
-        js, jb = s * sim, b + 0.0 * sim  # d m / d log s, d m / d log b
-        h11, h12, h22 = (d2 * js * js).sum(-1), (d2 * js * jb).sum(-1), (d2 * jb * jb).sum(-1)
-        g1, g2 = (d1 * js).sum(-1), (d1 * jb).sum(-1)
-        a11, a22 = h11 * (1 + lam) + 1e-12, h22 * (1 + lam) + 1e-12
+        rows = active.nonzero()[:, 0]
+        if rows.numel() == 0:
+            break
+        x = sim[rows]
+        s, b = torch.exp(ls[rows])[:, None], torch.exp(lb[rows])[:, None]
+        js, jb = s * x, b + 0.0 * x  # d m / d log s, d m / d log b
+        e1, e2 = d1[rows], d2[rows]
+        h11, h12, h22 = (e2 * js * js).sum(-1), (e2 * js * jb).sum(-1), (e2 * jb * jb).sum(-1)
+        g1, g2 = (e1 * js).sum(-1), (e1 * jb).sum(-1)
+        a11, a22 = h11 * (1 + lam[rows]) + 1e-12, h22 * (1 + lam[rows]) + 1e-12
         det = a11 * a22 - h12 * h12
         # a background at its floor that wants to go lower stays there: s alone moves
-        pinned = (lb <= floor + 1e-9) & (g2 > 0)
+        pinned = (lb[rows] <= floor + 1e-9) & (g2 > 0)
         step_s = torch.where(pinned, -g1 / a11, (-g1 * a22 + g2 * h12) / det)
         step_b = torch.where(pinned, 0.0, (-g2 * a11 + g1 * h12) / det)
-        new_s = ls + step_s.clamp(-5, 5)
-        new_b = (lb + step_b.clamp(-5, 5)).clamp_min(floor)
-        moving = ((new_s - ls).abs() > tol) | ((new_b - lb).abs() > tol)
-        new = losses(problem, sim, new_s, new_b)
-        better = new < loss
-        ls, lb = torch.where(better, new_s, ls), torch.where(better, new_b, lb)
-        loss = torch.where(better, new, loss)
-        lam = torch.where(better, lam / 3, lam * 10)
-        if not bool(moving.any()):
-            break
+        new_s = ls[rows] + step_s.clamp(-5, 5)
+        new_b = (lb[rows] + step_b.clamp(-5, 5)).clamp_min(floor)
+        moving = ((new_s - ls[rows]).abs() > tol) | ((new_b - lb[rows]).abs() > tol)
+        per_pixel, n1, n2 = terms(problem, torch.exp(new_s)[:, None] * x
+                                  + torch.exp(new_b)[:, None])
+        new = torch.nan_to_num(per_pixel.sum(-1), nan=torch.inf)
+        better = new < loss[rows]
+        got = rows[better]
+        ls[got], lb[got], loss[got] = new_s[better], new_b[better], new[better]
+        d1[got], d2[got] = n1[better], n2[better]
+        lam[rows] = torch.where(better, lam[rows] / 3, lam[rows] * 10)
+        active[rows[~moving]] = False
     return ls, lb, loss
 
 
