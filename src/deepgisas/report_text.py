@@ -74,7 +74,7 @@ def parameter_rows(parameters: Mapping[str, float], std: Mapping[str, float | No
 def fit_table(record: Mapping[str, Any]) -> str:
     """The table of a fit's JSON record: objective and time, each parameter (flags: at its
     prior's edge, network disagreement), the beam taken from an instrument, the goodness of
-    fit, the spacing's valleys, the orientation peaks, and what else the fit flagged."""
+    fit, the valleys the counts allow, the orientation peaks, and what else the fit flagged."""
     notes: dict[str, list[str]] = {}
     for name, flag in record.get("at_bound", {}).items():
         notes.setdefault(name, []).append(edge_text(flag) + ": a limit, not a measurement")

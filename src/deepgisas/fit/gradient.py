@@ -107,7 +107,7 @@ def fit_parameters(template: Template, image: np.ndarray, mask: np.ndarray | Non
 
 @dataclasses.dataclass
 class _Search:
-    """One search's answer and what its spacing profile needs: the full detector's problem
+    """One search's answer and what its parameter profiles need: the full detector's problem
     ``fine`` and run ``out``, the row ``best`` kept, and the data's ``variance`` (gaussian)."""
 
     result: FitResult
