@@ -131,7 +131,7 @@ def test_starts_from_a_network_prediction_fill_in_the_nuisance() -> None:
 def test_the_best_distinct_candidates_go_up_the_levels() -> None:
     """`distinct_candidates`: the lowest misfits first, a near-copy of a better candidate
     skipped, NaN misfits (failed simulations) last and only when nothing else is left."""
-    from deepgisas.fit.gradient import CARRY_APART, distinct_candidates
+    from deepgisas.fit.valleys import CARRY_APART, distinct_candidates
 
     theta = torch.tensor([[0.5, 0.5], [0.5 + CARRY_APART / 2, 0.5], [0.2, 0.9], [0.8, 0.1],
                           [0.3, 0.3]])
@@ -342,8 +342,8 @@ def test_the_parameter_profiles_find_deeper_valleys() -> None:
     optimum they find nothing deeper and keep the search's answer. ``fit_image`` records
     them."""
     from deepgisas.fit import levenberg as lm
-    from deepgisas.fit.gradient import parameter_profiles, profile_columns
     from deepgisas.fit.problem import Problem, masked
+    from deepgisas.fit.valleys import parameter_profiles, profile_columns
 
     t = film(32, 5)
     dist = "sample.interference.radial_paracrystal.distance_nm"
@@ -391,8 +391,8 @@ def test_the_parameter_profiles_find_deeper_valleys() -> None:
     assert parameter_profiles(t, free, data, c, fine, out, best, off, "poisson", None)[2] == {}
     # two modes as deep and as wide, 0.1 apart in the distance's unit box: equal weights,
     # and the variance about the first grows by half the distance squared in that one
-    from deepgisas.fit.gradient import mode_mixture
     from deepgisas.fit.objectives import fisher_cov
+    from deepgisas.fit.valleys import mode_mixture
 
     def twice(a: torch.Tensor) -> torch.Tensor:
         return torch.cat([a[best:best + 1], a[best:best + 1]])

@@ -80,7 +80,7 @@ class FitConfig:
     profile: int = 64  # after the search, the structure's spacing at this many points of
     # its prior on the full detector (float32), every other parameter at a quarter as many, the
     # rest held; a deeper valley found there is polished (0: off;
-    # deepgisas.fit.gradient.parameter_profiles)
+    # deepgisas.fit.valleys.parameter_profiles)
     seed: int = 0
     coarse_side: int = 32  # the coarsest pixel subset keeps at least this many rows/columns
     max_iter: int = 30  # Levenberg-Marquardt Jacobians per level
