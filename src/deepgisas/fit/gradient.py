@@ -165,7 +165,7 @@ def _fit(template: Template, data: np.ndarray, free: FreeTensors,
         simulations += out.simulations
         if k == len(levels) - 2:
             x, orders = other_orders(template, free, level, levels[-1], x,
-                                      float(out.misfit[best]), cfg)
+                                     float(out.misfit[best]), cfg)
             simulations += orders.pop("simulations", 0)
         levels_log.append({"pixels": len(level.logd), "iterations": out.iterations,
                            "simulations": out.simulations, "misfit": float(out.misfit[best]),
