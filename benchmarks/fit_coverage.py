@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import json
 import multiprocessing
 import time
@@ -60,7 +61,10 @@ def clean_images(n: int, seed: int, data: str, cache: Path) -> tuple[list[dict],
     for i in range(n):
         one = {k: [v[i]] for k, v in draws.items()}
         truths.append({q.name: float(one[q.path][0]) for q in free.params})
-        path = cache / f"film_{template_hash(template):x}_{data}_{seed}_{i}.npy"
+        # keyed by the drawn values: draws of the same seed differ with n
+        values = json.dumps({k: float(v[0]) for k, v in sorted(one.items())})
+        path = cache / (f"film_{template_hash(template):x}_{data}_"
+                        f"{hashlib.sha1(values.encode()).hexdigest()[:16]}.npy")
         if path.exists():
             images.append(np.load(path))
             continue
@@ -152,7 +156,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     if r is not None]
             out[exposure] = summarise(rows)
             out[exposure]["not_fitted"] = sum(r is None for r, _, _ in fitted)
-            out[exposure]["jobs"] = args.jobs
             print_table(exposure, out[exposure])
     finally:
         if pool is not None:
