@@ -59,6 +59,18 @@ def test_fit_table_shows_values_flags_and_the_goodness_of_fit() -> None:
     assert "misfit 1.2 (log objective" in fit_table(log)
 
 
+def test_fit_table_shows_the_95_percent_interval_when_the_fit_has_one() -> None:
+    rec = FIT | {"intervals": {"radius_nm": {"68": [4.59, 4.78], "95": [4.5012, 4.8803]},
+                               "distance_nm": {"68": [31.4, 32.4], "95": [30.97, 32.9]}}}
+    lines = fit_table(rec).splitlines()
+    assert "95 % interval" in next(x for x in lines if "parameter" in x)
+    row = next(x for x in lines if x.strip().startswith("radius_nm"))
+    assert row.split()[:6] == ["radius_nm", "4.686", "0.094", "4.501", "to", "4.880"]
+    row = next(x for x in lines if x.strip().startswith("sigma"))
+    assert row.split()[:4] == ["sigma", "0.4", "-", "-"]
+    assert "interval" not in fit_table(FIT)
+
+
 def test_fit_table_lists_the_orientation_peaks() -> None:
     peaks = [{"xi_deg": 0.2, "weight": 0.7, "std": float("nan"), "std_bootstrap": 0.031},
              {"xi_deg": 30.1, "weight": 0.25, "std": float("nan"), "std_bootstrap": 0.02},

@@ -61,13 +61,22 @@ def edge_text(flag: Mapping[str, Any]) -> str:
 
 
 def parameter_rows(parameters: Mapping[str, float], std: Mapping[str, float | None],
-                   notes: Mapping[str, list[str]]) -> list[list[str]]:
-    """Header and one row per parameter: name, value, +- std, unit, notes."""
-    rows = [["parameter", "value", "+- std", "unit", ""]]
+                   notes: Mapping[str, list[str]],
+                   intervals: Mapping[str, Mapping[str, list[float]]] | None = None
+                   ) -> list[list[str]]:
+    """Header and one row per parameter: name, value, +- std, unit, notes; with
+    ``intervals`` (a fit's profile-likelihood intervals), the 95 % one after the std."""
+    rows = [["parameter", "value", "+- std", *(["95 % interval"] if intervals else []),
+             "unit", ""]]
     for name, v in parameters.items():
         s = std.get(name)
         val, err = value_text(float(v), None if s is None else float(s))
-        rows.append([name, val, err, unit_of(name), "; ".join(notes.get(name, []))])
+        extra = []
+        if intervals:
+            ends = intervals.get(name, {}).get("95")
+            extra = ["-" if not ends else " to ".join(
+                value_text(float(e), None if s is None else float(s))[0] for e in ends)]
+        rows.append([name, val, err, *extra, unit_of(name), "; ".join(notes.get(name, []))])
     return rows
 
 
@@ -87,7 +96,8 @@ def fit_table(record: Mapping[str, Any]) -> str:
     lines = [f"fit of {Path(str(record.get('image', ''))).name} in "
              f"{record.get('seconds', 0.0):.1f} s, objective {objective}"]
     if record.get("parameters"):
-        lines += _columns(parameter_rows(record["parameters"], record.get("std", {}), notes))
+        lines += _columns(parameter_rows(record["parameters"], record.get("std", {}), notes,
+                                         record.get("intervals")))
     fixed = [f"{k} {r['value']:g}" for k, r in record.get("beam", {}).items()
              if r.get("source") == "instrument"]
     if fixed:

@@ -18,7 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Fit TEMPLATE's free parameters to IMAGE through the simulator (by "
                     "default the Poisson deviance of counts, else a log-intensity misfit; "
                     "masks respected; std from the Fisher information, widened when the model "
-                    "does not describe the data), starting from MODEL's prediction when "
+                    "does not describe the data, and for the likelihoods 68 and 95 % "
+                    "profile-likelihood intervals), starting from MODEL's prediction when "
                     "given, else from several prior draws. Writes {\"image\", \"parameters\", "
                     "\"std\", \"misfit\", \"seconds\", ...} as JSON to OUT.json (or stdout) and a "
                     "PNG of data, fit and residual to OUT.png (or IMAGE_STEM.fit.png), zoomed "
@@ -26,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "--instrument, its wavelength and incidence angle replace the template's "
                     "(recorded under 'beam'), and the specular spot and the direct beam, which "
                     "the simulator does not model, are masked (0.06 deg around them; outlined "
-                    "in the PNG). A parameter within 1 %% of its prior's bound is flagged "
+                    "in the PNG). A parameter within 1 % of its prior's bound is flagged "
                     "'at_bound' (its std is null: a limit, not a measurement); with --model, "
                     "the network-to-fit difference of each parameter is given in combined "
                     "standard deviations ('disagreement') and flagged above 3.")
@@ -51,6 +52,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "it has negative values (kept with --keep-negative), else log")
     p.add_argument("--variance", type=float, metavar="V",
                    help="the data's variance for --objective gaussian")
+    p.add_argument("--no-intervals", action="store_true",
+                   help="skip the 68 and 95 %% profile-likelihood intervals of a poisson or "
+                        "gaussian fit ('intervals' in the JSON; they take about a third of "
+                        "the fit's time)")
     p.add_argument("--posterior-seconds", type=float, default=10.0, metavar="S",
                    help="orientation fits on counts: how long the posterior samples "
                         "(default 10)")
@@ -72,7 +77,8 @@ def run(args: argparse.Namespace) -> None:
     from deepgisas.report_text import fit_table
 
     config = FitConfig(objective=args.objective, variance=args.variance, progress=True,
-                       posterior_seconds=args.posterior_seconds)
+                       posterior_seconds=args.posterior_seconds,
+                       intervals=not args.no_intervals)
 
     out = Path(args.output) if args.output else None
     png = out.with_suffix(".png") if out is not None else Path(

@@ -19,8 +19,10 @@ kept, and those within a few deviance units of it are modes of the answer, whose
 mixture gives the error bars. Standard deviations come from the Fisher information
 of the likelihood at the optimum (for the log misfit, Gauss-Newton: residual variance x
 (J^T J)^-1), with scale and background marginalised, and widened by the overdispersion when
-the model does not describe the counts (:func:`goodness`). The coarse levels simulate in
-float32, the full detector in float64.
+the model does not describe the counts (:func:`goodness`). For the likelihood objectives the
+answer also gets 68 and 95 % profile-likelihood intervals (``extra["intervals"]``,
+:mod:`deepgisas.fit.intervals`). The coarse levels simulate in float32, the full detector in
+float64.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from torch import Tensor
 
 from deepgisas.errors import UserError
 from deepgisas.fit import levenberg as lm
+from deepgisas.fit.intervals import profile_intervals
 from deepgisas.fit.objectives import fisher_cov, terms
 from deepgisas.fit.problem import (
     EDGE,
@@ -91,13 +94,15 @@ def fit_parameters(template: Template, image: np.ndarray, mask: np.ndarray | Non
         kept.result.extra["simulations"] = (result.extra["simulations"]
                                             + prior.result.extra["simulations"])
         search, result = kept, kept.result
-    result = _profiled(template, free, data, search, cfg, t0)
+    final = _profiled(template, free, data, search, cfg, t0)
+    result = final.result
     gof = result.extra.get("goodness_of_fit")
     if gof is not None and not gof["described"]:
         # a valley much worse than the counts allow: search again from the prior, wider
         again = _fit(template, data, free, None, dataclasses.replace(
             cfg, n_polish=2 * cfg.n_polish, seed=cfg.seed + 1), t0)
-        retry = _profiled(template, free, data, again, cfg, t0)
+        second = _profiled(template, free, data, again, cfg, t0)
+        retry = second.result
         result.extra["retried"] = {"per_dof": retry.extra["goodness_of_fit"]["per_dof"],
                                    "kept": "retry" if retry.misfit < result.misfit
                                    else "first"}
@@ -105,7 +110,15 @@ def fit_parameters(template: Template, image: np.ndarray, mask: np.ndarray | Non
             retry.extra["retried"] = dict(result.extra["retried"],
                                           first_per_dof=gof["per_dof"])
             retry.extra["simulations"] += result.extra["simulations"]
-            result = retry
+            final, result = second, retry
+    if cfg.intervals and final.fine.objective != "log":
+        gof = result.extra.get("goodness_of_fit") or {}
+        found, simulations = profile_intervals(
+            free, final.fine, final.out, final.best, cfg, gof.get("widen", 1.0),
+            skip=list(result.extra.get("at_bound", {})), modes=result.extra.get("modes", ()))
+        result.extra["intervals"] = found
+        result.extra["simulations"] += simulations
+        result.seconds = time.perf_counter() - t0
     return result
 
 
@@ -178,29 +191,30 @@ def _fit(template: Template, data: np.ndarray, free: FreeTensors,
 
 
 def _profiled(template: Template, free: FreeTensors, data: np.ndarray, search: _Search,
-              cfg: FitConfig, t0: float) -> FitResult:
-    """A search's answer after its parameter profiles (``valleys.parameter_profiles``): with
-    ``extra["profile"]``, and made afresh when a deeper valley was found or other valleys
-    are modes of the answer."""
+              cfg: FitConfig, t0: float) -> _Search:
+    """A search after its parameter profiles (``valleys.parameter_profiles``): its answer
+    with ``extra["profile"]``, made afresh when a deeper valley was found or other valleys
+    are modes of the answer, and the run and row that hold it."""
     out, best, record, others = parameter_profiles(
         template, free, data, search.fine.c, search.fine, search.out, search.best, cfg,
         search.fine.objective, search.variance)
     result = search.result
     if not record:
-        return result
+        return search
     extra = dict(result.extra)
     extra["simulations"] += record.pop("simulations")
     extra["profile"] = record
     if record["kept"] == "search" and not others:
         result.extra = extra
-        return result
+        return search
     # what _finish and flag_bounds make afresh for the new answer
     fresh = ("simulations", "levels", "goodness_of_fit", "at_bound", "outside_constraints",
              "overfilled")
     along = dict(enumerate(record.get("along", []), start=1))
-    return _finish(template, free, data, search.fine, out, best, cfg, extra["simulations"],
-                   extra["levels"], result.start_misfits,
-                   {k: v for k, v in extra.items() if k not in fresh}, t0, others, along)
+    return _Search(_finish(template, free, data, search.fine, out, best, cfg,
+                           extra["simulations"], extra["levels"], result.start_misfits,
+                           {k: v for k, v in extra.items() if k not in fresh}, t0, others,
+                           along), search.fine, out, best, search.variance)
 
 
 def _finish(template: Template, free: FreeTensors, data: np.ndarray, fine: Problem,

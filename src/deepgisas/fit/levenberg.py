@@ -223,12 +223,13 @@ def _limit(delta: Tensor, max_step: float) -> Tensor:
     return out
 
 
-def _model(problem: Problem, st: State, rows: Tensor, d_sim: Tensor, floor_b: float
-           ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+def _model(problem: Problem, st: State, rows: Tensor, d_sim: Tensor, floor_b: float,
+           hold: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
     """Gauss-Newton model at ``rows`` with d I / d theta ``d_sim`` [R, P, N]: the model's
     Jacobian over (theta, log s, log b) [R, N, Q], d m / d x [R, N, Q] (zero at non-finite
-    pixels), gradient [R, Q], Hessian [R, Q, Q] and the M-estimator variance factor k [R]. A
-    background at its floor that wants to go lower is held there (an active bound)."""
+    pixels and in a held column), gradient [R, Q], Hessian [R, Q, Q] and the M-estimator
+    variance factor k [R]. A background at its floor that wants to go lower is held there (an
+    active bound); ``hold`` [R]: a column of theta each row keeps where it is (-1: none)."""
     theta = st.theta[rows]
     jac = model_jacobian(st.sim[rows], st.x[rows, -2], st.x[rows, -1], d_sim)
     chain = torch.cat([theta * (1 - theta), torch.ones((rows.numel(), 2), dtype=theta.dtype)],
@@ -240,6 +241,12 @@ def _model(problem: Problem, st: State, rows: Tensor, d_sim: Tensor, floor_b: fl
     d1, d2 = torch.where(ok, d1, 0.0), torch.where(ok, d2, 0.0)
     grad = (jx * d1[..., None]).sum(1)
     hess = jx.transpose(1, 2) @ (d2[..., None] * jx)
+    if hold is not None:  # a held column: no gradient, decoupled, unit curvature
+        keep = torch.ones_like(grad)
+        held = hold >= 0
+        keep[held.nonzero()[:, 0], hold[held]] = 0.0
+        jx, grad = jx * keep[:, None], grad * keep
+        hess = hess * keep[:, :, None] * keep[:, None, :] + torch.diag_embed(1.0 - keep)
     pinned = (st.x[rows, -1] <= floor_b + 1e-9) & (grad[:, -1] > 0)
     hess[pinned, -1, :] = 0.0
     hess[pinned, :, -1] = 0.0
@@ -286,7 +293,8 @@ def _damped(problem: Problem, x: Tensor, grad: Tensor, hess: Tensor, diag: Tenso
 def levenberg_marquardt(problem: Problem, x: Tensor, max_iter: int = 30, tol: float = 0.1,
                         h: float = 1e-5, max_step: float = 2.0, keep: int | None = None,
                         race: int = 4, rescale: bool = False, reuse: float = 0.0,
-                        spread: int = 1, sim: Tensor | None = None) -> Outcome:
+                        spread: int = 1, sim: Tensor | None = None,
+                        hold: Tensor | None = None) -> Outcome:
     """Minimise the misfit from K starts x [K, P + 2] (logit theta, log s, log b) at once.
 
     ``keep``: after every ``race`` iterations, only the best half of the starts still running
@@ -298,7 +306,8 @@ def levenberg_marquardt(problem: Problem, x: Tensor, max_iter: int = 30, tol: fl
     the scale and background columns are exact), instead of a fresh one, once; a reused
     model whose steps all fail gets a fresh one. ``spread``: dampings tried at once, in one
     simulator batch, when the Gauss-Newton step fails (see :func:`_damped`). ``sim``: the
-    starts' simulations [K, N] when already made (then ``rescale`` is ignored)."""
+    starts' simulations [K, N] when already made (then ``rescale`` is ignored). ``hold`` [K]:
+    the column of theta each row keeps at its start (-1: none), for profile likelihoods."""
     if spread < 1:
         raise ValueError(f"spread must be at least 1, not {spread}")
     n = problem.logd.shape[0]
@@ -334,7 +343,8 @@ def levenberg_marquardt(problem: Problem, x: Tensor, max_iter: int = 30, tol: fl
             d_sim[fresh] = sim_derivative(problem, st.theta[fresh], st.sim[fresh], h)
             sims += fresh.numel() * (q - 2)
         stale[rows], ready[rows] = False, False
-        jac[rows], jx, grad, hess, kk = _model(problem, st, rows, d_sim[rows], floor_b)
+        jac[rows], jx, grad, hess, kk = _model(problem, st, rows, d_sim[rows], floor_b,
+                                               None if hold is None else hold[rows])
         diag = torch.diagonal(hess, dim1=1, dim2=2)
         diag = diag.clamp_min(1e-12 * diag.amax(-1, keepdim=True) + 1e-300)
         old_x, old_loss, old_sim = st.x[rows].clone(), st.loss[rows].clone(), st.sim[rows].clone()

@@ -81,6 +81,8 @@ class FitConfig:
     # its prior on the full detector (float32), every other parameter at a quarter as many, the
     # rest held; a deeper valley found there is polished (0: off;
     # deepgisas.fit.valleys.parameter_profiles)
+    intervals: bool = True  # a likelihood fit's 68 and 95 % profile-likelihood intervals
+    # (extra["intervals"], deepgisas.fit.intervals)
     seed: int = 0
     coarse_side: int = 32  # the coarsest pixel subset keeps at least this many rows/columns
     max_iter: int = 30  # Levenberg-Marquardt Jacobians per level

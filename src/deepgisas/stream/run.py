@@ -125,10 +125,14 @@ class StreamSummary:
 
 
 def fit_function() -> FitFunction:
-    """``deepgisas.fit.fit_image``, imported only when a stream fits (it pulls in scipy)."""
-    from deepgisas.fit import fit_image
+    """``deepgisas.fit.fit_image`` without the profile-likelihood intervals (the stream
+    records values and standard deviations), imported only when a stream fits (it pulls in
+    scipy)."""
+    from functools import partial
 
-    return fit_image
+    from deepgisas.fit import FitConfig, fit_image
+
+    return partial(fit_image, config=FitConfig(intervals=False))
 
 
 def errors_path(output: Path) -> Path:
