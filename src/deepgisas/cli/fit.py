@@ -54,8 +54,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="the data's variance for --objective gaussian")
     p.add_argument("--no-intervals", action="store_true",
                    help="skip the 68 and 95 %% profile-likelihood intervals of a poisson or "
-                        "gaussian fit ('intervals' in the JSON; they take about a third of "
-                        "the fit's time)")
+                        "gaussian fit ('intervals' in the JSON; they add a third to two "
+                        "thirds to the fit's time)")
     p.add_argument("--posterior-seconds", type=float, default=10.0, metavar="S",
                    help="orientation fits on counts: how long the posterior samples "
                         "(default 10)")

@@ -31,7 +31,7 @@ from deepgisas.fit.objectives import fisher_cov
 from deepgisas.fit.problem import EDGE, FitConfig, Problem
 from deepgisas.fit.tensors import FreeTensors
 
-POINTS = (2.0, 3.0)  # profile points on each side, in Fisher standard deviations
+POINTS = (1.0, 2.0)  # profile points on each side, in Fisher standard deviations
 LEVELS = {"68": 1.0, "95": 2.0}  # interval name -> signed root of the deviance excess
 
 
