@@ -3,13 +3,16 @@
 Draws N experiments (default 64) from hex-orientation.yaml (256 x 256 pixels, 1 to 5 domains;
 ``--template film``: the film's 128 x 128 grid, which the simulator halves by its mirror symmetry),
 simulates them with BornAgain one by one and with deepgisas in batch mode, checks the accuracy,
-and prints per-pattern times and their ratio. With ``--repeat R`` it times both sides R
-times (ours, then BornAgain, in turn) and prints each round's ratios and their median: on a
-shared machine single rounds vary by 1.5x. ``--template`` takes several names, each timed
-in turn; ``--markdown`` writes their table into docs/benchmarks.md ("Simulation speed"). Usage:
+and prints per-pattern times and their ratio: eager and with the fused kernels compiled
+(deepgisas.physics.fused), each in float64 and float32. The fused kernels' first pass
+(compiling, or loading Inductor's cache) is timed apart. With ``--repeat R`` it times every
+side R times (ours, then BornAgain, in turn) and prints each round's ratios and their median:
+on a shared machine single rounds vary by 1.5x. ``--template`` takes several names, each timed
+in turn; ``--device cuda`` runs ours on a GPU; ``--markdown`` writes their table into
+docs/benchmarks.md ("Simulation speed"). Usage:
 
     python benchmarks/simulate_vs_bornagain.py [--n 64] [--threads 2] [--repeat 1] [--profile]
-        [--template hex-orientation [film]] [--markdown]
+        [--template hex-orientation [film]] [--device cpu|cuda] [--markdown]
 """
 
 from __future__ import annotations
@@ -22,7 +25,10 @@ import torch
 from _docs import add_markdown_option, ran, write_section  # type: ignore[import-not-found]
 
 import deepgisas as dg
+from deepgisas.physics import fused
 from deepgisas.reference import bornagain_simulate
+
+SIDES = ("float64", "float32", "fused float64", "fused float32")
 
 
 def main() -> None:
@@ -34,6 +40,7 @@ def main() -> None:
     ap.add_argument("--profile", action="store_true", help="torch profiler table of one batch")
     ap.add_argument("--template", nargs="+", default=["hex-orientation"],
                     help="bundled templates to draw, each timed in turn")
+    ap.add_argument("--device", default="cpu", help="where ours runs: cpu (default) or cuda")
     add_markdown_option(ap)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -41,10 +48,15 @@ def main() -> None:
     if args.write:
         write_section("## Simulation speed", [
             f"{ran()}: {args.n} draws per template, {args.threads} threads on each side, "
-            f"median of {args.repeat} round(s); milliseconds per pattern.", "",
-            "| template | pixels | BornAgain 25 | float64 | float32 | speed-up float64 "
-            "| speed-up float32 | largest relative L2 float64 / float32 |",
-            "|---|---|---|---|---|---|---|---|", *rows])
+            f"ours on {args.device}, median of {args.repeat} round(s); milliseconds per "
+            "pattern. Fused: the simulator's hot kernels compiled by torch.compile "
+            "(`--fused`, deepgisas.physics.fused); its first pass, compiling or loading "
+            "Inductor's cache, is timed apart.", "",
+            "| template | pixels | BornAgain 25 | float64 | float32 | fused float64 "
+            "| fused float32 | speed-up float64 / float32 | speed-up fused float64 / float32 "
+            "| largest relative L2 float64 / float32 / fused float64 / fused float32 "
+            "| fused first pass |",
+            "|---|---|---|---|---|---|---|---|---|---|---|", *rows])
 
 
 def compare(template: str, args: argparse.Namespace) -> str:
@@ -60,45 +72,52 @@ def compare(template: str, args: argparse.Namespace) -> str:
 
     # warm-up, the same for both sides: one untimed pass. Ours pays one-off costs per batch
     # shape (allocator, kernels for each domain count); BornAgain's cost is per pattern.
-    dg.simulate_batch(exps)
-    dg.simulate_batch(exps, dtype=torch.float32)
+    def ours(side: str) -> np.ndarray:
+        dtype = torch.float32 if side.endswith("float32") else torch.float64
+        with fused.enabled(side.startswith("fused")):
+            return dg.simulate_batch(exps, device=args.device, dtype=dtype)
+
+    first = {}
+    for side in SIDES:
+        t0 = time.perf_counter()
+        ours(side)
+        first[side] = time.perf_counter() - t0
+    print("first pass, s: " + ", ".join(f"{k} {v:.1f}" for k, v in first.items()))
     bornagain_simulate(exps[0], threads=args.threads)
-    r64, r32, t = [], [], []
+    times: list[list[float]] = []
     for rnd in range(args.repeat):
-        t0 = time.perf_counter()
-        ours = dg.simulate_batch(exps)
-        t_ours = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        ours32 = dg.simulate_batch(exps, dtype=torch.float32)
-        t32 = time.perf_counter() - t0
-        # the same order every round: deepgisas float64, float32, then BornAgain
+        row, images = [], {}
+        for side in SIDES:  # the same order every round, then BornAgain
+            t0 = time.perf_counter()
+            images[side] = ours(side)
+            row.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         refs = [bornagain_simulate(e, threads=args.threads) for e in exps]
-        t_ba = time.perf_counter() - t0
+        times.append([time.perf_counter() - t0, *row])
         if rnd == 0:
-            errs = [np.linalg.norm(o - r) / np.linalg.norm(r)
-                    for o, r in zip(ours, refs, strict=True)]
-            err32 = max(np.linalg.norm(o - r) / np.linalg.norm(r)
-                        for o, r in zip(ours32, refs, strict=True))
-            print(f"relative L2 vs BornAgain: max {max(errs):.2e}, median {np.median(errs):.2e}"
-                  f" (float64); max {err32:.2e} (float32)")
-        t.append((t_ba, t_ours, t32))
-        r64.append(t_ba / t_ours)
-        r32.append(t_ba / t32)
-        print(f"round {rnd + 1}: BornAgain {t_ba / args.n * 1e3:7.1f} ms, deepgisas float64 "
-              f"{t_ours / args.n * 1e3:6.1f} ms, float32 {t32 / args.n * 1e3:6.1f} ms per "
-              f"pattern; speed-up {r64[-1]:.1f}x (float64), {r32[-1]:.1f}x (float32)")
-    print(f"speed-up  : {np.median(r64):.1f}x (float64), {np.median(r32):.1f}x (float32), "
-          f"median of {args.repeat} round(s)")
+            errs = {side: [np.linalg.norm(o - r) / np.linalg.norm(r)
+                           for o, r in zip(images[side], refs, strict=True)] for side in SIDES}
+            print("relative L2 vs BornAgain, max (median): " + ", ".join(
+                f"{k} {max(v):.2e} ({np.median(v):.2e})" for k, v in errs.items()))
+        ms = np.array(times[-1]) / args.n * 1e3
+        print(f"round {rnd + 1}: BornAgain {ms[0]:7.1f} ms; " + ", ".join(
+            f"{k} {m:6.1f} ms ({ms[0] / m:.1f}x)" for k, m in zip(SIDES, ms[1:], strict=True))
+            + " per pattern")
+    ratio = np.median(np.array([[t[0] / x for x in t[1:]] for t in times]), axis=0)
+    print("speed-up, median of rounds: " + ", ".join(
+        f"{k} {r:.1f}x" for k, r in zip(SIDES, ratio, strict=True)))
     if args.profile:
         from torch.profiler import ProfilerActivity, profile
 
         with profile(activities=[ProfilerActivity.CPU]) as prof:
             dg.simulate_batch(exps[:16])
         print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=15))
-    ms = np.median(np.array(t), axis=0) / args.n * 1e3
+    ms = np.median(np.array(times), axis=0) / args.n * 1e3
+    err = " / ".join(f"{max(errs[k]):.1e}" for k in SIDES)
     return (f"| {template} | {rows} x {cols} | {ms[0]:.0f} ms | {ms[1]:.1f} ms | {ms[2]:.1f} ms "
-            f"| {np.median(r64):.0f}x | {np.median(r32):.0f}x | {max(errs):.1e} / {err32:.1e} |")
+            f"| {ms[3]:.1f} ms | {ms[4]:.1f} ms | {ratio[0]:.0f}x / {ratio[1]:.0f}x "
+            f"| {ratio[2]:.0f}x / {ratio[3]:.0f}x | {err} "
+            f"| {first['fused float64'] + first['fused float32']:.0f} s |")
 
 
 if __name__ == "__main__":

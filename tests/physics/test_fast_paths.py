@@ -15,7 +15,11 @@ from deepgisas.physics.multilayer import (
     kz_list,
     upward_amplitude_lists,
 )
-from deepgisas.physics.special import sphere_amplitude, sphere_amplitude_ladder
+from deepgisas.physics.special import (
+    sphere_amplitude,
+    sphere_amplitude_direct,
+    sphere_amplitude_ladder,
+)
 from deepgisas.physics.structures import hexagonal_lattice as itf
 
 
@@ -53,15 +57,17 @@ def test_expi_ladder_matches_direct_phases() -> None:
     assert _max_rel(torch.complex(e * c, e * s), ref, 1e-300) < 1e-13
 
 
+@pytest.mark.parametrize("form", [sphere_amplitude_ladder, sphere_amplitude_direct])
 @pytest.mark.parametrize("members", [1, 2, 15])
-def test_sphere_amplitude_ladder_on_parts(members: int) -> None:
+def test_sphere_amplitude_ladder_on_parts(members: int, form) -> None:
     """The members t_j x of a size distribution against the sphere amplitude at each of them,
-    the series branch included (|t x| < 1/4 for some members of some samples)."""
+    the series branch included (|t x| < 1/4 for some members of some samples): the eager
+    ladder and the fused form."""
     x = _samples()
     w = (x * x)[None, None]
     t = torch.linspace(0.3, 3.0, members, dtype=torch.float64)[None, :, None]
     scale = torch.tensor(2.5, dtype=torch.float64)
-    re, im = sphere_amplitude_ladder(w.real.contiguous(), w.imag.contiguous(), t, scale)
+    re, im = form(w.real.contiguous(), w.imag.contiguous(), t, scale)
     ref = scale * t**3 * sphere_amplitude(t * x)
     assert _max_rel(torch.complex(re, im), ref, 1e-3) < 1e-10
 

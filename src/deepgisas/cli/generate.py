@@ -1,9 +1,11 @@
 """``deepgisas generate TEMPLATE --n N -o DIR [--workers K] [--shard-size S] [--seed X]
-[--scheduler ADDRESS]``."""
+[--scheduler ADDRESS] [--fused]``."""
 
 from __future__ import annotations
 
 import argparse
+
+from deepgisas.cli.options import add_fused, use_fused
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,6 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (0)")
     p.add_argument("--scheduler", help="address of a Dask distributed scheduler, e.g. "
                                        "tcp://host:8786 (the folder must be shared)")
+    add_fused(p)
     p.set_defaults(func=run)
 
 
@@ -35,6 +38,7 @@ def run(args: argparse.Namespace) -> None:
     template = load_template(args.template)
     if not template.priors:
         raise UserError("the template has no free parameters: nothing to vary", args.template)
+    use_fused(args)
     m = generate(template, args.n, args.output, workers=args.workers,
                  shard_size=args.shard_size, seed=args.seed, scheduler=args.scheduler)
     print(f"wrote {m['n']} patterns in {len(m['shards'])} shards to {args.output}")

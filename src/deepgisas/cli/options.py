@@ -78,3 +78,21 @@ def add_axes(p: argparse.ArgumentParser) -> None:
     p.add_argument("--axes", choices=("angles", "q", "pixels"),
                    help="the PNG's detector axes: angles (deg, the default), q (1/nm) or "
                         "pixels")
+
+
+def add_fused(p: argparse.ArgumentParser) -> None:
+    """``--fused``: the simulator's fused kernels, compiled (:mod:`deepgisas.physics.fused`)."""
+    p.add_argument("--fused", action="store_true",
+                   help="compile the simulator's hot kernels with torch.compile: about 1.5 to "
+                        "2 times faster simulation after a first compile of one to three "
+                        "minutes per template, kept in ~/.cache/deepgisas/inductor for later "
+                        "runs (needs a C++ compiler; without one, a warning and eager "
+                        "simulation)")
+
+
+def use_fused(args: argparse.Namespace) -> None:
+    """Turn the fused kernels on for this process and the workers it starts, if asked."""
+    if getattr(args, "fused", False):
+        from deepgisas.physics import fused
+
+        fused.enable()

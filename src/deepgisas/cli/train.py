@@ -6,6 +6,8 @@ import argparse
 import shlex
 import sys
 
+from deepgisas.cli.options import add_fused, use_fused
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -75,6 +77,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "data workers on a small CPU, 1 avoids threads spinning on busy cores)")
     p.add_argument("--checkpoint-minutes", type=float, default=5.0,
                    help="write a checkpoint at most this often (5; 0 = every epoch)")
+    add_fused(p)
     p.set_defaults(func=run)
 
 
@@ -103,6 +106,7 @@ def run(args: argparse.Namespace) -> None:
     template = load_template(args.template)
     if not template.priors:
         raise UserError("the template has no free parameters to learn", args.template)
+    use_fused(args)
     spec = default_input(template.base.detector.shape, args.arch, args.crop, args.downsample,
                          args.augment, not args.no_mask_channel, args.bin_counts,
                          args.intensity_scale, args.crop_jitter)

@@ -50,8 +50,15 @@ def spherical_grid(phi_edges: Tensor, alpha_edges: Tensor, n_alpha: int, n_phi: 
     Args:
         phi_edges: [B, 2] outer bin edges (rad); alpha_edges: [B, 2] outer bin edges (rad).
     Returns:
-        a PixelGrid of [B, n_alpha, n_phi] tensors (row 0 = lowest alpha_f).
+        a PixelGrid of [B, n_alpha, n_phi] tensors (row 0 = lowest alpha_f). When every row of
+        the batch has the same edges (one detector, the common case), its pixels are computed
+        once and shared (expanded) by all rows.
     """
+    b = len(phi_edges)
+    same = (phi_edges == phi_edges[:1]).all() & (alpha_edges == alpha_edges[:1]).all()
+    if b > 1 and bool(same):
+        g = spherical_grid(phi_edges[:1], alpha_edges[:1], n_alpha, n_phi)
+        return PixelGrid(*(t.expand(b, -1, -1) for t in (g.ux, g.uy, g.uz, g.weight)))
     t_phi = _edges(phi_edges, n_phi)  # [B, n_phi + 1]
     t_c = 0.5 * (t_phi[:, 1:] + t_phi[:, :-1])
     az = torch.atan(t_phi)

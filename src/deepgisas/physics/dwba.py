@@ -12,11 +12,12 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from deepgisas.physics import fused
 from deepgisas.physics.cmath import expi, expi_ladder, expi_pair
 from deepgisas.physics.formfactors import Shape
 from deepgisas.physics.multilayer import Parts
 from deepgisas.physics.shape import nodes_for, quadrature
-from deepgisas.physics.special import sphere_amplitude_ladder
+from deepgisas.physics.special import sphere_amplitude_direct, sphere_amplitude_ladder
 
 
 def lerp(v: Tensor, w: Tensor | None) -> Tensor:
@@ -132,6 +133,15 @@ def _cmul(ar: Tensor, ai: Tensor, br: Tensor, bi: Tensor) -> tuple[Tensor, Tenso
     return torch.addcmul(ar * br, ai, bi, value=-1.0), torch.addcmul(ar * bi, ai, br)
 
 
+def _dwba_pairs_direct(spec: Shape, incoming: tuple[Tensor, ...], outgoing: list[Parts],
+                       sizes: dict[str, Tensor], h: Tensor, qp2: Tensor,
+                       w: Tensor | None = None) -> Tensor:
+    """:func:`_dwba_pairs` for one fused loop: every member's phases evaluated directly
+    (:func:`~deepgisas.physics.special.sphere_amplitude_direct`), no data-dependent branch."""
+    return _pairs(spec, incoming, outgoing, sizes, h, qp2, w, direct=True)
+
+
+@fused.kernel(fused_form=_dwba_pairs_direct)
 def _dwba_pairs(spec: Shape, incoming: tuple[Tensor, ...], outgoing: list[Parts],
                 sizes: dict[str, Tensor], h: Tensor, qp2: Tensor,
                 w: Tensor | None = None) -> Tensor:
@@ -145,6 +155,12 @@ def _dwba_pairs(spec: Shape, incoming: tuple[Tensor, ...], outgoing: list[Parts]
     member index, so are their phase heights h: the form factors and the outgoing phases of
     all members come from pixel-sized work and products (:func:`sphere_amplitude_ladder`,
     :func:`expi_ladder`)."""
+    return _pairs(spec, incoming, outgoing, sizes, h, qp2, w, direct=False)
+
+
+def _pairs(spec: Shape, incoming: tuple[Tensor, ...], outgoing: list[Parts],
+           sizes: dict[str, Tensor], h: Tensor, qp2: Tensor, w: Tensor | None,
+           direct: bool) -> Tensor:
     kzi, ti, ri = incoming
     (kr, ki), (to_re, to_im), (ro_re, ro_im) = outgoing
     ir, ii = kzi.real, kzi.imag
@@ -158,7 +174,8 @@ def _dwba_pairs(spec: Shape, incoming: tuple[Tensor, ...], outgoing: list[Parts]
 
     def even(q2: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
         assert spec.sphere_arg is not None
-        return sphere_amplitude_ladder(*spec.sphere_arg(qp2, *q2, first), t, vol)
+        amplitude = sphere_amplitude_direct if direct else sphere_amplitude_ladder
+        return amplitude(*spec.sphere_arg(qp2, *q2, first), t, vol)
 
     # E(Q+-^2), Q+- = kzi +- kzo; with ``w`` Q^2 is interpolated between the rows' ends (its
     # error w (1 - w) (kzo_b - kzo_a)^2 is below rounding)
@@ -169,7 +186,10 @@ def _dwba_pairs(spec: Shape, incoming: tuple[Tensor, ...], outgoing: list[Parts]
     ep_re, ep_im = even(q2(1.0))  # E(Q+^2)
     em_re, em_im = even(q2(-1.0))  # E(Q-^2)
     # X = T_out exp(-i kzo h), Y = R_out exp(+i kzo h)
-    c, s, e = expi_ladder(kr, ki, h)
+    if direct:
+        c, s, e = torch.cos(h * kr), torch.sin(h * kr), torch.exp(-h * ki)
+    else:
+        c, s, e = expi_ladder(kr, ki, h)
     ei = torch.reciprocal(e)
     x_re = torch.addcmul(to_re * c, to_im, s) * ei
     x_im = torch.addcmul(to_im * c, to_re, s, value=-1.0) * ei

@@ -103,27 +103,9 @@ def sphere_amplitude_ladder(wr: Tensor, wi: Tensor, t: Tensor, scale: Tensor
         all_small = m2 * t4_hi < 0.0625**2
         wr_s = torch.where(all_small, torch.ones_like(wr), wr)
         wi_s = torch.where(all_small, torch.zeros_like(wi), wi)
-        m2_s = torch.where(all_small, torch.ones_like(m2), m2)
     else:
-        wr_s, wi_s, m2_s = wr, wi, m2
-    r = torch.sqrt(0.5 * (torch.sqrt(m2_s) + wr_s.abs()))
-    o = wi_s / (2.0 * r)
-    pos = wr_s >= 0
-    a, b = torch.where(pos, r, o), torch.where(pos, o, r)
-    ca, sa, ei = expi_ladder(a, b, t)  # cos(t a), sin(t a), exp(-t b)
-    e = torch.reciprocal(ei)
-    ch, sh = e + ei, e - ei  # 2 cosh(t b), 2 sinh(t b)
-    ta, tb = t * a, t * b
-    # 2 (sin tx - tx cos tx)
-    n_re = torch.addcmul(ch * torch.addcmul(sa, ta, ca, value=-1.0), tb, sa * sh, value=-1.0)
-    n_im = torch.addcmul(sh * torch.addcmul(ca, ta, sa), tb, ca * ch, value=-1.0)
-    # 3 scale / (2 x^3) with x^3 = w x: 1.5 scale conj(w x) / |w x|^2, per pixel
-    d_re = torch.addcmul(wr_s * a, wi_s, b, value=-1.0)
-    d_im = torch.addcmul(wr_s * b, wi_s, a)
-    inv = 1.5 * scale / torch.addcmul(d_re * d_re, d_im, d_im)
-    k_re, k_im = d_re * inv, -d_im * inv
-    f_re = torch.addcmul(n_re * k_re, n_im, k_im, value=-1.0)
-    f_im = torch.addcmul(n_re * k_im, n_im, k_re)
+        wr_s, wi_s = wr, wi
+    f_re, f_im = _closed_form(wr_s, wi_s, t, scale, ladder=True)
     if not any_small:
         return f_re, f_im
     # where |t x| < 1/4 the series replaces f, member by member; only on the pixels where some
@@ -148,4 +130,55 @@ def sphere_amplitude_ladder(wr: Tensor, wi: Tensor, t: Tensor, scale: Tensor
     t3 = at(scale) * tk2 * at(t)
     f_re[index] = torch.where(small, t3 * s_re, f_re[index])
     f_im[index] = torch.where(small, t3 * s_im, f_im[index])
+    return f_re, f_im
+
+
+def sphere_amplitude_direct(wr: Tensor, wi: Tensor, t: Tensor, scale: Tensor
+                            ) -> tuple[Tensor, Tensor]:
+    """:func:`sphere_amplitude_ladder` written for one fused loop (:mod:`deepgisas.physics.fused`):
+    the phases of every member evaluated directly and the series taken wherever |t x| < 1/4,
+    by selection at every element. The same values to rounding, with no data-dependent
+    branch; eagerly it is slower (more transcendentals and pixel-sized temporaries)."""
+    m2 = torch.addcmul(wr * wr, wi, wi)
+    t2 = t * t
+    small = m2 * (t2 * t2) < 0.0625**2
+    tiny = m2 * (t2 * t2).amax(1, keepdim=True) < 0.0625**2  # every member small
+    f_re, f_im = _closed_form(torch.where(tiny, 1.0, wr), torch.where(tiny, 0.0, wi), t, scale,
+                              ladder=False)
+    vr, vi = t2 * wr, t2 * wi
+    s_re = torch.full_like(vr, _SPHERE_SERIES[-1])
+    s_im = torch.zeros_like(vi)
+    for coef in _SPHERE_SERIES[-2::-1]:
+        s_re, s_im = (torch.addcmul(s_re * vr, s_im, vi, value=-1.0) + coef,
+                      torch.addcmul(s_re * vi, s_im, vr))
+    t3 = scale * t2 * t
+    return torch.where(small, t3 * s_re, f_re), torch.where(small, t3 * s_im, f_im)
+
+
+def _closed_form(wr: Tensor, wi: Tensor, t: Tensor, scale: Tensor, ladder: bool
+                 ) -> tuple[Tensor, Tensor]:
+    """scale t^3 f(t x) by the closed form (no series), the members' phases by the ladder of
+    products (eager) or directly (``ladder=False``, the fused form)."""
+    m2 = torch.addcmul(wr * wr, wi, wi)
+    r = torch.sqrt(0.5 * (torch.sqrt(m2) + wr.abs()))
+    o = wi / (2.0 * r)
+    pos = wr >= 0
+    a, b = torch.where(pos, r, o), torch.where(pos, o, r)
+    if ladder:  # cos(t a), sin(t a), exp(-t b)
+        ca, sa, ei = expi_ladder(a, b, t)
+    else:
+        ca, sa, ei = torch.cos(t * a), torch.sin(t * a), torch.exp(-t * b)
+    e = torch.reciprocal(ei)
+    ch, sh = e + ei, e - ei  # 2 cosh(t b), 2 sinh(t b)
+    ta, tb = t * a, t * b
+    # 2 (sin tx - tx cos tx)
+    n_re = torch.addcmul(ch * torch.addcmul(sa, ta, ca, value=-1.0), tb, sa * sh, value=-1.0)
+    n_im = torch.addcmul(sh * torch.addcmul(ca, ta, sa), tb, ca * ch, value=-1.0)
+    # 3 scale / (2 x^3) with x^3 = w x: 1.5 scale conj(w x) / |w x|^2, per pixel
+    d_re = torch.addcmul(wr * a, wi, b, value=-1.0)
+    d_im = torch.addcmul(wr * b, wi, a)
+    inv = 1.5 * scale / torch.addcmul(d_re * d_re, d_im, d_im)
+    k_re, k_im = d_re * inv, -d_im * inv
+    f_re = torch.addcmul(n_re * k_re, n_im, k_im, value=-1.0)
+    f_im = torch.addcmul(n_re * k_im, n_im, k_re)
     return f_re, f_im

@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as tnf
 from torch import Tensor
 
+from deepgisas.physics import fused
 from deepgisas.physics.params import INF, ParamSpec
 from deepgisas.physics.structures.base import Amplitudes, Domains, Particle, StructureType, key
 
@@ -163,13 +164,22 @@ def lattice_terms(basis: Basis, qx: Tensor, qy: Tensor, a: Tensor, w: Tensor, xi
         table = far_table(basis, a, w)
     peak = basis.peak_scale(a, w)[:, None, None]
     for cu, su, cv, sv in lattice_coefficients(basis, a, xi):
-        u = torch.addcmul(qx * cu, qy, su)
-        v = torch.addcmul(qx * cv, qy, sv)
-        fu, fv = u - torch.round(u), v - torch.round(v)  # [B, H, W], contiguous
-        base = torch.addcmul(torch.ones_like(fu), basis.quad(fu, fv), peak)
-        pts = torch.stack([fu, fv], -1) * (1.0 / FAR_HALF)  # [B, H, W, 2], grid_sample's layout
+        near, pts = _nearest(basis, qx, qy, cu, su, cv, sv, peak)
         far = tnf.grid_sample(table, pts, mode="bilinear", align_corners=True)
-        yield torch.rsqrt(base) / base, far[:, 0]
+        yield near, far[:, 0]
+
+
+@fused.kernel
+def _nearest(basis: Basis, qx: Tensor, qy: Tensor, cu: Tensor, su: Tensor, cv: Tensor,
+             sv: Tensor, peak: Tensor) -> tuple[Tensor, Tensor]:
+    """One domain of :func:`lattice_terms`: the nearest peak [B, H, W] and where the far
+    table is read, [B, H, W, 2] in grid_sample's layout."""
+    u = torch.addcmul(qx * cu, qy, su)
+    v = torch.addcmul(qx * cv, qy, sv)
+    fu, fv = u - torch.round(u), v - torch.round(v)  # [B, H, W], contiguous
+    base = torch.addcmul(torch.ones_like(fu), basis.quad(fu, fv), peak)
+    pts = torch.stack([fu, fv], -1) * (1.0 / FAR_HALF)
+    return torch.rsqrt(base) / base, pts
 
 
 def debye_waller(qx: Tensor, qy: Tensor, s: Tensor) -> Tensor:

@@ -1,0 +1,142 @@
+"""Fused kernels (deepgisas.physics.fused): the fused forms give the eager images, compiled or
+not; a failing compiler falls back to eager with one warning; gradients stay eager."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import deepgisas as dg
+from deepgisas.physics import fused
+
+
+def _rel(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.linalg.norm(a - b) / np.linalg.norm(b))
+
+
+@pytest.fixture(autouse=True)
+def _eager_after() -> None:
+    before = fused.mode()
+    yield
+    fused.enable(before)
+
+
+def _draws(name: str, n: int = 3) -> list:
+    return dg.sample_experiments(dg.load(name), n, seed=11)
+
+
+@pytest.mark.parametrize("name", ["film", "hex-orientation"])
+@pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-12), (torch.float32, 1e-5)])
+def test_fused_forms_give_the_eager_images(name: str, dtype: torch.dtype, tol: float) -> None:
+    """The fused forms (direct phases, the series by selection) run eagerly: the arithmetic
+    the compiled kernels do, against the eager ladder. The film's size distribution takes the
+    ladder eagerly, so its images differ in the last bits (the fused path ran); one sphere size
+    (hex-orientation) gives the same numbers both ways."""
+    exps = _draws(name)
+    eager = dg.simulate_batch(exps, dtype=dtype)
+    with fused.enabled("forms"):
+        forms = dg.simulate_batch(exps, dtype=dtype)
+    assert _rel(forms, eager) < tol
+    if name == "film":
+        assert not np.array_equal(forms, eager)
+
+
+def test_a_failing_compiler_falls_back_with_one_warning(monkeypatch: pytest.MonkeyPatch
+                                                        ) -> None:
+    def broken(fn, **kwargs):
+        def run(*args, **kw):
+            raise RuntimeError("no C++ compiler here\nsecond line")
+        return run
+
+    monkeypatch.setattr(torch, "compile", broken)
+    monkeypatch.setattr(fused, "_FAILED", set())
+    exps = _draws("film", 2)
+    eager = dg.simulate_batch(exps)
+    fused.enable(True)
+    with pytest.warns(RuntimeWarning, match="runs eagerly: compiling failed .*no C\\+\\+ compiler"):
+        first = dg.simulate_batch(exps)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        again = dg.simulate_batch(exps)  # no second warning
+    np.testing.assert_array_equal(first, eager)
+    np.testing.assert_array_equal(again, eager)
+
+
+def test_gradients_stay_eager(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With an input that requires a gradient nothing is compiled and the gradient flows."""
+    from deepgisas.physics.special import sphere_amplitude_ladder  # noqa: F401 (public)
+    from deepgisas.physics.structures.lattice2d import HEXAGONAL, lattice
+
+    def forbidden(fn, **kwargs):
+        raise AssertionError("compiled with a gradient")
+
+    monkeypatch.setattr(torch, "compile", forbidden)
+    fused.enable(True)
+    q = torch.linspace(-0.5, 0.5, 64, dtype=torch.float64)
+    qx, qy = (x[None].clone() for x in torch.meshgrid(q, q, indexing="ij"))
+    a = torch.tensor([30.0], dtype=torch.float64, requires_grad=True)
+    one = torch.ones(1, dtype=torch.float64)
+    s = lattice(HEXAGONAL, qx, qy, a, 150 * one, 2 * one, torch.zeros(1, 1, dtype=torch.float64))
+    s.sum().backward()
+    assert a.grad is not None and torch.isfinite(a.grad).all()
+
+
+def test_modes_and_the_environment() -> None:
+    import os
+
+    fused.enable("forms")
+    assert fused.mode() == "forms" and os.environ["DEEPGISAS_FUSED"] == "0"
+    with fused.enabled(True):
+        assert fused.mode() == "compiled" and os.environ["DEEPGISAS_FUSED"] == "1"
+        assert os.environ["TORCHINDUCTOR_CACHE_DIR"]
+    assert fused.mode() == "forms"
+    with pytest.raises(ValueError, match="unknown fused mode"):
+        fused.enable("fast")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["film", "hex-orientation"])
+@pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-12), (torch.float32, 1e-5)])
+def test_compiled_kernels_give_the_eager_images(name: str, dtype: torch.dtype, tol: float
+                                                ) -> None:
+    """torch.compile for real (minutes per template on first use, then Inductor's cache)."""
+    exps = _draws(name)
+    eager = dg.simulate_batch(exps, dtype=dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # a compiler fallback fails the test
+        with fused.enabled(True):
+            compiled = dg.simulate_batch(exps, dtype=dtype)
+    assert _rel(compiled, eager) < tol
+
+
+def test_generate_fused_turns_the_kernels_on(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``generate --fused``: the kernels go to torch.compile (here a stand-in that records and
+    runs the fused forms as they are) and the shards hold the eager images to rounding."""
+    import h5py
+
+    from deepgisas.cli.main import main
+    from tests.data.helpers import write_template
+
+    asked: list[str] = []
+
+    def record(fn, **kwargs):
+        asked.append(fn.__name__)
+        return fn
+
+    monkeypatch.setattr(torch, "compile", record)
+    monkeypatch.setattr(fused, "_FAILED", set())
+    src = write_template(tmp_path, 16)
+    fused.enable(False)
+    assert main(["generate", str(src), "--n", "2", "-o", str(tmp_path / "eager")]) == 0
+    assert not asked
+    assert main(["generate", str(src), "--n", "2", "-o", str(tmp_path / "fused"),
+                 "--fused"]) == 0
+    assert asked and fused.mode() == "compiled"
+    images = []
+    for run in ("eager", "fused"):
+        with h5py.File(next((tmp_path / run).glob("shard-*.h5")), "r") as f:
+            images.append(f["intensity"][()])
+    np.testing.assert_allclose(images[1], images[0], rtol=1e-5, atol=1e-7 * images[0].max())
