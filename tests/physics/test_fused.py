@@ -82,6 +82,16 @@ def test_gradients_stay_eager(monkeypatch: pytest.MonkeyPatch) -> None:
     s = lattice(HEXAGONAL, qx, qy, a, 150 * one, 2 * one, torch.zeros(1, 1, dtype=torch.float64))
     s.sum().backward()
     assert a.grad is not None and torch.isfinite(a.grad).all()
+    # the DWBA terms get the layers' waves in tuples: the layers' susceptibilities chi reach
+    # the kernel only there
+    from deepgisas.compile import compile_batch
+    from deepgisas.physics.simulate import simulate_tensors
+
+    st, p = compile_batch(_draws("film", 1))
+    p = {k: v.clone() for k, v in p.items()}
+    p["chi"].requires_grad_(True)
+    simulate_tensors(st, p).sum().backward()
+    assert p["chi"].grad is not None and torch.isfinite(torch.view_as_real(p["chi"].grad)).all()
 
 
 def test_modes_and_the_environment() -> None:

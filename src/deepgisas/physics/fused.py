@@ -122,7 +122,18 @@ def kernel(fn: F | None = None, *, fused_form: Callable[..., Any] | None = None)
 
 
 def _needs_grad(args: tuple, kwargs: dict) -> bool:
+    """Whether any tensor among the arguments, in tuples, lists and dicts too, requires a
+    gradient (with autograd on)."""
     if not torch.is_grad_enabled():
         return False
-    return any(isinstance(a, torch.Tensor) and a.requires_grad
-               for a in (*args, *kwargs.values()))
+    todo: list[Any] = [*args, *kwargs.values()]
+    while todo:
+        a = todo.pop()
+        if isinstance(a, torch.Tensor):
+            if a.requires_grad:
+                return True
+        elif isinstance(a, (tuple, list)):
+            todo.extend(a)
+        elif isinstance(a, dict):
+            todo.extend(a.values())
+    return False
