@@ -84,10 +84,10 @@ def add_fused(p: argparse.ArgumentParser) -> None:
     """``--fused``: the simulator's fused kernels, compiled (:mod:`deepgisas.physics.fused`)."""
     p.add_argument("--fused", action="store_true",
                    help="compile the simulator's hot kernels with torch.compile: about 1.5 to "
-                        "2 times faster simulation after a first compile of one to three "
-                        "minutes per template, kept in ~/.cache/deepgisas/inductor for later "
-                        "runs (needs a C++ compiler; without one, a warning and eager "
-                        "simulation)")
+                        "2 times faster simulation after a first compile of one to five "
+                        "minutes per template and precision, kept in "
+                        "~/.cache/deepgisas/inductor for later runs (needs a C++ compiler; "
+                        "without one, a warning and eager simulation)")
 
 
 def use_fused(args: argparse.Namespace) -> None:

@@ -19,8 +19,9 @@ Fused execution is a process-wide setting, like torch's own backend flags (:func
   tests and debugging).
 
 Compiled and eager images agree to rounding (the tests: 1e-12 relative in float64, 1e-5 in
-float32). The first call of each kernel compiles it (one to three minutes per template on two
-cores, once more with dynamic shapes when the batch's shape changes); Inductor keeps its code
+float32). The first call of each kernel compiles it (one to five minutes per template and
+precision on two cores, with a recompile for dynamic shapes when the batch's shape changes:
+docs/benchmarks.md, "Simulation speed"); Inductor keeps its code
 in ``TORCHINDUCTOR_CACHE_DIR``, by default ``~/.cache/deepgisas/inductor``, so later processes
 load it instead (seconds). So it pays in long jobs, and one-off calls stay eager. A kernel runs
 eagerly whenever an input requires a gradient (the compiled code is built for inference), and
