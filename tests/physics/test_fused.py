@@ -67,7 +67,6 @@ def test_a_failing_compiler_falls_back_with_one_warning(monkeypatch: pytest.Monk
 
 def test_gradients_stay_eager(monkeypatch: pytest.MonkeyPatch) -> None:
     """With an input that requires a gradient nothing is compiled and the gradient flows."""
-    from deepgisas.physics.special import sphere_amplitude_ladder  # noqa: F401 (public)
     from deepgisas.physics.structures.lattice2d import HEXAGONAL, lattice
 
     def forbidden(fn, **kwargs):
