@@ -44,6 +44,33 @@ def test_fused_forms_give_the_eager_images(name: str, dtype: torch.dtype, tol: f
         assert not np.array_equal(forms, eager)
 
 
+@pytest.mark.parametrize("mode", ["off", "forms"])
+def test_size_averages_match_the_members(mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kernel that needs only the size averages gets them from ``dwba_sums`` (fused: the
+    members summed in the loop that makes them). Made to take every member apart instead
+    (the radial paracrystal's size-spacing path, here at kappa = 0), the film's images are
+    the same to rounding, eagerly and in the fused forms."""
+    from deepgisas.physics.structures.radial_paracrystal import RadialParacrystal
+
+    exps = _draws("film")
+    with fused.enabled(mode):
+        sums = dg.simulate_batch(exps)
+        monkeypatch.setattr(RadialParacrystal, "needs_members", lambda self, p: True)
+        members = dg.simulate_batch(exps)
+    assert 0 < _rel(sums, members) < 1e-12  # 0: the members' path did not run
+
+
+def test_amplitudes_without_members_say_so() -> None:
+    from deepgisas.physics.structures.base import Amplitudes
+
+    z = torch.zeros(1, 2, 2, dtype=torch.float64)
+    a = Amplitudes(z, z, None, torch.ones(1, 3, dtype=torch.float64), torch.ones(1, 3),
+                   (z + 2.0, torch.complex(z + 1.0, z)))
+    assert float(a.mean_abs2().sum()) == 8.0 and float(a.abs2_mean().sum()) == 4.0
+    with pytest.raises(ValueError, match="needs the size members"):
+        _ = a.members
+
+
 def test_a_failing_compiler_falls_back_with_one_warning(monkeypatch: pytest.MonkeyPatch
                                                         ) -> None:
     def broken(fn, **kwargs):

@@ -4,7 +4,9 @@ waves, each transmitted or reflected) of every size member, without the contrast
 Three evaluations of the same sum, chosen by the shape: shapes whose form factor is
 E(qz^2) exp(i qz c) pair the terms (:func:`dwba`), sphere-like ones do it in real arithmetic
 for all size members at once (``_dwba_pairs``), and shapes given by their cross-sections share
-one z-quadrature between the terms (``section_dwba``).
+one z-quadrature between the terms (``section_dwba``). For an interference that needs only
+the size distribution's averages <|F|^2> and <F>, :func:`dwba_sums` gives those of the
+sphere-like shapes directly.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import torch
 from torch import Tensor
 
 from deepgisas.physics import fused
-from deepgisas.physics.cmath import expi, expi_ladder, expi_pair
+from deepgisas.physics.cmath import abs2, expi, expi_ladder, expi_pair
 from deepgisas.physics.formfactors import Shape
 from deepgisas.physics.multilayer import Parts
 from deepgisas.physics.shape import nodes_for, quadrature
@@ -138,7 +140,7 @@ def _dwba_pairs_direct(spec: Shape, incoming: tuple[Tensor, ...], outgoing: list
                        w: Tensor | None = None) -> Tensor:
     """:func:`_dwba_pairs` for one fused loop: every member's phases evaluated directly
     (:func:`~deepgisas.physics.special.sphere_amplitude_direct`), no data-dependent branch."""
-    return _pairs(spec, incoming, outgoing, sizes, h, qp2, w, direct=True)
+    return torch.complex(*_pairs(spec, incoming, outgoing, sizes, h, qp2, w, direct=True))
 
 
 @fused.kernel(fused_form=_dwba_pairs_direct)
@@ -155,12 +157,53 @@ def _dwba_pairs(spec: Shape, incoming: tuple[Tensor, ...], outgoing: list[Parts]
     member index, so are their phase heights h: the form factors and the outgoing phases of
     all members come from pixel-sized work and products (:func:`sphere_amplitude_ladder`,
     :func:`expi_ladder`)."""
-    return _pairs(spec, incoming, outgoing, sizes, h, qp2, w, direct=False)
+    return torch.complex(*_pairs(spec, incoming, outgoing, sizes, h, qp2, w, direct=False))
+
+
+def dwba_sums(spec: Shape, incoming: tuple[Tensor, ...], outgoing: tuple[Parts, ...],
+              sizes: dict[str, Tensor], z0: Tensor, qx: Tensor, qy: Tensor, weights: Tensor,
+              w: Tensor | None = None) -> tuple[Tensor, Tensor] | None:
+    """The size average of :func:`dwba`'s amplitudes F_m with ``weights`` [B, M]: the diffuse
+    <|F|^2> [B, H, W] real and the coherent <F> [B, H, W] complex, for a sphere-like shape
+    (``spec.sphere_arg``; None for other shapes, whose members :func:`dwba` gives). Fused, the
+    members are summed in the loop that makes them and never reach memory."""
+    if spec.sphere_arg is None or spec.center is None:
+        return None
+    kzi, ti, ri = (x[:, None] for x in incoming)
+    parts = [(re[:, None], im[:, None]) for re, im in outgoing]
+    h = (spec.center(sizes) + z0)[:, :, None, None]
+    qp2 = (qx * qx + qy * qy)[:, None]
+    diffuse, mean_re, mean_im = _member_sums(spec, (kzi, ti, ri), parts, sizes, h, qp2,
+                                             None if w is None else w[:, None],
+                                             weights[:, :, None, None])
+    return diffuse, torch.complex(mean_re, mean_im)
+
+
+def _member_sums_direct(spec: Shape, incoming: tuple[Tensor, ...], outgoing: list[Parts],
+                        sizes: dict[str, Tensor], h: Tensor, qp2: Tensor, w: Tensor | None,
+                        w4: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """:func:`_member_sums` for one fused loop, in real arithmetic (:func:`_dwba_pairs_direct`):
+    the members are summed where they are made, so no [B, M, h, W] tensor reaches memory."""
+    re, im = _pairs(spec, incoming, outgoing, sizes, h, qp2, w, direct=True)
+    wr, wi = w4 * re, w4 * im
+    return torch.addcmul(wr * re, wi, im).sum(1), wr.sum(1), wi.sum(1)
+
+
+@fused.kernel(fused_form=_member_sums_direct)
+def _member_sums(spec: Shape, incoming: tuple[Tensor, ...], outgoing: list[Parts],
+                 sizes: dict[str, Tensor], h: Tensor, qp2: Tensor, w: Tensor | None,
+                 w4: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """<|F|^2>, Re <F> and Im <F> over the members of :func:`_dwba_pairs` with weights ``w4``
+    [B, M, 1, 1], each [B, h, W]."""
+    amp = _dwba_pairs(spec, incoming, outgoing, sizes, h, qp2, w)
+    mean = (w4 * amp).sum(1)
+    return (w4 * abs2(amp)).sum(1), mean.real, mean.imag
 
 
 def _pairs(spec: Shape, incoming: tuple[Tensor, ...], outgoing: list[Parts],
            sizes: dict[str, Tensor], h: Tensor, qp2: Tensor, w: Tensor | None,
-           direct: bool) -> Tensor:
+           direct: bool) -> tuple[Tensor, Tensor]:
+    """Re and Im of :func:`_dwba_pairs`, by the ladder or (``direct``) its fused form."""
     kzi, ti, ri = incoming
     (kr, ki), (to_re, to_im), (ro_re, ro_im) = outgoing
     ir, ii = kzi.real, kzi.imag
@@ -205,4 +248,4 @@ def _pairs(spec: Shape, incoming: tuple[Tensor, ...], outgoing: list[Parts],
     sp_re, sp_im, sm_re, sm_im = (lerp(v, w) for v in (sp_re, sp_im, sm_re, sm_im))
     plus_re, plus_im = _cmul(ep_re + em_re, ep_im + em_im, sp_re, sp_im)
     minus_re, minus_im = _cmul(ep_re - em_re, ep_im - em_im, sm_re, sm_im)
-    return torch.complex(plus_re + minus_re, plus_im + minus_im)
+    return plus_re + minus_re, plus_im + minus_im

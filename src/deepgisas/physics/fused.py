@@ -6,9 +6,9 @@ memory. Inductor (``torch.compile``'s code generator: C++ with OpenMP on a CPU, 
 fuses such a chain into one loop. A function marked :func:`kernel` can carry a *fused form*:
 the same function written for one loop (every member's phases evaluated directly instead of by
 the eager code's ladder of products, a series chosen by selection at every element instead of
-on the few pixels that need it). The kernels now: the sphere-like DWBA terms
-(:mod:`deepgisas.physics.dwba`) and a 2D lattice's nearest peak
-(:mod:`deepgisas.physics.structures.lattice2d`).
+on the few pixels that need it). The kernels now: the sphere-like DWBA terms, and their
+averages over a size distribution summed in the same loop (:mod:`deepgisas.physics.dwba`), and
+a 2D lattice's nearest peak (:mod:`deepgisas.physics.structures.lattice2d`).
 
 Fused execution is a process-wide setting, like torch's own backend flags (:func:`mode`):
 

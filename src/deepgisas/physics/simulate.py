@@ -31,7 +31,7 @@ from deepgisas.physics.detector import (
     row_exit_sines,
     spherical_grid,
 )
-from deepgisas.physics.dwba import dwba, lerp, section_dwba
+from deepgisas.physics.dwba import dwba, dwba_sums, lerp, section_dwba
 from deepgisas.physics.formfactors import SHAPES, Shape
 from deepgisas.physics.instrument import detector_resolution, spread_members
 from deepgisas.physics.multilayer import (
@@ -428,19 +428,23 @@ def _particle_scattering(st: Structure, p: dict[str, Tensor], pre: _Batch,
     pairs [B, h, W] (or per row, or at the rows' ends with weights ``lin``: :func:`dwba`)."""
     sizes, wts, rho, k = pre.sizes, pre.wts, pre.rho, pre.k
     assert sizes is not None and wts is not None and pre.h_slice is not None and rho is not None
-    spec = SHAPES[st.shape_kind]
+    spec, kind = SHAPES[st.shape_kind], STRUCTURES[st.interference]
     z0 = _bottoms(st, sizes, pre.h_slice)
-    amp = dwba(spec, incoming, outgoing, sizes, z0, qx, qy, lin)  # F_DWBA / contrast
     factor = k * k / (4.0 * math.pi)
     contrast = factor * (p["chi_particle"] - p["chi"][:, st.particle_layer])
-    if pre.core is None:
-        scale = (rho * abs2(contrast))[:, None, None]  # rho |contrast|^2, [B, 1, 1]
-    else:  # shell contrast times the shell, plus core-minus-shell contrast times the core
+    scale = (rho * abs2(contrast))[:, None, None]  # rho |contrast|^2, [B, 1, 1]
+    sums = None if pre.core is not None or kind.needs_members(p) else \
+        dwba_sums(spec, incoming, outgoing, sizes, z0, qx, qy, wts, lin)
+    if sums is not None:  # the members' averages only (fused: the members stay in the loop)
+        a = Amplitudes(qx, qy, None, wts, spec.radial(sizes), sums)
+        return scale * kind.intensity(p, pre.prepared, a)
+    amp = dwba(spec, incoming, outgoing, sizes, z0, qx, qy, lin)  # F_DWBA / contrast
+    if pre.core is not None:  # shell contrast times the shell, plus core-minus-shell's core
         assert st.core_kind is not None
         core, lift = pre.core
         inner = dwba(SHAPES[st.core_kind], incoming, outgoing, core, z0 + lift, qx, qy, lin)
         step = factor * (p["chi_core"] - p["chi_particle"])
         amp = contrast[:, None, None, None] * amp + step[:, None, None, None] * inner
         scale = rho[:, None, None]
-    a = Amplitudes(qx, qy, amp, wts, SHAPES[st.shape_kind].radial(sizes))
-    return scale * STRUCTURES[st.interference].intensity(p, pre.prepared, a)
+    a = Amplitudes(qx, qy, amp, wts, spec.radial(sizes))
+    return scale * kind.intensity(p, pre.prepared, a)

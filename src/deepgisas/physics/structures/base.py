@@ -32,26 +32,45 @@ class Amplitudes:
     ``amp`` holds the DWBA amplitude of each size member without the contrast factor,
     [B, M, h, W] complex; ``weights`` the members' weights [B, M]; ``radial`` their radial
     extensions (nm) [B, M] (BornAgain's ``radialExtension``, for the size-spacing coupling).
+    ``sums``, when given instead of ``amp`` (None), are the size averages already taken
+    (:func:`deepgisas.physics.dwba.dwba_sums`): <|F|^2> [B, h, W] and <F> [B, h, W] complex;
+    a kernel that needs the members (:meth:`StructureType.needs_members`) gets ``amp``.
     """
 
     qx: Tensor  # [B, h, W] 1/nm
     qy: Tensor
-    amp: Tensor
+    amp: Tensor | None
     weights: Tensor
     radial: Tensor
+    sums: tuple[Tensor, Tensor] | None = None
 
     @property
     def w4(self) -> Tensor:
         """The weights broadcast against ``amp``, [B, M, 1, 1]."""
         return self.weights[:, :, None, None]
 
+    @property
+    def members(self) -> Tensor:
+        """The members' amplitudes [B, M, h, W] (an error when only their ``sums`` are here)."""
+        if self.amp is None:
+            raise ValueError("this kernel needs the size members' amplitudes, not their sums")
+        return self.amp
+
     def mean_abs2(self) -> Tensor:
         """<|F|^2> over the size members, [B, h, W] (the diffuse part)."""
-        return (self.w4 * abs2(self.amp)).sum(1)
+        if self.sums is not None:
+            return self.sums[0]
+        return (self.w4 * abs2(self.members)).sum(1)
+
+    def mean(self) -> Tensor:
+        """<F> over the size members, [B, h, W] complex."""
+        if self.sums is not None:
+            return self.sums[1]
+        return (self.w4 * self.members).sum(1)
 
     def abs2_mean(self) -> Tensor:
         """|<F>|^2 over the size members, [B, h, W] (the coherent part)."""
-        return abs2((self.w4 * self.amp).sum(1))
+        return abs2(self.mean())
 
 
 Particle = Callable[[], Any]  # makes one BornAgain particle (or mixture) per call
@@ -96,6 +115,11 @@ class StructureType:
     def prepare(self, p: dict[str, Tensor]) -> Any:
         """Work shared by all pixel blocks of a batch (e.g. tables), or None."""
         return None
+
+    def needs_members(self, p: dict[str, Tensor]) -> bool:
+        """Whether :meth:`intensity` needs each size member's amplitude (``Amplitudes.amp``),
+        not only their averages (``Amplitudes.sums``)."""
+        return False
 
     def intensity(self, p: dict[str, Tensor], prepared: Any, a: Amplitudes) -> Tensor:
         """The interference strategy over the amplitudes, [B, h, W]: the intensity per particle

@@ -250,7 +250,7 @@ def decoupled(a: Amplitudes, coverage: Tensor, weighted: Tensor) -> Tensor:
     every particle plus the coherent |<F>|^2 times ``weighted`` = sum_k coverage_k (S_k - 1)."""
     cov = coverage.sum(-1)[:, None, None]
     diffuse = a.mean_abs2()
-    coherent = diffuse if a.amp.shape[1] == 1 else a.abs2_mean()
+    coherent = diffuse if a.weights.shape[1] == 1 else a.abs2_mean()
     return cov * diffuse + coherent * weighted
 
 

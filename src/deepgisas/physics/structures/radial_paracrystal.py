@@ -15,7 +15,6 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from deepgisas.physics.cmath import abs2
 from deepgisas.physics.params import INF, ParamSpec
 from deepgisas.physics.structures.base import Amplitudes, Domains, Particle, StructureType, key
 
@@ -54,12 +53,15 @@ class RadialParacrystal(StructureType):
     def density(self, p: dict[str, Tensor]) -> Tensor:
         return density(p[DISTANCE])
 
+    def needs_members(self, p: dict[str, Tensor]) -> bool:
+        """The size-spacing coupling (kappa > 0) phases every member apart."""
+        kap = p[KAPPA]
+        return kap.requires_grad or bool(kap.any())
+
     def intensity(self, p: dict[str, Tensor], prepared: Any, a: Amplitudes) -> Tensor:
         qp = torch.sqrt(a.qx * a.qx + a.qy * a.qy)
-        w4, amp = a.w4, a.amp
         distance = p[DISTANCE][:, None, None]
-        kap = p[KAPPA][:, None, None, None]
-        if not kap.requires_grad and not bool(kap.any()):
+        if not self.needs_members(p):
             # kappa = 0 in real arithmetic: f = g e^{i q D}, Re f / (1 - W f) =
             # (g cos - W g^2) / (1 - 2 W g cos + W^2 g^2), W = sum of the size weights (= 1)
             g = envelope(qp, p[OMEGA][:, None, None]) * \
@@ -67,7 +69,8 @@ class RadialParacrystal(StructureType):
             gc = g * torch.cos(qp * distance)
             sw = a.weights.sum(-1)[:, None, None]
             ratio = (gc - sw * g * g) / (1.0 - 2.0 * sw * gc + (sw * g) ** 2)
-            return a.mean_abs2() + 2.0 * abs2((w4 * amp).sum(1)) * ratio
+            return a.mean_abs2() + 2.0 * a.abs2_mean() * ratio
+        w4, amp, kap = a.w4, a.members, p[KAPPA][:, None, None, None]
         f = phase(qp, distance, p[DAMPING][:, None, None], p[OMEGA][:, None, None])
         rdev = (a.radial - (a.weights * a.radial).sum(-1, keepdim=True))[:, :, None, None]
         ph = torch.exp(1j * kap * qp[:, None] * rdev)
