@@ -11,6 +11,8 @@ sphere-like shapes directly.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor
 
@@ -49,14 +51,14 @@ def dwba(spec: Shape, incoming: tuple[Tensor, ...], outgoing: tuple[Parts, ...],
     E(Q+^2), qz = +-(kzi - kzo) share E(Q-^2), and every phase factor is a product of
     exp(+-i kzi h) and exp(+-i kzo h), h = c + z0 (z0 the particle bottom in the slice frame).
     """
+    paired = _paired_args(spec, incoming, outgoing, sizes, z0, qx, qy, w)
+    if paired is not None:
+        return _dwba_pairs(*paired)
     szs = {n: v[:, :, None, None] for n, v in sizes.items()}
     kzi, ti, ri = (x[:, None] for x in incoming)  # [B, 1, 1, 1]
     parts = [(re[:, None], im[:, None]) for re, im in outgoing]  # [B, 1, h, W | 1 | 2]
     w4 = None if w is None else w[:, None]  # [B, 1, h, W]
     h = (spec.center(sizes) + z0)[:, :, None, None] if spec.center is not None else None
-    if spec.sphere_arg is not None and h is not None:
-        qp2 = (qx * qx + qy * qy)[:, None]
-        return _dwba_pairs(spec, (kzi, ti, ri), parts, sizes, h, qp2, w4)
     if spec.even is None and spec.section is not None:
         return section_dwba(spec, (kzi, ti, ri), parts, sizes, z0, qx, qy, w=w4)
     kzo, to, ro = (torch.complex(re, im) for re, im in parts)
@@ -167,16 +169,25 @@ def dwba_sums(spec: Shape, incoming: tuple[Tensor, ...], outgoing: tuple[Parts, 
     <|F|^2> [B, H, W] real and the coherent <F> [B, H, W] complex, for a sphere-like shape
     (``spec.sphere_arg``; None for other shapes, whose members :func:`dwba` gives). Fused, the
     members are summed in the loop that makes them and never reach memory."""
+    paired = _paired_args(spec, incoming, outgoing, sizes, z0, qx, qy, w)
+    if paired is None:
+        return None
+    diffuse, mean_re, mean_im = _member_sums(*paired, weights[:, :, None, None])
+    return diffuse, torch.complex(mean_re, mean_im)
+
+
+def _paired_args(spec: Shape, incoming: tuple[Tensor, ...], outgoing: tuple[Parts, ...],
+                 sizes: dict[str, Tensor], z0: Tensor, qx: Tensor, qy: Tensor,
+                 w: Tensor | None) -> tuple[Any, ...] | None:
+    """The arguments of :func:`_dwba_pairs` (broadcast over the members) for a sphere-like
+    shape, None for the others."""
     if spec.sphere_arg is None or spec.center is None:
         return None
-    kzi, ti, ri = (x[:, None] for x in incoming)
-    parts = [(re[:, None], im[:, None]) for re, im in outgoing]
-    h = (spec.center(sizes) + z0)[:, :, None, None]
+    kzi, ti, ri = (x[:, None] for x in incoming)  # [B, 1, 1, 1]
+    parts = [(re[:, None], im[:, None]) for re, im in outgoing]  # [B, 1, h, W | 1 | 2]
+    h = (spec.center(sizes) + z0)[:, :, None, None]  # [B, M, 1, 1]
     qp2 = (qx * qx + qy * qy)[:, None]
-    diffuse, mean_re, mean_im = _member_sums(spec, (kzi, ti, ri), parts, sizes, h, qp2,
-                                             None if w is None else w[:, None],
-                                             weights[:, :, None, None])
-    return diffuse, torch.complex(mean_re, mean_im)
+    return spec, (kzi, ti, ri), parts, sizes, h, qp2, None if w is None else w[:, None]
 
 
 def _member_sums_direct(spec: Shape, incoming: tuple[Tensor, ...], outgoing: list[Parts],
