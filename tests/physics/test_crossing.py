@@ -5,6 +5,7 @@ and what is refused. Their agreement with BornAgain 25 is in test_bornagain_equi
 from __future__ import annotations
 
 import copy
+import math
 
 import numpy as np
 import pytest
@@ -14,8 +15,11 @@ import deepgisas as dg
 from deepgisas.compile import spanning_structure, structure_of
 from deepgisas.fit import free_tensors
 from deepgisas.parse import parse_experiment
+from deepgisas.physics.crossing import part_volumes
+from deepgisas.physics.formfactors import SHAPES
 from deepgisas.placement import overlapped_layers
 from deepgisas.templates import instantiate, parse_template
+from deepgisas.units import DEG
 from tests.cases import CASES
 
 
@@ -83,3 +87,29 @@ def test_spanning_structure_of_equal_structures_is_that_structure() -> None:
     assert spanning_structure([e, e]) == structure_of(e)
     with pytest.raises(ValueError, match="differ"):
         spanning_structure([e, parse_experiment(CASES["sphere-dilute"])])
+
+
+@pytest.mark.parametrize("name", sorted(SHAPES))
+def test_part_volumes_add_up_to_the_shape_volume(name: str) -> None:
+    """The parts' z-quadrature (a few Gauss-Legendre nodes) is exact for every built-in
+    shape: a whole part is the shape's volume, and two parts cut at any height add up to it."""
+    spec = SHAPES[name]
+    sizes = {p.name: torch.tensor([[p.default * (DEG if p.name in spec.angles else 1.0)]],
+                                  dtype=torch.float64) for p in spec.params}
+    h = spec.height(sizes)
+    whole = part_volumes(spec, sizes, torch.zeros_like(h), h)
+    assert torch.allclose(whole, spec.volume(sizes), rtol=1e-12, atol=0)
+    for frac in (0.13, 0.5, 0.87):
+        z = frac * h
+        below = part_volumes(spec, sizes, torch.zeros_like(h), z)
+        above = part_volumes(spec, sizes, z, h)
+        assert 0 < float(below) < float(whole)
+        assert torch.allclose(below + above, whole, rtol=1e-12, atol=0)
+
+
+def test_sphere_cap_volume() -> None:
+    r, z = 5.0, 2.0
+    sizes = {"radius_nm": torch.tensor([[r]], dtype=torch.float64)}
+    cap = part_volumes(SHAPES["sphere"], sizes, torch.zeros(1, 1, dtype=torch.float64),
+                       torch.full((1, 1), z, dtype=torch.float64))
+    assert float(cap) == pytest.approx(math.pi * z * z * (3 * r - z) / 3, rel=1e-13)

@@ -25,6 +25,11 @@ from torch import Tensor
 from deepgisas.physics.formfactors import Shape
 from deepgisas.physics.shape import quadrature
 
+# Gauss-Legendre nodes of the parts' volumes: the sections' areas are polynomials in z of
+# degree 2 at most for the built-in shapes (discs of radius linear or quadratic under a root,
+# rectangles of linear sides), which 8 nodes integrate exactly (to degree 15)
+VOLUME_NODES = 8
+
 
 @dataclass(frozen=True)
 class Part:
@@ -63,12 +68,12 @@ def part_volumes(spec: Shape, sizes: dict[str, Tensor], lo: Tensor, hi: Tensor) 
             raise ValueError(f"the shape {spec.name!r} has no cross-sections: it cannot be cut "
                              "at an interface")
         return torch.where(whole, spec.volume(sizes), torch.zeros_like(span))
-    t, w = quadrature(lo)
+    t, w = quadrature(lo, VOLUME_NODES)
     zero = torch.zeros((), dtype=lo.dtype, device=lo.device)
-    out = torch.zeros_like(lo)
-    for tn, wn in zip(t, w, strict=True):
-        out = out + wn * spec.section(zero, zero, sizes, lo + tn * (hi - lo))
-    return out * (hi - lo)
+    # every node at once, in a trailing axis: one call of the section, not one per node
+    at_nodes = {name: v[..., None] for name, v in sizes.items()}
+    z = lo[..., None] + t * (hi - lo)[..., None]
+    return (spec.section(zero, zero, at_nodes, z) * w).sum(-1) * (hi - lo)
 
 
 @dataclass(frozen=True)
