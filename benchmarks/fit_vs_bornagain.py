@@ -11,15 +11,19 @@ alpha_i, which it does not predict, at its prior centre), on one thread each:
       (network prediction; its mean and draws, alpha_i filled in from prior points, screened on
       every 4th pixel of every 4th row; Levenberg-Marquardt on that subset, then every 2nd, then
       all pixels, Jacobians by finite differences in one simulator batch; Laplace standard
-      deviations from the last Jacobian);
+      deviations from the last Jacobian), then every parameter profiled across its prior on
+      the full detector for valleys the search did not reach (``FitConfig.profile``);
+  (a') the same search without the profiles (``FitConfig(profile=0)``): the same task as (b),
+      a local fit from the given start;
   (b) BornAgain 25: its Python API has no minimiser of its own (no FitObjective / Minimizer in
       the 25.0.0 wheel; ``ba_fit`` only helps external least-squares minimisers), so its fit is
       scipy.optimize.least_squares (trust-region reflective, finite-difference Jacobian,
       loss="soft_l1") on BornAgain simulations, at most ``--max-nfev`` simulations.
 
 Prints wall time and parameter errors (in units of each prior's width, and relative) of each,
-the difference between the two fits, and the speed ratio; with ``--repeat R`` each fit runs R
-times (alternating) and the median times are compared (the machine may be shared). With
+the difference between the two fits, and the speed ratios of (b) to (a) and to (a'); with
+``--repeat R`` each fit runs R times (alternating) and the median times are compared (the
+machine may be shared). With
 several seeds (``--seed 2 3 4``) each draw is fitted so, and the mean errors over the draws and
 the median time over all runs are printed last. ``--markdown`` writes a row per draw into
 docs/benchmarks.md ("Fit speed"). Usage:
@@ -74,8 +78,10 @@ def main() -> None:
     print(f"film template, 128 x 128, data simulated by {args.data}, Poisson noise at "
           f"{args.counts:g} counts; one thread each")
     t_ours: list[float] = []
+    t_search: list[float] = []
     t_ba: list[float] = []
-    errs: dict[str, list[float]] = {"network": [], "deepgisas": [], "BornAgain": []}
+    errs: dict[str, list[float]] = {"network": [], "deepgisas": [], "search only": [],
+                                    "BornAgain": []}
     apart: list[float] = []
     rows: list[str] = []
     for seed in args.seed:
@@ -83,37 +89,46 @@ def main() -> None:
         if case is None:
             continue
         t_ours += case["t_ours"]
+        t_search += case["t_search"]
         t_ba += case["t_ba"]
         for k in errs:
             errs[k].append(case["errors"][k])
         apart.append(case["apart"])
         e = case["errors"]
-        rows.append(f"| {seed} | {np.median(case['t_ours']):.2f} s ({case['sims_ours']}) | "
-                    f"{np.median(case['t_ba']):.1f} s ({case['sims_ba']}) | "
-                    f"{np.median(case['t_ba']) / np.median(case['t_ours']):.0f}x | "
+        o, q, b = (float(np.median(case[k])) for k in ("t_ours", "t_search", "t_ba"))
+        rows.append(f"| {seed} | {o:.2f} s ({case['sims_ours']}) | "
+                    f"{q:.2f} s ({case['sims_search']}) | "
+                    f"{b:.1f} s ({case['sims_ba']}) | {b / o:.0f}x | {b / q:.0f}x | "
                     f"{e['deepgisas']:.5f} / {e['BornAgain']:.5f} | {case['apart']:.2f} |")
     if not t_ours:
         return
     t_o, t_b = float(np.median(t_ours)), float(np.median(t_ba))
+    t_q = float(np.median(t_search))
     if len(errs["deepgisas"]) > 1:
         print(f"over {len(errs['deepgisas'])} cases, mean |error|/width: " + ", ".join(
             f"{k} {np.mean(v):.5f}" for k, v in errs.items())
             + f"; largest |deepgisas - BornAgain| / std {max(apart):.2f}")
-    print(f"median of {len(t_ours)}: deepgisas {t_o:.2f} s, BornAgain {t_b:.1f} s; "
-          f"speed ratio BornAgain / deepgisas: {t_b / t_o:.1f}x")
+    print(f"median of {len(t_ours)}: deepgisas {t_o:.2f} s (search only {t_q:.2f} s), "
+          f"BornAgain {t_b:.1f} s; speed ratio BornAgain / deepgisas: {t_b / t_o:.1f}x "
+          f"(search only {t_b / t_q:.1f}x)")
     if args.write:
         write_section("## Fit speed", [
             f"{ran()}: the `film` template's draw of each seed, simulated by {args.data} with "
             f"Poisson noise at {args.counts:g} counts, fitted from the bundled network's start "
             "by `deepgisas fit` and by BornAgain 25 + scipy `least_squares`, with the same "
             "soft-L1 log misfit, one thread each; medians of "
-            f"{max(args.repeat, 1)} run(s) per draw.", "",
-            "| seed | deepgisas (simulations) | BornAgain + least_squares (simulations) "
-            "| speed-up | mean abs error / prior width, deepgisas / BornAgain "
+            f"{max(args.repeat, 1)} run(s) per draw. \"search only\" is `deepgisas fit` "
+            "without its parameter profiles (`FitConfig(profile=0)`), the same task as "
+            "`least_squares`: a local fit from the network's start; the profiles then step "
+            "every parameter across its prior on the full detector (one simulation per point) "
+            "for valleys the search did not reach.", "",
+            "| seed | deepgisas fit (simulations) | search only (simulations) "
+            "| BornAgain + least_squares (simulations) | speed-up fit | speed-up search only "
+            "| mean abs error / prior width, deepgisas / BornAgain "
             "| largest difference of the fits, in deepgisas std |",
-            "|---|---|---|---|---|---|", *rows, "",
-            f"Median over all {len(t_ours)} runs: {t_o:.2f} s against {t_b:.1f} s, "
-            f"{t_b / t_o:.0f}x."])
+            "|---|---|---|---|---|---|---|---|", *rows, "",
+            f"Median over all {len(t_ours)} runs: fit {t_o:.2f} s, search only {t_q:.2f} s, "
+            f"against {t_b:.1f} s: {t_b / t_o:.0f}x and {t_b / t_q:.0f}x."])
 
 
 def fit_case(seed: int, args: argparse.Namespace) -> dict[str, Any] | None:
@@ -152,10 +167,10 @@ def fit_case(seed: int, args: argparse.Namespace) -> dict[str, Any] | None:
             return np.full(logd.shape, 10.0)
         return np.log(np.exp(x[-2]) * sim + np.exp(x[-1]) + c) - logd
 
-    def ours() -> tuple[FitResult, dict[str, Any]]:
+    def ours(profile: int = FitConfig.profile) -> tuple[FitResult, dict[str, Any]]:
         net = network_start("film", "benchmark", None, template, data)
         # BornAgain's side minimises the same log misfit from the same start only
-        cfg = FitConfig(objective="log", explore=False)
+        cfg = FitConfig(objective="log", explore=False, profile=profile)
         return fit_image(template, data, start=network_starts(net, template, cfg),
                          config=cfg), net
 
@@ -171,7 +186,7 @@ def fit_case(seed: int, args: argparse.Namespace) -> dict[str, Any] | None:
         return least_squares(residuals, x0, bounds=(lo, hi), loss="soft_l1", f_scale=DELTA,
                              diff_step=1e-3, max_nfev=args.max_nfev)
 
-    t_ours, t_ba = [], []
+    t_ours, t_search, t_ba = [], [], []
     for _ in range(max(args.repeat, 1)):
         # each timed fit starts with the other's garbage collected: a BornAgain fit leaves
         # enough Python objects that a collection inside the next fit cost 0.13 s
@@ -179,6 +194,10 @@ def fit_case(seed: int, args: argparse.Namespace) -> dict[str, Any] | None:
         t0 = time.perf_counter()
         result, net = ours()
         t_ours.append(time.perf_counter() - t0)
+        gc.collect()
+        t0 = time.perf_counter()
+        searched, _ = ours(profile=0)
+        t_search.append(time.perf_counter() - t0)
         start = {**{q.name: float(q.prior.from_unit(0.5)) for q in free.params},
                  **net["parameters"]}
         gc.collect()
@@ -193,6 +212,8 @@ def fit_case(seed: int, args: argparse.Namespace) -> dict[str, Any] | None:
     rows = [("network only", {**start}, float("nan"), 0.0),
             (f"deepgisas fit --model film ({result.extra['simulations']} simulations, "
              "each level's in one batch per step)", result.parameters, result.misfit, t_o),
+            (f"the same without profiles ({searched.extra['simulations']} simulations)",
+             searched.parameters, searched.misfit, float(np.median(t_search))),
             (f"BornAgain 25 + least_squares ({nfev[0]} sims, {sol.message.strip()})",
              ba_values, ba_misfit, t_b)]
     unit_errors = []
@@ -205,11 +226,15 @@ def fit_case(seed: int, args: argparse.Namespace) -> dict[str, Any] | None:
     apart = {n: abs(result.parameters[n] - ba_values[n]) / result.std[n] for n in truth}
     print("deepgisas std:", {n: round(v, 4) for n, v in result.std.items()})
     print("|deepgisas - BornAgain| / deepgisas std:", {n: round(v, 2) for n, v in apart.items()})
-    print(f"seed {seed}, median of {len(t_ours)}: deepgisas {t_o:.2f} s, BornAgain {t_b:.1f} s; "
-          f"speed ratio {t_b / t_o:.1f}x", flush=True)
-    return {"t_ours": t_ours, "t_ba": t_ba, "apart": max(apart.values()),
-            "sims_ours": result.extra["simulations"], "sims_ba": nfev[0],
-            "errors": dict(zip(("network", "deepgisas", "BornAgain"), unit_errors, strict=True))}
+    t_q = float(np.median(t_search))
+    print(f"seed {seed}, median of {len(t_ours)}: deepgisas {t_o:.2f} s (search only "
+          f"{t_q:.2f} s), BornAgain {t_b:.1f} s; speed ratio {t_b / t_o:.1f}x (search only "
+          f"{t_b / t_q:.1f}x)", flush=True)
+    return {"t_ours": t_ours, "t_search": t_search, "t_ba": t_ba, "apart": max(apart.values()),
+            "sims_ours": result.extra["simulations"],
+            "sims_search": searched.extra["simulations"], "sims_ba": nfev[0],
+            "errors": dict(zip(("network", "deepgisas", "search only", "BornAgain"), unit_errors,
+                              strict=True))}
 
 if __name__ == "__main__":
     main()

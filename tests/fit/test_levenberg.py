@@ -119,3 +119,30 @@ def test_fit_scale_reaches_each_rows_own_optimum() -> None:
     assert float(torch.exp(ls[0])) == pytest.approx(3.0, rel=1e-6)
     assert float(torch.exp(lb[0])) == pytest.approx(0.5, rel=1e-5)
     assert float(loss[0]) == pytest.approx(0.0, abs=1e-8)
+
+
+@pytest.mark.parametrize("objective", ["poisson", "log"])
+def test_fit_scale_converges_in_a_few_newton_steps_from_any_start(objective: str) -> None:
+    """Newton in (s, b), where the model is linear: the optimum of every row within 10 steps
+    (Newton in (log s, log b) needs 16 on these data: slow steps in log b), and the same
+    optimum from a given start far from it."""
+
+    class Counts:
+        def __init__(self, data: Tensor) -> None:
+            self.objective = objective
+            self.data, self.c = data, 1e-3 * float(data.max())
+            self.logd = torch.log(data + self.c)
+
+    rng = np.random.default_rng(5)
+    x = torch.linspace(0.0, 3.0, 2000, dtype=torch.float64)
+    sims = torch.stack([torch.exp(-x * k) + 0.3 * torch.exp(-((x - 1.0 - 0.2 * k) / 0.05) ** 2)
+                        for k in (0.5, 1.0, 1.5, 2.0)])
+    data = torch.from_numpy(rng.poisson(30.0 * sims[1].numpy() + 0.2).astype(float))
+    p = Counts(data)
+    ls, lb, loss = lm.fit_scale(p, sims, iterations=200, tol=1e-12)
+    few = lm.fit_scale(p, sims, iterations=10, tol=1e-12)
+    far = lm.fit_scale(p, sims, iterations=200, tol=1e-12,
+                       start=(ls + 3.0, torch.full_like(lb, float(np.log(p.c)))))
+    for got in (few, far):
+        assert torch.allclose(got[2], loss, rtol=1e-9, atol=0)
+        assert torch.allclose(got[0], ls, atol=1e-5)

@@ -30,13 +30,14 @@ every coordinate but the background, or when no damping lowers its misfit.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from deepgisas.fit.objectives import Problem, soft_l1, terms
+from deepgisas.fit.objectives import Problem, curvature, soft_l1, terms
 
 
 def simulate(problem: Problem, theta: Tensor) -> Tensor:
@@ -53,50 +54,78 @@ def losses(problem: Problem, sim: Tensor, log_s: Tensor, log_b: Tensor) -> Tenso
     return torch.nan_to_num(total, nan=torch.inf)
 
 
-def fit_scale(problem: Problem, sim: Tensor, iterations: int = 30, tol: float = 1e-9
-              ) -> tuple[Tensor, Tensor, Tensor]:
-    """The best log scale and log background [S] for fixed simulations sim [S, N] (damped
-    Newton on two numbers per row, no simulations; a row stops once its step is below
-    ``tol``; the background's floor is an active bound as in Levenberg-Marquardt); returns
-    them and the loss sums [S]."""
-    d = getattr(problem, "data", None)
-    d = torch.exp(problem.logd) - problem.c if d is None else d
-    ls = torch.log(d.clamp_min(0).sum().clamp_min(1e-300) / sim.sum(-1).clamp_min(1e-300))
-    lb = torch.full_like(ls, float(np.log(problem.c * 1e-2)))
-    lam = torch.full_like(ls, 1e-3)
-    per_pixel, d1, d2 = terms(problem, torch.exp(ls)[:, None] * sim + torch.exp(lb)[:, None])
-    loss = torch.nan_to_num(per_pixel.sum(-1), nan=torch.inf)
+def fit_scale(problem: Problem, sim: Tensor, iterations: int = 30, tol: float = 1e-9,
+              start: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor, Tensor]:
+    """The best log scale and log background [S] for fixed simulations sim [S, N]; returns
+    them and the loss sums [S]. No simulations: damped Newton on the two numbers s and b of
+    each row (the model s I + b is linear in them, so the Poisson and chi^2 losses are convex
+    and Newton's steps with their exact Hessian converge quadratically; the log misfit's exact
+    Hessian where it is positive, else its Gauss-Newton one); the background's floor is an
+    active bound as in Levenberg-Marquardt, a step changes s by at most a factor e^5, and a
+    row stops once its step is below ``tol`` in log s and log b. ``start``: the log scale and
+    log background [S] to start from (else the scale that matches the data's sum, and a
+    background at 1 % of the floor ``c``)."""
+    if start is None:
+        d = getattr(problem, "data", None)
+        d = torch.exp(problem.logd) - problem.c if d is None else d
+        ls = torch.log(d.clamp_min(0).sum().clamp_min(1e-300) / sim.sum(-1).clamp_min(1e-300))
+        lb = torch.full_like(ls, float(np.log(problem.c * 1e-2)))
+    else:
+        ls, lb = (v.to(sim.dtype).expand(len(sim)).clone() for v in start)
     floor = float(np.log(problem.c * 1e-6))
+    lb = lb.clamp_min(floor)
+    b_floor = float(np.exp(floor))
+    lam = torch.full_like(ls, 1e-3)
+    model = torch.addcmul(torch.exp(lb)[:, None], torch.exp(ls)[:, None], sim)
+    per_pixel, d1, d2 = terms(problem, model)
+    loss = torch.nan_to_num(per_pixel.sum(-1), nan=torch.inf)
     active = torch.ones_like(ls, dtype=torch.bool)
     for _ in range(iterations):
         rows = active.nonzero()[:, 0]
         if rows.numel() == 0:
             break
-        x = sim[rows]
-        s, b = torch.exp(ls[rows])[:, None], torch.exp(lb[rows])[:, None]
-        js, jb = s * x, b + 0.0 * x  # d m / d log s, d m / d log b
-        e1, e2 = d1[rows], d2[rows]
-        h11, h12, h22 = (e2 * js * js).sum(-1), (e2 * js * jb).sum(-1), (e2 * jb * jb).sum(-1)
-        g1, g2 = (e1 * js).sum(-1), (e1 * jb).sum(-1)
-        a11, a22 = h11 * (1 + lam[rows]) + 1e-12, h22 * (1 + lam[rows]) + 1e-12
+        every = rows.numel() == len(ls)  # no row settled yet: no gathers
+        x, m, e1, e2 = ((sim, model, d1, d2) if every else
+                        (sim[rows], model[rows], d1[rows], d2[rows]))
+        s, b = torch.exp(ls[rows]), torch.exp(lb[rows])
+        g1, g2 = (e1 * x).sum(-1), e1.sum(-1)  # d loss / d s, d loss / d b
+        h11, h12, h22 = _hessian(curvature(problem, m, e1, e2), x)
+        gn = (h11 <= 0) | (h22 <= 0) | (h11 * h22 <= h12 * h12)
+        if bool(gn.any()):
+            k11, k12, k22 = _hessian(e2, x)
+            h11, h12, h22 = (torch.where(gn, k11, h11), torch.where(gn, k12, h12),
+                             torch.where(gn, k22, h22))
+        a11, a22 = h11 * (1 + lam[rows]) + 1e-300, h22 * (1 + lam[rows]) + 1e-300
         det = a11 * a22 - h12 * h12
         # a background at its floor that wants to go lower stays there: s alone moves
         pinned = (lb[rows] <= floor + 1e-9) & (g2 > 0)
         step_s = torch.where(pinned, -g1 / a11, (-g1 * a22 + g2 * h12) / det)
         step_b = torch.where(pinned, 0.0, (-g2 * a11 + g1 * h12) / det)
-        new_s = ls[rows] + step_s.clamp(-5, 5)
-        new_b = (lb[rows] + step_b.clamp(-5, 5)).clamp_min(floor)
+        new_s = torch.log(torch.clamp(s + step_s, min=s * math.exp(-5), max=s * math.exp(5)))
+        new_b = torch.log(torch.clamp(b + step_b, min=b_floor))
         moving = ((new_s - ls[rows]).abs() > tol) | ((new_b - lb[rows]).abs() > tol)
-        per_pixel, n1, n2 = terms(problem, torch.exp(new_s)[:, None] * x
-                                  + torch.exp(new_b)[:, None])
+        new_m = torch.addcmul(torch.exp(new_b)[:, None], torch.exp(new_s)[:, None], x)
+        per_pixel, n1, n2 = terms(problem, new_m)
         new = torch.nan_to_num(per_pixel.sum(-1), nan=torch.inf)
         better = new < loss[rows]
         got = rows[better]
         ls[got], lb[got], loss[got] = new_s[better], new_b[better], new[better]
-        d1[got], d2[got] = n1[better], n2[better]
+        if every:
+            keep = better[:, None]
+            model, d1, d2 = (torch.where(keep, new_m, model), torch.where(keep, n1, d1),
+                             torch.where(keep, n2, d2))
+        else:
+            model[got], d1[got], d2[got] = new_m[better], n1[better], n2[better]
         lam[rows] = torch.where(better, lam[rows] / 3, lam[rows] * 10)
         active[rows[~moving]] = False
     return ls, lb, loss
+
+
+def _hessian(w: Tensor, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """sum w x^2, sum w x, sum w [R]: the Hessian in (s, b) of a loss with per-pixel second
+    derivative w [R, N] in the model s x + b."""
+    wx = w * x
+    return (wx * x).sum(-1), wx.sum(-1), w.sum(-1)
 
 
 def sim_derivative(problem: Problem, theta: Tensor, sim: Tensor, h: float) -> Tensor:

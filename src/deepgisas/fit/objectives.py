@@ -68,6 +68,19 @@ def terms(problem: Problem, model: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     return rho, d1 / mc, d2 / (mc * mc)
 
 
+def curvature(problem: Problem, model: Tensor, d1: Tensor, d2: Tensor) -> Tensor:
+    """The exact second derivative of the per-pixel loss in the model m, from :func:`terms`'
+    derivative d1 and weight d2 at m: Poisson 2 D / m^2 = (2 - d1) / m; chi^2 2 / var = d2;
+    log rho''(r) / (m + c)^2 - rho'(r) / (m + c)^2 = d2 - d1 / (m + c). Where the data lie
+    below the model it is smaller than the Fisher weight d2 (for Poisson, zero at D = 0)."""
+    kind = getattr(problem, "objective", "log")
+    if kind == "poisson":
+        return (2.0 - d1) / model.clamp_min(1e-300)
+    if kind == "gaussian":
+        return d2
+    return d2 - d1 / (model + problem.c)
+
+
 def fisher_cov(problem: Problem, jac: Tensor, model: Tensor) -> Tensor | None:
     """Covariance of the parameters behind the model's Jacobian J [N, Q] at the optimum (model
     m [N]). For the likelihood objectives (loss = -2 log L): the inverse Fisher information

@@ -99,6 +99,8 @@ def parameter_profiles(template: Template, free: FreeTensors, data: np.ndarray, 
         return out, best, {}, []
     scan = Problem(free, data, c, 1, torch.float32, objective, variance)
     theta = out.state.theta[best].detach().clone()
+    x_best = out.state.x[best].detach()
+    total = out.state.sim[best].detach().sum().clamp_min(1e-300)
     record: dict[str, Any] = {"points": {}, "simulations": 0, "valleys": {}, "kept": "search"}
     found: list[tuple[float, str, Tensor]] = []  # (loss, parameter, x)
     for i, n in columns:
@@ -109,7 +111,10 @@ def parameter_profiles(template: Template, free: FreeTensors, data: np.ndarray, 
         home = int((order == n).nonzero()[0, 0])
         rows = theta[None].repeat(len(values), 1)
         rows[:, i] = values[order]
-        log_s, log_b, loss = lm.fit_scale(scan, lm.simulate(scan, rows), tol=1e-5)
+        sims = lm.simulate(scan, rows)
+        # from the optimum's background and a scale that keeps its total intensity
+        log_s, log_b, loss = lm.fit_scale(scan, sims, tol=1e-5, start=(
+            x_best[-2] + torch.log(total / sims.sum(-1).clamp_min(1e-300)), x_best[-1]))
         loss = torch.nan_to_num(loss, nan=torch.inf)
         q = free.params[i]
         limit = float(loss[home]) + (MODE_MARGIN if objective != "log" else -MODE_MARGIN)
