@@ -21,15 +21,16 @@ alpha_i, which it does not predict, at its prior centre), on one thread each:
       loss="soft_l1") on BornAgain simulations, at most ``--max-nfev`` simulations.
 
 Prints wall time and parameter errors (in units of each prior's width, and relative) of each,
-the difference between the two fits, and the speed ratios of (b) to (a) and to (a'); with
-``--repeat R`` each fit runs R times (alternating) and the median times are compared (the
-machine may be shared). With
-several seeds (``--seed 2 3 4``) each draw is fitted so, and the mean errors over the draws and
-the median time over all runs are printed last. ``--markdown`` writes a row per draw into
-docs/benchmarks.md ("Fit speed"). Usage:
+the difference between the fits, and the speed ratios of (b) to (a) and to (a'); ``--fused``
+times (a) and (a') with the fused kernels compiled too (``deepgisas.physics.fused``, after an
+untimed first pass per draw that compiles or loads Inductor's cache). With ``--repeat R`` each
+fit runs R times (alternating) and the median times are compared (the machine may be
+shared). With several seeds (``--seed 2 3 4``) each draw is fitted so, and the mean errors
+over the draws and the median time over all runs are printed last. ``--markdown`` writes a
+row per draw into docs/benchmarks.md ("Fit speed"). Usage:
 
     python benchmarks/fit_vs_bornagain.py [--seed 2 ...] [--counts 1e4] [--max-nfev 200]
-        [--repeat 3] [--markdown]
+        [--repeat 3] [--fused] [--markdown]
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from deepgisas.fit import FitConfig, FitResult, fit_image
 from deepgisas.fit.files import network_start, network_starts
 from deepgisas.fit.objectives import DELTA, soft_l1
 from deepgisas.fit.tensors import free_tensors
+from deepgisas.physics import fused
 from deepgisas.physics.memory import retain_freed_memory
 from deepgisas.reference import bornagain_simulate
 from deepgisas.templates import draw_parameters, instantiate
@@ -62,6 +64,12 @@ def errors(values: dict[str, float], truth: dict[str, float], width: dict[str, f
     return float(unit), float(rel)
 
 
+def variants(args: argparse.Namespace) -> list[str]:
+    """The deepgisas fits timed: the default fit and the search alone, eager, and fused too
+    with ``--fused``."""
+    return ["fit", "search only"] + (["fused fit", "fused search only"] if args.fused else [])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_markdown_option(ap)
@@ -72,46 +80,56 @@ def main() -> None:
                     help="the simulator that makes the data (each fit is favoured by its own)")
     ap.add_argument("--max-nfev", type=int, default=200)
     ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--fused", action="store_true",
+                    help="also time both deepgisas fits with the fused kernels compiled "
+                         "(deepgisas.physics.fused), after an untimed first pass per draw "
+                         "(compiling, or loading Inductor's cache), reported apart")
     args = ap.parse_args()
     torch.set_num_threads(1)
     retain_freed_memory()  # as the deepgisas command does (deepgisas.physics.memory)
     print(f"film template, 128 x 128, data simulated by {args.data}, Poisson noise at "
           f"{args.counts:g} counts; one thread each")
-    t_ours: list[float] = []
-    t_search: list[float] = []
-    t_ba: list[float] = []
+    names = variants(args)
+    times: dict[str, list[float]] = {v: [] for v in [*names, "BornAgain"]}
     errs: dict[str, list[float]] = {"network": [], "deepgisas": [], "search only": [],
                                     "BornAgain": []}
     apart: list[float] = []
+    first: list[float] = []
     rows: list[str] = []
     for seed in args.seed:
         case = fit_case(seed, args)
         if case is None:
             continue
-        t_ours += case["t_ours"]
-        t_search += case["t_search"]
-        t_ba += case["t_ba"]
+        for v in times:
+            times[v] += case["times"][v]
         for k in errs:
             errs[k].append(case["errors"][k])
         apart.append(case["apart"])
+        first.append(case["first"])
         e = case["errors"]
-        o, q, b = (float(np.median(case[k])) for k in ("t_ours", "t_search", "t_ba"))
-        rows.append(f"| {seed} | {o:.2f} s ({case['sims_ours']}) | "
-                    f"{q:.2f} s ({case['sims_search']}) | "
-                    f"{b:.1f} s ({case['sims_ba']}) | {b / o:.0f}x | {b / q:.0f}x | "
-                    f"{e['deepgisas']:.5f} / {e['BornAgain']:.5f} | {case['apart']:.2f} |")
-    if not t_ours:
+        med = {v: float(np.median(t)) for v, t in case["times"].items()}
+        b = med["BornAgain"]
+        rows.append(f"| {seed} | " + " | ".join(
+            f"{med[v]:.2f} s ({case['sims'][v]})" for v in names) +
+            f" | {b:.1f} s ({case['sims']['BornAgain']}) | " +
+            " | ".join(f"{b / med[v]:.0f}x" for v in names) +
+            f" | {e['deepgisas']:.5f} / {e['BornAgain']:.5f} | {case['apart']:.2f} |")
+    if not rows:
         return
-    t_o, t_b = float(np.median(t_ours)), float(np.median(t_ba))
-    t_q = float(np.median(t_search))
+    med = {v: float(np.median(t)) for v, t in times.items()}
+    t_b = med["BornAgain"]
     if len(errs["deepgisas"]) > 1:
         print(f"over {len(errs['deepgisas'])} cases, mean |error|/width: " + ", ".join(
             f"{k} {np.mean(v):.5f}" for k, v in errs.items())
             + f"; largest |deepgisas - BornAgain| / std {max(apart):.2f}")
-    print(f"median of {len(t_ours)}: deepgisas {t_o:.2f} s (search only {t_q:.2f} s), "
-          f"BornAgain {t_b:.1f} s; speed ratio BornAgain / deepgisas: {t_b / t_o:.1f}x "
-          f"(search only {t_b / t_q:.1f}x)")
+    print(f"median of {len(times['fit'])} runs: BornAgain {t_b:.1f} s; " + ", ".join(
+        f"{v} {med[v]:.2f} s ({t_b / med[v]:.1f}x)" for v in names))
     if args.write:
+        fused_text = (" \"fused\": the same with the fused kernels compiled (`fit --fused`); "
+                      "their first pass per draw (compiling, or loading Inductor's cache) is "
+                      f"not timed: {first[0]:.0f} s for the first draw, "
+                      f"{np.median(first[1:] or first):.0f} s (median) for the others."
+                      if args.fused else "")
         write_section("## Fit speed", [
             f"{ran()}: the `film` template's draw of each seed, simulated by {args.data} with "
             f"Poisson noise at {args.counts:g} counts, fitted from the bundled network's start "
@@ -121,14 +139,15 @@ def main() -> None:
             "without its parameter profiles (`FitConfig(profile=0)`), the same task as "
             "`least_squares`: a local fit from the network's start; the profiles then step "
             "every parameter across its prior on the full detector (one simulation per point) "
-            "for valleys the search did not reach.", "",
-            "| seed | deepgisas fit (simulations) | search only (simulations) "
-            "| BornAgain + least_squares (simulations) | speed-up fit | speed-up search only "
-            "| mean abs error / prior width, deepgisas / BornAgain "
+            "for valleys the search did not reach." + fused_text, "",
+            "| seed | " + " | ".join(f"deepgisas {v} (simulations)" for v in names) +
+            " | BornAgain + least_squares (simulations) | " +
+            " | ".join(f"speed-up {v}" for v in names) +
+            " | mean abs error / prior width, deepgisas / BornAgain "
             "| largest difference of the fits, in deepgisas std |",
-            "|---|---|---|---|---|---|---|---|", *rows, "",
-            f"Median over all {len(t_ours)} runs: fit {t_o:.2f} s, search only {t_q:.2f} s, "
-            f"against {t_b:.1f} s: {t_b / t_o:.0f}x and {t_b / t_q:.0f}x."])
+            "|" + "---|" * (2 * len(names) + 4), *rows, "",
+            f"Median over all {len(times['fit'])} runs: BornAgain {t_b:.1f} s; " + ", ".join(
+                f"{v} {med[v]:.2f} s ({t_b / med[v]:.0f}x)" for v in names) + "."])
 
 
 def fit_case(seed: int, args: argparse.Namespace) -> dict[str, Any] | None:
@@ -186,36 +205,49 @@ def fit_case(seed: int, args: argparse.Namespace) -> dict[str, Any] | None:
         return least_squares(residuals, x0, bounds=(lo, hi), loss="soft_l1", f_scale=DELTA,
                              diff_step=1e-3, max_nfev=args.max_nfev)
 
-    t_ours, t_search, t_ba = [], [], []
+    def timed(variant: str) -> tuple[float, FitResult, dict[str, Any]]:
+        gc.collect()
+        with fused.enabled(variant.startswith("fused")):
+            t0 = time.perf_counter()
+            result, net = ours(profile=0 if variant.endswith("search only") else
+                               FitConfig.profile)
+            return time.perf_counter() - t0, result, net
+
+    names = variants(args)
+    first = sum(timed(v)[0] for v in names if v.startswith("fused"))  # compile or load
+    times: dict[str, list[float]] = {v: [] for v in [*names, "BornAgain"]}
+    results: dict[str, FitResult] = {}
     for _ in range(max(args.repeat, 1)):
         # each timed fit starts with the other's garbage collected: a BornAgain fit leaves
         # enough Python objects that a collection inside the next fit cost 0.13 s
-        gc.collect()
-        t0 = time.perf_counter()
-        result, net = ours()
-        t_ours.append(time.perf_counter() - t0)
-        gc.collect()
-        t0 = time.perf_counter()
-        searched, _ = ours(profile=0)
-        t_search.append(time.perf_counter() - t0)
+        for v in names:
+            seconds, results[v], net = timed(v)
+            times[v].append(seconds)
         start = {**{q.name: float(q.prior.from_unit(0.5)) for q in free.params},
                  **net["parameters"]}
         gc.collect()
         t0 = time.perf_counter()
         sol = bornagain(start)
-        t_ba.append(time.perf_counter() - t0)
-        print(f"  run: deepgisas {t_ours[-1]:.2f} s, BornAgain {t_ba[-1]:.1f} s", flush=True)
+        times["BornAgain"].append(time.perf_counter() - t0)
+        print("  run: " + ", ".join(f"{v} {t[-1]:.2f} s" for v, t in times.items()),
+              flush=True)
     ba_values = {q.name: float(q.prior.from_unit(sol.x[i])) for i, q in enumerate(free.params)}
     ba_misfit = float(soft_l1(torch.from_numpy(np.asarray(sol.fun)))[0].mean())
 
-    t_o, t_b = float(np.median(t_ours)), float(np.median(t_ba))
+    med = {v: float(np.median(t)) for v, t in times.items()}
+    result, searched = results["fit"], results["search only"]
+    for v in names[1:]:  # the fits agree whatever the path: same start, same simulator
+        worst = max(abs(results[v].parameters[n] - result.parameters[n]) / result.std[n]
+                    for n in truth)
+        print(f"{v}: largest difference from the eager fit {worst:.3f} std")
     rows = [("network only", {**start}, float("nan"), 0.0),
             (f"deepgisas fit --model film ({result.extra['simulations']} simulations, "
-             "each level's in one batch per step)", result.parameters, result.misfit, t_o),
+             "each level's in one batch per step)", result.parameters, result.misfit,
+             med["fit"]),
             (f"the same without profiles ({searched.extra['simulations']} simulations)",
-             searched.parameters, searched.misfit, float(np.median(t_search))),
+             searched.parameters, searched.misfit, med["search only"]),
             (f"BornAgain 25 + least_squares ({nfev[0]} sims, {sol.message.strip()})",
-             ba_values, ba_misfit, t_b)]
+             ba_values, ba_misfit, med["BornAgain"])]
     unit_errors = []
     for name, values, misfit, seconds in rows:
         unit, rel = errors(values, truth, width)
@@ -226,15 +258,15 @@ def fit_case(seed: int, args: argparse.Namespace) -> dict[str, Any] | None:
     apart = {n: abs(result.parameters[n] - ba_values[n]) / result.std[n] for n in truth}
     print("deepgisas std:", {n: round(v, 4) for n, v in result.std.items()})
     print("|deepgisas - BornAgain| / deepgisas std:", {n: round(v, 2) for n, v in apart.items()})
-    t_q = float(np.median(t_search))
-    print(f"seed {seed}, median of {len(t_ours)}: deepgisas {t_o:.2f} s (search only "
-          f"{t_q:.2f} s), BornAgain {t_b:.1f} s; speed ratio {t_b / t_o:.1f}x (search only "
-          f"{t_b / t_q:.1f}x)", flush=True)
-    return {"t_ours": t_ours, "t_search": t_search, "t_ba": t_ba, "apart": max(apart.values()),
-            "sims_ours": result.extra["simulations"],
-            "sims_search": searched.extra["simulations"], "sims_ba": nfev[0],
+    print(f"seed {seed}, medians of {len(times['fit'])}: BornAgain {med['BornAgain']:.1f} s; "
+          + ", ".join(f"{v} {med[v]:.2f} s ({med['BornAgain'] / med[v]:.1f}x)" for v in names)
+          + (f"; fused first pass {first:.0f} s" if args.fused else ""), flush=True)
+    return {"times": times, "first": first, "apart": max(apart.values()),
+            "sims": {**{v: results[v].extra["simulations"] for v in names},
+                     "BornAgain": nfev[0]},
             "errors": dict(zip(("network", "deepgisas", "search only", "BornAgain"), unit_errors,
-                              strict=True))}
+                               strict=True))}
+
 
 if __name__ == "__main__":
     main()

@@ -176,3 +176,51 @@ def test_generate_fused_turns_the_kernels_on(tmp_path, monkeypatch: pytest.Monke
         with h5py.File(next((tmp_path / run).glob("shard-*.h5")), "r") as f:
             images.append(f["intensity"][()])
     np.testing.assert_allclose(images[1], images[0], rtol=1e-5, atol=1e-7 * images[0].max())
+
+
+def test_fit_fused_turns_the_kernels_on(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``fit --fused`` turns the fused kernels on (here their forms, run eagerly in place of
+    the compiler), and the answer is the eager fit's."""
+    import json
+
+    import yaml
+
+    from deepgisas.cli.main import main
+    from tests.data.helpers import small_film
+
+    real, asked = fused.enable, []
+
+    def enable(on: bool | str = True) -> str:
+        asked.append(on)
+        return real("forms" if on in (True, "compiled") else on)
+
+    monkeypatch.setattr(fused, "enable", enable)
+    t = small_film(16)
+    src = tmp_path / "film.yaml"
+    src.write_text(yaml.safe_dump(t.to_dict()))
+    np.save(tmp_path / "img.npy", np.random.default_rng(0).poisson(dg.simulate(t.base) * 50.0))
+    real(False)
+    answers = []
+    for run, extra in (("eager", []), ("fused", ["--fused"])):
+        out = tmp_path / f"{run}.json"
+        assert main(["fit", str(src), str(tmp_path / "img.npy"), "-o", str(out), "--quiet",
+                     "--no-intervals", *extra]) == 0
+        answers.append(json.loads(out.read_text()))
+        assert fused.mode() == ("forms" if run == "fused" else "off")
+    real(False)
+    assert asked == [True]
+    for name, value in answers[0]["parameters"].items():
+        assert answers[1]["parameters"][name] == pytest.approx(
+            value, abs=1e-3 * answers[0]["std"][name])
+
+
+def test_stream_fused_turns_the_kernels_on(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``stream --fused`` turns them on for the run (its fits), before it reads a frame."""
+    from deepgisas.cli.main import main
+
+    asked: list[bool | str] = []
+    monkeypatch.setattr(fused, "enable", lambda on=True: asked.append(on) or "off")
+    (tmp_path / "frames").mkdir()
+    assert main(["stream", "film", str(tmp_path / "frames"), "-o", str(tmp_path / "r.csv"),
+                 "--once", "--settle", "0", "--fused"]) == 2  # no frame: exit 2
+    assert asked == [True]

@@ -9,7 +9,15 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from deepgisas.cli.options import add_axes, add_instrument, add_quiet, add_strict, alpha_i
+from deepgisas.cli.options import (
+    add_axes,
+    add_fused,
+    add_instrument,
+    add_quiet,
+    add_strict,
+    alpha_i,
+    use_fused,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -63,6 +71,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--nexus", metavar="OUT.nxs",
                    help="also write the answer, its provenance and the model card to a "
                         "NeXus HDF5 file")
+    add_fused(p, "several minutes per template (each of the fit's batch shapes compiles "
+              "once: worth it for many images of one template)")
     add_axes(p)
     add_quiet(p)
     p.set_defaults(func=run)
@@ -76,6 +86,7 @@ def run(args: argparse.Namespace) -> None:
     from deepgisas.io.atomic import atomic_write
     from deepgisas.report_text import fit_table
 
+    use_fused(args)
     config = FitConfig(objective=args.objective, variance=args.variance, progress=True,
                        posterior_seconds=args.posterior_seconds,
                        intervals=not args.no_intervals)

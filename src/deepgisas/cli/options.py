@@ -80,12 +80,13 @@ def add_axes(p: argparse.ArgumentParser) -> None:
                         "pixels")
 
 
-def add_fused(p: argparse.ArgumentParser) -> None:
-    """``--fused``: the simulator's fused kernels, compiled (:mod:`deepgisas.physics.fused`)."""
+def add_fused(p: argparse.ArgumentParser, first: str = "one to five minutes per template "
+              "and precision") -> None:
+    """``--fused``: the simulator's fused kernels, compiled (:mod:`deepgisas.physics.fused`);
+    ``first``: how long the first compile takes for this command."""
     p.add_argument("--fused", action="store_true",
                    help="compile the simulator's hot kernels with torch.compile: about 1.5 to "
-                        "2 times faster simulation after a first compile of one to five "
-                        "minutes per template and precision, kept in "
+                        f"2 times faster simulation after a first compile of {first}, kept in "
                         "~/.cache/deepgisas/inductor for later runs (needs a C++ compiler; "
                         "without one, a warning and eager simulation)")
 

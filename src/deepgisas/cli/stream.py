@@ -9,7 +9,14 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from deepgisas.cli.options import add_engine, add_instrument, add_strict, alpha_i
+from deepgisas.cli.options import (
+    add_engine,
+    add_fused,
+    add_instrument,
+    add_strict,
+    alpha_i,
+    use_fused,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -48,6 +55,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "of TEMPLATE's free parameters, starting from the network (columns fit:NAME)")
     p.add_argument("--fit-every", type=int, default=10, metavar="K",
                    help="fit every K-th frame (default 10)")
+    add_fused(p, "several minutes per template (the fits' batch shapes) at the first frames "
+              "fitted")
     p.add_argument("--once", action="store_true",
                    help="process the frames in the folder, then stop")
     p.add_argument("--idle-exit", type=float, metavar="SECONDS",
@@ -95,6 +104,7 @@ def run(args: argparse.Namespace) -> None:
     if args.nexus is not None and not Path(args.nexus).parent.is_dir():
         raise UserError("the folder does not exist", str(Path(args.nexus).parent))
 
+    use_fused(args)
     config = StreamConfig(poll_s=args.poll, settle_s=args.settle, retries=args.retries,
                           batch=args.batch, workers=args.workers, plot_every_s=args.plot_every,
                           once=args.once, idle_exit_s=args.idle_exit, bins=args.bins,

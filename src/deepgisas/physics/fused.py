@@ -14,7 +14,8 @@ Fused execution is a process-wide setting, like torch's own backend flags (:func
 
 - "off" (the default): eager;
 - "compiled": the fused forms compiled, on with :func:`enable`, :func:`enabled` for a block,
-  the environment variable ``DEEPGISAS_FUSED=1``, or ``--fused`` on ``generate`` and ``train``;
+  the environment variable ``DEEPGISAS_FUSED=1``, or ``--fused`` on ``generate``, ``train``,
+  ``fit`` and ``stream``;
 - "forms": the fused forms run eagerly, the compiled code's arithmetic without a compiler (for
   tests and debugging).
 
