@@ -30,7 +30,7 @@ over the draws and the median time over all runs are printed last. ``--markdown`
 row per draw into docs/benchmarks.md ("Fit speed"). Usage:
 
     python benchmarks/fit_vs_bornagain.py [--seed 2 ...] [--counts 1e4] [--max-nfev 200]
-        [--repeat 3] [--fused] [--markdown]
+        [--repeat 3] [--fused] [--profile] [--markdown]
 """
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ from __future__ import annotations
 import argparse
 import gc
 import time
+from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -49,6 +51,7 @@ import deepgisas as dg
 from deepgisas.fit import FitConfig, FitResult, fit_image
 from deepgisas.fit.files import network_start, network_starts
 from deepgisas.fit.objectives import DELTA, soft_l1
+from deepgisas.fit.problem import Problem
 from deepgisas.fit.tensors import free_tensors
 from deepgisas.physics import fused
 from deepgisas.physics.memory import retain_freed_memory
@@ -84,6 +87,9 @@ def main() -> None:
                     help="also time both deepgisas fits with the fused kernels compiled "
                          "(deepgisas.physics.fused), after an untimed first pass per draw "
                          "(compiling, or loading Inductor's cache), reported apart")
+    ap.add_argument("--profile", action="store_true",
+                    help="where an eager fit's time goes: its simulator calls by grid and "
+                         "batch, the rest apart")
     args = ap.parse_args()
     torch.set_num_threads(1)
     retain_freed_memory()  # as the deepgisas command does (deepgisas.physics.memory)
@@ -231,6 +237,9 @@ def fit_case(seed: int, args: argparse.Namespace) -> dict[str, Any] | None:
         times["BornAgain"].append(time.perf_counter() - t0)
         print("  run: " + ", ".join(f"{v} {t[-1]:.2f} s" for v, t in times.items()),
               flush=True)
+    if args.profile:
+        for v in ("search only", "fit"):
+            simulator_calls(v, lambda v=v: timed(v)[0])
     ba_values = {q.name: float(q.prior.from_unit(sol.x[i])) for i, q in enumerate(free.params)}
     ba_misfit = float(soft_l1(torch.from_numpy(np.asarray(sol.fun)))[0].mean())
 
@@ -266,6 +275,35 @@ def fit_case(seed: int, args: argparse.Namespace) -> dict[str, Any] | None:
                      "BornAgain": nfev[0]},
             "errors": dict(zip(("network", "deepgisas", "search only", "BornAgain"), unit_errors,
                                strict=True))}
+
+
+def simulator_calls(variant: str, run: Callable[[], float]) -> None:
+    """Prints where one run of ``run`` (a fit, returning its seconds) spends its time: the
+    simulator's calls (``Problem.simulate``) grouped by grid (pixels), precision and batch
+    rows, then everything else (scale fits, misfits, linear algebra, set-up)."""
+    calls: dict[tuple[int, str, int], list[float]] = defaultdict(list)
+    original = Problem.simulate
+
+    def simulate(self: Problem, theta: torch.Tensor) -> torch.Tensor:
+        t0 = time.perf_counter()
+        out = original(self, theta)
+        calls[(len(self.logd), str(self.dtype).split(".")[-1], len(theta))].append(
+            time.perf_counter() - t0)
+        return out
+
+    Problem.simulate = simulate  # type: ignore[method-assign]
+    try:
+        total = run()
+    finally:
+        Problem.simulate = original  # type: ignore[method-assign]
+    inside = sum(sum(t) for t in calls.values())
+    print(f"profile of one eager {variant}: {total:.3f} s, {inside:.3f} s ({inside / total:.0%})"
+          " in the simulator")
+    for (pixels, dtype, rows), t in sorted(calls.items()):
+        print(f"  {pixels:6d} pixels {dtype:8s} {rows:3d} rows: {len(t):3d} calls, "
+              f"{sum(t) * 1e3:7.1f} ms, {sum(t) / len(t) * 1e3:6.1f} ms per call, "
+              f"{sum(t) / len(t) / rows * 1e3:5.2f} ms per simulation")
+    print(f"  everything else: {(total - inside) * 1e3:.0f} ms")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -37,7 +38,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeat", type=int, default=1, help="timed rounds (median reported)")
-    ap.add_argument("--profile", action="store_true", help="torch profiler table of one batch")
+    ap.add_argument("--profile", action="store_true",
+                    help="torch profiler tables of one eager and one fused float64 pass")
     ap.add_argument("--template", nargs="+", default=["hex-orientation"],
                     help="bundled templates to draw, each timed in turn")
     ap.add_argument("--device", default="cpu", help="where ours runs: cpu (default) or cuda")
@@ -107,17 +109,33 @@ def compare(template: str, args: argparse.Namespace) -> str:
     print("speed-up, median of rounds: " + ", ".join(
         f"{k} {r:.1f}x" for k, r in zip(SIDES, ratio, strict=True)))
     if args.profile:
-        from torch.profiler import ProfilerActivity, profile
-
-        with profile(activities=[ProfilerActivity.CPU]) as prof:
-            dg.simulate_batch(exps[:16])
-        print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=15))
+        profile_sides(ours)
     ms = np.median(np.array(times), axis=0) / args.n * 1e3
     err = " / ".join(f"{max(errs[k]):.1e}" for k in SIDES)
     return (f"| {template} | {rows} x {cols} | {ms[0]:.0f} ms | {ms[1]:.1f} ms | {ms[2]:.1f} ms "
             f"| {ms[3]:.1f} ms | {ms[4]:.1f} ms | {ratio[0]:.0f}x / {ratio[1]:.0f}x "
             f"| {ratio[2]:.0f}x / {ratio[3]:.0f}x | {err} "
             f"| {first['fused float64'] + first['fused float32']:.0f} s |")
+
+
+def profile_sides(ours: Callable[[str], np.ndarray]) -> None:
+    """torch.profiler's table of one eager and one fused float64 pass over the draws, and the
+    share of the fused pass spent inside the compiled code."""
+    from torch.profiler import ProfilerActivity, profile
+
+    for side in ("float64", "fused float64"):
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            t0 = time.perf_counter()
+            ours(side)
+            wall = time.perf_counter() - t0
+        events = prof.key_averages()
+        print(f"profile of one {side} pass ({wall * 1e3:.0f} ms):")
+        print(events.table(sort_by="self_cpu_time_total", row_limit=15))
+        compiled = sum(e.cpu_time_total for e in events
+                       if e.key.startswith("Torch-Compiled Region"))
+        if compiled:
+            print(f"inside the compiled code: {compiled / 1e6:.3f} s of the pass's "
+                  f"{wall:.3f} s ({compiled / 1e6 / wall:.0%})")
 
 
 if __name__ == "__main__":
