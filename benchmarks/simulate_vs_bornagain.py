@@ -4,7 +4,8 @@ Draws N experiments (default 64) from hex-orientation.yaml (256 x 256 pixels, 1 
 ``--template film``: the film's 128 x 128 grid, which the simulator halves by its mirror symmetry),
 simulates them with BornAgain one by one and with deepgisas in batch mode, checks the accuracy,
 and prints per-pattern times and their ratio: eager and with the fused kernels compiled
-(deepgisas.physics.fused), each in float64 and float32. The fused kernels' first pass
+(deepgisas.physics.fused), each in float64, mixed precision (float64 with the sphere-like DWBA
+terms in float32) and float32. The fused kernels' first pass
 (compiling, or loading Inductor's cache) is timed apart. With ``--repeat R`` it times every
 side R times (ours, then BornAgain, in turn) and prints each round's ratios and their median:
 on a shared machine single rounds vary by 1.5x. ``--template`` takes several names, each timed
@@ -29,7 +30,7 @@ import deepgisas as dg
 from deepgisas.physics import fused
 from deepgisas.reference import bornagain_simulate
 
-SIDES = ("float64", "float32", "fused float64", "fused float32")
+SIDES = ("float64", "mixed", "float32", "fused float64", "fused mixed", "fused float32")
 
 
 def main() -> None:
@@ -53,12 +54,12 @@ def main() -> None:
             f"ours on {args.device}, median of {args.repeat} round(s); milliseconds per "
             "pattern. Fused: the simulator's hot kernels compiled by torch.compile "
             "(`--fused`, deepgisas.physics.fused); its first pass, compiling or loading "
-            "Inductor's cache, is timed apart.", "",
-            "| template | pixels | BornAgain 25 | float64 | float32 | fused float64 "
-            "| fused float32 | speed-up float64 / float32 | speed-up fused float64 / float32 "
-            "| largest relative L2 float64 / float32 / fused float64 / fused float32 "
-            "| fused first pass |",
-            "|---|---|---|---|---|---|---|---|---|---|---|", *rows])
+            "Inductor's cache, is timed apart. Mixed: float64 with the sphere-like DWBA "
+            "terms in float32 (`simulate_batch(..., mixed=True)`).", "",
+            "| template | pixels | BornAgain 25 | " + " | ".join(SIDES) +
+            " | speed-up float64 / mixed / float32 | speed-up fused float64 / mixed / float32 "
+            "| largest relative L2 " + " / ".join(SIDES) + " | fused first pass |",
+            "|" + "---|" * (len(SIDES) + 7), *rows])
 
 
 def compare(template: str, args: argparse.Namespace) -> str:
@@ -77,7 +78,8 @@ def compare(template: str, args: argparse.Namespace) -> str:
     def ours(side: str) -> np.ndarray:
         dtype = torch.float32 if side.endswith("float32") else torch.float64
         with fused.enabled(side.startswith("fused")):
-            return dg.simulate_batch(exps, device=args.device, dtype=dtype)
+            return dg.simulate_batch(exps, device=args.device, dtype=dtype,
+                                     mixed=side.endswith("mixed"))
 
     first = {}
     for side in SIDES:
@@ -112,10 +114,12 @@ def compare(template: str, args: argparse.Namespace) -> str:
         profile_sides(ours)
     ms = np.median(np.array(times), axis=0) / args.n * 1e3
     err = " / ".join(f"{max(errs[k]):.1e}" for k in SIDES)
-    return (f"| {template} | {rows} x {cols} | {ms[0]:.0f} ms | {ms[1]:.1f} ms | {ms[2]:.1f} ms "
-            f"| {ms[3]:.1f} ms | {ms[4]:.1f} ms | {ratio[0]:.0f}x / {ratio[1]:.0f}x "
-            f"| {ratio[2]:.0f}x / {ratio[3]:.0f}x | {err} "
-            f"| {first['fused float64'] + first['fused float32']:.0f} s |")
+    half = len(SIDES) // 2
+    return (f"| {template} | {rows} x {cols} | {ms[0]:.0f} ms | "
+            + " | ".join(f"{m:.1f} ms" for m in ms[1:]) + " | "
+            + " / ".join(f"{r:.0f}x" for r in ratio[:half]) + " | "
+            + " / ".join(f"{r:.0f}x" for r in ratio[half:]) + f" | {err} "
+            f"| {sum(v for k, v in first.items() if k.startswith('fused')):.0f} s |")
 
 
 def profile_sides(ours: Callable[[str], np.ndarray]) -> None:

@@ -4,6 +4,7 @@ group, simulated in chunks that bound memory, masked as BornAgain 25 masks them.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -25,13 +26,20 @@ def simulate(experiment: Experiment, device: str | torch.device = "cpu") -> np.n
 
 
 def simulate_batch(experiments: Sequence[Experiment], device: str | torch.device = "cpu",
-                   dtype: torch.dtype = torch.float64) -> np.ndarray:
+                   dtype: torch.dtype = torch.float64, mixed: bool = False) -> np.ndarray:
     """Simulate many experiments: one tensor pass per group of equal structure (chunked).
+
+    ``mixed`` (with float64): mixed precision, the sphere-like particles' DWBA terms (the bulk
+    of the work: every size member at every pixel) in float32 and everything else in float64,
+    nearly as fast as float32 and within 1e-5 of float64 (:func:`deepgisas.physics.dwba.lowered`;
+    docs/benchmarks.md, "Simulation speed").
 
     Returns float64 [n, rows, cols]; masked pixels are NaN.
     """
     if not experiments:
         raise UserError("no experiments to simulate")
+    if mixed and dtype != torch.float64:
+        raise UserError(f"mixed precision is a float64 simulation; got dtype {dtype}")
     shapes = {e.detector.shape for e in experiments}
     if len(shapes) != 1:
         raise UserError(f"all experiments need one detector shape, got {sorted(shapes)}")
@@ -44,6 +52,7 @@ def simulate_batch(experiments: Sequence[Experiment], device: str | torch.device
             for start in range(0, len(idx), per):
                 part = idx[start:start + per]
                 st_, params = compile_batch([experiments[i] for i in part], dtype, device)
+                st_ = replace(st_, mixed=True) if mixed else st_
                 out[part] = simulate_tensors(st_, params).cpu().double().numpy()
     for i, e in enumerate(experiments):
         out[i][~detector_mask(e)] = np.nan

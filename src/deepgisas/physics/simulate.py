@@ -6,10 +6,10 @@ so the whole function is differentiable with respect to every continuous paramet
 
     I = I0 * dOmega_eff / sin(alpha_i) * rho * [interference strategy over |F_DWBA|^2]
 
-F_DWBA = Delta * sum of BornAgain's four terms in the particles' slice, with
-Delta = (k^2 / 4 pi)(n_p^2 - n_layer^2) against the un-averaged layer material. With average
-materials on, the particles' height range is its own slice with n^2 = n_layer^2 +
-f (n_p^2 - n_layer^2), f = rho * <V> / H. See docs/physics.md for sources.
+F_DWBA = Delta * sum of BornAgain's four terms in the particles' slice, with Delta = (k^2 / 4 pi)
+(n_p^2 - n_layer^2) against the un-averaged layer material. With average materials on, the
+particles' height range is its own slice with n^2 = n_layer^2 + f (n_p^2 - n_layer^2),
+f = rho * <V> / H. See docs/physics.md for sources.
 """
 
 from __future__ import annotations
@@ -73,6 +73,7 @@ class Structure:
     resolution: bool = False  # a Gaussian detector resolution (tensor "resolution_sigma")
     subset: tuple[int, int, int] | None = None  # (rows, cols, f) of a spherical detector of
     # which the grid is every f-th pixel (offset f // 2) of every f-th row
+    mixed: bool = False  # float64, with the sphere-like DWBA terms in float32 (dwba.lowered)
 
     @property
     def n_beam(self) -> int:
@@ -365,8 +366,7 @@ def _block(st: Structure, p: dict[str, Tensor], pre: _Batch, ux: Tensor, uy: Ten
             if st.rough:
                 return incoming, tuple((x[js].real, x[js].imag) for x in (kz_out, t_out, r_out))
             return incoming, amplitude_parts_in_layer(pre.stack["chi"], k,
-                                                      pre.stack["thickness"], pre.srms, js,
-                                                      sines)
+                                                      pre.stack["thickness"], pre.srms, js, sines)
 
         if pre.parts is None:
             total = total + _particle_scattering(st, p, pre, *waves_in(pre.js), qx, qy, lin)
@@ -434,11 +434,11 @@ def _particle_scattering(st: Structure, p: dict[str, Tensor], pre: _Batch,
     contrast = factor * (p["chi_particle"] - p["chi"][:, st.particle_layer])
     scale = (rho * abs2(contrast))[:, None, None]  # rho |contrast|^2, [B, 1, 1]
     sums = None if pre.core is not None or kind.needs_members(p) else \
-        dwba_sums(spec, incoming, outgoing, sizes, z0, qx, qy, wts, lin)
+        dwba_sums(spec, incoming, outgoing, sizes, z0, qx, qy, wts, lin, st.mixed)
     if sums is not None:  # the members' averages only (fused: the members stay in the loop)
         a = Amplitudes(qx, qy, None, wts, spec.radial(sizes), sums)
         return scale * kind.intensity(p, pre.prepared, a)
-    amp = dwba(spec, incoming, outgoing, sizes, z0, qx, qy, lin)  # F_DWBA / contrast
+    amp = dwba(spec, incoming, outgoing, sizes, z0, qx, qy, lin, st.mixed)  # F_DWBA / contrast
     if pre.core is not None:  # shell contrast times the shell, plus core-minus-shell's core
         assert st.core_kind is not None
         core, lift = pre.core
