@@ -1,7 +1,8 @@
 """How closely deepgisas reproduces BornAgain 25: the relative L2 difference of the images
-(float64 and float32) for the cases of tests/physics/test_bornagain_equivalence.py, and for
-the film template (one draw, its 128 x 128 detector) also the largest relative difference of a
-pixel. The test asserts the bars (1e-5 in float64, 1e-4 in float32); this prints the values,
+(float64, mixed precision and float32) for the cases of
+tests/physics/test_bornagain_equivalence.py, and for the film template (one draw, its 128 x 128
+detector) also the largest relative difference of a pixel. The test asserts the bars (1e-5 in
+float64 and mixed, 1e-4 in float32); this prints the values,
 and ``--markdown`` writes them by family of cases into docs/benchmarks.md ("BornAgain
 agreement").
 
@@ -54,15 +55,16 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=2, help="the film draw")
     add_markdown_option(ap)
     args = ap.parse_args()
-    l64, l32 = [], []
+    l64, lmx, l32 = [], [], []
     for name in sorted(CASES):
         e = parse_experiment(CASES[name])
         ref = bornagain_simulate(e, threads=2)
         l64.append(rel_l2(dg.simulate(e), ref))
+        lmx.append(rel_l2(dg.simulate_batch([e], mixed=True)[0], ref))
         l32.append(rel_l2(dg.simulate_batch([e], dtype=torch.float32)[0], ref))
-        print(f"{name:32s} float64 {l64[-1]:.1e}   float32 {l32[-1]:.1e}")
+        print(f"{name:32s} float64 {l64[-1]:.1e}   mixed {lmx[-1]:.1e}   float32 {l32[-1]:.1e}")
     print(f"{len(CASES)} cases: float64 {min(l64):.1e} to {max(l64):.1e}, "
-          f"float32 {min(l32):.1e} to {max(l32):.1e}")
+          f"mixed {min(lmx):.1e} to {max(lmx):.1e}, float32 {min(l32):.1e} to {max(l32):.1e}")
     t = dg.load("film")
     e = instantiate(t, draw_parameters(t, 1, seed=args.seed))[0]
     ours, ref = dg.simulate(e), bornagain_simulate(e, threads=2)
@@ -74,14 +76,15 @@ def main() -> None:
         for fam, _ in FAMILIES:
             idx = [i for i, n in enumerate(names) if family(n) == fam]
             rows.append(f"| {fam} | {len(idx)} | {max(l64[i] for i in idx):.1e} | "
-                        f"{max(l32[i] for i in idx):.1e} |")
+                        f"{max(lmx[i] for i in idx):.1e} | {max(l32[i] for i in idx):.1e} |")
         write_section("## BornAgain agreement", [
             f"{ran()}: the relative L2 difference between deepgisas and BornAgain 25 over the "
             "detector, for the test cases of tests/cases.py (largest of each family). "
-            "The tests assert 1e-5 (float64) and 1e-4 (float32).", "",
-            "| cases | number | float64 | float32 |", "|---|---|---|---|", *rows,
+            "The tests assert 1e-5 (float64 and mixed precision: `simulate_batch(..., "
+            "mixed=True)`) and 1e-4 (float32).", "",
+            "| cases | number | float64 | mixed | float32 |", "|---|---|---|---|---|", *rows,
             f"| all | {len(names)} | {min(l64):.1e} to {max(l64):.1e} | "
-            f"{min(l32):.1e} to {max(l32):.1e} |", "",
+            f"{min(lmx):.1e} to {max(lmx):.1e} | {min(l32):.1e} to {max(l32):.1e} |", "",
             f"The `film` template's draw of seed {args.seed} (128 x 128): relative L2 "
             f"{film_l2:.1e}, largest pixel difference {film_px:.1e}."])
 
