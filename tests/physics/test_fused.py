@@ -224,3 +224,20 @@ def test_stream_fused_turns_the_kernels_on(tmp_path, monkeypatch: pytest.MonkeyP
     assert main(["stream", "film", str(tmp_path / "frames"), "-o", str(tmp_path / "r.csv"),
                  "--once", "--settle", "0", "--fused"]) == 2  # no frame: exit 2
     assert asked == [True]
+
+
+def test_a_kernel_may_keep_many_graphs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Compiling a kernel raises Dynamo's recompile limit (8 by default) to RECOMPILE_LIMIT:
+    past the limit Dynamo runs the fused form eagerly, slower than the eager kernel."""
+    import torch._dynamo.config as dynamo_config
+
+    monkeypatch.setattr(dynamo_config, "recompile_limit", 8)
+    monkeypatch.setattr(torch, "compile", lambda fn, **kwargs: fn)
+
+    @fused.kernel
+    def double(x: torch.Tensor) -> torch.Tensor:
+        return 2.0 * x
+
+    with fused.enabled(True):
+        assert torch.equal(double(torch.ones(3)), torch.full((3,), 2.0))
+    assert dynamo_config.recompile_limit == fused.RECOMPILE_LIMIT >= 64

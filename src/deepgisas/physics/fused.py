@@ -48,6 +48,11 @@ MODES = ("off", "compiled", "forms")
 _ENV = "DEEPGISAS_FUSED"
 _STATE = {"mode": "compiled" if os.environ.get(_ENV, "") not in ("", "0", "off") else "off"}
 _FAILED: set[str] = set()
+# graphs one kernel may keep, one per combination of dtypes, ranks and static shapes it meets
+# (float32 and float64, per-row or per-pixel exit waves, batch shapes): past torch's default
+# of 8, Dynamo stops compiling the kernel and runs its fused form eagerly, slower than the
+# eager kernel (a hex-orientation run then a film run in one process, or a fit's many batches)
+RECOMPILE_LIMIT = 64
 
 
 def mode() -> str:
@@ -106,6 +111,8 @@ def kernel(fn: F | None = None, *, fused_form: Callable[..., Any] | None = None)
         if m == "forms" or name in _FAILED:
             return (target if m == "forms" else eager)(*args, **kwargs)
         if not compiled:
+            config = torch._dynamo.config
+            config.recompile_limit = max(config.recompile_limit, RECOMPILE_LIMIT)
             compiled.append(torch.compile(target))
         try:
             with warnings.catch_warnings():  # the few complex operations stay aten calls
