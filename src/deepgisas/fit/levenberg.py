@@ -71,7 +71,8 @@ def fit_scale(problem: Problem, sim: Tensor, iterations: int = 30, tol: float = 
         ls = torch.log(d.clamp_min(0).sum().clamp_min(1e-300) / sim.sum(-1).clamp_min(1e-300))
         lb = torch.full_like(ls, float(np.log(problem.c * 1e-2)))
     else:
-        ls, lb = (v.to(sim.dtype).expand(len(sim)).clone() for v in start)
+        dtype = torch.promote_types(sim.dtype, problem.logd.dtype)  # as the data's sum gives
+        ls, lb = (v.to(dtype).expand(len(sim)).clone() for v in start)
     floor = float(np.log(problem.c * 1e-6))
     lb = lb.clamp_min(floor)
     b_floor = float(np.exp(floor))
