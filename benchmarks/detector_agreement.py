@@ -59,10 +59,10 @@ def main() -> None:
         e = parse_experiment(d)
         g = d["detector"]["spherical"]
         rows.append(report(f"{case} {n} x {n}, phi {g['phi_deg']}, alpha {g['alpha_deg']}",
-               dg.simulate(e), bornagain_simulate(e, threads=args.threads)))
+               dg.simulate(e, mixed=False), bornagain_simulate(e, threads=args.threads)))
     t = dg.load("film")
     e = instantiate(t, draw_parameters(t, 1, seed=2))[0]
-    rows.append(report("film, seed 2, 128 x 128", dg.simulate(e),
+    rows.append(report("film, seed 2, 128 x 128", dg.simulate(e, mixed=False),
                        bornagain_simulate(e, threads=args.threads)))
     if args.write:
         write_section("## Detector pixels", [

@@ -56,9 +56,9 @@ def test_simulate_batch_groups_structures() -> None:
     small = [dg.Experiment(e.beam, type(e.detector)(type(e.detector.geometry)(
         e.detector.geometry.phi_deg, e.detector.geometry.alpha_deg, (16, 16))),  # type: ignore[union-attr,call-arg]
         e.sample) for e in exps]
-    batch = dg.simulate_batch(small)
+    batch = dg.simulate_batch(small, mixed=False)
     for i in (0, 5):
-        assert np.allclose(batch[i], dg.simulate(small[i]), rtol=1e-12)
+        assert np.allclose(batch[i], dg.simulate(small[i], mixed=False), rtol=1e-12)
 
 
 def test_short_names_keep_the_list_they_index() -> None:

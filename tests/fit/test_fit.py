@@ -47,7 +47,7 @@ def test_free_map_reproduces_the_simulation() -> None:
     free = free_tensors(t)
     theta = torch.tensor([[0.3, 0.6, 0.4, 0.7, 0.2, 0.5]], dtype=torch.float64)
     values = {q.path: [float(q.to_physical(theta[0, i]))] for i, q in enumerate(free.params)}
-    expected = dg.simulate(instantiate(t, values)[0])
+    expected = dg.simulate(instantiate(t, values)[0], mixed=False)
     got = free(theta)[0].numpy()
     np.testing.assert_allclose(got, expected, rtol=1e-10)
 

@@ -37,13 +37,13 @@ def test_fit_file_simulates_with_the_instruments_resolution(tmp_path: Path) -> N
     template = parse_template(_with(base(n=16), RADIUS, {"uniform": [4.0, 6.0]}))
     truth = parse_template({**template.to_dict(), **inst}).at({RADIUS: 5.0})
     image = tmp_path / "image.npy"
-    np.save(image, simulate(truth))
+    np.save(image, simulate(truth, mixed=False))
     result, _, _ = fit_file(template, image, instrument=inst_path, config=QUICK)
     assert result.extra["instrument_resolution"]["resolution"] == {
         "gaussian_sigma_deg": [0.3, 0.2]}
     r = result.parameters["radius_nm"]
-    resolved = simulate(parse_template({**template.to_dict(), **inst}).at({RADIUS: r}))
-    sharp = simulate(template.at({RADIUS: r}))
+    resolved = simulate(parse_template({**template.to_dict(), **inst}).at({RADIUS: r}), mixed=False)
+    sharp = simulate(template.at({RADIUS: r}), mixed=False)
     keep = np.isfinite(result.fitted)
     fitted = result.fitted[keep]
 
@@ -63,7 +63,7 @@ def test_the_compiled_template_carries_the_resolution(tmp_path: Path) -> None:
     free = free_tensors(with_res)
     assert free.structure.resolution and free.structure.n_beam == 3
     image = free(torch.full((1, 1), 0.5, dtype=torch.float64))[0].numpy()
-    assert np.allclose(image, simulate(with_res.at({RADIUS: 5.0})), rtol=1e-12)
+    assert np.allclose(image, simulate(with_res.at({RADIUS: 5.0}), mixed=False), rtol=1e-12)
     assert instrument_resolution(template, *parse_instrument(base()))[0] is template
 
 

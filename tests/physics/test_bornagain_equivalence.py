@@ -36,8 +36,8 @@ def test_matches_bornagain(name: str) -> None:
 
     e = parse_experiment(CASES[name])
     ref = bornagain_simulate(e, threads=2)
-    assert rel_l2(simulate(e), ref) <= TOL
-    assert rel_l2(simulate_batch([e], mixed=True)[0], ref) <= TOL
+    assert rel_l2(simulate(e, mixed=False), ref) <= TOL
+    assert rel_l2(simulate(e), ref) <= TOL  # mixed precision, the default
     assert rel_l2(simulate_batch([e], dtype=torch.float32)[0], ref) <= TOL32
 
 
@@ -59,7 +59,7 @@ def test_rectangular_detector_matches_bornagain_pixels(name: str, centre_row: fl
                                      "distance_mm": 1500.0,
                                      "beam_center_px": [5.0, centre_row]}}
     e = parse_experiment(d)
-    ours = simulate(e)
+    ours = simulate(e, mixed=False)
     import torch
 
     g = rectangular_grid(12, 10, torch.tensor([1.0], dtype=torch.float64),
@@ -77,7 +77,7 @@ def test_rectangular_detector_matches_bornagain_pixels(name: str, centre_row: fl
 
 def test_masked_pixels_are_nan_like_bornagain() -> None:
     e = parse_experiment(CASES["roi-and-mask"])
-    ours = simulate(e)
+    ours = simulate(e, mixed=False)
     assert np.isnan(ours[0, 0]) and np.isnan(ours[5, 30]) and np.isfinite(ours[20, 20])
 
 
@@ -122,7 +122,7 @@ def test_single_pixels_off_axis_match_bornagain(phi_deg: float, alpha_deg: float
                                    "shape": [1, 1]}}
     d["sample"]["particles"]["shape"] = {"spheroid": {"radius_nm": 5.0, "height_nm": 8.0}}
     e = parse_experiment(d)
-    ours = simulate(e)[0, 0]
+    ours = simulate(e, mixed=False)[0, 0]
     g = pixel_grid(e.detector.geometry, 0.0)
     ux, uy, uz, omega = (t[0].numpy() for t in (g.ux, g.uy, g.uz, g.weight))
     ref = bornagain_pixels(e, ux, uy, uz, omega)[0, 0]
@@ -142,7 +142,7 @@ def test_every_pixel_matches_bornagain(shape: list[int], phi_deg: list[float],
     d = copy.deepcopy(CASES["sphere-dilute"])
     d["detector"]["spherical"].update(shape=shape, phi_deg=phi_deg, alpha_deg=alpha_deg)
     e = parse_experiment(d)
-    assert np.abs(simulate(e) / bornagain_simulate(e, threads=2) - 1).max() < 1e-7
+    assert np.abs(simulate(e, mixed=False) / bornagain_simulate(e, threads=2) - 1).max() < 1e-7
 
 
 def test_galaxi_template_matches_bornagain() -> None:
@@ -171,7 +171,7 @@ def test_film_in_float32_stays_near_float64() -> None:
 
     t = dg.load("film")
     exps = instantiate(t, draw_parameters(t, 16, seed=0))
-    wide = simulate_batch(exps, dtype=torch.float64)
+    wide = simulate_batch(exps, dtype=torch.float64, mixed=False)
     narrow = simulate_batch(exps, dtype=torch.float32)
     worst = max(float(np.linalg.norm(a - b) / np.linalg.norm(a))
                 for a, b in zip(wide, narrow, strict=True))

@@ -78,7 +78,7 @@ def test_the_fit_simulates_every_draw_with_one_structure(name: str, layers: list
                   for i, q in enumerate(free.params)}
         e = instantiate(t, values)[0]
         seen.add(tuple(i for i, _, _ in overlapped_layers(e)))
-        np.testing.assert_allclose(free(theta)[0].numpy(), dg.simulate(e), rtol=1e-6)
+        np.testing.assert_allclose(free(theta)[0].numpy(), dg.simulate(e, mixed=False), rtol=1e-6)
     assert len(seen) >= 2  # the draws overlap different layers
 
 

@@ -225,7 +225,7 @@ def test_exit_waves_interpolated_along_rows_equal_per_pixel(name: str,
     from tests.cases import CASES
 
     e = parse_experiment(CASES[name])
-    rows = simulate(e)
+    rows = simulate(e, mixed=False)
     monkeypatch.setattr(detector, "ROW_SPREAD", -1.0)
-    pixels = simulate(e)
+    pixels = simulate(e, mixed=False)
     assert np.abs(rows / pixels - 1).max() < 1e-9

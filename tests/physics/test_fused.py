@@ -36,9 +36,9 @@ def test_fused_forms_give_the_eager_images(name: str, dtype: torch.dtype, tol: f
     ladder eagerly, so its images differ in the last bits (the fused path ran); one sphere size
     (hex-orientation) gives the same numbers both ways."""
     exps = _draws(name)
-    eager = dg.simulate_batch(exps, dtype=dtype)
+    eager = dg.simulate_batch(exps, dtype=dtype, mixed=False)
     with fused.enabled("forms"):
-        forms = dg.simulate_batch(exps, dtype=dtype)
+        forms = dg.simulate_batch(exps, dtype=dtype, mixed=False)
     assert _rel(forms, eager) < tol
     if name == "film":
         assert not np.array_equal(forms, eager)
@@ -54,9 +54,9 @@ def test_size_averages_match_the_members(mode: str, monkeypatch: pytest.MonkeyPa
 
     exps = _draws("film")
     with fused.enabled(mode):
-        sums = dg.simulate_batch(exps)
+        sums = dg.simulate_batch(exps, mixed=False)
         monkeypatch.setattr(RadialParacrystal, "needs_members", lambda self, p: True)
-        members = dg.simulate_batch(exps)
+        members = dg.simulate_batch(exps, mixed=False)
     assert 0 < _rel(sums, members) < 1e-12  # 0: the members' path did not run
 
 
@@ -140,11 +140,11 @@ def test_compiled_kernels_give_the_eager_images(name: str, dtype: torch.dtype, t
                                                 ) -> None:
     """torch.compile for real (minutes per template on first use, then Inductor's cache)."""
     exps = _draws(name)
-    eager = dg.simulate_batch(exps, dtype=dtype)
+    eager = dg.simulate_batch(exps, dtype=dtype, mixed=False)
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)  # a compiler fallback fails the test
         with fused.enabled(True):
-            compiled = dg.simulate_batch(exps, dtype=dtype)
+            compiled = dg.simulate_batch(exps, dtype=dtype, mixed=False)
     assert _rel(compiled, eager) < tol
 
 
