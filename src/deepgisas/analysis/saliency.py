@@ -77,6 +77,9 @@ def grad_cam(net: Net, x: torch.Tensor, target: Target) -> torch.Tensor:
     feats = net.forward_features(x)
     (g,) = torch.autograd.grad(target(net.forward_head(feats)).sum(), feats)
     cam = F.relu((g.mean(dim=(2, 3), keepdim=True) * feats).sum(1, keepdim=True))
+    to_image = getattr(net.backbone, "to_image", None)
+    if to_image is not None:  # features on another axis than the image's (logq: log |phi_f|)
+        cam = to_image(cam, x.shape[-1])
     cam = F.interpolate(cam, size=x.shape[2:], mode="bilinear", align_corners=False)[:, 0]
     peak = cam.flatten(1).max(1).values.clamp_min(1e-12)
     return (cam / peak[:, None, None]).detach()

@@ -21,6 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--arch", default="compact",
                    help="architecture: compact (default), rodnet (compact, q_y-aware head), "
                         "rodprofile (rodnet + full q_y profile; grows from a rodnet), "
+                        "logq (the rods on a log q_y axis), "
                         "resnet18, densenet121, densenet169 (the talk's)")
     p.add_argument("--minutes", type=float, default=10.0, help="wall-time budget (10)")
     p.add_argument("--data", help="a folder made by `deepgisas generate` for TEMPLATE")

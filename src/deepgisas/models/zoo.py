@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from deepgisas.models.logq import logq_net
 from deepgisas.models.nets import (
     Net,
     compact_net,
@@ -51,6 +52,13 @@ def rodprofile(in_chans: int = 1, num_outputs: int = 120) -> Net:
     MLP head (5.9M parameters; docs/notes/training-log.md). Starts from a trained rodnet with
     ``--init-from``."""
     return rodprofile_net(in_chans, num_outputs)
+
+
+@register_model
+def logq(in_chans: int = 1, num_outputs: int = 120) -> Net:
+    """Reads the rods on a logarithmic q_y axis, where a change of lattice spacing, particle
+    size or wavelength is a translation (0.4M parameters; :mod:`deepgisas.models.logq`)."""
+    return logq_net(in_chans, num_outputs)
 
 
 # (trained architecture, new architecture) -> grow(source, target, head): start the new one
