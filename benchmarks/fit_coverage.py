@@ -13,6 +13,8 @@ a too-small error) and the goodness of fit. ``--markdown`` puts the table into
 docs/benchmarks.md. BornAgain's images are cached in ``--cache`` (they take ~10 s each);
 ``--noise-draws R`` counts each R times (R fits per simulation, for tighter fractions);
 ``--jobs J`` fits J images at once, each in its own process with ``--threads`` threads.
+``--dump FILE`` keeps every fit (JSON); ``--pool FILE ...`` adds earlier runs' dumps (other
+seeds, the same options) to this run's table, and ``--n 0 --pool ...`` tabulates dumps alone.
 
 ``--search-check --carry 1 3 --orders none 2,0.5 --profile 0 64``: does the search find the
 best valley? Each image is also fitted from its truth (the truth's valley), and for each value
@@ -152,10 +154,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                      for _ in range(args.noise_draws) if clean is not None]
             fitted = (pool.map(_fit_one, cases, chunksize=1) if pool is not None
                       else [_fit_one(c) for c in cases])
-            rows = [(truth, r, sec) for (truth, _), (r, _, sec) in zip(cases, fitted, strict=True)
-                    if r is not None]
-            out[exposure] = summarise(rows)
-            out[exposure]["not_fitted"] = sum(r is None for r, _, _ in fitted)
+            fits = [record(truth, r, sec) for (truth, _), (r, _, sec)
+                    in zip(cases, fitted, strict=True) if r is not None]
+            not_fitted: int | None = sum(r is None for r, _, _ in fitted)
+            for dump in args.pool:  # earlier runs' fits at this exposure
+                earlier = json.loads(dump.read_text()).get(str(exposure), [])
+                if isinstance(earlier, list):  # a dump that kept the fits only
+                    fits, not_fitted = fits + earlier, None
+                else:
+                    fits += earlier["fits"]
+                    not_fitted = (None if not_fitted is None
+                                  else not_fitted + earlier["not_fitted"])
+            pooled = len(fits) - sum(r is not None for r, _, _ in fitted)
+            out[exposure] = summarise(fits)
+            out[exposure].update(not_fitted=not_fitted, pooled=pooled)
             print_table(exposure, out[exposure])
     finally:
         if pool is not None:
@@ -237,37 +249,43 @@ def write_search(out: dict[str, Any]) -> None:
     write_section("## Fit search", lines)
 
 
-def summarise(rows: list) -> dict[str, Any]:
-    names = list(rows[0][0])
+def record(truth: dict[str, float], r: Any, seconds: float) -> dict[str, Any]:
+    """One fit as the dump (``--dump``) keeps it, and as :func:`summarise` reads it."""
+    return {"truth": truth, "parameters": r.parameters, "std": r.std,
+            "intervals": r.extra.get("intervals", {}), "misfit": r.misfit,
+            "gof": r.extra.get("goodness_of_fit", {}),
+            "at_bound": sorted(r.extra.get("at_bound", {})),
+            "truth_excess": r.extra.get("truth_excess"), "seconds": seconds,
+            "objective": r.extra.get("objective")}
+
+
+def summarise(fits: list[dict[str, Any]]) -> dict[str, Any]:
+    """The coverage table of fit records (:func:`record`; earlier runs' dumps too: a record
+    without seconds or objective is left out of those two figures only)."""
+    names = list(fits[0]["truth"])
     table = {}
     for k in names:
         rel, z, bound = [], [], 0
         inside: dict[str, list[bool]] = {"68": [], "95": []}
-        for truth, r, _ in rows:
-            rel.append(abs(r.parameters[k] - truth[k]) / abs(truth[k]))
-            s = r.std.get(k, np.nan)
-            if k in r.extra.get("at_bound", {}) or not np.isfinite(s):
+        for f in fits:
+            truth, value = f["truth"][k], f["parameters"][k]
+            rel.append(abs(value - truth) / abs(truth))
+            s = f["std"].get(k, np.nan)
+            if s is None or k in f["at_bound"] or not np.isfinite(s):
                 bound += 1
                 continue
-            z.append(abs(r.parameters[k] - truth[k]) / s)
-            ends = r.extra.get("intervals", {}).get(k)
+            z.append(abs(value - truth) / s)
+            ends = f.get("intervals", {}).get(k)
             for level in inside if ends else ():
-                inside[level].append(ends[level][0] <= truth[k] <= ends[level][1])
+                inside[level].append(ends[level][0] <= truth <= ends[level][1])
         za = np.asarray(z)
         table[k] = {"median_rel_error": float(np.median(rel)),
                     "within_1std": float(np.mean(za < 1)) if za.size else float("nan"),
                     "within_2std": float(np.mean(za < 2)) if za.size else float("nan"),
                     **{f"within_{level}": float(np.mean(v)) if v else float("nan")
                        for level, v in inside.items()},
-                    "beyond_4std": int((za > 4).sum()), "at_bound": bound, "n": len(rows)}
-    fits = [{"truth": truth, "parameters": r.parameters, "std": r.std,
-             "intervals": r.extra.get("intervals", {}),
-             "misfit": r.misfit, "gof": r.extra.get("goodness_of_fit", {}),
-             "at_bound": sorted(r.extra.get("at_bound", {}))} for truth, r, _ in rows]
-    gof = [r.extra.get("goodness_of_fit", {}) for _, r, _ in rows]
-    excess = np.array([r.extra["truth_excess"] for _, r, _ in rows if "truth_excess" in r.extra])
-    for f, (_, r, _) in zip(fits, rows, strict=True):
-        f["truth_excess"] = r.extra.get("truth_excess")
+                    "beyond_4std": int((za > 4).sum()), "at_bound": bound, "n": len(fits)}
+    excess = np.array([f["truth_excess"] for f in fits if f.get("truth_excess") is not None])
     ratio = {}
     if excess.size:
         dof = len(names)
@@ -277,18 +295,32 @@ def summarise(rows: list) -> dict[str, Any]:
                  "chi2_q95": float(stats.chi2.ppf(0.95, dof)),
                  "beyond_chi2_q95": float(np.mean(excess > stats.chi2.ppf(0.95, dof))),
                  "truth_deeper": int((excess < -2).sum())}
-    return {"parameters": table, "n": len(rows), "fits": fits, "likelihood_ratio": ratio,
-            "described": float(np.mean([g.get("described", False) for g in gof])),
-            "median_per_dof": float(np.median([g.get("per_dof", np.nan) for g in gof])),
-            "median_seconds": float(np.median([t for _, _, t in rows])),
-            "objective": rows[0][1].extra.get("objective")}
+    seconds = [f["seconds"] for f in fits if f.get("seconds") is not None]
+    return {"parameters": table, "n": len(fits), "fits": fits, "likelihood_ratio": ratio,
+            "described": float(np.mean([f["gof"].get("described", False) for f in fits])),
+            "median_per_dof": float(np.median([f["gof"].get("per_dof", np.nan)
+                                               for f in fits])),
+            "median_seconds": float(np.median(seconds)) if seconds else float("nan"),
+            "objective": next((f["objective"] for f in fits if f.get("objective")),
+                              fits[0]["gof"].get("objective"))}
+
+
+def faint(s: dict[str, Any]) -> str:
+    n = s.get("not_fitted")
+    return ("images too faint to fit: not counted by every pooled run" if n is None
+            else f"{n} images too faint to fit")
+
+
+def seconds(s: dict[str, Any]) -> str:
+    t = s["median_seconds"]
+    return f"median {t:.2f} s per fit" if np.isfinite(t) else "seconds per fit not recorded"
 
 
 def print_table(exposure: float, s: dict[str, Any]) -> None:
     print(f"\nexposure {exposure:g} x the template's intensity: {s['n']} fits "
-          f"({s.get('not_fitted', 0)} images too faint to fit), objective "
+          f"({faint(s)}), objective "
           f"{s['objective']}, {s['described']:.0%} described by the model (median deviance "
-          f"per dof {s['median_per_dof']:.3f}), median {s['median_seconds']:.2f} s per fit")
+          f"per dof {s['median_per_dof']:.3f}), {seconds(s)}")
     print(f"{'parameter':14s} {'median rel err':>15s} {'within 1 std':>13s} "
           f"{'within 2 std':>13s} {'in 68 % int.':>13s} {'in 95 % int.':>13s} "
           f"{'beyond 4 std':>13s} {'at bound':>9s}")
@@ -315,11 +347,12 @@ def write(out: dict[str, Any]) -> None:
              "within the fit's Fisher errors (1 and 2 std) and within its 68 and 95 % "
              "profile-likelihood intervals (`intervals` in the JSON).", ""]
     for exposure, s in out.items():
-        lines += [f"Exposure {exposure:g} x the template's intensity: {s['n']} fits "
-                  f"({s['not_fitted']} images too faint to fit) "
-                  f"(objective {s['objective']}), {s['described']:.0%} described by the model "
-                  f"(median deviance per dof {s['median_per_dof']:.3f}), median "
-                  f"{s['median_seconds']:.2f} s per fit.", "",
+        pooled = ("" if not s.get("pooled") else " (all from `--pool`'s dumps)"
+                  if s["pooled"] == s["n"] else f" ({s['pooled']} from `--pool`'s dumps)")
+        lines += [f"Exposure {exposure:g} x the template's intensity: {s['n']} fits{pooled}; "
+                  f"{faint(s)}; objective {s['objective']}; {s['described']:.0%} described by "
+                  f"the model (median deviance per dof {s['median_per_dof']:.3f}); "
+                  f"{seconds(s)}.", "",
                   "| parameter | median relative error | within 1 std | within 2 std | "
                   "within 68 % interval | within 95 % interval | beyond 4 std | at a bound |",
                   "|---|---|---|---|---|---|---|---|"]
@@ -351,6 +384,9 @@ def main() -> None:
                         "seconds per fit are each process's own)")
     p.add_argument("--cache", type=Path, default=Path("/tmp/deepgisas-fit-coverage"))
     p.add_argument("--dump", type=Path, help="write every fit's truth, answer and std (JSON)")
+    p.add_argument("--pool", type=Path, nargs="+", default=[],
+                   help="earlier runs' --dump files: their fits join this run's table (other "
+                        "seeds of the same options, for tighter fractions)")
     p.add_argument("--search-check", action="store_true",
                    help="count fits that end above the truth's valley, per --carry")
     p.add_argument("--carry", type=int, nargs="+", default=[FitConfig.carry])
@@ -368,7 +404,9 @@ def main() -> None:
         return
     out = run(args)
     if args.dump is not None:
-        args.dump.write_text(json.dumps({str(k): v["fits"] for k, v in out.items()}))
+        args.dump.write_text(json.dumps({str(k): {"fits": v["fits"],
+                                                  "not_fitted": v["not_fitted"], "run": ran()}
+                                         for k, v in out.items()}))
     if args.write:
         write(out)
 
