@@ -9,9 +9,9 @@ convolution handles by construction (and pooling over u forgets it).
 :class:`LogQBackbone`:
 
 - ``resample`` maps the columns, on each side of the specular plane (the middle of the
-  input), onto ``samples`` points equally spaced in log |phi_f| by linear interpolation between
-  neighbouring columns; the two sides become separate channels, so the left-right asymmetry that the
-  Ewald sphere's curvature gives (xi against 60 - xi) stays visible;
+  input), onto ``samples`` points equally spaced in log |phi_f| by linear interpolation
+  between neighbouring columns; the two sides become separate channels, so the left-right
+  asymmetry that the Ewald sphere's curvature gives (xi against 60 - xi) stays visible;
 - a stem sums each band of rows (alpha_f: along a rod, the exit angle sets q_x and q_z) in each
   column, the bands are resampled as above, a 3 x 3 convolution mixes neighbouring bands and
   samples and a full-height convolution folds the bands into channels;

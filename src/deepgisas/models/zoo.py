@@ -57,7 +57,7 @@ def rodprofile(in_chans: int = 1, num_outputs: int = 120) -> Net:
 @register_model
 def logq(in_chans: int = 1, num_outputs: int = 120) -> Net:
     """Reads the rods on a logarithmic q_y axis, where a change of lattice spacing, particle
-    size or wavelength is a translation (0.4M parameters; :mod:`deepgisas.models.logq`)."""
+    size or wavelength is a translation (0.2M parameters; :mod:`deepgisas.models.logq`)."""
     return logq_net(in_chans, num_outputs)
 
 
