@@ -154,10 +154,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                      for _ in range(args.noise_draws) if clean is not None]
             fitted = (pool.map(_fit_one, cases, chunksize=1) if pool is not None
                       else [_fit_one(c) for c in cases])
-            fits = [record(truth, r, sec) for (truth, _), (r, _, sec)
-                    in zip(cases, fitted, strict=True) if r is not None]
-            not_fitted: int | None = sum(r is None for r, _, _ in fitted)
-            for dump in args.pool:  # earlier runs' fits at this exposure
+            own = [record(truth, r, sec) for (truth, _), (r, _, sec)
+                   in zip(cases, fitted, strict=True) if r is not None]
+            own_faint = sum(r is None for r, _, _ in fitted)
+            fits = list(own)  # with earlier runs' fits at this exposure
+            not_fitted: int | None = own_faint
+            for dump in args.pool:
                 earlier = json.loads(dump.read_text()).get(str(exposure), [])
                 if isinstance(earlier, list):  # a dump that kept the fits only
                     fits, not_fitted = fits + earlier, None
@@ -165,9 +167,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     fits += earlier["fits"]
                     not_fitted = (None if not_fitted is None
                                   else not_fitted + earlier["not_fitted"])
-            pooled = len(fits) - sum(r is not None for r, _, _ in fitted)
             out[exposure] = summarise(fits)
-            out[exposure].update(not_fitted=not_fitted, pooled=pooled)
+            out[exposure].update(not_fitted=not_fitted, pooled=len(fits) - len(own), own=own,
+                                 own_faint=own_faint)
             print_table(exposure, out[exposure])
     finally:
         if pool is not None:
@@ -404,8 +406,9 @@ def main() -> None:
         return
     out = run(args)
     if args.dump is not None:
-        args.dump.write_text(json.dumps({str(k): {"fits": v["fits"],
-                                                  "not_fitted": v["not_fitted"], "run": ran()}
+        # this run's fits only, so that pooling the dump later counts no fit twice
+        args.dump.write_text(json.dumps({str(k): {"fits": v["own"],
+                                                  "not_fitted": v["own_faint"], "run": ran()}
                                          for k, v in out.items()}))
     if args.write:
         write(out)
