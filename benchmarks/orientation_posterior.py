@@ -69,7 +69,7 @@ def experiments(single: int, mixtures: int, seed: int) -> list[tuple[dict, str]]
 
 
 def simulate(e: dg.Experiment, data: str, path: Path) -> np.ndarray:
-    """The clean image, cached in ``path`` (BornAgain takes a minute or two per image)."""
+    """The clean image, cached in ``path``."""
     if path.exists():
         return np.load(path)
     if data == "bornagain":

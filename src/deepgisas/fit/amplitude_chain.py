@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from deepgisas.fit.amplitude_state import Chain, start_support, support_of
+from deepgisas.fit.merge_split import State, merge_or_split
 from deepgisas.fit.posterior_record import (
     SETTLED_TV,
     OrientationPosterior,
@@ -79,9 +80,10 @@ class _Proposal:
 def sample_amplitudes(basis: np.ndarray, data: np.ndarray, background: float,
                        prior: RandomBins, starts: list[np.ndarray], seed: int,
                        max_sweeps: int, seconds: float, burn: float, transfers: int,
-                       progress: Callable[[float, float], None] | None, extend: float = 0.0
-                       ) -> OrientationPosterior:
-    """The chain in amplitudes (see the module docstring)."""
+                       progress: Callable[[float, float], None] | None, extend: float = 0.0,
+                       reach: int = 6) -> OrientationPosterior:
+    """The chain in amplitudes (see the module docstring); ``reach``: the merge and split
+    moves join or part domains up to this many bins apart."""
     t0 = time.perf_counter()
     rng = np.random.default_rng(seed)
     lo, hi = prior.nonzero
@@ -95,7 +97,8 @@ def sample_amplitudes(basis: np.ndarray, data: np.ndarray, background: float,
     m_pos, m_sum = chain.amplitude_model(s, c, bg)
     ll = float(chain.loglik(m_pos, m_sum))
     eps, bg_step = 2.38 / math.sqrt(len(s)), 0.1
-    tried = {"amplitudes": 0, "background": 0, "birth": 0, "death": 0, "replace": 0}
+    tried = {"amplitudes": 0, "background": 0, "birth": 0, "death": 0, "replace": 0,
+             "merge": 0, "split": 0}
     took = dict.fromkeys(tried, 0)
     rbs: list[np.ndarray] = []
     samples: list[np.ndarray] = []
@@ -208,7 +211,13 @@ def sample_amplitudes(basis: np.ndarray, data: np.ndarray, background: float,
                 c = torch.cat([c[:i], c[i + 1:]]) / (1 - u)
                 m_pos, m_sum, ll = n_pos, n_sum, new
                 took["death"] += 1
-        # 5. replacements: a domain removed and a new one born from the reduced state
+        # 5. a merge of two neighbouring domains or a split of one
+        st, kind, ok = merge_or_split(chain, State(s, c, m_pos, m_sum, ll), lo, hi, rng, reach)
+        if kind:
+            tried[kind] += 1
+            took[kind] += int(ok)
+            s, c, m_pos, m_sum, ll = st.s, st.c, st.m_pos, st.m_sum, st.ll
+        # 6. replacements: a domain removed and a new one born from the reduced state
         for _ in range(len(s) if len(s) > 1 else 0):
             k, total = len(s), float(c.sum())
             i = int(rng.integers(k))

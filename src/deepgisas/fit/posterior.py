@@ -30,6 +30,10 @@ is max(c)^-K / K. One sweep:
   proportional to the likelihood gain at its best share u*_j, u normal around it truncated
   to (0, 1)). A death removes a domain and rescales the rest; its acceptance evaluates the
   same proposal density from the reduced state, so the pair is reversible;
+- a merge of two domains up to ``reach`` bins apart into one between them, or a split of one
+  into two around it (:mod:`deepgisas.fit.merge_split`): a rod that the data place between
+  bins j - 1 and j + 1 may belong to one domain at j or to two, and without this move the
+  chain, once in the two-domain state, did not find its way back within its budget;
 - replacements: a domain removed and a new one born from the reduced state with the same
   proposal, the Hastings ratio taking the reverse proposal's density: a domain jumps across
   the bins with its weight re-chosen, which single-bin Gibbs moves of a bright mixture do not.
@@ -61,7 +65,7 @@ def orientation_posterior(basis: np.ndarray, data: np.ndarray, scale: float,
                           max_sweeps: int = 400, seconds: float = 10.0, burn: float = 0.2,
                           transfers: int = 8, sample_levels: bool = True,
                           progress: Callable[[float, float], None] | None = None,
-                          extend: float = 0.0) -> OrientationPosterior:
+                          extend: float = 0.0, reach: int = 6) -> OrientationPosterior:
     """Sample the posterior of the weights over the bins (see the module docstring).
 
     ``basis`` [N, bins]: single-domain patterns on the counted pixels; ``data`` [N]: counts;
@@ -73,12 +77,13 @@ def orientation_posterior(basis: np.ndarray, data: np.ndarray, scale: float,
     ``sample_levels``: sample the scale and background (else hold them, e.g. known);
     ``progress(elapsed, seconds)`` is called after each sweep. ``extend``: with the scale
     sampled, up to this many seconds more while the chain has not settled (``split_tv``
-    above ``SETTLED_TV``), as long as ``max_sweeps`` allows."""
+    above ``SETTLED_TV``), as long as ``max_sweeps`` allows. ``reach``: with the scale sampled,
+    merges and splits join or part domains up to this many bins apart (0: no such moves)."""
     starts = ([] if start is None else [np.asarray(start)] if np.ndim(start) == 1
               else [np.asarray(w) for w in start])
     if sample_levels:
         return sample_amplitudes(basis, data, background, prior, starts, seed, max_sweeps,
-                                  seconds, burn, transfers, progress, extend)
+                                  seconds, burn, transfers, progress, extend, reach)
     return sample_fixed_scale(basis, data, scale, background, prior,
                                starts[0] if starts else None, seed,
                                max_sweeps, seconds, burn, transfers, progress)
