@@ -51,8 +51,7 @@ class State:
 
 def _log_set_prior(k: int, c: torch.Tensor, bins: int) -> float:
     """log of 1 / C(bins, K) times max(c)^-K / K (P(K) is flat and cancels)."""
-    log_choose = math.lgamma(bins + 1) - math.lgamma(k + 1) - math.lgamma(bins - k + 1)
-    return -log_choose - k * math.log(float(c.max())) - math.log(k)
+    return -math.log(math.comb(bins, k)) - k * math.log(float(c.max())) - math.log(k)
 
 
 def _arcs_through(j: int, taken: set[int], bins: int, reach: int) -> list[tuple[int, int]]:
@@ -87,7 +86,7 @@ def _merge_choices(chain: Chain, st: State, p: int, q: int, bins: int, reach: in
                               torch.Tensor]:
     """For merging domains p and q of ``st``: the candidate bins (the arc between them, less
     other domains' bins), their log probabilities, the model without the pair (pixels, total),
-    the merged amplitude and the log-likelihood of every bin's merged model."""
+    the merged amplitude and the log-likelihood of each candidate's merged model."""
     arc = _arc_of(st.s[p], st.s[q], bins, reach)
     assert arc is not None
     a, d = arc
@@ -98,8 +97,9 @@ def _merge_choices(chain: Chain, st: State, p: int, q: int, bins: int, reach: in
         - float(st.c[q]) * chain.b_pos[:, st.s[q]]
     base_sum = st.m_sum - float(st.c[p]) * chain.col[st.s[p]] \
         - float(st.c[q]) * chain.col[st.s[q]]
-    lls = chain.loglik_moves(base_pos, base_sum, cm)
-    sub = lls[cand].numpy()
+    lls = chain.loglik_columns(base_pos[:, None] + cm * chain.b_pos[:, cand],
+                               base_sum + cm * chain.col[cand])
+    sub = lls.numpy()
     log_prob = sub - sub.max()
     log_prob -= math.log(np.exp(log_prob).sum())
     return cand, log_prob, base_pos, base_sum, cm, lls
@@ -158,7 +158,7 @@ def merge_or_split(chain: Chain, st: State, lo: int, hi: int, rng: np.random.Gen
     c_new = torch.cat([st.c[keep], torch.tensor([cm], dtype=st.c.dtype)])
     m_pos = base_pos + cm * chain.b_pos[:, j]
     m_sum = base_sum + cm * chain.col[j]
-    new = State(s_new, c_new, m_pos, m_sum, float(lls[j]))
+    new = State(s_new, c_new, m_pos, m_sum, float(lls[pick]))
     arcs = _arcs_through(j, {st.s[n] for n in keep}, bins, reach)
     log_q_split = math.log(birth_probability(k - 1, lo, hi)) - math.log(k - 1) \
         - math.log(len(arcs))
