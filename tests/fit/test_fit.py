@@ -410,3 +410,46 @@ def test_the_parameter_profiles_find_deeper_valleys() -> None:
     assert r.extra["profile"]["points"]["distance_nm"] == cfg.profile
     with pytest.raises(dg.UserError, match="profile"):
         FitConfig(profile=-1)
+
+
+def test_the_relaxed_profile_follows_the_other_parameters() -> None:
+    """From an answer with the distance and the radius both wrong, the spacing's relaxed
+    profile (the others fitted at each held distance) reaches the exact profile near the true
+    distance, where the slice (the others held) lies far above it, and it is never above the
+    slice."""
+    from deepgisas.fit import levenberg as lm
+    from deepgisas.fit.problem import Problem, masked
+    from deepgisas.fit.valleys import relaxed_profile
+
+    t = film(32, 5)
+    dist = "sample.interference.radial_paracrystal.distance_nm"
+    values = {p: float(prior.from_unit(0.5)) for p, prior in t.priors.items()}
+    values[dist] = 70.0
+    img = dg.simulate(t.at(values))
+    data = masked(t, np.random.default_rng(0).poisson(img * 300 / np.nanpercentile(img, 99))
+                  .astype(float), None)
+    free = free_tensors(t)
+    c = 1e-3 * float(np.percentile(data[data > 0], 99))
+    fine = Problem(free, data, c, 1, torch.float64, "poisson")
+    scan = Problem(free, data, c, 1, torch.float32, "poisson")
+    names = [q.name for q in free.params]
+    i, r = names.index("distance_nm"), names.index("radius_nm")
+    theta = torch.full((1, len(names)), 0.5, dtype=torch.float64)
+    theta[0, i] = float(free.params[i].prior.to_unit(45.0))
+    theta[0, r] = 0.8
+    x0 = lm.levenberg_marquardt(fine, torch.cat(
+        [torch.logit(theta), torch.zeros((1, 2), dtype=torch.float64)], 1), max_iter=0,
+        rescale=True).state.x[0]
+    loss, x, sims = relaxed_profile(scan, x0, i, 24, FitConfig())
+    assert loss.shape == (25,) and sims > 25
+    held = torch.sigmoid(x[:, i])
+    assert bool((held[1:] >= held[:-1]).all())  # in the order of the held value
+    rows = torch.sigmoid(x0[:-2])[None].repeat(25, 1)
+    rows[:, i] = held
+    slice_loss = lm.fit_scale(scan, lm.simulate(scan, rows))[2]
+    assert bool((loss <= slice_loss + 1e-3).all())
+    near = int(torch.argmin((held - float(free.params[i].prior.to_unit(70.0))).abs()))
+    exact = lm.levenberg_marquardt(fine, x[near:near + 1].double(), max_iter=40, tol=0.01,
+                                   hold=torch.tensor([i]))
+    assert float(loss[near]) - float(exact.state.loss[0]) < 1.0  # 0.39 here
+    assert float(slice_loss[near]) - float(exact.state.loss[0]) > 1000.0

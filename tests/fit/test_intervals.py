@@ -141,3 +141,39 @@ def test_cli_writes_the_intervals_and_skips_them_when_asked(tmp_path: Path,
     assert main([*args, "--no-intervals"]) == 0
     assert "intervals" not in json.loads(out.read_text())
     assert "95 % interval" not in capsys.readouterr().out
+
+
+def test_points_known_below_a_level_widen_that_level_only() -> None:
+    t = film()
+    data = masked(t, counts(t, seed=1), None)
+    free = free_tensors(t)
+    fine = Problem(free, data, floor(data), 1, torch.float64, "poisson")
+    best = optimum(fine, len(free.params))
+    loss0 = float(best.state.loss[0])
+    plain, _ = profile_intervals(free, fine, best, 0, FitConfig())
+    lo95, hi95 = plain["distance_nm"]["95"]
+    far, farther = hi95 + 5.0, hi95 + 9.0
+    upper = {"distance_nm": [[far, loss0 + 2.5], [farther, loss0 + 5.0]]}
+    found, _ = profile_intervals(free, fine, best, 0, FitConfig(), upper=upper)
+    assert found["distance_nm"]["95"] == pytest.approx([lo95, far])  # 2.5 < 4 but 5 > 4
+    assert found["distance_nm"]["68"] == pytest.approx(plain["distance_nm"]["68"])
+    assert found["radius_nm"]["95"] == pytest.approx(plain["radius_nm"]["95"])
+    wide, _ = profile_intervals(free, fine, best, 0, FitConfig(), widen=2.0, upper=upper)
+    assert wide["distance_nm"]["95"][1] == pytest.approx(farther)  # 5 / 2 < 4
+
+
+def test_the_profile_points_a_fit_reports_bound_the_profile_from_above() -> None:
+    t = film()
+    data = counts(t, seed=4)
+    r = fit_image(t, data, config=FitConfig(n_starts=32, relax=8))
+    upper = r.extra["profile"]["upper"]
+    assert set(upper) == set(r.parameters) and len(upper["distance_nm"]) > 64
+    at = dict(r.parameters)
+    loss0 = r.extra["goodness_of_fit"]["deviance"]
+    for name in ("distance_nm", "radius_nm"):
+        points = sorted(upper[name], key=lambda p: p[1])
+        assert points[0][1] >= loss0 - 1e-3
+        for value, dev in points[1:4]:
+            # the profile there, fitted independently, lies at or below the reported point
+            assert fixed_fit(t, masked(t, data, None), name, value, at) <= dev + 0.05, (
+                name, value)

@@ -14,8 +14,9 @@ best few are raced by Levenberg-Marquardt there (:mod:`deepgisas.fit.levenberg`)
 ``carry`` distinct candidates go on to the next coarse level, and the full detector polishes
 the best of the last one; each run stops once its steps fall below a fraction of the standard
 deviations. Then each parameter is profiled across its prior on the full detector, the others
-held (``valleys.parameter_profiles``): the other valleys found are polished there, the deepest is
-kept, and those within a few deviance units of it are modes of the answer, whose Laplace
+held, and for a likelihood the structure's spacing again with the others fitted too
+(``valleys.parameter_profiles``): the other valleys found are polished there, the deepest
+is kept, and those within a few deviance units of it are modes of the answer, whose Laplace
 mixture gives the error bars. Standard deviations come from the Fisher information
 of the likelihood at the optimum (for the log misfit, Gauss-Newton: residual variance x
 (J^T J)^-1), with scale and background marginalised, and widened by the overdispersion when
@@ -115,7 +116,8 @@ def fit_parameters(template: Template, image: np.ndarray, mask: np.ndarray | Non
         gof = result.extra.get("goodness_of_fit") or {}
         found, simulations = profile_intervals(
             free, final.fine, final.out, final.best, cfg, gof.get("widen", 1.0),
-            skip=list(result.extra.get("at_bound", {})), modes=result.extra.get("modes", ()))
+            skip=list(result.extra.get("at_bound", {})), modes=result.extra.get("modes", ()),
+            upper=result.extra.get("profile", {}).get("upper"))
         result.extra["intervals"] = found
         result.extra["simulations"] += simulations
         result.seconds = time.perf_counter() - t0

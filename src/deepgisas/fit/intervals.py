@@ -15,7 +15,11 @@ between the points (and extrapolated beyond the last one) to where it crosses ea
 an interval ends at the prior's bound at the latest. The deviance differences are divided
 by the goodness of fit's ``widen`` when the model does not describe the counts, and the
 intervals span every other mode of the answer (``extra["modes"]``) whose deviance is within
-L^2 of the optimum's.
+L^2 of the optimum's, and every point within L^2 where the profile is known to lie lower
+than a value (``upper``: {name: [[value, deviance], ...]}, the points of
+:func:`deepgisas.fit.valleys.parameter_profiles`, which hold the other parameters or fit them
+in a few steps): the set the profile allows can span two valleys, and the interval holds
+both.
 """
 
 from __future__ import annotations
@@ -37,7 +41,8 @@ LEVELS = {"68": 1.0, "95": 2.0}  # interval name -> signed root of the deviance 
 
 def profile_intervals(free: FreeTensors, fine: Problem, out: lm.Outcome, best: int,
                       cfg: FitConfig, widen: float = 1.0, skip: Sequence[str] = (),
-                      modes: Sequence[Mapping[str, Any]] = ()
+                      modes: Sequence[Mapping[str, Any]] = (),
+                      upper: Mapping[str, Sequence[Sequence[float]]] | None = None
                       ) -> tuple[dict[str, dict[str, list[float]]], int]:
     """The 68 and 95 % profile-likelihood intervals {name: {"68": [lo, hi], "95": [lo, hi]}}
     (physical values) of the free parameters at row ``best`` of the full detector's run
@@ -83,10 +88,12 @@ def profile_intervals(free: FreeTensors, fine: Problem, out: lm.Outcome, best: i
                  for s, v in ((-1, lo), (1, hi))]
             ends[name] = [float(q.to_physical(torch.tensor(v, dtype=torch.float64)))
                           for v in u]
-            for m in modes:  # other modes the counts allow at this level
-                if m.get("deviance", math.inf) - loss0 < level * level * max(widen, 1.0):
-                    v = float(m["parameters"][q.name])
-                    ends[name] = [min(ends[name][0], v), max(ends[name][1], v)]
+            allowed = [float(m["parameters"][q.name]) for m in modes  # other modes
+                       if m.get("deviance", math.inf) - loss0 < level * level * max(widen, 1.0)]
+            allowed += [v for v, dev in (upper or {}).get(q.name, ())  # profile points
+                        if dev - loss0 < level * level * max(widen, 1.0)]
+            if allowed:
+                ends[name] = [min(ends[name][0], *allowed), max(ends[name][1], *allowed)]
         out_[q.name] = ends
     return out_, run.simulations
 

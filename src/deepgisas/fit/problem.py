@@ -81,6 +81,10 @@ class FitConfig:
     # its prior on the full detector (float32), every other parameter at a quarter as many, the
     # rest held; a deeper valley found there is polished (0: off;
     # deepgisas.fit.valleys.parameter_profiles)
+    relax: int = 32  # the spacing's profile again at this many points with every other
+    # parameter fitted too (a likelihood objective; 0: off;
+    # deepgisas.fit.valleys.relaxed_profile): its other valleys join the polished ones, and
+    # its points within a level's deviance widen the spacing's interval
     intervals: bool = True  # a likelihood fit's 68 and 95 % profile-likelihood intervals
     # (extra["intervals"], deepgisas.fit.intervals)
     seed: int = 0
@@ -112,8 +116,8 @@ class FitConfig:
         positive = ("tol", "coarse_tol", "floor", "fd_step", "posterior_seconds")
         if any(not getattr(self, k) > 0 for k in positive):
             raise UserError(f"fit settings {', '.join(positive)} must be positive")
-        if self.reuse < 0 or self.posterior_extend < 0 or self.profile < 0:
-            raise UserError("fit settings reuse, posterior_extend and profile must not be "
+        if min(self.reuse, self.posterior_extend, self.profile, self.relax) < 0:
+            raise UserError("fit settings reuse, posterior_extend, profile and relax must not be "
                             "negative")
         if self.objective not in ("auto", *OBJECTIVES):
             raise UserError(f"unknown objective {self.objective!r} (auto, "

@@ -90,10 +90,14 @@ def parameter_profiles(template: Template, free: FreeTensors, data: np.ndarray, 
     polished on the full detector, each to its own optimum. The lowest misfit is kept; for a
     likelihood objective the other valleys within ``MODE_MARGIN`` of it are the answer's
     other modes (``gradient._finish`` weighs them). Rows that lie within ``SAME_VALLEY`` standard
-    deviations of a better one in every parameter are its valley. Returns the run holding the
-    answer (the search's ``out`` with the polished rows appended), the row kept, what was
-    tried (empty when profiles are off) and the rows of the other modes; the polished rows'
-    profiled parameter is ``record["along"]``."""
+    deviations of a better one in every parameter are its valley. For a likelihood, the
+    spacing is also profiled with the others fitted again (:func:`relaxed_profile`, at
+    ``cfg.relax`` points), and its other valleys join the candidates; every point's loss
+    bounds that parameter's profile from above and goes to ``record["upper"]`` ({name:
+    [[value, deviance], ...]}) for the intervals. Returns the run holding the answer (the
+    search's ``out`` with the polished rows appended), the row kept, what was tried (empty
+    when profiles are off) and the rows of the other modes; the polished rows' profiled
+    parameter is ``record["along"]``."""
     columns = profile_columns(template, free, cfg)
     if not columns:
         return out, best, {}, []
@@ -125,19 +129,35 @@ def parameter_profiles(template: Template, free: FreeTensors, data: np.ndarray, 
             record["valleys"][q.name] = [float(q.to_physical(rows[j, i])) for j in pick]
         found += [(float(loss[j]), q.name, torch.cat([torch.logit(rows[j]), log_s[j:j + 1],
                                                       log_b[j:j + 1]])) for j in pick]
-    if not found:
+        if objective == "log":
+            continue
+        # each point's loss bounds the profile from above there (the others not refitted)
+        upper = record.setdefault("upper", {})
+        upper[q.name] = [[float(q.to_physical(rows[j, i])), float(loss[j])]
+                         for j in range(len(rows)) if math.isfinite(float(loss[j]))]
+    both = _joined(out, [best], None)
+    if found:
+        found = sorted(found, key=lambda f: f[0])[:cfg.carry]
+        both = _joined(both, [0], _polished(fine, found, cfg, record))
+    spacing = _spacing_index(template, free) if cfg.relax and objective != "log" else None
+    if spacing is not None:
+        # the spacing's profile with the others fitted too, from the best row so far
+        here = int(torch.argmin(torch.nan_to_num(both.misfit, nan=torch.inf)))
+        x0 = both.state.x[here]
+        relaxed, x_relaxed, sims_n = relaxed_profile(scan, x0, spacing, cfg.relax, cfg)
+        record["simulations"] += sims_n
+        q = free.params[spacing]
+        record.setdefault("upper", {}).setdefault(q.name, []).extend([
+            [float(q.to_physical(torch.sigmoid(x_relaxed[j, spacing]))), float(relaxed[j])]
+            for j in range(len(relaxed)) if math.isfinite(float(relaxed[j]))])
+        home = int(torch.argmin((x_relaxed[:, spacing] - x0[spacing]).abs()))
+        pick = [j for j in _other_minima(relaxed, home)
+                if float(relaxed[j]) < float(relaxed[home]) + MODE_MARGIN][:cfg.carry]
+        if pick:
+            both = _joined(both, list(range(len(both.misfit))), _polished(
+                fine, [(float(relaxed[j]), q.name, x_relaxed[j]) for j in pick], cfg, record))
+    if len(both.misfit) == 1:
         return out, best, record, []
-    found = sorted(found, key=lambda f: f[0])[:cfg.carry]
-    again = lm.levenberg_marquardt(fine, torch.stack([f[2] for f in found]), cfg.max_iter,
-                                   cfg.tol, cfg.fd_step, rescale=True, reuse=cfg.reuse)
-    record["simulations"] += again.simulations
-    record["along"] = [f[1] for f in found]
-    both = lm.Outcome(
-        lm.State(torch.cat([out.state.x[best:best + 1], again.state.x]),
-                 torch.cat([out.state.sim[best:best + 1], again.state.sim]),
-                 torch.cat([out.state.loss[best:best + 1], again.state.loss])),
-        torch.cat([out.misfit[best:best + 1], again.misfit]),
-        torch.cat([out.jac[best:best + 1], again.jac]), out.iterations, out.simulations)
     valleys = _valleys(fine, both, len(free.params))
     kept = valleys[0]
     record["kept"] = "search" if kept == 0 else "profile"
@@ -147,6 +167,52 @@ def parameter_profiles(template: Template, free: FreeTensors, data: np.ndarray, 
     others = [j for j in valleys[1:] if float(both.state.loss[j]) < low + MODE_MARGIN]
     return both, kept, record, others
 
+
+def _polished(fine: Problem, found: list[tuple[float, str, Tensor]], cfg: FitConfig,
+              record: dict[str, Any]) -> lm.Outcome:
+    """The candidates ``found`` (loss, parameter whose profile found it, x) polished on the
+    full detector; their parameters go to ``record["along"]``, their cost to its
+    simulations."""
+    again = lm.levenberg_marquardt(fine, torch.stack([f[2] for f in found]), cfg.max_iter,
+                                   cfg.tol, cfg.fd_step, rescale=True, reuse=cfg.reuse)
+    record["simulations"] += again.simulations
+    record.setdefault("along", []).extend(f[1] for f in found)
+    return again
+
+
+def _joined(out: lm.Outcome, rows: list[int], more: lm.Outcome | None) -> lm.Outcome:
+    """The ``rows`` of a run, followed by every row of ``more``."""
+    idx = torch.as_tensor(rows, dtype=torch.long)
+    parts = [(out.state.x[idx], out.state.sim[idx], out.state.loss[idx], out.misfit[idx],
+              out.jac[idx])]
+    if more is not None:
+        parts.append((more.state.x, more.state.sim, more.state.loss, more.misfit, more.jac))
+    x, sim, loss, misfit, jac = (torch.cat(t) for t in zip(*parts, strict=True))
+    return lm.Outcome(lm.State(x, sim, loss), misfit, jac, out.iterations, out.simulations)
+
+
+def relaxed_profile(scan: Problem, x0: Tensor, i: int, n: int, cfg: FitConfig
+                    ) -> tuple[Tensor, Tensor, int]:
+    """The profile of column ``i`` at ``n`` points across its prior (and at the optimum x0
+    [P + 2]), every other parameter fitted again with it held, from x0's values, by at most
+    ``RELAX_ITER`` Jacobians of Levenberg-Marquardt on the ``scan`` problem (the full
+    detector in float32). A slice with the others held misses valleys where they move with it
+    (a weak, broad interference peak: distance, radius and omega trade off); coarser pixels
+    hold too few counts to follow them at low exposure. The losses lie above the exact
+    profile (the fits stop early) and meet it where they converge. Returns the losses
+    [n + 1] and the points x [n + 1, P + 2], in the order of the held value, and the
+    simulations."""
+    values = torch.cat([torch.linspace(EDGE, 1 - EDGE, n, dtype=x0.dtype),
+                        torch.sigmoid(x0[i:i + 1])])
+    rows = x0[None].repeat(n + 1, 1)
+    rows[:, i] = torch.logit(values)
+    rows = rows[torch.argsort(values)]
+    run = lm.levenberg_marquardt(scan, rows, RELAX_ITER, cfg.coarse_tol, 1e-3, rescale=True,
+                                 reuse=cfg.reuse, hold=torch.full((n + 1,), i))
+    return torch.nan_to_num(run.state.loss, nan=torch.inf), run.state.x, run.simulations
+
+
+RELAX_ITER = 6  # Jacobians of the relaxed profile's fits
 
 SAME_VALLEY = 2.0  # rows this many standard deviations apart (or closer) in every parameter
 # are one valley
