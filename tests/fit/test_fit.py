@@ -336,24 +336,31 @@ def test_the_search_tries_the_structure_factors_other_orders() -> None:
     assert "orders" not in off.extra
 
 
+def film_at_70(peak: float) -> tuple[Template, np.ndarray, float]:
+    """A 32-pixel film at its prior centre but a distance of 70 nm, counted with ``peak`` at
+    the 99th percentile (masked), and the fit's floor c."""
+    from deepgisas.fit.problem import masked
+
+    t = film(32, 5)
+    values = {p: float(prior.from_unit(0.5)) for p, prior in t.priors.items()}
+    values["sample.interference.radial_paracrystal.distance_nm"] = 70.0
+    img = dg.simulate(t.at(values))
+    data = masked(t, np.random.default_rng(0).poisson(img * peak / np.nanpercentile(img, 99))
+                  .astype(float), None)
+    return t, data, 1e-3 * float(np.percentile(data[data > 0], 99))
+
+
 def test_the_parameter_profiles_find_deeper_valleys() -> None:
     """An answer held at the wrong distance, or at the wrong incidence angle (all else true):
     the profiles on the full detector find the true valley and polish it; from the true
     optimum they find nothing deeper and keep the search's answer. ``fit_image`` records
     them."""
     from deepgisas.fit import levenberg as lm
-    from deepgisas.fit.problem import Problem, masked
+    from deepgisas.fit.problem import Problem
     from deepgisas.fit.valleys import parameter_profiles, profile_columns
 
-    t = film(32, 5)
-    dist = "sample.interference.radial_paracrystal.distance_nm"
-    values = {p: float(prior.from_unit(0.5)) for p, prior in t.priors.items()}
-    values[dist] = 70.0
-    img = dg.simulate(t.at(values))
-    k = 1e4 / np.nanpercentile(img, 99)
-    data = masked(t, np.random.default_rng(0).poisson(img * k).astype(float), None)
+    t, data, c = film_at_70(1e4)
     free = free_tensors(t)
-    c = 1e-3 * float(np.percentile(data[data > 0], 99))
     fine = Problem(free, data, c, 1, torch.float64, "poisson")
     names = [q.name for q in free.params]
     i, a = names.index("distance_nm"), names.index("alpha_i_deg")
@@ -418,18 +425,11 @@ def test_the_relaxed_profile_follows_the_other_parameters() -> None:
     distance, where the slice (the others held) lies far above it, and it is never above the
     slice."""
     from deepgisas.fit import levenberg as lm
-    from deepgisas.fit.problem import Problem, masked
+    from deepgisas.fit.problem import Problem
     from deepgisas.fit.valleys import relaxed_profile
 
-    t = film(32, 5)
-    dist = "sample.interference.radial_paracrystal.distance_nm"
-    values = {p: float(prior.from_unit(0.5)) for p, prior in t.priors.items()}
-    values[dist] = 70.0
-    img = dg.simulate(t.at(values))
-    data = masked(t, np.random.default_rng(0).poisson(img * 300 / np.nanpercentile(img, 99))
-                  .astype(float), None)
+    t, data, c = film_at_70(300)
     free = free_tensors(t)
-    c = 1e-3 * float(np.percentile(data[data > 0], 99))
     fine = Problem(free, data, c, 1, torch.float64, "poisson")
     scan = Problem(free, data, c, 1, torch.float32, "poisson")
     names = [q.name for q in free.params]
