@@ -28,6 +28,7 @@ import time
 import numpy as np
 import torch
 from _docs import add_markdown_option, ran, write_section  # type: ignore[import-not-found]
+from orientation_posterior import single_domain_basis  # type: ignore[import-not-found]
 from scipy.optimize import minimize
 
 import deepgisas as dg
@@ -46,12 +47,7 @@ def problem(xi: list[float], weights: list[float], exposure: float, draw_seed: i
     draw = draw_parameters(template, 1, seed=draw_seed)
     draw[labels.orientation] = [{"xi_deg": xi, "weights": weights}]
     clean = np.clip(dg.simulate(instantiate(template, draw)[0]).reshape(-1), 0, None) * exposure
-    one = []
-    for j in range(labels.bins):
-        d = dict(draw)
-        d[labels.orientation] = [{"xi_deg": [j * 60.0 / labels.bins], "weights": [1.0]}]
-        one.append(instantiate(template, d)[0])
-    basis = dg.simulate_batch(one).reshape(labels.bins, -1).T.astype(np.float64) * exposure
+    basis = single_domain_basis(template, draw, labels).T.astype(np.float64) * exposure
     counts = np.random.default_rng(count_seed).poisson(clean).astype(np.float64)
     truth = np.zeros(labels.bins)
     for x, w in zip(xi, weights, strict=True):
@@ -60,8 +56,8 @@ def problem(xi: list[float], weights: list[float], exposure: float, draw_seed: i
 
 
 def support_mass(chain: Chain, support: list[int], bins: int, kinds: int, draws: int,
-                 rng: np.random.Generator, ref: float) -> tuple[float, np.ndarray, float]:
-    """log mass (relative to exp(ref)), mean weights and effective sample size of one
+                 rng: np.random.Generator) -> tuple[float, np.ndarray, float]:
+    """log mass, mean weights and effective sample size of one
     support (no background: the default problem has none)."""
     k = len(support)
     b, col, d = chain.b_pos[:, support], chain.col[support], chain.d_pos
@@ -89,7 +85,7 @@ def support_mass(chain: Chain, support: list[int], bins: int, kinds: int, draws:
     if ok.any():
         xt = torch.from_numpy(x[ok])
         ll = (d[:, None] * torch.log((b @ xt.T).clamp_min(1e-300))).sum(0) - col @ xt.T
-        log_w[ok] = ll.numpy() - ref - k * np.log(x[ok].max(1)) - math.log(k) - log_q[ok]
+        log_w[ok] = ll.numpy() - k * np.log(x[ok].max(1)) - math.log(k) - log_q[ok]
     if not np.isfinite(log_w.max()):
         return -math.inf, np.zeros(k), 0.0
     w = np.exp(log_w - log_w.max())
@@ -107,13 +103,10 @@ def exact(basis: np.ndarray, counts: np.ndarray, prior: object, inside: list[int
     chain = Chain(torch.from_numpy(basis), torch.from_numpy(counts), 1.0, 0.0, counts.size)
     lo, hi = prior.nonzero  # type: ignore[attr-defined]
     rng = np.random.default_rng(0)
-    ref = float(chain.loglik(chain.b_pos.mean(1) * float(chain.d_pos.sum()) / float(
-        chain.col.mean()), chain.d_pos.sum()))
     rows = []
     for k in range(lo, hi + 1):
         for sup in itertools.combinations(inside, k):
-            rows.append((sup, *support_mass(chain, list(sup), bins, hi - lo + 1, draws, rng,
-                                            ref)))
+            rows.append((sup, *support_mass(chain, list(sup), bins, hi - lo + 1, draws, rng)))
     log_mass = np.array([r[1] for r in rows])
     p = np.exp(log_mass - log_mass.max())
     p /= p.sum()
