@@ -93,22 +93,28 @@ def sample_amplitudes(basis: np.ndarray, data: np.ndarray, background: float,
                    int(data.shape[0]))
     bg = float(background)
     s, c = start_support(chain, bg, lo, hi, [support_of(w, hi) for w in starts])
-    b_all, col = chain.b_pos, chain.col
+    b_all, col = chain.rows, chain.col  # b_all[j]: bin j's pattern [N+]
     m_pos, m_sum = chain.amplitude_model(s, c, bg)
     ll = float(chain.loglik(m_pos, m_sum))
-    eps, bg_step = 2.38 / math.sqrt(len(s)), 0.1
-    tried = {"amplitudes": 0, "background": 0, "birth": 0, "death": 0, "replace": 0,
-             "merge": 0, "split": 0}
+    eps = dict.fromkeys(("amplitudes", "log amplitudes"), 2.38 / math.sqrt(len(s)))
+    bg_step = 0.1
+    tried = dict.fromkeys(("amplitudes", "log amplitudes", "background", "birth", "death",
+                           "replace", "merge", "split"), 0)
     took = dict.fromkeys(tried, 0)
     rbs: list[np.ndarray] = []
     samples: list[np.ndarray] = []
     sweeps = 0
 
     def fisher(bins: list[int], m_pos: torch.Tensor) -> torch.Tensor:
-        b = b_all[:, torch.as_tensor(bins, dtype=torch.long)]
-        h = (b * (chain.d_pos / m_pos.clamp_min(1e-300) ** 2)[:, None]).T @ b
-        return h + 1e-10 * float(h.diagonal().max() + 1e-300) * torch.eye(len(bins),
-                                                                           dtype=h.dtype)
+        b = b_all[torch.as_tensor(bins, dtype=torch.long)]
+        return (b * (chain.d_pos / m_pos.clamp_min(1e-300) ** 2)) @ b.T
+
+    def chol(h: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+        """The Cholesky factor of the Fisher information ``h`` in coordinates x with
+        dc = g dx (g = 1: c itself; g = c: log c), ridged."""
+        hl = g[:, None] * h * g[None, :]
+        return torch.linalg.cholesky(hl + 1e-10 * float(hl.diagonal().max() + 1e-300)
+                                     * torch.eye(len(c), dtype=h.dtype))
 
     def log_prior(c: torch.Tensor) -> float:  # within one size: max(c)^-K (/ K)
         return -len(c) * math.log(float(c.max()))
@@ -125,7 +131,7 @@ def sample_amplitudes(basis: np.ndarray, data: np.ndarray, background: float,
         # 1. each domain's bin from its exact conditional (Gibbs), Rao-Blackwellised
         for i in rng.permutation(len(s)):
             ci = float(c[i])
-            base_pos = m_pos - ci * b_all[:, s[i]]
+            base_pos = m_pos - ci * b_all[s[i]]
             base_sum = m_sum - ci * col[s[i]]
             cand = chain.loglik_moves(base_pos, base_sum, ci)
             taken = [s[j] for j in range(len(s)) if j != i]
@@ -135,32 +141,40 @@ def sample_amplitudes(basis: np.ndarray, data: np.ndarray, background: float,
             rb += ci / total * p
             j = int(rng.choice(bins_n, p=p / p.sum()))
             s[i] = j
-            m_pos, m_sum = base_pos + ci * b_all[:, j], base_sum + ci * col[j]
+            m_pos, m_sum = base_pos + ci * b_all[j], base_sum + ci * col[j]
             ll = float(cand[j])
-        # 2. the amplitudes, Gaussian with the inverse Fisher information at both ends
+        # 2. the amplitudes, Gaussian with the inverse Fisher information at both ends;
+        # in turn a step in c and one in log c (the Fisher information there is
+        # diag(c) H diag(c), the target's density takes the Jacobian prod(c)): in c for
+        # amplitudes the counts fix, in log c for those the counts leave near zero
         h_cur = fisher(s, m_pos)
-        for _ in range(transfers):
-            l_cur = torch.linalg.cholesky(h_cur)
+        one = torch.ones(len(s), dtype=c.dtype)
+        for t in range(transfers):
+            kind = "log amplitudes" if t % 2 else "amplitudes"
+            e = eps[kind]
+            l_cur = chol(h_cur, c if t % 2 else one)
             z = torch.from_numpy(rng.standard_normal(len(s)))
-            step = eps * torch.linalg.solve_triangular(l_cur.T, z[:, None], upper=True)[:, 0]
-            cn = c + step
-            tried["amplitudes"] += 1
-            if bool((cn <= 0).any()):
+            step = e * torch.linalg.solve_triangular(l_cur.T, z[:, None], upper=True)[:, 0]
+            cn = c * torch.exp(step) if t % 2 else c + step
+            tried[kind] += 1
+            if not bool(torch.isfinite(cn).all() & (cn > 0).all()):
                 continue
             n_pos, n_sum = chain.amplitude_model(s, cn, bg)
             new = float(chain.loglik(n_pos, n_sum))
             h_new = fisher(s, n_pos)
-            l_new = torch.linalg.cholesky(h_new)
-            fwd = float(torch.log(l_cur.diagonal()).sum()) \
-                - 0.5 * float(step @ h_cur @ step) / eps**2
-            rev = float(torch.log(l_new.diagonal()).sum()) \
-                - 0.5 * float(step @ h_new @ step) / eps**2
-            if math.log(rng.uniform()) < new - ll + log_prior(cn) - log_prior(c) + rev - fwd:
+            l_new = chol(h_new, cn if t % 2 else one)
+            back = l_new.T @ step  # the reverse step, whitened, times e
+            fwd = float(torch.log(l_cur.diagonal()).sum()) - 0.5 * float(z @ z)
+            rev = float(torch.log(l_new.diagonal()).sum()) - 0.5 * float(back @ back) / e**2
+            jacobian = float(step.sum()) if t % 2 else 0.0
+            if math.log(rng.uniform()) < (new - ll + log_prior(cn) - log_prior(c) + jacobian
+                                          + rev - fwd):
                 c, m_pos, m_sum, ll, h_cur = cn, n_pos, n_sum, new, h_new
-                took["amplitudes"] += 1
+                took[kind] += 1
         if burning:
-            rate = took["amplitudes"] / max(tried["amplitudes"], 1)
-            eps *= 1.15 if rate > 0.3 else 0.85
+            for kind in eps:
+                rate = took[kind] / max(tried[kind], 1)
+                eps[kind] *= 1.15 if rate > 0.3 else 0.85
         # 3. the background: a random walk in its log (flat prior there)
         if bg > 0:
             factor = math.exp(rng.normal(0.0, bg_step))
@@ -180,7 +194,7 @@ def sample_amplitudes(basis: np.ndarray, data: np.ndarray, background: float,
             tried["birth"] += 1
             q = _Proposal(chain, m_pos, m_sum, s, total, bg, k)
             j, u = q.draw(rng)
-            n_pos = (1 - u) * (m_pos - bg) + bg + u * total * b_all[:, j]
+            n_pos = (1 - u) * (m_pos - bg) + bg + u * total * b_all[j]
             n_sum = (1 - u) * (m_sum - bg * chain.n) + bg * chain.n + u * total * col[j]
             new = float(chain.loglik(n_pos, n_sum))
             death_p = 1.0 - birth_probability(k + 1, lo, hi)
@@ -197,7 +211,7 @@ def sample_amplitudes(basis: np.ndarray, data: np.ndarray, background: float,
             i = int(rng.integers(k))
             u = float(c[i]) / total
             rest = [b for n, b in enumerate(s) if n != i]
-            n_pos = (m_pos - bg - u * total * b_all[:, s[i]]) / (1 - u) + bg
+            n_pos = (m_pos - bg - u * total * b_all[s[i]]) / (1 - u) + bg
             n_sum = (m_sum - bg * chain.n - u * total * col[s[i]]) / (1 - u) + bg * chain.n
             new = float(chain.loglik(n_pos, n_sum))
             q = _Proposal(chain, n_pos, n_sum, rest, total, bg, k - 1)
@@ -223,11 +237,11 @@ def sample_amplitudes(basis: np.ndarray, data: np.ndarray, background: float,
             i = int(rng.integers(k))
             ui = float(c[i]) / total
             rest = [b for n, b in enumerate(s) if n != i]
-            r_pos = (m_pos - bg - ui * total * b_all[:, s[i]]) / (1 - ui) + bg
+            r_pos = (m_pos - bg - ui * total * b_all[s[i]]) / (1 - ui) + bg
             r_sum = (m_sum - bg * chain.n - ui * total * col[s[i]]) / (1 - ui) + bg * chain.n
             q = _Proposal(chain, r_pos, r_sum, rest, total, bg, k - 1)
             j, u = q.draw(rng)
-            n_pos = (1 - u) * (r_pos - bg) + bg + u * total * b_all[:, j]
+            n_pos = (1 - u) * (r_pos - bg) + bg + u * total * b_all[j]
             n_sum = (1 - u) * (r_sum - bg * chain.n) + bg * chain.n + u * total * col[j]
             new = float(chain.loglik(n_pos, n_sum))
             tried["replace"] += 1
@@ -242,7 +256,7 @@ def sample_amplitudes(basis: np.ndarray, data: np.ndarray, background: float,
                 m_pos, m_sum, ll = n_pos, n_sum, new
                 took["replace"] += 1
         if len(s) != k:
-            eps = min(eps, 2.38 / math.sqrt(len(s)))
+            eps = {kind: min(e, 2.38 / math.sqrt(len(s))) for kind, e in eps.items()}
         sweeps += 1
         full = np.zeros(bins_n)
         full[s] = (c / c.sum()).numpy()

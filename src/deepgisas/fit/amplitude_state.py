@@ -18,6 +18,7 @@ class Chain:
                  background: float, n: int) -> None:
         pos = data > 0
         self.b_pos = basis[pos]  # [N+, bins]: the log term needs only pixels with counts
+        self.rows = self.b_pos.T.contiguous()  # [bins, N+]: one bin's pattern is contiguous
         self.d_pos = data[pos]
         self.col = basis.sum(0)  # [bins]: sum over all pixels of each pattern
         self.scale, self.background, self.n = scale, background, n
@@ -41,7 +42,7 @@ class Chain:
         """The model of weights ``w`` in ``bins`` at the chain's scale and background."""
         wt = torch.as_tensor(w, dtype=self.b_pos.dtype)
         idx = torch.as_tensor(bins)
-        m_pos = self.scale * (self.b_pos[:, idx] @ wt) + self.background
+        m_pos = self.scale * (wt @ self.rows[idx]) + self.background
         m_sum = self.scale * (self.col[idx] @ wt) + self.background * self.n
         return m_pos, m_sum
 
@@ -49,24 +50,24 @@ class Chain:
                         ) -> tuple[torch.Tensor, torch.Tensor]:
         """The model of amplitudes ``c`` in ``bins`` over background ``bg``."""
         idx = torch.as_tensor(bins, dtype=torch.long)
-        return self.b_pos[:, idx] @ c + bg, self.col[idx] @ c + bg * self.n
+        return c @ self.rows[idx] + bg, self.col[idx] @ c + bg * self.n
 
     def fit_support(self, bins: list[int], c0: torch.Tensor, bg: float, iters: int = 40
                     ) -> tuple[torch.Tensor, float]:
         """Maximum-likelihood amplitudes (>= 0) on a support, by projected Newton steps from
         ``c0``; the log-likelihood there."""
         idx = torch.as_tensor(bins, dtype=torch.long)
-        b, col, d = self.b_pos[:, idx], self.col[idx], self.d_pos
+        b, col, d = self.rows[idx], self.col[idx], self.d_pos  # b [K, N+]
         c = c0.clone().clamp_min(0)
 
         def ll(c: torch.Tensor) -> float:
-            return float(self.loglik(b @ c + bg, col @ c + bg * self.n))
+            return float(self.loglik(c @ b + bg, col @ c + bg * self.n))
 
         cur = ll(c)
         for _ in range(iters):
-            m = (b @ c + bg).clamp_min(1e-300)
-            g = b.T @ (d / m) - col
-            h = (b * (d / m**2)[:, None]).T @ b
+            m = (c @ b + bg).clamp_min(1e-300)
+            g = b @ (d / m) - col
+            h = (b * (d / m**2)) @ b.T
             # Bertsekas's projected Newton: an amplitude at or near its bound (within 1e-3 of
             # the total) that the gradient pushes down takes a scaled gradient step, the
             # rest a Newton step among themselves (else a tiny amplitude in an
@@ -105,22 +106,21 @@ class Chain:
         """Along the lines m + t d_j, d_j = scale B_j - shift (bins ``idx``), t in
         [0, upper]: the best t_j (Newton steps from ``t0``, else 0, all lines at once), the
         curvature h_j of the log-likelihood there and its gain over t = 0."""
-        d = self.d_pos[:, None]
-        d_pos = scale * self.b_pos[:, idx]
+        d = self.d_pos
+        d_pos = scale * self.rows[idx]  # [lines, N+]
         if shift_pos is not None:
-            d_pos = d_pos - shift_pos[:, None]
+            d_pos = d_pos - shift_pos
         d_sum = scale * self.col[idx] - shift_sum
         t = torch.zeros(len(idx), dtype=d_pos.dtype) if t0 is None else t0.clone()
         for _ in range(steps):
-            m = (m_pos[:, None] + t * d_pos).clamp_min(1e-300)
-            r = d / m
-            g = (r * d_pos).sum(0) - d_sum
-            h = (r / m * d_pos * d_pos).sum(0)
+            m = torch.addcmul(m_pos, t[:, None], d_pos).clamp_min_(1e-300)
+            r = d_pos * d / m  # d_i d_pos_i / m_i: the gradient's terms
+            g = r.sum(1) - d_sum
+            h = (r.div_(m) * d_pos).sum(1)
             t = (t + g / h.clamp_min(1e-300)).clamp(0, upper)
-        m = (m_pos[:, None] + t * d_pos).clamp_min(1e-300)
-        h = (d / m**2 * d_pos * d_pos).sum(0)
-        gain = (d * torch.log(m)).sum(0) - t * d_sum \
-            - (self.d_pos * torch.log(m_pos.clamp_min(1e-300))).sum()
+        m = torch.addcmul(m_pos, t[:, None], d_pos).clamp_min_(1e-300)
+        h = (d_pos * d / m).div_(m).mul_(d_pos).sum(1)
+        gain = m.log_() @ d - t * d_sum - float(d @ torch.log(m_pos.clamp_min(1e-300)))
         return t, h, gain
 
     def candidates(self, m_pos: torch.Tensor, scale: float, taken: list[int], many: int
@@ -128,7 +128,7 @@ class Chain:
         """The ``many`` free bins of steepest ascent along the lines of :meth:`line_gains`
         at t = 0 (one matrix-vector product; the shift adds the same to every bin)."""
         r = self.d_pos / m_pos.clamp_min(1e-300)
-        g = scale * (self.b_pos.T @ r - self.col)
+        g = scale * (self.rows @ r - self.col)
         if taken:
             g[taken] = -torch.inf
         return torch.topk(g, min(many, g.numel() - len(taken))).indices

@@ -58,14 +58,14 @@ def sample_fixed_scale(basis: np.ndarray, data: np.ndarray, scale: float,
     tried: dict[str, int] = {"transfer": 0, "jump": 0}
     took: dict[str, int] = {"transfer": 0, "jump": 0}
     sweeps = 0
-    b_all = chain.b_pos
+    b_all = chain.rows
     while sweeps < max_sweeps and (sweeps < 20 or time.perf_counter() - t0 < seconds):
         burning = sweeps < 10  # the step adapts in the first sweeps only
         rb = np.zeros(bins_n)
         # 1. each domain's bin from its exact conditional (Gibbs), Rao-Blackwellised
         for i in rng.permutation(len(s)):
             wi = sc * w[i]
-            base_pos = m_pos - wi * b_all[:, s[i]]
+            base_pos = m_pos - wi * b_all[s[i]]
             base_sum = m_sum - wi * chain.col[s[i]]
             cand = chain.loglik_moves(base_pos, base_sum, wi)
             taken = [s[j] for j in range(len(s)) if j != i]
@@ -75,7 +75,7 @@ def sample_fixed_scale(basis: np.ndarray, data: np.ndarray, scale: float,
             rb += w[i] * p
             j = int(rng.choice(bins_n, p=p / p.sum()))
             s[i] = j
-            m_pos, m_sum = base_pos + wi * b_all[:, j], base_sum + wi * chain.col[j]
+            m_pos, m_sum = base_pos + wi * b_all[j], base_sum + wi * chain.col[j]
             ll = float(cand[j])
         # 2. weight transfers between two domains (random walk; the prior's density ratio)
         if len(s) > 1:
@@ -85,7 +85,7 @@ def sample_fixed_scale(basis: np.ndarray, data: np.ndarray, scale: float,
                 if not (w[i] + delta > 0 and w[j] - delta > 0):
                     tried["transfer"] += 1
                     continue
-                dm = sc * delta * (b_all[:, s[i]] - b_all[:, s[j]])
+                dm = sc * delta * (b_all[s[i]] - b_all[s[j]])
                 ds = sc * delta * (chain.col[s[i]] - chain.col[s[j]])
                 new = float(chain.loglik(m_pos + dm, m_sum + ds))
                 tried["transfer"] += 1
@@ -110,7 +110,7 @@ def sample_fixed_scale(basis: np.ndarray, data: np.ndarray, scale: float,
                 j = int(rng.choice(free))
                 u = float(rng.beta(1.0, k))
                 new_pos = (1 - u) * (m_pos - bg) + bg \
-                    + sc * u * b_all[:, j]
+                    + sc * u * b_all[j]
                 new_sum = (1 - u) * (m_sum - bg * chain.n) \
                     + bg * chain.n + sc * u * chain.col[j]
                 new = float(chain.loglik(new_pos, new_sum))
@@ -126,7 +126,7 @@ def sample_fixed_scale(basis: np.ndarray, data: np.ndarray, scale: float,
                 i = int(rng.integers(k))
                 wi = sc * w[i]
                 rest = 1.0 - w[i]
-                new_pos = (m_pos - bg - wi * b_all[:, s[i]]) / rest \
+                new_pos = (m_pos - bg - wi * b_all[s[i]]) / rest \
                     + bg
                 new_sum = (m_sum - bg * chain.n - wi * chain.col[s[i]]) / rest \
                     + bg * chain.n

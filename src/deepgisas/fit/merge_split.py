@@ -93,8 +93,8 @@ def _merge_choices(chain: Chain, st: State, p: int, q: int, bins: int, reach: in
     others = {b for n, b in enumerate(st.s) if n not in (p, q)}
     cand = [(a + t) % bins for t in range(d + 1) if (a + t) % bins not in others]
     cm = float(st.c[p] + st.c[q])
-    base_pos = st.m_pos - float(st.c[p]) * chain.b_pos[:, st.s[p]] \
-        - float(st.c[q]) * chain.b_pos[:, st.s[q]]
+    base_pos = st.m_pos - float(st.c[p]) * chain.rows[st.s[p]] \
+        - float(st.c[q]) * chain.rows[st.s[q]]
     base_sum = st.m_sum - float(st.c[p]) * chain.col[st.s[p]] \
         - float(st.c[q]) * chain.col[st.s[q]]
     lls = chain.loglik_columns(base_pos[:, None] + cm * chain.b_pos[:, cand],
@@ -129,8 +129,8 @@ def merge_or_split(chain: Chain, st: State, lo: int, hi: int, rng: np.random.Gen
                            torch.tensor([u * cm, (1 - u) * cm], dtype=st.c.dtype)])
         s_new = rest + ends
         jm = st.s[m]
-        m_pos = st.m_pos + cm * (u * chain.b_pos[:, ends[0]] + (1 - u) * chain.b_pos[:, ends[1]]
-                                 - chain.b_pos[:, jm])
+        m_pos = st.m_pos + cm * (u * chain.rows[ends[0]] + (1 - u) * chain.rows[ends[1]]
+                                 - chain.rows[jm])
         m_sum = st.m_sum + cm * (u * chain.col[ends[0]] + (1 - u) * chain.col[ends[1]]
                                  - chain.col[jm])
         new = State(s_new, c_new, m_pos, m_sum, float(chain.loglik(m_pos, m_sum)))
@@ -156,7 +156,7 @@ def merge_or_split(chain: Chain, st: State, lo: int, hi: int, rng: np.random.Gen
     keep = [n for n in range(k) if n not in (p, q)]
     s_new = [st.s[n] for n in keep] + [j]
     c_new = torch.cat([st.c[keep], torch.tensor([cm], dtype=st.c.dtype)])
-    m_pos = base_pos + cm * chain.b_pos[:, j]
+    m_pos = base_pos + cm * chain.rows[j]
     m_sum = base_sum + cm * chain.col[j]
     new = State(s_new, c_new, m_pos, m_sum, float(lls[pick]))
     arcs = _arcs_through(j, {st.s[n] for n in keep}, bins, reach)

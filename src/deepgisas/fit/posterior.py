@@ -22,7 +22,10 @@ is max(c)^-K / K. One sweep:
 - Metropolis-Hastings moves of all amplitudes at once, Gaussian with the inverse of the
   observed Fisher information at the current state (the Hastings ratio takes it at both
   ends): bright data fix the amplitudes to a part in 10^4, which a fixed-step random walk
-  never finds;
+  never finds. They alternate between steps in c and steps in log c (Fisher information
+  diag(c) H diag(c), Jacobian prod(c)): two domains a bin or two apart have nearly the same
+  pattern, so the counts fix their sum but leave each free between 0 and the sum, where a
+  step in c lands below zero and one in log c does not;
 - a random walk in log b;
 - a birth or a death. A new bin j takes a share u of the scale, the others keeping 1 - u of
   their amplitudes (Jacobian (1 - u)^(K-1)); (j, u) come from a mixture: half blind (j
