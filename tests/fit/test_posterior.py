@@ -180,7 +180,7 @@ def test_without_information_the_posterior_is_the_prior() -> None:
     basis /= basis.sum(0)
     data = rng.poisson(100 * basis[:, 0]).astype(np.float64)
     post = orientation_posterior(basis, data, 100.0, 0.0, RandomBins(8, (1, 4)),
-                                 max_sweeps=1500, seconds=120, seed=3)
+                                 max_sweeps=3000, seconds=240, seed=3)
     assert np.abs(post.k_probability - 0.25).max() < 0.05, post.k_probability
     assert np.abs(post.mean - 1 / 8).max() < 0.01
     k = (post.samples > 0).sum(1)

@@ -21,60 +21,9 @@ from deepgisas.fit.posterior_record import (
     split_tv,
     summarise_chains,
 )
+from deepgisas.fit.replacements import BirthProposal, replace_one
+from deepgisas.fit.shifts import shift
 from deepgisas.sample import RandomBins
-from deepgisas.templates import orientation_weight_logpdf as _log_f
-
-
-def _truncnorm_logpdf(x: float, mu: float, sd: float, hi: float) -> float:
-    """log density at x of a normal (mu, sd) truncated to (0, hi)."""
-    r = sd * math.sqrt(2.0)
-    mass = 0.5 * (math.erf((hi - mu) / r) - math.erf(-mu / r))
-    z = (x - mu) / sd
-    return -0.5 * z * z - math.log(sd * math.sqrt(2 * math.pi)) - math.log(max(mass, 1e-300))
-
-
-class _Proposal:
-    """A birth from one state: a new bin j takes a share u of the scale S, the others keeping
-    1 - u of their amplitudes. q(j, u) is half blind (j uniform among the free bins,
-    u ~ Beta(1, K)) and half led by the data: j among the ``many`` free bins of steepest
-    ascent, with probability proportional to the likelihood gain at its best share u*_j, and
-    u normal around u*_j truncated to (0, 1)."""
-
-    def __init__(self, chain: Chain, m_pos: torch.Tensor, m_sum: torch.Tensor,
-                 bins: list[int], total: float, bg: float, k: int, many: int = 12) -> None:
-        bins_n = chain.b_pos.shape[1]
-        self.free = np.ones(bins_n, dtype=bool)
-        self.free[bins] = False
-        shift = m_pos - bg
-        idx = chain.candidates(m_pos, total, bins, many)
-        u, h, gain = chain.line_gains(m_pos, m_sum, idx, total, shift,
-                                      float(m_sum) - bg * chain.n, 1.0 - 1e-9)
-        g = gain.numpy()
-        self.p, self.u, self.sd = np.zeros(bins_n), np.zeros(bins_n), np.ones(bins_n)
-        self.p[idx.numpy()] = np.exp(g - g.max()) / np.exp(g - g.max()).sum()
-        self.u[idx.numpy()] = u.numpy()
-        self.sd[idx.numpy()] = np.minimum(1.5 / np.sqrt(np.maximum(h.numpy(), 1e-300)), 1.0)
-        self.k = k
-
-    def log_density(self, j: int, u: float) -> float:
-        """log q(j, u)."""
-        blind = math.log(self.k) + (self.k - 1) * math.log1p(-u) \
-            - math.log(int(self.free.sum()))
-        led = (math.log(self.p[j]) + _truncnorm_logpdf(u, float(self.u[j]),
-                                                        float(self.sd[j]), 1.0)
-               if self.p[j] > 0 else -math.inf)
-        top = max(blind, led)
-        return top + math.log(0.5 * math.exp(blind - top) + 0.5 * math.exp(led - top))
-
-    def draw(self, rng: np.random.Generator) -> tuple[int, float]:
-        if rng.uniform() < 0.5:
-            return int(rng.choice(np.flatnonzero(self.free))), float(rng.beta(1.0, self.k))
-        j = int(rng.choice(self.p.size, p=self.p))
-        mu, sd = float(self.u[j]), float(self.sd[j])
-        while True:  # a truncated normal by rejection (mu lies in [0, 1])
-            u = rng.normal(mu, sd)
-            if 0 < u < 1:
-                return j, u
 
 
 def sample_amplitudes(basis: np.ndarray, data: np.ndarray, background: float,
@@ -99,7 +48,7 @@ def sample_amplitudes(basis: np.ndarray, data: np.ndarray, background: float,
     eps = dict.fromkeys(("amplitudes", "log amplitudes"), 2.38 / math.sqrt(len(s)))
     bg_step = 0.1
     tried = dict.fromkeys(("amplitudes", "log amplitudes", "background", "birth", "death",
-                           "replace", "merge", "split"), 0)
+                           "replace", "merge", "split", "shift"), 0)
     took = dict.fromkeys(tried, 0)
     rbs: list[np.ndarray] = []
     samples: list[np.ndarray] = []
@@ -192,7 +141,7 @@ def sample_amplitudes(basis: np.ndarray, data: np.ndarray, background: float,
         total = float(c.sum())
         if lo < hi and rng.uniform() < birth_p:
             tried["birth"] += 1
-            q = _Proposal(chain, m_pos, m_sum, s, total, bg, k)
+            q = BirthProposal(chain, m_pos, m_sum, s, total, bg, k)
             j, u = q.draw(rng)
             n_pos = (1 - u) * (m_pos - bg) + bg + u * total * b_all[j]
             n_sum = (1 - u) * (m_sum - bg * chain.n) + bg * chain.n + u * total * col[j]
@@ -214,7 +163,7 @@ def sample_amplitudes(basis: np.ndarray, data: np.ndarray, background: float,
             n_pos = (m_pos - bg - u * total * b_all[s[i]]) / (1 - u) + bg
             n_sum = (m_sum - bg * chain.n - u * total * col[s[i]]) / (1 - u) + bg * chain.n
             new = float(chain.loglik(n_pos, n_sum))
-            q = _Proposal(chain, n_pos, n_sum, rest, total, bg, k - 1)
+            q = BirthProposal(chain, n_pos, n_sum, rest, total, bg, k - 1)
             back = birth_probability(k - 1, lo, hi)
             dprior = log_birth_prior(np.delete((c / total).numpy(), i) / (1 - u), u)
             log_a = -(ll - new + math.log((1.0 - birth_p) / back) + dprior
@@ -231,30 +180,19 @@ def sample_amplitudes(basis: np.ndarray, data: np.ndarray, background: float,
             tried[kind] += 1
             took[kind] += int(ok)
             s, c, m_pos, m_sum, ll = st.s, st.c, st.m_pos, st.m_sum, st.ll
-        # 6. replacements: a domain removed and a new one born from the reduced state
+        # 6. replacements: a domain removed and a new one born from the reduced state (K
+        # times, :mod:`deepgisas.fit.replacements`)
+        st = State(s, c, m_pos, m_sum, ll)
         for _ in range(len(s) if len(s) > 1 else 0):
-            k, total = len(s), float(c.sum())
-            i = int(rng.integers(k))
-            ui = float(c[i]) / total
-            rest = [b for n, b in enumerate(s) if n != i]
-            r_pos = (m_pos - bg - ui * total * b_all[s[i]]) / (1 - ui) + bg
-            r_sum = (m_sum - bg * chain.n - ui * total * col[s[i]]) / (1 - ui) + bg * chain.n
-            q = _Proposal(chain, r_pos, r_sum, rest, total, bg, k - 1)
-            j, u = q.draw(rng)
-            n_pos = (1 - u) * (r_pos - bg) + bg + u * total * b_all[j]
-            n_sum = (1 - u) * (r_sum - bg * chain.n) + bg * chain.n + u * total * col[j]
-            new = float(chain.loglik(n_pos, n_sum))
+            st, ok = replace_one(chain, st, bg, rng)
             tried["replace"] += 1
-            keep = torch.cat([c[:i], c[i + 1:]]) / (1 - ui) * (1 - u)
-            dprior = (_log_f(np.append(keep.numpy(), u * total) / total)
-                     - _log_f((c / total).numpy()))
-            log_a = (new - ll + (k - 2) * (math.log1p(-u) - math.log1p(-ui)) + dprior
-                     + q.log_density(s[i], ui) - q.log_density(j, u))
-            if math.log(rng.uniform()) < log_a:
-                s = rest + [j]
-                c = torch.cat([keep, torch.tensor([u * total], dtype=c.dtype)])
-                m_pos, m_sum, ll = n_pos, n_sum, new
-                took["replace"] += 1
+            took["replace"] += int(ok)
+        # 7. a shift of one or two domains, the amplitudes drawn anew (:mod:`.shifts`)
+        if reach > 0:
+            st, ok = shift(chain, st, bg, rng, reach)
+            tried["shift"] += 1
+            took["shift"] += int(ok)
+        s, c, m_pos, m_sum, ll = st.s, st.c, st.m_pos, st.m_sum, st.ll
         if len(s) != k:
             eps = {kind: min(e, 2.38 / math.sqrt(len(s))) for kind, e in eps.items()}
         sweeps += 1
