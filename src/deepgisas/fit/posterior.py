@@ -39,7 +39,12 @@ is max(c)^-K / K. One sweep:
   chain, once in the two-domain state, did not find its way back within its budget;
 - replacements: a domain removed and a new one born from the reduced state with the same
   proposal, the Hastings ratio taking the reverse proposal's density: a domain jumps across
-  the bins with its weight re-chosen, which single-bin Gibbs moves of a bright mixture do not.
+  the bins with its weight re-chosen, which single-bin Gibbs moves of a bright mixture do not
+  (:mod:`deepgisas.fit.replacements`);
+- a shift of one or two domains by up to ``reach`` bins with every amplitude drawn anew from
+  its Laplace approximation on the new support (:mod:`deepgisas.fit.shifts`): bright data fix
+  the amplitudes of each support to a part in 10^4, and coupled domains (bins 6 and 23
+  against 7 and 25) move only together and with new amplitudes.
 
 The chain starts at the best support found by greedy forward selection with swaps (Newton
 fits of the amplitudes on each candidate support), so bright mixtures start at their mode.
