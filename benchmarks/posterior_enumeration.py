@@ -7,8 +7,8 @@ its amplitudes c of the Poisson likelihood times max(c)^-K / K, by importance sa
 a Student t (4 degrees of freedom) at the support's maximum-likelihood amplitudes (bounded
 L-BFGS-B) with 1.5 times the inverse observed Fisher information. Restricted to U, this is
 exact up to the importance sampling's error (its effective sample size is printed for the
-leading supports). The chain runs on the same counts, with and without its merge and split
-moves (``reach`` 6 and 0), and its samples whose support lies in U give the same
+leading supports). The chain runs on the same counts, with and without its merge, split
+and shift moves (``reach`` 6 and 0), and its samples whose support lies in U give the same
 restricted posterior.
 
 The default problem is the test's (tests/fit/test_merge_split.py): three domains at 28, 49.5
@@ -145,8 +145,8 @@ def main() -> None:
     lines = [f"{ran()}: three domains at 28, 49.5 and 52.5 deg (bins 56, 99, 105) at 1/100 of "
              "the template's intensity, counts seeded; the exact posterior restricted to "
              f"supports inside bins 54-58 and 97-107, and {args.seeds} chains of "
-             f"{args.sweeps} sweeps each with and without merges and splits (their samples "
-             "with supports inside the same bins).", "",
+             f"{args.sweeps} sweeps each with and without merges, splits and shifts (their "
+             "samples with supports inside the same bins).", "",
              "| | " + " | ".join(f"bin {j}" for j in shown) + " | samples inside |",
              "|---|" + "---|" * (len(shown) + 1),
              "| exact | " + " | ".join(f"{mean[j]:.3f}" for j in shown) + " | |"]
@@ -162,7 +162,7 @@ def main() -> None:
     lines += ["", "Leading supports of the exact posterior (probability; importance "
               "sampling's effective sample size of " + str(args.draws) + "): "
               + "; ".join(f"{list(s)} {pr:.3f} ({ess:.0f})" for s, pr, ess in top) + ".",
-              "", "Reach 0: the chain without merges and splits."]
+              "", "Reach 0: the chain without merges, splits and shifts."]
     if args.write:
         write_section("## Orientation chain against the exact posterior", lines)
 

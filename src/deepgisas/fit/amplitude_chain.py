@@ -1,5 +1,7 @@
-"""The reversible-jump chain in the domains' amplitudes (:func:`sample_amplitudes`), with its
-data-led birth proposals (:mod:`deepgisas.fit.posterior` describes the method)."""
+"""The reversible-jump chain in the domains' amplitudes (:func:`sample_amplitudes`;
+:mod:`deepgisas.fit.posterior` describes the method). Its births and replacements draw from
+:mod:`deepgisas.fit.replacements`, its merges and splits are in
+:mod:`deepgisas.fit.merge_split`, its shifts in :mod:`deepgisas.fit.shifts`."""
 
 from __future__ import annotations
 
@@ -32,7 +34,8 @@ def sample_amplitudes(basis: np.ndarray, data: np.ndarray, background: float,
                        progress: Callable[[float, float], None] | None, extend: float = 0.0,
                        reach: int = 6) -> OrientationPosterior:
     """The chain in amplitudes (see the module docstring); ``reach``: the merge and split
-    moves join or part domains up to this many bins apart."""
+    moves join or part domains up to this many bins apart, the shifts move them up to this
+    many bins."""
     t0 = time.perf_counter()
     rng = np.random.default_rng(seed)
     lo, hi = prior.nonzero

@@ -86,7 +86,8 @@ def orientation_posterior(basis: np.ndarray, data: np.ndarray, scale: float,
     ``progress(elapsed, seconds)`` is called after each sweep. ``extend``: with the scale
     sampled, up to this many seconds more while the chain has not settled (``split_tv``
     above ``SETTLED_TV``), as long as ``max_sweeps`` allows. ``reach``: with the scale sampled,
-    merges and splits join or part domains up to this many bins apart (0: no such moves)."""
+    merges and splits join or part domains up to this many bins apart, and shifts move them
+    by up to this many bins (0: none of these moves)."""
     starts = ([] if start is None else [np.asarray(start)] if np.ndim(start) == 1
               else [np.asarray(w) for w in start])
     if sample_levels:
