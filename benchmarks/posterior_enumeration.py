@@ -60,7 +60,7 @@ def support_mass(chain: Chain, support: list[int], bins: int, kinds: int, draws:
     """log mass, mean weights and effective sample size of one
     support (no background: the default problem has none)."""
     k = len(support)
-    b, col, d = chain.b_pos[:, support], chain.col[support], chain.d_pos
+    b, col, d = chain.rows[support].T, chain.col[support], chain.d_pos
 
     def negll(x: np.ndarray) -> tuple[float, np.ndarray]:
         m = (b @ torch.from_numpy(x)).clamp_min(1e-300)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from deepgisas.fit.amplitude_state import Chain, start_support, support_of
+from deepgisas.fit.amplitude_state import Chain, ridged_cholesky, start_support, support_of
 from deepgisas.fit.merge_split import State, merge_or_split
 from deepgisas.fit.posterior_record import (
     SETTLED_TV,
@@ -57,16 +57,10 @@ def sample_amplitudes(basis: np.ndarray, data: np.ndarray, background: float,
     samples: list[np.ndarray] = []
     sweeps = 0
 
-    def fisher(bins: list[int], m_pos: torch.Tensor) -> torch.Tensor:
-        b = b_all[torch.as_tensor(bins, dtype=torch.long)]
-        return (b * (chain.d_pos / m_pos.clamp_min(1e-300) ** 2)) @ b.T
-
     def chol(h: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
         """The Cholesky factor of the Fisher information ``h`` in coordinates x with
         dc = g dx (g = 1: c itself; g = c: log c), ridged."""
-        hl = g[:, None] * h * g[None, :]
-        return torch.linalg.cholesky(hl + 1e-10 * float(hl.diagonal().max() + 1e-300)
-                                     * torch.eye(len(c), dtype=h.dtype))
+        return ridged_cholesky(g[:, None] * h * g[None, :])
 
     def log_prior(c: torch.Tensor) -> float:  # within one size: max(c)^-K (/ K)
         return -len(c) * math.log(float(c.max()))
@@ -99,7 +93,7 @@ def sample_amplitudes(basis: np.ndarray, data: np.ndarray, background: float,
         # in turn a step in c and one in log c (the Fisher information there is
         # diag(c) H diag(c), the target's density takes the Jacobian prod(c)): in c for
         # amplitudes the counts fix, in log c for those the counts leave near zero
-        h_cur = fisher(s, m_pos)
+        h_cur = chain.fisher(s, m_pos)
         one = torch.ones(len(s), dtype=c.dtype)
         for t in range(transfers):
             kind = "log amplitudes" if t % 2 else "amplitudes"
@@ -113,7 +107,7 @@ def sample_amplitudes(basis: np.ndarray, data: np.ndarray, background: float,
                 continue
             n_pos, n_sum = chain.amplitude_model(s, cn, bg)
             new = float(chain.loglik(n_pos, n_sum))
-            h_new = fisher(s, n_pos)
+            h_new = chain.fisher(s, n_pos)
             l_new = chol(h_new, cn if t % 2 else one)
             back = l_new.T @ step  # the reverse step, whitened, times e
             fwd = float(torch.log(l_cur.diagonal()).sum()) - 0.5 * float(z @ z)

@@ -17,8 +17,9 @@ class Chain:
     def __init__(self, basis: torch.Tensor, data: torch.Tensor, scale: float,
                  background: float, n: int) -> None:
         pos = data > 0
-        self.b_pos = basis[pos]  # [N+, bins]: the log term needs only pixels with counts
-        self.rows = self.b_pos.T.contiguous()  # [bins, N+]: one bin's pattern is contiguous
+        # [bins, N+]: each bin's pattern on the pixels with counts (the log term needs only
+        # those), contiguous
+        self.rows = basis[pos].T.contiguous()
         self.d_pos = data[pos]
         self.col = basis.sum(0)  # [bins]: sum over all pixels of each pattern
         self.scale, self.background, self.n = scale, background, n
@@ -27,20 +28,21 @@ class Chain:
         """Poisson log-likelihood (up to a constant) for models [..., N+] and their totals."""
         return (self.d_pos * torch.log(m_pos.clamp_min(1e-300))).sum(-1) - m_sum
 
-    def loglik_columns(self, m_pos: torch.Tensor, m_sum: torch.Tensor) -> torch.Tensor:
-        """:meth:`loglik` of the models in the columns of m_pos [N+, B] (totals [B])."""
-        return (self.d_pos[:, None] * torch.log(m_pos.clamp_min(1e-300))).sum(0) - m_sum
-
     def loglik_moves(self, base_pos: torch.Tensor, base_sum: torch.Tensor, amp: float
                      ) -> torch.Tensor:
         """[bins]: :meth:`loglik` of base + amp B_j for every bin j (one fused pass)."""
-        x = torch.addcmul(base_pos[:, None], self.b_pos,
-                          torch.tensor(amp, dtype=self.b_pos.dtype))
-        return self.d_pos @ x.clamp_min_(1e-300).log_() - (base_sum + amp * self.col)
+        x = torch.addcmul(base_pos, self.rows, torch.tensor(amp, dtype=self.rows.dtype))
+        return x.clamp_min_(1e-300).log_() @ self.d_pos - (base_sum + amp * self.col)
+
+    def fisher(self, bins: list[int], m_pos: torch.Tensor) -> torch.Tensor:
+        """The observed Fisher information [K, K] of the amplitudes on ``bins`` at the model
+        ``m_pos``."""
+        b = self.rows[torch.as_tensor(bins, dtype=torch.long)]
+        return (b * (self.d_pos / m_pos.clamp_min(1e-300) ** 2)) @ b.T
 
     def model(self, bins: list[int], w: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """The model of weights ``w`` in ``bins`` at the chain's scale and background."""
-        wt = torch.as_tensor(w, dtype=self.b_pos.dtype)
+        wt = torch.as_tensor(w, dtype=self.rows.dtype)
         idx = torch.as_tensor(bins)
         m_pos = self.scale * (wt @ self.rows[idx]) + self.background
         m_sum = self.scale * (self.col[idx] @ wt) + self.background * self.n
@@ -139,7 +141,7 @@ class Chain:
         gain in log-likelihood there: the ``many`` most promising free bins, or every bin
         from an empty model (then each alone, at its exact amplitude)."""
         if float(m_pos.min()) <= 0:
-            idx = torch.arange(self.b_pos.shape[1])
+            idx = torch.arange(self.rows.shape[0])
             t0 = self.d_pos.sum() / self.col.clamp_min(1e-300)
         else:
             idx, t0 = self.candidates(m_pos, 1.0, taken, many), None
@@ -156,7 +158,7 @@ def start_support(chain: Chain, bg: float, lo: int, hi: int, starts: list[list[i
     less (K / 2) log(counts) (BIC), at least ``lo``; then swaps (each member, then each pair,
     re-chosen greedily) while one gains. Each support in ``starts`` is fitted too; the best
     by the same score is kept."""
-    dtype = chain.b_pos.dtype
+    dtype = chain.rows.dtype
     total = float(chain.d_pos.sum())
     bins: list[int] = []
     c = torch.zeros(0, dtype=dtype)
@@ -228,3 +230,10 @@ def support_of(weights: np.ndarray, hi: int) -> list[int]:
     order += [int(i) for i in np.argsort(-w) if w[i] > 0 and not peak[i]]
     return order[:hi]
 
+
+
+def ridged_cholesky(h: torch.Tensor) -> torch.Tensor:
+    """The Cholesky factor of ``h`` + 1e-10 max(diag h) I (a Fisher information that a
+    nearly unidentified direction leaves singular to rounding)."""
+    return torch.linalg.cholesky(h + 1e-10 * float(h.diagonal().max() + 1e-300)
+                                 * torch.eye(len(h), dtype=h.dtype))

@@ -43,8 +43,8 @@ def sample_fixed_scale(basis: np.ndarray, data: np.ndarray, scale: float,
         w = np.maximum(np.asarray(start)[s], 1e-3)
         w = w / w.sum()
     else:
-        single = chain.loglik_columns(chain.scale * chain.b_pos + chain.background,
-                                      chain.scale * chain.col + chain.background * chain.n)
+        single = chain.loglik(chain.scale * chain.rows + chain.background,
+                              chain.scale * chain.col + chain.background * chain.n)
         s, w = [int(torch.argmax(single))], np.ones(1)
         while len(s) < lo:
             s.append(int(rng.choice([j for j in range(bins_n) if j not in s])))

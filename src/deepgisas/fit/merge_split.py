@@ -97,8 +97,7 @@ def _merge_choices(chain: Chain, st: State, p: int, q: int, bins: int, reach: in
         - float(st.c[q]) * chain.rows[st.s[q]]
     base_sum = st.m_sum - float(st.c[p]) * chain.col[st.s[p]] \
         - float(st.c[q]) * chain.col[st.s[q]]
-    lls = chain.loglik_columns(base_pos[:, None] + cm * chain.b_pos[:, cand],
-                               base_sum + cm * chain.col[cand])
+    lls = chain.loglik(base_pos + cm * chain.rows[cand], base_sum + cm * chain.col[cand])
     sub = lls.numpy()
     log_prob = sub - sub.max()
     log_prob -= math.log(np.exp(log_prob).sum())
@@ -109,7 +108,7 @@ def merge_or_split(chain: Chain, st: State, lo: int, hi: int, rng: np.random.Gen
                    reach: int) -> tuple[State, str, bool]:
     """One merge or split attempt from ``st``; the new state (or ``st``), which move was
     tried ("merge", "split" or "" when neither can be) and whether it was accepted."""
-    bins = chain.b_pos.shape[1]
+    bins = chain.rows.shape[0]
     k = len(st.s)
     reach = min(reach, (bins - 1) // 2)
     if lo >= hi or reach < 1:

@@ -40,7 +40,7 @@ class BirthProposal:
 
     def __init__(self, chain: Chain, m_pos: torch.Tensor, m_sum: torch.Tensor,
                  bins: list[int], total: float, bg: float, k: int, many: int = 12) -> None:
-        bins_n = chain.b_pos.shape[1]
+        bins_n = chain.rows.shape[0]
         self.free = np.ones(bins_n, dtype=bool)
         self.free[bins] = False
         shift = m_pos - bg

@@ -28,7 +28,7 @@ import math
 import numpy as np
 import torch
 
-from deepgisas.fit.amplitude_state import Chain
+from deepgisas.fit.amplitude_state import Chain, ridged_cholesky
 from deepgisas.fit.merge_split import State
 
 
@@ -37,11 +37,8 @@ def _laplace(chain: Chain, bins: list[int], c0: torch.Tensor, bg: float
     """The maximum-likelihood amplitudes on ``bins`` and the Cholesky factor of the Fisher
     information there (ridged)."""
     c, _ = chain.fit_support(bins, c0, bg, iters=60)
-    b = chain.rows[torch.as_tensor(bins, dtype=torch.long)]
-    m = (c @ b + bg).clamp_min(1e-300)
-    h = (b * (chain.d_pos / m**2)) @ b.T
-    h = h + 1e-10 * float(h.diagonal().max() + 1e-300) * torch.eye(len(bins), dtype=h.dtype)
-    return c, torch.linalg.cholesky(h)
+    m_pos, _ = chain.amplitude_model(bins, c, bg)
+    return c, ridged_cholesky(chain.fisher(bins, m_pos))
 
 
 def _log_gauss(x: torch.Tensor, mean: torch.Tensor, chol: torch.Tensor) -> float:
