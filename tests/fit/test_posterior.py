@@ -99,14 +99,15 @@ def _simplex_grid(k: int, g: int) -> np.ndarray:
     return np.column_stack([a, 1 - a.sum(1)])
 
 
-def _exact(basis: np.ndarray, data: np.ndarray, kmax: int) -> tuple[np.ndarray, np.ndarray]:
+def _exact(basis: np.ndarray, data: np.ndarray, kmax: int, kmin: int = 1
+           ) -> tuple[np.ndarray, np.ndarray]:
     """The exact posterior mean of the weights and of the number of domains K under nonzero
-    [1, kmax] with the scale unknown (flat in log s), by summing over every support and
+    [kmin, kmax] with the scale unknown (flat in log s), by summing over every support and
     integrating over the simplex (the template's weight density) and log s on grids."""
     bins = basis.shape[1]
     s = np.exp(np.linspace(np.log(5.0), np.log(200.0), 120))
     means, masses, ks = [], [], []
-    for k in range(1, kmax + 1):
+    for k in range(kmin, kmax + 1):
         grid = _simplex_grid(k, 200 if k == 2 else 40)
         # the grid's mean is the flat mean over the simplex, of density (k - 1)!
         dens = np.exp([orientation_weight_logpdf(g) for g in grid]) / math.factorial(k - 1)
@@ -119,7 +120,7 @@ def _exact(basis: np.ndarray, data: np.ndarray, kmax: int) -> tuple[np.ndarray, 
             w = np.zeros(bins)
             w[list(sup)] = (z[:, None] * grid).sum(0) / z.sum()
             means.append(w)
-            masses.append(per_w.max() + np.log(z.mean()) - np.log(kmax)
+            masses.append(per_w.max() + np.log(z.mean()) - np.log(kmax - kmin + 1)
                           - math.log(math.comb(bins, k)))
             ks.append(k)
     p = np.exp(np.array(masses) - max(masses))
