@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,8 @@ from deepgisas.data.stream import template_hash
 from deepgisas.fit import FitConfig, fit_image
 from deepgisas.predict import Predictor
 from deepgisas.templates import draw_parameters, instantiate
+
+CACHE = Path("/tmp/deepgisas-orientation-posterior")  # the clean images
 
 
 def experiments(single: int, mixtures: int, seed: int) -> list[tuple[dict, str]]:
@@ -82,6 +85,24 @@ def simulate(e: dg.Experiment, data: str, path: Path) -> np.ndarray:
     return img
 
 
+def counted(single: int, mixtures: int, seed: int, data: str, exposure: float, cache: Path
+            ) -> Iterator[tuple[int, dict, str, np.ndarray, np.ndarray]]:
+    """The benchmark's images in order: index, draw, kind, truth [bins] and counts. The
+    counts of image i come from one generator seeded ``seed + 7`` after those of images
+    0 ... i - 1, so a prefix of the list gives the same images."""
+    template = dg.load("hex-orientation")
+    labels = LabelSpace.of(template)
+    assert labels.orientation is not None
+    cache.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed + 7)
+    for i, (draw, kind) in enumerate(experiments(single, mixtures, seed)):
+        clean = simulate(instantiate(template, draw)[0], data, cache / f"hex_"
+                         f"{template_hash(template):x}_{data}_{seed}_{i}.npy")
+        counts = rng.poisson(np.clip(clean, 0, None) * exposure).astype(np.float64)
+        truth = xi_histogram(draw[labels.orientation], labels.bins)[0].astype(np.float64)
+        yield i, draw, kind, truth, counts
+
+
 def single_domain_basis(template: dg.Template, draw: dict, labels: LabelSpace
                         ) -> np.ndarray:
     """The patterns [bins, pixels] of every single-domain bin at the draw's nuisance."""
@@ -119,20 +140,13 @@ def information(mu: np.ndarray, counts: np.ndarray, truth: np.ndarray) -> float:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     torch.set_num_threads(args.threads)
-    args.cache.mkdir(parents=True, exist_ok=True)
     template = dg.load("hex-orientation")
     labels = LabelSpace.of(template)
     assert labels.orientation is not None
     net = Predictor(args.model)
-    rng = np.random.default_rng(args.seed + 7)
     rows = []
-    for i, (draw, kind) in enumerate(experiments(args.single, args.mixtures, args.seed)):
-        e = instantiate(template, draw)[0]
-        clean = simulate(e, args.data, args.cache / f"hex_{template_hash(template):x}_"
-                         f"{args.data}_{args.seed}_{i}.npy")
-        clean = np.clip(clean, 0, None) * args.exposure
-        counts = rng.poisson(clean).astype(np.float64)
-        truth = xi_histogram(draw[labels.orientation], labels.bins)[0].astype(np.float64)
+    for i, draw, kind, truth, counts in counted(args.single, args.mixtures, args.seed,
+                                                args.data, args.exposure, args.cache):
         t0 = time.perf_counter()
         network = net(counts[None])[0]
         answers = {"network": np.asarray(network["probability"])}
@@ -225,7 +239,8 @@ def write(args: argparse.Namespace, s: dict[str, Any]) -> None:
     lines.append(f"Median {s['median_seconds']:.1f} s per image, largest "
                  f"{s['max_seconds']:.1f} s (network, fit and posterior).")
     write_section("## Orientation posterior" + (f" at {args.exposure:g} x the intensity"
-                                                if args.exposure != 1 else ""), lines)
+                                                if args.exposure != 1 else "")
+                  + (f", {args.seconds:g} s per chain" if args.seconds != 10 else ""), lines)
 
 
 def main() -> None:
@@ -240,7 +255,7 @@ def main() -> None:
                    help="counts at this fraction of the template's intensity (low-information "
                         "images below 1)")
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--cache", type=Path, default=Path("/tmp/deepgisas-orientation-posterior"))
+    p.add_argument("--cache", type=Path, default=CACHE)
     p.add_argument("--model", default="hex-orientation", help="the network (name or folder)")
     p.add_argument("--network-only", action="store_true",
                    help="the network and the ideal observer only, no refinement")

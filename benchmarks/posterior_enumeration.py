@@ -15,12 +15,21 @@ The default problem is the test's (tests/fit/test_merge_split.py): three domains
 and 52.5 deg (weights 0.52, 0.11, 0.37), the nuisance of template draw 5007, 1/100 of the
 template's intensity, counts from seed 0, U = bins 54-58 and 97-107.
 
+``--image SEED:INDEX`` takes instead single-domain image INDEX of
+``orientation_posterior.py --seed SEED`` (BornAgain, the template's intensity, the same counts;
+the nuisance known, no background) with the bins ``--inside`` (e.g. 25-40,86-97) and the
+prior cut to ``--kmax`` domains, the chain's with it; it also prints the ideal observer's
+posterior (one domain). Where the two differ while the chain matches the exact posterior, the
+difference is the template's prior, not the sampler.
+
     python benchmarks/posterior_enumeration.py [--sweeps 400] [--draws 300] [--markdown]
+    python benchmarks/posterior_enumeration.py --image 0:28 --inside 25-40,86-97 --kmax 3
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import math
 import time
@@ -28,7 +37,12 @@ import time
 import numpy as np
 import torch
 from _docs import add_markdown_option, ran, write_section  # type: ignore[import-not-found]
-from orientation_posterior import single_domain_basis  # type: ignore[import-not-found]
+from orientation_posterior import (  # type: ignore[import-not-found]
+    CACHE,
+    counted,
+    ideal,
+    single_domain_basis,
+)
 from scipy.optimize import minimize
 
 import deepgisas as dg
@@ -53,6 +67,21 @@ def problem(xi: list[float], weights: list[float], exposure: float, draw_seed: i
     for x, w in zip(xi, weights, strict=True):
         truth[round(x * labels.bins / 60.0) % labels.bins] += w
     return basis, counts, template.priors[labels.orientation], truth
+
+
+def benchmark_image(spec: str, kmax: int) -> tuple[np.ndarray, np.ndarray, object, np.ndarray,
+                                                 np.ndarray]:
+    """``problem``'s outputs for single-domain image SEED:INDEX of orientation_posterior.py,
+    the prior cut to ``kmax`` domains, and the ideal observer's posterior [bins]."""
+    seed, index = (int(v) for v in spec.split(":"))
+    template = dg.load("hex-orientation")
+    labels = LabelSpace.of(template)
+    assert labels.orientation is not None
+    *_, (_, draw, kind, truth, counts) = counted(index + 1, 0, seed, "bornagain", 1.0, CACHE)
+    mu = single_domain_basis(template, draw, labels).astype(np.float64)
+    counts = counts.reshape(-1)
+    prior = dataclasses.replace(template.priors[labels.orientation], nonzero=(1, kmax))
+    return mu.T.copy(), counts, prior, truth, ideal(mu, counts)
 
 
 def support_mass(chain: Chain, support: list[int], bins: int, kinds: int, draws: int,
@@ -125,44 +154,84 @@ def restricted(samples: np.ndarray, inside: list[int]) -> tuple[np.ndarray, floa
             float(keep.mean()))
 
 
+def bins_of(spec: str) -> list[int]:
+    """"25-40,86-97" -> [25, ..., 40, 86, ..., 97]."""
+    out: list[int] = []
+    for part in spec.split(","):
+        lo, _, hi = part.partition("-")
+        out += list(range(int(lo), int(hi or lo) + 1))
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sweeps", type=int, default=400, help="chain sweeps (each run)")
     p.add_argument("--draws", type=int, default=300, help="importance samples per support")
     p.add_argument("--seeds", type=int, default=3, help="chains per setting")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--image", help="SEED:INDEX, a single-domain image of "
+                   "orientation_posterior.py instead of the default problem")
+    p.add_argument("--inside", default="25-40,86-97", help="with --image: the bins")
+    p.add_argument("--kmax", type=int, default=3, help="with --image: at most this many "
+                   "domains")
     add_markdown_option(p)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    inside = list(range(54, 59)) + list(range(97, 108))
-    basis, counts, prior, truth = problem([28.0, 49.5, 52.5], [0.52, 0.11, 0.37], 0.01, 5007,
-                                          0)
+    if args.image:
+        basis, counts, prior, truth, ideal_p = benchmark_image(args.image, args.kmax)
+        inside = bins_of(args.inside)
+    else:
+        inside = list(range(54, 59)) + list(range(97, 108))
+        basis, counts, prior, truth = problem([28.0, 49.5, 52.5], [0.52, 0.11, 0.37], 0.01,
+                                              5007, 0)
     t0 = time.perf_counter()
     mean, top = exact(basis, counts, prior, inside, args.draws)
     print(f"exact over {len(inside)} bins: {time.perf_counter() - t0:.0f} s")
     shown = [int(j) for j in np.argsort(-mean)[:5]]
-    shown = sorted(set(shown) | {55, 56, 57})
-    lines = [f"{ran()}: three domains at 28, 49.5 and 52.5 deg (bins 56, 99, 105) at 1/100 of "
-             "the template's intensity, counts seeded; the exact posterior restricted to "
-             f"supports inside bins 54-58 and 97-107, and {args.seeds} chains of "
-             f"{args.sweeps} sweeps each with and without merges, splits and shifts (their "
-             "samples with supports inside the same bins).", "",
-             "| | " + " | ".join(f"bin {j}" for j in shown) + " | samples inside |",
+    shown = sorted(set(shown) | ({int(np.argmax(truth))} if args.image else {55, 56, 57}))
+    if args.image:
+        seed, index = args.image.split(":")
+        head = (f"{ran()}: single-domain image {index} of `orientation_posterior.py --seed "
+                f"{seed}` (BornAgain, the template's intensity, the nuisance known), true bin "
+                f"{int(np.argmax(truth))}; the exact posterior under the template's prior cut "
+                f"to at most {args.kmax} domains, restricted to supports inside bins "
+                f"{args.inside}, the ideal observer's (one domain), and {args.seeds} chains of "
+                f"{args.sweeps} sweeps under the same prior (their samples with supports "
+                "inside the same bins; the last column: their share).")
+    else:
+        head = (f"{ran()}: three domains at 28, 49.5 and 52.5 deg (bins 56, 99, 105) at 1/100 "
+                "of the template's intensity, counts seeded; the exact posterior restricted to "
+                f"supports inside bins 54-58 and 97-107, and {args.seeds} chains of "
+                f"{args.sweeps} sweeps each with and without merges, splits and shifts (their "
+                "samples with supports inside the same bins).")
+    lines = [head, "", "| | " + " | ".join(f"bin {j}" for j in shown) + " | samples inside |",
              "|---|" + "---|" * (len(shown) + 1),
              "| exact | " + " | ".join(f"{mean[j]:.3f}" for j in shown) + " | |"]
-    print(lines[-1])
-    for reach in (6, 0):
+    if args.image:
+        lines.append("| ideal observer | " + " | ".join(f"{ideal_p[j]:.3f}" for j in shown)
+                     + " | |")
+    print("\n".join(lines[-2:]))
+    for reach in (6,) if args.image else (6, 0):
         for seed in range(args.seeds):
             post = orientation_posterior(basis, counts, 1.0, 0.0, prior, seed=seed,
                                          seconds=1e9, max_sweeps=args.sweeps, reach=reach)
             m, share = restricted(post.samples, inside)
-            lines.append(f"| reach {reach}, seed {seed} | "
+            lines.append(f"| {'chain' if args.image else f'reach {reach},'} seed {seed} | "
                          + " | ".join(f"{m[j]:.3f}" for j in shown) + f" | {share:.2f} |")
             print(lines[-1], flush=True)
     lines += ["", "Leading supports of the exact posterior (probability; importance "
               "sampling's effective sample size of " + str(args.draws) + "): "
-              + "; ".join(f"{list(s)} {pr:.3f} ({ess:.0f})" for s, pr, ess in top) + ".",
-              "", "Reach 0: the chain without merges, splits and shifts."]
+              + "; ".join(f"{list(s)} {pr:.3f} ({ess:.0f})" for s, pr, ess in top) + "."]
+    if args.image:
+        t_bin = int(np.argmax(truth))
+        lines += ["", f"KL(true || answer) = -log p(bin {t_bin}): exact "
+                  f"{-math.log(mean[t_bin]):.3f}, ideal observer {-math.log(ideal_p[t_bin]):.3f}."]
+        if args.write:
+            write_section("## Orientation chain against the exact posterior on a "
+                          "single-domain image", lines)
+        print(lines[-1])
+        return
+    lines += ["", "Reach 0: the chain without merges, splits and shifts."]
     if args.write:
         write_section("## Orientation chain against the exact posterior", lines)
 
