@@ -77,7 +77,7 @@ def benchmark_image(spec: str, kmax: int) -> tuple[np.ndarray, np.ndarray, objec
     template = dg.load("hex-orientation")
     labels = LabelSpace.of(template)
     assert labels.orientation is not None
-    *_, (_, draw, kind, truth, counts) = counted(index + 1, 0, seed, "bornagain", 1.0, CACHE)
+    *_, (_, draw, _, truth, counts) = counted(index + 1, 0, seed, "bornagain", 1.0, CACHE)
     mu = single_domain_basis(template, draw, labels).astype(np.float64)
     counts = counts.reshape(-1)
     prior = dataclasses.replace(template.priors[labels.orientation], nonzero=(1, kmax))

@@ -79,7 +79,10 @@ class Chain:
             g = b @ (d / m) - col
             h = (b * (d / m**2)) @ b.T
             hn = h.cpu().numpy()
-            hn = hn + 1e-12 * (float(hn.diagonal().max()) + 1e-300) * np.eye(len(bins))
+            top = float(hn.diagonal().max())
+            if not top > 0:  # no pixel with counts sees these patterns
+                break
+            hn = hn + 1e-12 * top * np.eye(len(bins))
             # the model g.s - s.H.s / 2 over x = c + s >= 0 is, with H = L L^T, the least
             # squares |L^T x - L^-1 (g + H c)|^2
             chol = np.linalg.cholesky(hn)
