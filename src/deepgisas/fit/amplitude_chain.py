@@ -23,7 +23,7 @@ from deepgisas.fit.posterior_record import (
     split_tv,
     summarise_chains,
 )
-from deepgisas.fit.replacements import BirthProposal, replace_one
+from deepgisas.fit.replacements import BirthProposal, born, removed, replace_one
 from deepgisas.fit.shifts import shift
 from deepgisas.sample import RandomBins
 
@@ -140,36 +140,27 @@ def sample_amplitudes(basis: np.ndarray, data: np.ndarray, background: float,
             tried["birth"] += 1
             q = BirthProposal(chain, m_pos, m_sum, s, total, bg, k)
             j, u = q.draw(rng)
-            n_pos = (1 - u) * (m_pos - bg) + bg + u * total * b_all[j]
-            n_sum = (1 - u) * (m_sum - bg * chain.n) + bg * chain.n + u * total * col[j]
-            new = float(chain.loglik(n_pos, n_sum))
+            nst = born(chain, State(s, c, m_pos, m_sum, ll), j, u, total, bg)
             death_p = 1.0 - birth_probability(k + 1, lo, hi)
             dprior = log_birth_prior((c / total).numpy(), u)
-            log_a = (new - ll + math.log(death_p / birth_p) + dprior
+            log_a = (nst.ll - ll + math.log(death_p / birth_p) + dprior
                      + (k - 1) * math.log1p(-u) - math.log(bins_n - k) - q.log_density(j, u))
             if math.log(rng.uniform()) < log_a:
-                s.append(j)
-                c = torch.cat([c * (1 - u), torch.tensor([u * total], dtype=c.dtype)])
-                m_pos, m_sum, ll = n_pos, n_sum, new
+                s, c, m_pos, m_sum, ll = nst.s, nst.c, nst.m_pos, nst.m_sum, nst.ll
                 took["birth"] += 1
         elif lo < hi:
             tried["death"] += 1
             i = int(rng.integers(k))
-            u = float(c[i]) / total
-            rest = [b for n, b in enumerate(s) if n != i]
-            n_pos = (m_pos - bg - u * total * b_all[s[i]]) / (1 - u) + bg
-            n_sum = (m_sum - bg * chain.n - u * total * col[s[i]]) / (1 - u) + bg * chain.n
-            new = float(chain.loglik(n_pos, n_sum))
-            q = BirthProposal(chain, n_pos, n_sum, rest, total, bg, k - 1)
+            r, u = removed(chain, State(s, c, m_pos, m_sum, ll), i, bg)
+            new = float(chain.loglik(r.m_pos, r.m_sum))
+            q = BirthProposal(chain, r.m_pos, r.m_sum, r.s, total, bg, k - 1)
             back = birth_probability(k - 1, lo, hi)
             dprior = log_birth_prior(np.delete((c / total).numpy(), i) / (1 - u), u)
             log_a = -(ll - new + math.log((1.0 - birth_p) / back) + dprior
                       + (k - 2) * math.log1p(-u) - math.log(bins_n - k + 1)
                       - q.log_density(s[i], u))
             if math.log(rng.uniform()) < log_a:
-                s.pop(i)
-                c = torch.cat([c[:i], c[i + 1:]]) / (1 - u)
-                m_pos, m_sum, ll = n_pos, n_sum, new
+                s, c, m_pos, m_sum, ll = r.s, r.c, r.m_pos, r.m_sum, new
                 took["death"] += 1
         # 5. a merge of two neighbouring domains or a split of one
         st, kind, ok = merge_or_split(chain, State(s, c, m_pos, m_sum, ll), lo, hi, rng, reach)
