@@ -14,8 +14,9 @@ image:
 - single-domain images: the ideal observer, the exact posterior over the bins that knows there
   is one domain and the nuisance (analyze bound's).
 
-It prints mean KL(true || answer) of each on the single-domain images and per mixture, and
-seconds per image; ``--markdown`` puts the table into docs/benchmarks.md.
+It prints mean KL(true || answer) of each on the single-domain images and per mixture, the
+mean probability each answer puts within 1 deg (2 bins) of the true bin on single-domain
+images, and seconds per image; ``--markdown`` puts the table into docs/benchmarks.md.
 
     python benchmarks/orientation_posterior.py [--single 32] [--mixtures 8] [--model M]
         [--network-only] [--markdown]
@@ -138,6 +139,13 @@ def information(mu: np.ndarray, counts: np.ndarray, truth: np.ndarray) -> float:
     return profile(truth) - profile(np.full_like(truth, 1.0 / len(truth)))
 
 
+def near(truth: np.ndarray, p: np.ndarray, within: int = 2) -> float:
+    """The answer's probability within ``within`` bins of the single true bin (the bins
+    wrap around the 60 deg period)."""
+    d = (np.arange(len(p)) - int(np.argmax(truth)) + len(p) // 2) % len(p) - len(p) // 2
+    return float(p[np.abs(d) <= within].sum())
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     torch.set_num_threads(args.threads)
     template = dg.load("hex-orientation")
@@ -164,20 +172,28 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         kl = {k: float(distribution_scores(truth[None], v[None])["kl"][0])
               for k, v in answers.items()}
         rows.append({"kind": kind, "kl": kl, "seconds": seconds,
+                     "near": {k: near(truth, v) for k, v in answers.items()}
+                     if kind == "single" else None,
                      "information": information(mu, counts, truth),
                      "objective": r.extra.get("objective") if r is not None else None,
                      "split_tv": r.extra["posterior"].get("split_tv") if r is not None
                      else None})
         print(f"{i:3d} {kind:15s} " + "  ".join(f"{k} {v:7.3f}" for k, v in kl.items())
               + f"  {seconds:5.1f} s  information {rows[-1]['information']:9.1f}"
-              + f"  split {rows[-1]['split_tv']}", flush=True)
+              + f"  split {rows[-1]['split_tv']}"
+              + ("" if rows[-1]["near"] is None else "  within 1 deg " + " ".join(
+                  f"{k} {v:.3f}" for k, v in rows[-1]["near"].items())), flush=True)
     single = [r for r in rows if r["kind"] == "single"]
     summary: dict[str, Any] = {"rows": rows}
     if single:
         summary["single"] = {k: float(np.mean([r["kl"][k] for r in single]))
                              for k in single[0]["kl"]}
+        summary["single_near"] = {k: float(np.mean([r["near"][k] for r in single]))
+                                  for k in single[0]["kl"]}
         print("single-domain mean KL: " + ", ".join(f"{k} {v:.3f}"
                                                     for k, v in summary["single"].items()))
+        print("single-domain mean probability within 1 deg of the truth: " + ", ".join(
+            f"{k} {v:.3f}" for k, v in summary["single_near"].items()))
     mixed = [r for r in rows if r["kind"] != "single"]
     if mixed and not args.network_only:
         worse = sum(r["kl"]["refined"] > r["kl"]["network"] for r in mixed)
@@ -209,8 +225,10 @@ def write(args: argparse.Namespace, s: dict[str, Any]) -> None:
              f"{'the' if args.exposure == 1 else f'{args.exposure:g} x the'} template's "
              "intensity.", ""]
     if "single" in s:
-        lines += ["| single-domain images | mean KL |", "|---|---|"]
-        lines += [f"| {k} | {v:.3f} |" for k, v in s["single"].items()]
+        lines += ["| single-domain images | mean KL | probability within 1 deg of the truth |",
+                  "|---|---|---|"]
+        lines += [f"| {k} | {v:.3f} | {s['single_near'][k]:.3f} |"
+                  for k, v in s["single"].items()]
         tvs = [r["split_tv"] for r in s["rows"] if r["kind"] == "single"
                and r["split_tv"] is not None]
         if tvs:
